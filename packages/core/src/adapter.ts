@@ -1,0 +1,179 @@
+import type { ConfigContext, ConfigSection } from './config/section.js';
+import type { Logger } from './log/logger.js';
+import type { PluginDataStore } from './store/types.js';
+import type {
+  AccessRequest,
+  AccessReview,
+  ClusterInfo,
+  PluginData,
+  ReviewSubmission,
+  RoleInfo,
+  StateChange,
+  UserInfo,
+} from './teleport/types.js';
+import type { IncomingHttpHeaders } from 'node:http';
+
+/**
+ * The adapter contract. One shape for notifiers (Slack, email), reviewers (PagerDuty on-call
+ * auto-approval) and both (Jira, GitLab through webhooks). The core never branches on an
+ * adapter's name: everything it needs to know is declared here.
+ *
+ * A package is an adapter when its default export is an `Adapter` (see defineAdapter).
+ */
+export interface Adapter<TConfig = unknown> {
+  /** `slack`: the CLI flag, the config section and the plugin-data namespace. */
+  readonly name: string;
+  readonly version?: string;
+  /** Validate `[<name>]` (and anything else it reads); throw ConfigSection.error(...) on bad input. */
+  parseConfig(section: ConfigSection, ctx: ConfigContext): TConfig;
+  /** Build the service client; must not post anything. */
+  setup(ctx: AdapterContext<TConfig>): Promise<AdapterHandlers>;
+  /** A commented example config (`teleport-plugin configure --plugin <name>`). */
+  exampleConfig?(): string;
+  /** How the Go plugin of the same name lays out its plugin data, so a swap keeps working. */
+  pluginData?: PluginDataLayout;
+  /** Runs the adapter against a local fake of its service for `teleport-plugin demo`. */
+  demo?: DemoProvider;
+}
+
+export function defineAdapter<TConfig>(adapter: Adapter<TConfig>): Adapter<TConfig> {
+  return adapter;
+}
+
+/** The final outcome the dispatcher records once per request. */
+export type Resolution = 'APPROVED' | 'DENIED' | 'PROMOTED' | 'EXPIRED';
+
+export interface PluginDataLayout {
+  /**
+   * The keys written when a request is first seen. Default: the common access-request layout of
+   * the Go slack/mattermost/discord plugins (core's `accessRequestSnapshot`).
+   */
+  snapshot?(request: AccessRequest): PluginData;
+  /** How `resolution` is spelled. Default: the state name (`APPROVED`); pagerduty/jira use lower case. */
+  resolutionTag?(resolution: Resolution): string;
+}
+
+export interface AdapterContext<TConfig> {
+  readonly name: string;
+  readonly config: TConfig;
+  /** Child logger carrying `{ adapter: name }`. */
+  readonly logger: Logger;
+  readonly cluster: ClusterInfo;
+  /** This adapter's plugin data (namespace = adapter name). */
+  readonly store: PluginDataStore;
+  readonly teleport: TeleportActions;
+  /** Aborted when the runtime shuts down. */
+  readonly signal: AbortSignal;
+  /** Register cleanup (close sockets, servers); run in reverse order at shutdown. */
+  onClose(fn: () => Promise<void> | void): void;
+  /** Mark the adapter unhealthy (shown by /readyz and `check`) or healthy again. */
+  reportHealth(healthy: boolean, reason?: string): void;
+}
+
+/** What adapters may ask of Teleport. */
+export interface TeleportActions {
+  /**
+   * Submit a review as the plugin's own user (author empty) or, when the identity may submit for
+   * users, as `author`. "Already reviewed" resolves to `already-reviewed`, not an error.
+   */
+  submitReview(requestId: string, review: ReviewSubmission, signal?: AbortSignal): Promise<
+    { outcome: 'submitted'; request: AccessRequest } | { outcome: 'already-reviewed' }
+  >;
+  /** Approve or deny directly, recording who decided as `delegator` (`jira:<email>`). */
+  setState(requestId: string, change: StateChange, signal?: AbortSignal): Promise<void>;
+  getRequest(requestId: string, signal?: AbortSignal): Promise<AccessRequest | undefined>;
+  getUser(name: string, signal?: AbortSignal): Promise<UserInfo>;
+  getRole(name: string, signal?: AbortSignal): Promise<RoleInfo>;
+}
+
+/** Per-event context: a logger with the request id, a deadline, and this request's plugin data. */
+export interface EventContext {
+  readonly requestId: string;
+  readonly logger: Logger;
+  /** Aborted at the handler timeout or at shutdown. */
+  readonly signal: AbortSignal;
+  /** 1 for the first try; higher when the dispatcher retries a failed handler. */
+  readonly attempt: number;
+  /** This adapter's plugin data for this request, as stored when the event was classified. */
+  readonly data: PluginData | undefined;
+  /** CAS update of this request's plugin data (see PluginDataStore.update). */
+  updateData(modify: (current: PluginData | undefined) => PluginData | undefined): Promise<PluginData | undefined>;
+}
+
+export interface AdapterHandlers {
+  /** Live checks for `teleport-plugin check` and start-up (token valid, scopes, channels...). */
+  check?(signal: AbortSignal): Promise<CheckItem[]>;
+  /** A request first seen by this adapter (its plugin data was just created). */
+  onPending?(request: AccessRequest, ev: EventContext): Promise<void>;
+  /** Reviews added since the count stored in plugin data (`reviews_count`). */
+  onReviewed?(request: AccessRequest, added: readonly AccessReview[], ev: EventContext): Promise<void>;
+  /** APPROVED, DENIED or PROMOTED, delivered once per request. */
+  onResolved?(request: AccessRequest, ev: EventContext): Promise<void>;
+  /** The request was deleted while still unresolved (expiry). Only its plugin data remains. */
+  onExpired?(requestId: string, ev: EventContext): Promise<void>;
+  /** Served by the shared HTTP server under `/<adapter name>/`. */
+  routes?: readonly WebhookRoute[];
+  /** Called once the watch stream is initialised (background work may start here). */
+  start?(): Promise<void>;
+  /** Called at shutdown, before onClose callbacks. */
+  stop?(): Promise<void>;
+}
+
+export interface CheckItem {
+  name: string;
+  ok: boolean;
+  /** Plain words: what is wrong and how to fix it, or what was verified. */
+  detail?: string;
+}
+
+export interface WebhookRequest {
+  method: string;
+  /** Path below `/<adapter>`, starting with `/`. */
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  /** The exact bytes received (signature checks need them). */
+  rawBody: Buffer;
+  remoteAddress: string | undefined;
+}
+
+export interface WebhookResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** Objects are sent as JSON. */
+  body?: string | Buffer | object;
+}
+
+export interface WebhookRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  /** Relative to `/<adapter>`, e.g. `/` or `/interactivity`. */
+  path: string;
+  handle(req: WebhookRequest): Promise<WebhookResponse>;
+}
+
+/**
+ * Demo support: start a fake of the adapter's service (from @teleport-plugin/testkit, passed in
+ * by the CLI so the adapter needs no runtime dependency on it) and return the config section
+ * that points the adapter at it.
+ */
+export interface DemoProvider {
+  start(kit: DemoKit): Promise<DemoService>;
+}
+
+export interface DemoKit {
+  /** The @teleport-plugin/testkit module namespace. */
+  readonly testkit: unknown;
+  /** The running fake Teleport (testkit FakeTeleport). */
+  readonly teleport: unknown;
+  readonly logger: Logger;
+}
+
+export interface DemoService {
+  /** The adapter's TOML table, as parsed values (e.g. `{ token: 'xoxb-demo', api_url: '...' }`). */
+  section: Record<string, unknown>;
+  /** Extra top-level tables to merge into the demo config (e.g. `role_to_recipients`). */
+  topLevel?: Record<string, unknown>;
+  /** Human-readable lines describing what the fake service received so far. */
+  describe(): string[];
+  close(): Promise<void>;
+}

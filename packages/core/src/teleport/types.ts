@@ -1,0 +1,169 @@
+/**
+ * Domain types at the Teleport boundary: plain, camelCase, real Dates, string-union states.
+ * Loader-shaped protobuf objects never leave src/teleport/; these are what the rest of the
+ * runtime and every adapter see.
+ */
+
+export type RequestState = 'NONE' | 'PENDING' | 'APPROVED' | 'DENIED' | 'PROMOTED';
+
+/** Traits / annotations: name -> list of values (wire type wrappers.LabelValues). */
+export type Traits = Record<string, string[]>;
+
+export interface AccessReview {
+  author: string;
+  roles: string[];
+  proposedState: RequestState;
+  reason: string;
+  /** Undefined when the wire carried the zero-time sentinel. */
+  created: Date | undefined;
+  annotations: Traits;
+  assumeStartTime: Date | undefined;
+}
+
+export interface AccessReviewThreshold {
+  name: string;
+  filter: string;
+  approve: number;
+  deny: number;
+}
+
+export interface ResourceId {
+  clusterName: string;
+  kind: string;
+  name: string;
+  subResourceName: string;
+}
+
+export interface AccessRequest {
+  /** Metadata.Name: the request ID. */
+  id: string;
+  user: string;
+  roles: string[];
+  state: RequestState;
+  created: Date | undefined;
+  /** Spec.Expires: when the elevated access ends. */
+  accessExpires: Date | undefined;
+  /** When the request object itself is deleted (Spec.ResourceExpiry, else Metadata.Expires). */
+  resourceExpires: Date | undefined;
+  requestReason: string;
+  resolveReason: string;
+  resolveAnnotations: Traits;
+  /** Interpolated from the requester's roles' allow.request.annotations. */
+  systemAnnotations: Traits;
+  thresholds: AccessReviewThreshold[];
+  reviews: AccessReview[];
+  suggestedReviewers: string[];
+  requestedResources: ResourceId[];
+  loginHint: string;
+  dryRun: boolean;
+  /** Absolute latest end of access. */
+  maxDuration: Date | undefined;
+  sessionTtl: Date | undefined;
+  assumeStartTime: Date | undefined;
+  promotedAccessList: { name: string; title: string } | undefined;
+}
+
+/** What Ping tells us about the cluster. */
+export interface ClusterInfo {
+  clusterName: string;
+  serverVersion: string;
+  /** Enterprise access workflows: web links to requests are available. */
+  advancedAccessWorkflows: boolean;
+  proxyPublicAddr: string;
+  /** `https://<proxy>/web/requests/` base, only when advanced workflows are on. */
+  webProxyUrl: string | undefined;
+}
+
+export interface RoleInfo {
+  name: string;
+  allowLogins: string[];
+  requestRoles: string[];
+  requestAnnotations: Traits;
+  requestThresholds: AccessReviewThreshold[];
+  requestSuggestedReviewers: string[];
+  reviewRoles: string[];
+}
+
+export interface UserInfo {
+  name: string;
+  roles: string[];
+  traits: Traits;
+}
+
+export type PluginData = Record<string, string>;
+
+export type WatchEvent =
+  | { type: 'init'; acceptedKinds: string[] }
+  | { type: 'put'; request: AccessRequest }
+  | { type: 'delete'; requestId: string };
+
+export interface WatchOptions {
+  /** WatchKind.Filter for access_request: keys `id`, `user`, `state`. Applies to PUT only. */
+  filter?: { id?: string; user?: string; state?: RequestState };
+  signal?: AbortSignal;
+}
+
+/**
+ * A live WatchEvents stream. Iterating yields events in order; the iteration throws a
+ * PluginError (CONNECTION_PROBLEM when the stream dropped) and ends on close().
+ */
+export interface WatchStream extends AsyncIterable<WatchEvent> {
+  close(): void;
+}
+
+export interface AccessRequestFilter {
+  id?: string;
+  user?: string;
+  /** Undefined or NONE = any. */
+  state?: RequestState;
+}
+
+export interface ReviewSubmission {
+  /** Empty: the server fills in the caller. Otherwise it must be the caller's own username. */
+  author?: string;
+  proposedState: 'APPROVED' | 'DENIED';
+  reason: string;
+  annotations?: Traits;
+  roles?: string[];
+}
+
+export interface StateChange {
+  state: 'APPROVED' | 'DENIED';
+  reason?: string;
+  /** Who really decided, e.g. `jira:alice@example.com`; recorded in Teleport's audit log. */
+  delegator?: string;
+  annotations?: Traits;
+  roles?: string[];
+}
+
+export interface PluginDataUpdate {
+  /** Defaults to `access_request`. */
+  kind?: string;
+  resource: string;
+  plugin: string;
+  /** A value of "" deletes the key. */
+  set: PluginData;
+  /** Compare-and-swap: {} = no check; "" = the key must be absent. */
+  expect: PluginData;
+}
+
+/** The narrow client the runtime and adapters use (one connection, shared by all adapters). */
+export interface TeleportClient {
+  ping(signal?: AbortSignal): Promise<ClusterInfo>;
+  watchAccessRequests(options?: WatchOptions): WatchStream;
+  /** ListAccessRequests with paging, falling back to GetAccessRequestsV2 on UNIMPLEMENTED. */
+  listAccessRequests(filter?: AccessRequestFilter, signal?: AbortSignal): Promise<AccessRequest[]>;
+  getAccessRequest(id: string, signal?: AbortSignal): Promise<AccessRequest | undefined>;
+  createAccessRequest(request: { user: string; roles: string[]; reason?: string; suggestedReviewers?: string[] }, signal?: AbortSignal): Promise<AccessRequest>;
+  deleteAccessRequest(id: string, signal?: AbortSignal): Promise<void>;
+  submitAccessReview(requestId: string, review: ReviewSubmission, signal?: AbortSignal): Promise<AccessRequest>;
+  setAccessRequestState(requestId: string, change: StateChange, signal?: AbortSignal): Promise<void>;
+  /** Undefined when the request has no entry for this plugin. */
+  getPluginData(resource: string, plugin: string, options?: { kind?: string; signal?: AbortSignal }): Promise<PluginData | undefined>;
+  /** Throws PluginError COMPARE_FAILED when `expect` does not hold, NOT_FOUND for an unknown request. */
+  updatePluginData(update: PluginDataUpdate, signal?: AbortSignal): Promise<void>;
+  getRole(name: string, signal?: AbortSignal): Promise<RoleInfo>;
+  /** teleport.users.v1.UsersService/GetUser, falling back to the legacy RPC on UNIMPLEMENTED. */
+  getUser(name: string, signal?: AbortSignal): Promise<UserInfo>;
+  close(): Promise<void>;
+}
