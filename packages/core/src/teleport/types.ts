@@ -167,3 +167,21 @@ export interface TeleportClient {
   getUser(name: string, signal?: AbortSignal): Promise<UserInfo>;
   close(): Promise<void>;
 }
+
+/** `[teleport]` as the client needs it (paths already resolved). */
+export interface TeleportConnectionConfig {
+  /** host:port of an auth server (3025) or a TLS-routing proxy (443). Default `localhost:3025`. */
+  addr: string;
+  /** `tctl auth sign --format=file` identity file (or tbot's `identity`). */
+  identityFile?: string;
+  /** Re-read the identity file so new connections use a rotated certificate. */
+  refreshIdentity?: boolean;
+  /** How often to look at the identity file when refreshing (default 60 000 ms). */
+  refreshIdentityIntervalMs?: number;
+  /** The `--format=tls` trio, all three or none; never with identityFile. */
+  clientKey?: string;
+  clientCrt?: string;
+  rootCas?: string;
+  /** Per-dial timeout (default 30 000 ms). */
+  dialTimeoutMs?: number;
+}
