@@ -1,0 +1,15 @@
+/** `[http]` of the config: the one shared HTTP(S) server for webhooks, health and metrics. */
+export interface HttpServerConfig {
+  /** host:port or :port. Default `:8081` (the Go jira/gitlab default). */
+  listenAddr: string;
+  /** The address reviewers' services reach us at (webhook URLs), e.g. `https://plugins.example.com`. */
+  publicAddr?: string;
+  /** PEM files; both or neither. Required unless `--insecure-no-tls`. */
+  httpsCertFile?: string;
+  httpsKeyFile?: string;
+  basicAuth?: { user: string; password: string };
+  /** Require and verify client certificates. */
+  verifyClientCert?: boolean;
+  /** Largest accepted request body (default 1 MiB). */
+  maxBodyBytes?: number;
+}
