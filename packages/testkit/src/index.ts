@@ -1,2 +1,35 @@
 export { HttpFake } from './http-fake.js';
 export type { Fault, FakeReply, RecordedCall, RouteHandler } from './http-fake.js';
+export { FakeSlack, slackSignature, blocksText } from './services/slack.js';
+export type { FakeSlackUser, FakeSlackChannel, FakeSlackMessage, FakeSlackEphemeral, FakeSlackOptions, BlockActionOptions } from './services/slack.js';
+export { TestPki, API_DOMAIN, generateKeyMaterial } from './pki.js';
+export type { KeyType, KeyMaterial, CertAuthority, SshAuthority, CertAndKey, UserIdentity, UserIdentityOptions } from './pki.js';
+export { writeIdentityFile, writeTlsTrio } from './identity-file.js';
+export type { WriteIdentityOptions, TlsTrioPaths } from './identity-file.js';
+export { buildSshCertificate, sshPublicKeyLine, sshPublicKeyBlob } from './ssh-cert.js';
+export { FakePagerDuty } from './services/pagerduty.js';
+export type { FakePagerDutyOptions, FakePdService, FakePdEscalationPolicy, FakePdUser, FakePdOnCall, FakePdIncident, FakePdNote } from './services/pagerduty.js';
+export { FakeTeleport } from './fake-teleport.js';
+export type {
+  FakeTeleportOptions,
+  FakeTeleportAdmin,
+  RecordedRpc,
+  AccessRequestSnapshot,
+  ReviewSnapshot,
+  RoleOptions,
+  PluginUserOptions,
+  CreateRequestOptions,
+} from './fake-teleport.js';
+export type { AuditEntry, RequestState, Threshold, Rule, Traits, ResourceIdSpec } from './cluster-state.js';
+export { FaultInjector } from './faults.js';
+export { FakeTeleportError } from './teleport-error.js';
+export type { TraceKind } from './teleport-error.js';
+export { startTlsRoutingProxy, authAlpnFor, decodeAuthAlpn, ALPN_AUTH_PREFIX } from './proxy.js';
+export type { TlsRoutingProxy, TlsRoutingProxyOptions, RouteDecision, RouteKind } from './proxy.js';
+export { parseClientHello } from './client-hello.js';
+export type { ClientHelloResult } from './client-hello.js';
+export { rawTeleportClient } from './raw-client.js';
+export type { RawTeleportClient } from './raw-client.js';
+export { GO_ZERO_TIME } from './wire.js';
+export { startHarness } from './harness.js';
+export type { Harness, HarnessOptions } from './harness.js';

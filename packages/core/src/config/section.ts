@@ -24,7 +24,7 @@ export interface ConfigSection {
    * upstream), `env:NAME` reads an environment variable, and `<key>_file` names a file. Secrets
    * are registered for redaction in logs.
    */
-  secret(key: string, options?: { required?: boolean; aliases?: string[] }): string | undefined;
+  secret(key: string, options?: SecretOptions): string | undefined;
   bool(key: string, defaultValue: boolean): boolean;
   integer(key: string, options?: { default?: number; min?: number; max?: number }): number | undefined;
   /** Go-style duration string (`90s`, `1m30s`, `2h`) or a number of seconds. Returns milliseconds. */
@@ -38,7 +38,11 @@ export interface ConfigSection {
   /** A table of string -> string or string[] (e.g. role_to_recipients). */
   stringListMap(key: string): Record<string, string[]> | undefined;
 
-  /** An error naming file, line, key and what was expected. */
+  /**
+   * An error naming file, line, key and what was expected. `expected` is a noun phrase
+   * ("a URL starting with https://") and is printed as `expected <it>, got <the value>`; text that
+   * already starts with a verb ("must ...", "requires ...", "cannot ...", "expected ...") is printed as is.
+   */
   error(key: string, expected: string): PluginError;
   warn(key: string, message: string): void;
 }
@@ -48,6 +52,15 @@ export interface StringOptions {
   aliases?: string[];
   /** Warn that the key is deprecated, with this hint (e.g. "use role_to_recipients"). */
   deprecated?: string;
+  /** What the value is, for error messages: `the bot token, xoxb-...`. */
+  description?: string;
+}
+
+export interface SecretOptions {
+  required?: boolean;
+  aliases?: string[];
+  /** What the value is, for error messages (never the value itself). */
+  description?: string;
 }
 
 export interface ConfigContext {

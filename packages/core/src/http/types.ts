@@ -10,6 +10,8 @@ export interface HttpServerConfig {
   basicAuth?: { user: string; password: string };
   /** Require and verify client certificates. */
   verifyClientCert?: boolean;
+  /** PEM bundle of CAs trusted for client certificates (default: Node's bundled roots). */
+  clientCaFile?: string;
   /** Largest accepted request body (default 1 MiB). */
   maxBodyBytes?: number;
 }

@@ -1,0 +1,69 @@
+#!/bin/sh
+# Build-stage helper for docker/Dockerfile (run from the repository root inside the image).
+# Produces /app: package.json + a flat production node_modules holding @teleport-plugin/cli and
+# the adapters named by $PLUGIN, plus /app/plugins (the resolved list, one name per line).
+#   VERSION empty: build this workspace, `pnpm pack` each needed package (pnpm rewrites
+#                  workspace:* to real versions) and npm-install the tarballs, so /app looks
+#                  exactly like a user's `npm install` of the published packages.
+#   VERSION=x.y.z: npm-install the published packages of that version.
+set -eu
+
+fail() { echo "assemble.sh: $*" >&2; exit 1; }
+
+# A CA bundle passed with `--secret id=npm_ca,...` (TLS-intercepting proxies); never stored in a layer.
+if [ -s /run/secrets/npm_ca ]; then export NODE_EXTRA_CA_CERTS=/run/secrets/npm_ca; fi
+
+available=$(cd plugins && for d in */; do [ -f "$d/package.json" ] && printf '%s ' "${d%/}"; done)
+requested=$(printf '%s' "${PLUGIN:-all}" | tr ',' ' ')
+[ -n "$(printf '%s' "$requested" | tr -d ' ')" ] || fail "PLUGIN is empty; expected e.g. slack, slack,pagerduty or all"
+if [ "$requested" = all ]; then requested=$available; fi
+plugins=
+for p in $requested; do
+  case " $available " in
+    *" $p "*) ;;
+    *) fail "unknown adapter '$p' in PLUGIN=$PLUGIN; expected a comma-separated list of: ${available% } (or all)" ;;
+  esac
+  case " $plugins " in *" $p "*) ;; *) plugins="$plugins $p" ;; esac
+done
+plugins=${plugins# }
+echo "assemble.sh: adapters: $plugins"
+
+mkdir -p /app
+printf '{\n  "name": "teleport-plugin-image",\n  "private": true,\n  "type": "module"\n}\n' >/app/package.json
+npm_install() { (cd /app && npm install --omit=dev --no-audit --no-fund --loglevel=warn "$@"); }
+
+if [ -n "${VERSION:-}" ]; then
+  specs="@teleport-plugin/cli@$VERSION"
+  for p in $plugins; do specs="$specs @teleport-plugin/$p@$VERSION"; done
+  # shellcheck disable=SC2086 # word splitting intended
+  npm_install $specs
+else
+  npm install --global --loglevel=warn "pnpm@${PNPM_VERSION:?}"
+  filters="--filter teleport-plugin-workspace --filter @teleport-plugin/cli..."
+  for p in $plugins; do filters="$filters --filter @teleport-plugin/$p..."; done
+  # pm-on-fail=ignore: pnpm 12 otherwise wants to record the `packageManager` pin in the lockfile,
+  # which --frozen-lockfile forbids; the pinned pnpm is the one installed just above anyway.
+  # shellcheck disable=SC2086
+  pnpm install --frozen-lockfile --config.pm-on-fail=ignore --store-dir /root/.pnpm-store --reporter=append-only $filters
+  dirs="packages/cli"
+  for p in $plugins; do dirs="$dirs plugins/$p"; done
+  # shellcheck disable=SC2086
+  pnpm exec tsc -b $dirs
+  mkdir -p /tmp/pkgs
+  # testkit is a runtime dependency of the CLI (`teleport-plugin demo`).
+  for d in packages/core packages/testkit $dirs; do
+    (cd "$d" && pnpm pack --pack-destination /tmp/pkgs >/dev/null)
+  done
+  ls -1 /tmp/pkgs
+  # Installing all tarballs in one go lets npm satisfy the packages' mutual dependencies
+  # (@teleport-plugin/core@0.1.0, ...) from the tarballs rather than from the registry.
+  npm_install /tmp/pkgs/*.tgz
+fi
+
+printf '%s\n' $plugins >/app/plugins
+# Type declarations and source maps of declarations are dead weight at run time.
+find /app/node_modules \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.d.ts.map' \) -type f -delete
+rm -rf /app/.npm /app/package-lock.json
+
+# Fail the build, not the first start, when an adapter cannot be loaded.
+TELEPORT_PLUGINS=$(printf '%s' "$plugins" | tr ' ' ',') /app/node_modules/.bin/teleport-plugin version

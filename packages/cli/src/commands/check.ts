@@ -1,0 +1,171 @@
+import {
+  createLogger,
+  createPluginDataStore,
+  errorMessage,
+  loadConfig,
+  PluginError,
+  selectPlugins,
+  type AdapterContext,
+  type AdapterHandlers,
+  type CheckItem,
+  type ClusterInfo,
+  type LoadedConfig,
+  type Logger,
+  type TeleportActions,
+  type TeleportClient,
+} from '@teleport-plugin/core';
+import { loadAdapters } from '../adapters.js';
+import type { CommonFlags } from '../main.js';
+import { connectTeleport } from '../teleport.js';
+
+const CHECK_TIMEOUT_MS = 20_000;
+
+interface Row {
+  check: string;
+  ok: boolean;
+  detail: string;
+}
+
+/**
+ * `teleport-plugin check`: validate the config, reach Teleport, and run each adapter's own live
+ * checks (tokens, scopes, channels...), printing one OK/FAIL row per check. Nothing is posted.
+ */
+export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Promise<number> {
+  const rows: Row[] = [];
+  const add = (check: string, ok: boolean, detail: string): void => {
+    rows.push({ check, ok, detail });
+  };
+  const finish = (): number => {
+    printTable(rows);
+    return rows.every((r) => r.ok) ? 0 : 1;
+  };
+
+  let config: LoadedConfig;
+  try {
+    config = await loadConfig(flags.config, { env });
+  } catch (err) {
+    add('config', false, errorMessage(err));
+    return finish();
+  }
+  // Logs would interleave with the table: only warnings and worse, unless --debug.
+  const logger = createLogger({ ...config.log, output: 'stderr', severity: flags.debug ? 'debug' : 'warn' });
+  config.useLogger(logger);
+
+  let teleport: TeleportClient | undefined;
+  try {
+    let names: string[];
+    try {
+      names = selectPlugins(flags.plugins, config, env);
+    } catch (err) {
+      add('config', false, errorMessage(err));
+      return finish();
+    }
+
+    const parsed: Array<{ name: string; adapter: Awaited<ReturnType<typeof loadAdapters>>[number]['adapter']; config: unknown }> = [];
+    let configOk = true;
+    for (const name of names) {
+      try {
+        const [loaded] = await loadAdapters([name]);
+        if (loaded === undefined) continue;
+        const adapterConfig = loaded.adapter.parseConfig(config.section(loaded.adapter.name), config.context);
+        parsed.push({ name: loaded.adapter.name, adapter: loaded.adapter, config: adapterConfig });
+      } catch (err) {
+        configOk = false;
+        add(`${name}: config`, false, errorMessage(err));
+      }
+    }
+    const unknown = config.reportUnknownKeys();
+    if (configOk) {
+      const notes = unknown.length === 0 ? '' : ` (${unknown.length} warning${unknown.length === 1 ? '' : 's'}: ${unknown.join('; ')})`;
+      rows.unshift({ check: 'config', ok: true, detail: `${flags.config}: ${parsed.map((p) => p.name).join(', ')}${notes}` });
+    }
+
+    let cluster: ClusterInfo;
+    try {
+      teleport = await connectTeleport(config.teleport, logger);
+      cluster = await teleport.ping(AbortSignal.timeout(10_000));
+      const web = cluster.webProxyUrl === undefined ? '' : `, web ${cluster.webProxyUrl}`;
+      add('teleport', true, `cluster "${cluster.clusterName}", Teleport ${cluster.serverVersion} at ${config.teleport.addr}${web}`);
+    } catch (err) {
+      add('teleport', false, `${config.teleport.addr}: ${errorMessage(err)}`);
+      return finish();
+    }
+
+    for (const p of parsed) {
+      for (const item of await checkAdapter(p, teleport, cluster, logger)) add(`${p.name}: ${item.name}`, item.ok, item.detail ?? '');
+    }
+    return finish();
+  } finally {
+    await teleport?.close().catch(() => undefined);
+    await logger.close();
+  }
+}
+
+async function checkAdapter(
+  p: { name: string; adapter: { setup(ctx: AdapterContext<unknown>): Promise<AdapterHandlers> }; config: unknown },
+  teleport: TeleportClient,
+  cluster: ClusterInfo,
+  logger: Logger,
+): Promise<CheckItem[]> {
+  const abort = new AbortController();
+  const closers: Array<() => Promise<void> | void> = [];
+  const health: { healthy: boolean; reason?: string } = { healthy: true };
+  const ctx: AdapterContext<unknown> = {
+    name: p.name,
+    config: p.config,
+    logger: logger.child({ adapter: p.name }),
+    cluster,
+    store: createPluginDataStore(teleport, p.name),
+    teleport: readOnlyActions(teleport),
+    signal: abort.signal,
+    onClose: (fn) => {
+      closers.push(fn);
+    },
+    reportHealth: (healthy, reason) => {
+      health.healthy = healthy;
+      if (reason !== undefined) health.reason = reason;
+    },
+  };
+  const items: CheckItem[] = [];
+  let handlers: AdapterHandlers | undefined;
+  try {
+    handlers = await p.adapter.setup(ctx);
+    items.push({ name: 'setup', ok: true, detail: 'client built' });
+    if (typeof handlers?.check === 'function') {
+      items.push(...(await handlers.check(AbortSignal.any([abort.signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)]))));
+    } else {
+      items.push({ name: 'live checks', ok: true, detail: 'the adapter has no live checks' });
+    }
+    if (!health.healthy) items.push({ name: 'health', ok: false, detail: health.reason ?? 'reported unhealthy' });
+  } catch (err) {
+    items.push({ name: handlers === undefined ? 'setup' : 'live checks', ok: false, detail: errorMessage(err) });
+  } finally {
+    abort.abort();
+    await handlers?.stop?.().catch(() => undefined);
+    for (const fn of closers.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+  }
+  return items;
+}
+
+/** `check` must not change anything in Teleport. */
+function readOnlyActions(teleport: TeleportClient): TeleportActions {
+  const refuse = (): never => {
+    throw new PluginError('NOT_IMPLEMENTED', 'teleport-plugin check does not submit reviews or change requests');
+  };
+  return {
+    submitReview: async () => refuse(),
+    setState: async () => refuse(),
+    getRequest: (id, signal) => teleport.getAccessRequest(id, signal),
+    getUser: (name, signal) => teleport.getUser(name, signal),
+    getRole: (name, signal) => teleport.getRole(name, signal),
+  };
+}
+
+function printTable(rows: Row[]): void {
+  const width = Math.max(5, ...rows.map((r) => r.check.length));
+  const lines = [`${'CHECK'.padEnd(width)}  RESULT  DETAIL`];
+  for (const r of rows) lines.push(`${r.check.padEnd(width)}  ${(r.ok ? 'OK' : 'FAIL').padEnd(6)}  ${r.detail}`);
+  const failed = rows.filter((r) => !r.ok).length;
+  lines.push('', failed === 0 ? 'All checks passed.' : `${failed} check${failed === 1 ? '' : 's'} failed.`);
+  process.stdout.write(lines.join('\n') + '\n');
+}

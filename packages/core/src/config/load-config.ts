@@ -1,0 +1,195 @@
+import * as fs from 'node:fs/promises';
+import { parse, TomlError } from 'smol-toml';
+import { errorMessage } from '../errors.js';
+import type { HttpServerConfig } from '../http/types.js';
+import type { LogConfig } from '../log/log-config.js';
+import type { Logger } from '../log/logger.js';
+import type { TeleportConnectionConfig } from '../teleport/types.js';
+import { parseHttpSection } from './http-section.js';
+import { KeyPositions } from './key-positions.js';
+import { parseLogSection } from './log-section.js';
+import type { ConfigContext, ConfigSection } from './section.js';
+import { parseTeleportSection } from './teleport-section.js';
+import { configError, TomlSection } from './toml-section.js';
+
+/** Top-level tables the core reads itself. */
+export const CORE_SECTIONS = ['teleport', 'log', 'http', 'role_to_recipients'] as const;
+
+/**
+ * Top-level tables that belong to a plugin without being named after it (the Go email plugin
+ * has no `[email]`, only `[smtp]`/`[mailgun]`/`[delivery]`; slack's `[review]`, gitlab's `[db]`).
+ */
+export const PLUGIN_OWNED_SECTIONS: Readonly<Record<string, string>> = {
+  smtp: 'email',
+  mailgun: 'email',
+  delivery: 'email',
+  review: 'slack',
+  db: 'gitlab',
+};
+
+export interface LoadConfigOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where config warnings go; otherwise they wait in `warnings` until useLogger(). */
+  logger?: Logger;
+  /** Base for relative paths (default: the working directory, as the Go plugins did). */
+  cwd?: string;
+}
+
+export interface LoadedConfig {
+  /** The file as given. */
+  readonly file: string;
+  readonly teleport: TeleportConnectionConfig;
+  readonly log: LogConfig;
+  /** Undefined when the file has no `[http]`. */
+  readonly http: HttpServerConfig | undefined;
+  /** Plugins this file configures, in file order (`[slack]`, or `email` implied by `[smtp]`). */
+  readonly pluginSections: string[];
+  /** A top-level table (`present: false` when missing). */
+  section(name: string): ConfigSection;
+  /** What adapters' parseConfig receives. */
+  readonly context: ConfigContext;
+  /** Every warning so far (deprecations, unknown keys), as printed. */
+  readonly warnings: readonly string[];
+  /**
+   * Warn about every key no one read, with the nearest valid key. Call after every selected
+   * adapter's parseConfig. Tables of plugins that are not running are skipped (see
+   * unusedSections) unless their name looks like a typo of a table that was read.
+   */
+  reportUnknownKeys(): string[];
+  /** Tables of plugins not selected to run, e.g. `[jira]` when only slack runs. */
+  unusedSections(): string[];
+  /** Route warnings (past and future) to this logger. */
+  useLogger(logger: Logger): void;
+}
+
+/** Read, parse and validate a config file. Errors are PluginError CONFIG, userFacing. */
+export async function loadConfig(file: string, options: LoadConfigOptions = {}): Promise<LoadedConfig> {
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file (pass the path with -c/--config)'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : errorMessage(err);
+    throw configError(`cannot read config file ${file}: ${why}`, err);
+  }
+  return parseConfig(text, file, options);
+}
+
+/** Parse and validate config text; `file` is used in messages. */
+export function parseConfig(text: string, file: string, options: LoadConfigOptions = {}): LoadedConfig {
+  let root: Record<string, unknown>;
+  try {
+    root = parse(text) as Record<string, unknown>;
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split('\n')[0]?.replace(/^Invalid TOML document:\s*/i, '') ?? 'invalid TOML';
+      throw configError(`${file}:${err.line}:${err.column}: invalid TOML: ${first}`, err);
+    }
+    throw configError(`${file}: invalid TOML: ${errorMessage(err)}`, err);
+  }
+
+  const warnings: string[] = [];
+  let logger = options.logger;
+  const host = {
+    file,
+    positions: KeyPositions.scan(text),
+    env: options.env ?? process.env,
+    cwd: options.cwd ?? process.cwd(),
+    warn(message: string) {
+      warnings.push(message);
+      logger?.warn(message);
+    },
+  };
+  const rootSection = new TomlSection(host, [], root);
+
+  const teleport = parseTeleportSection(rootSection.child('teleport'), host.cwd);
+  const log = parseLogSection(rootSection.child('log'));
+  const httpSection = rootSection.child('http');
+  const http = httpSection.present ? parseHttpSection(httpSection) : undefined;
+
+  const pluginSections: string[] = [];
+  for (const [name, value] of Object.entries(root)) {
+    if ((CORE_SECTIONS as readonly string[]).includes(name)) continue;
+    if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Date) continue;
+    const plugin = PLUGIN_OWNED_SECTIONS[name] ?? name;
+    if (!pluginSections.includes(plugin)) pluginSections.push(plugin);
+  }
+
+  const bufferedLogger: Logger = {
+    error: (m, f) => currentLogger().error(m, f),
+    warn: (m, f) => currentLogger().warn(m, f),
+    info: (m, f) => currentLogger().info(m, f),
+    debug: (m, f) => currentLogger().debug(m, f),
+    trace: (m, f) => currentLogger().trace(m, f),
+    child: (fields) => currentLogger().child(fields),
+  };
+  const early: Array<[keyof Omit<Logger, 'child'>, string, Record<string, unknown> | undefined]> = [];
+  const queueing: Logger = {
+    error: (m, f) => early.push(['error', m, f]),
+    warn: (m, f) => early.push(['warn', m, f]),
+    info: (m, f) => early.push(['info', m, f]),
+    debug: (m, f) => early.push(['debug', m, f]),
+    trace: (m, f) => early.push(['trace', m, f]),
+    child: () => queueing,
+  };
+  const currentLogger = (): Logger => logger ?? queueing;
+
+  const context: ConfigContext = {
+    file,
+    logger: bufferedLogger,
+    roleToRecipients(section: ConfigSection) {
+      const own = section.stringListMap('role_to_recipients');
+      return own ?? rootSection.stringListMap('role_to_recipients');
+    },
+    root: () => rootSection,
+  };
+
+  let reported = false;
+
+  return {
+    file,
+    teleport,
+    log,
+    http,
+    pluginSections,
+    section: (name) => rootSection.child(name),
+    context,
+    get warnings() {
+      return warnings;
+    },
+    reportUnknownKeys() {
+      const out: string[] = [];
+      if (reported) return out;
+      reported = true;
+      for (const u of rootSection.unknownKeys()) {
+        // A whole top-level table nobody read normally belongs to a plugin that is not running
+        // (see unusedSections); it is only worth a warning when it looks like a typo.
+        if (u.isTable && !u.path.includes('.') && u.suggestion === undefined) continue;
+        const where = u.line === undefined ? `${file}: ` : `${file}:${u.line}: `;
+        const hint = u.suggestion === undefined ? '' : ` (did you mean ${u.suggestion}?)`;
+        const message = `${where}unknown ${u.isTable ? 'table' : 'key'} ${u.path}${hint}`;
+        out.push(message);
+        host.warn(message);
+      }
+      return out;
+    },
+    unusedSections() {
+      return Object.keys(root).filter(
+        (k) => !(CORE_SECTIONS as readonly string[]).includes(k) && !rootSection.wasRead(k) && typeof root[k] === 'object',
+      );
+    },
+    useLogger(next: Logger) {
+      const pending = logger === undefined ? warnings.slice() : [];
+      logger = next;
+      for (const w of pending) next.warn(w);
+      for (const [level, m, f] of early.splice(0)) next[level](m, f);
+    },
+  };
+}

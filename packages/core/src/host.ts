@@ -1,0 +1,297 @@
+import type { Registry } from 'prom-client';
+import type { Adapter, AdapterContext, AdapterHandlers, TeleportActions } from './adapter.js';
+import { Dispatcher, type DispatchTarget, type RetryPolicy } from './dispatcher/dispatcher.js';
+import { PluginError, errorMessage, isAlreadyReviewed, isPluginError } from './errors.js';
+import { createRuntimeMetrics, type RuntimeMetrics } from './http/metrics.js';
+import { startHttpServer, type ReadinessReport, type RuntimeHttpServer } from './http/server.js';
+import type { HttpServerConfig } from './http/types.js';
+import type { Logger } from './log/logger.js';
+import { accessRequestSnapshot } from './plugindata/accessRequestSnapshot.js';
+import { upperResolutionTag } from './plugindata/fields.js';
+import { createPluginDataStore } from './store/pluginDataStore.js';
+import type { ClusterInfo, TeleportClient } from './teleport/types.js';
+import { Watcher } from './watcher/watcher.js';
+
+export interface RuntimeOptions {
+  /** The one Teleport connection (the caller creates and closes it). */
+  teleport: TeleportClient;
+  /** Adapters with their parsed config (`adapter.parseConfig` output). */
+  adapters: Array<{ adapter: Adapter<any>; config: unknown }>;
+  logger: Logger;
+  /** `[http]`; the server also starts (with defaults) when an adapter declares routes. */
+  http?: HttpServerConfig;
+  insecureNoTls?: boolean;
+  /** TELEPORT_PLUGIN_FAIL_FAST: a lost watch stream ends the runtime instead of reconnecting. */
+  failFast?: boolean;
+  /** Per try of an adapter handler (default 30 s). */
+  handlerTimeoutMs?: number;
+  /** Requests handled at once, per adapter (default 128). */
+  maxConcurrency?: number;
+  /** Handler retries (default 5 tries, 1 s .. 30 s). */
+  retry?: Partial<RetryPolicy>;
+  /** Register metrics here instead of a registry of the runtime's own. */
+  metrics?: Registry;
+  /** Watch tuning (tests): INIT timeout and reconnect backoff. */
+  watch?: { initTimeoutMs?: number; backoff?: { baseMs: number; capMs: number } };
+}
+
+export interface Runtime {
+  /** Connected, watching, and every adapter healthy. */
+  readonly ready: boolean;
+  /** Local URL of the HTTP server, when one runs. */
+  readonly httpUrl: string | undefined;
+  readonly cluster: ClusterInfo;
+  readonly metrics: RuntimeMetrics;
+  /** Settles when the runtime has stopped; rejects on a fatal error (the caller should then stop()). */
+  readonly done: Promise<void>;
+  /** What /readyz reports. */
+  readiness(): ReadinessReport;
+  /** Resolves when every event dispatched so far has been handled (tests, benchmarks). */
+  idle(): Promise<void>;
+  /**
+   * Graceful shutdown: stop watching, let queued and in-flight handlers finish within
+   * `budgetMs`, then run adapters' stop() and onClose callbacks and close the HTTP server.
+   */
+  stop(budgetMs?: number): Promise<void>;
+}
+
+interface LoadedAdapter {
+  name: string;
+  adapter: Adapter<any>;
+  handlers: AdapterHandlers;
+  logger: Logger;
+  health: { healthy: boolean; reason?: string };
+  onClose: Array<() => Promise<void> | void>;
+}
+
+const PING_TIMEOUT_MS = 10_000;
+
+/**
+ * Start the runtime: ping Teleport, set up every adapter (a failing setup is fatal and names the
+ * adapter), start the HTTP server when needed, then the one watch stream feeding the dispatcher.
+ */
+export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const { teleport, logger } = options;
+  const metrics = createRuntimeMetrics(options.metrics);
+  const shutdown = new AbortController();
+
+  const names = new Set<string>();
+  for (const { adapter } of options.adapters) {
+    if (names.has(adapter.name)) {
+      throw new PluginError('ADAPTER_INVALID', `adapter "${adapter.name}" is loaded twice`, { userFacing: true });
+    }
+    names.add(adapter.name);
+  }
+
+  let cluster: ClusterInfo;
+  try {
+    cluster = await teleport.ping(AbortSignal.timeout(PING_TIMEOUT_MS));
+  } catch (err) {
+    throw new PluginError(isPluginError(err) ? err.code : 'UNREACHABLE', `cannot reach Teleport: ${errorMessage(err)}`, {
+      cause: err,
+      userFacing: isPluginError(err) ? err.userFacing : false,
+    });
+  }
+  logger.info('connected to Teleport', { cluster: cluster.clusterName, version: cluster.serverVersion });
+
+  const loaded: LoadedAdapter[] = [];
+  const targets: DispatchTarget[] = [];
+  const closeLoaded = async (): Promise<void> => {
+    for (const entry of [...loaded].reverse()) await runClose(entry);
+  };
+
+  for (const { adapter, config } of options.adapters) {
+    const name = adapter.name;
+    const adapterLogger = logger.child({ adapter: name });
+    const store = createPluginDataStore(teleport, name, { onConflict: () => metrics.pluginDataConflicts.inc({ adapter: name }) });
+    const entry: LoadedAdapter = { name, adapter, handlers: {}, logger: adapterLogger, health: { healthy: true }, onClose: [] };
+    const ctx: AdapterContext<unknown> = {
+      name,
+      config,
+      logger: adapterLogger,
+      cluster,
+      store,
+      teleport: teleportActions(teleport),
+      signal: shutdown.signal,
+      onClose: (fn) => {
+        entry.onClose.push(fn);
+      },
+      reportHealth: (healthy, reason) => {
+        if (entry.health.healthy !== healthy) {
+          if (healthy) adapterLogger.info('adapter healthy again');
+          else adapterLogger.warn('adapter unhealthy', { reason });
+        }
+        entry.health = reason === undefined ? { healthy } : { healthy, reason };
+      },
+    };
+    loaded.push(entry);
+    try {
+      entry.handlers = (await adapter.setup(ctx)) ?? {};
+    } catch (err) {
+      await closeLoaded();
+      const userFacing = isPluginError(err) && err.userFacing;
+      throw new PluginError(isPluginError(err) && userFacing ? err.code : 'ADAPTER_FAILED', `adapter "${name}" failed to start: ${errorMessage(err)}`, {
+        cause: err,
+        userFacing,
+        details: { adapter: name },
+      });
+    }
+    const layout = adapter.pluginData;
+    targets.push({
+      name,
+      handlers: entry.handlers,
+      store,
+      logger: adapterLogger,
+      snapshot: layout?.snapshot ? layout.snapshot.bind(layout) : accessRequestSnapshot,
+      resolutionTag: layout?.resolutionTag ? layout.resolutionTag.bind(layout) : upperResolutionTag,
+    });
+  }
+
+  const dispatcher = new Dispatcher({
+    targets,
+    logger,
+    handlerTimeoutMs: options.handlerTimeoutMs,
+    maxConcurrency: options.maxConcurrency,
+    retry: options.retry,
+    metrics,
+  });
+
+  let started = false;
+  const startAdapters = async (): Promise<void> => {
+    if (started) return;
+    started = true;
+    for (const entry of loaded) {
+      if (!entry.handlers.start) continue;
+      try {
+        await entry.handlers.start();
+      } catch (err) {
+        entry.logger.error('adapter start() failed', { error: errorMessage(err) });
+        entry.health = { healthy: false, reason: `start failed: ${errorMessage(err)}` };
+      }
+    }
+  };
+
+  const watcher = new Watcher({
+    client: teleport,
+    logger,
+    failFast: options.failFast,
+    initTimeoutMs: options.watch?.initTimeoutMs,
+    backoff: options.watch?.backoff,
+    onEvent: (event) => dispatcher.dispatch(event),
+    onInit: () => metrics.events.inc({ kind: 'init' }),
+    onReconnect: () => metrics.reconnects.inc(),
+    onReadyChange: (ready) => {
+      if (ready) void startAdapters();
+    },
+  });
+
+  const readiness = (): ReadinessReport => {
+    const adapters: ReadinessReport['adapters'] = {};
+    for (const entry of loaded) adapters[entry.name] = { ...entry.health };
+    const watching = watcher.ready;
+    const ready = watching && loaded.every((e) => e.health.healthy);
+    metrics.ready.set(ready ? 1 : 0);
+    return { ready, teleport: { connected: watching }, watch: { initialised: watching }, adapters };
+  };
+
+  let server: RuntimeHttpServer | undefined;
+  const routes = loaded.map((e) => ({ adapter: e.name, routes: e.handlers.routes ?? [] }));
+  if (options.http || routes.some((r) => r.routes.length > 0)) {
+    try {
+      server = await startHttpServer({
+        config: options.http ?? { listenAddr: ':8081' },
+        insecureNoTls: options.insecureNoTls,
+        logger: logger.child({ component: 'http' }),
+        routes,
+        readiness,
+        metrics,
+      });
+    } catch (err) {
+      await closeLoaded();
+      throw err;
+    }
+  }
+
+  let resolveDone!: () => void;
+  let rejectDone!: (err: unknown) => void;
+  const done = new Promise<void>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  // Callers that never await `done` must not crash the process on an unhandled rejection.
+  done.catch(() => undefined);
+
+  watcher.start().catch((err: unknown) => {
+    logger.error('fatal: watching Teleport failed', { error: errorMessage(err) });
+    rejectDone(err);
+  });
+
+  let stopping: Promise<void> | undefined;
+  const stop = (budgetMs = 15_000): Promise<void> => {
+    stopping ??= (async () => {
+      const deadline = Date.now() + budgetMs;
+      logger.info('shutting down', { budgetMs });
+      server?.stopAccepting();
+      await watcher.stop();
+      const drained = await dispatcher.stop(Math.max(0, deadline - Date.now()));
+      if (!drained) logger.warn('shutdown budget spent before every handler finished');
+      shutdown.abort(new PluginError('SHUTDOWN', 'runtime stopped'));
+      for (const entry of [...loaded].reverse()) {
+        if (!entry.handlers.stop) continue;
+        try {
+          await entry.handlers.stop();
+        } catch (err) {
+          entry.logger.warn('adapter stop() failed', { error: errorMessage(err) });
+        }
+      }
+      await closeLoaded();
+      await server?.close();
+      logger.info('stopped');
+      resolveDone();
+    })();
+    return stopping;
+  };
+
+  return {
+    get ready() {
+      return readiness().ready;
+    },
+    httpUrl: server?.url,
+    cluster,
+    metrics,
+    done,
+    readiness,
+    idle: () => dispatcher.idle(),
+    stop,
+  };
+}
+
+/** What adapters may ask of Teleport, with "already reviewed" turned into an outcome. */
+function teleportActions(client: TeleportClient): TeleportActions {
+  return {
+    async submitReview(requestId, review, signal) {
+      try {
+        const request = await client.submitAccessReview(requestId, review, signal);
+        return { outcome: 'submitted', request };
+      } catch (err) {
+        if (isAlreadyReviewed(err)) return { outcome: 'already-reviewed' };
+        throw err;
+      }
+    },
+    setState: (requestId, change, signal) => client.setAccessRequestState(requestId, change, signal),
+    getRequest: (requestId, signal) => client.getAccessRequest(requestId, signal),
+    getUser: (name, signal) => client.getUser(name, signal),
+    getRole: (name, signal) => client.getRole(name, signal),
+  };
+}
+
+/** onClose callbacks in reverse registration order; each runs once even if stop() is retried. */
+async function runClose(entry: LoadedAdapter): Promise<void> {
+  for (const fn of entry.onClose.splice(0).reverse()) {
+    try {
+      await fn();
+    } catch (err) {
+      entry.logger.warn('onClose callback failed', { error: errorMessage(err) });
+    }
+  }
+}

@@ -1,0 +1,247 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import * as http from 'node:http';
+import * as https from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import type { WebhookRequest, WebhookResponse, WebhookRoute } from '../adapter.js';
+import { PluginError, errorMessage } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { RuntimeMetrics } from './metrics.js';
+import type { HttpServerConfig } from './types.js';
+
+/** What /readyz reports. */
+export interface ReadinessReport {
+  ready: boolean;
+  teleport: { connected: boolean };
+  watch: { initialised: boolean };
+  adapters: Record<string, { healthy: boolean; reason?: string }>;
+}
+
+export interface HttpServerOptions {
+  config: HttpServerConfig;
+  /** Serve plain HTTP (with a warning) instead of requiring a certificate. */
+  insecureNoTls?: boolean;
+  logger: Logger;
+  /** Adapter routes, served under `/<adapter>/`. */
+  routes: ReadonlyArray<{ adapter: string; routes: readonly WebhookRoute[] }>;
+  readiness(): ReadinessReport;
+  metrics?: RuntimeMetrics;
+}
+
+export interface RuntimeHttpServer {
+  /** The local URL it listens on, e.g. `https://127.0.0.1:8081`. */
+  readonly url: string;
+  /** Stop accepting connections (in-flight requests finish). */
+  stopAccepting(): void;
+  /** Close for good, dropping idle and remaining connections. */
+  close(): Promise<void>;
+}
+
+export const DEFAULT_LISTEN_ADDR = ':8081';
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+/**
+ * The one HTTP(S) server of the runtime: adapter webhooks under `/<adapter>/`, `/healthz`,
+ * `/readyz` and `/metrics`. Basic auth (when configured) guards webhooks and metrics but never
+ * the probes, which orchestrators call without credentials.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<RuntimeHttpServer> {
+  const { config, logger } = options;
+  const { host, port } = parseListenAddr(config.listenAddr || DEFAULT_LISTEN_ADDR);
+  const maxBody = config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const routes = new Map<string, readonly WebhookRoute[]>();
+  for (const { adapter, routes: list } of options.routes) if (list.length > 0) routes.set(adapter, list);
+
+  const hasCert = Boolean(config.httpsCertFile);
+  const hasKey = Boolean(config.httpsKeyFile);
+  if (hasCert !== hasKey) {
+    throw new PluginError('CONFIG', `[http] ${hasCert ? 'https_key_file' : 'https_cert_file'} is missing: set both https_cert_file and https_key_file, or neither`, {
+      userFacing: true,
+    });
+  }
+  let tls: https.ServerOptions | undefined;
+  if (options.insecureNoTls) {
+    logger.warn('serving plain HTTP (--insecure-no-tls): webhooks and credentials travel unencrypted');
+  } else if (!hasCert) {
+    throw new PluginError('CONFIG', '[http] https_cert_file and https_key_file are required (or start with --insecure-no-tls)', { userFacing: true });
+  } else {
+    tls = {
+      cert: await readPem(config.httpsCertFile!, 'https_cert_file'),
+      key: await readPem(config.httpsKeyFile!, 'https_key_file'),
+    };
+    if (config.verifyClientCert) {
+      tls.requestCert = true;
+      tls.rejectUnauthorized = true;
+      if (config.clientCaFile) tls.ca = await readPem(config.clientCaFile, 'tls.client_ca_file');
+    }
+  }
+
+  const expectedAuth = config.basicAuth ? digest(`${config.basicAuth.user}:${config.basicAuth.password}`) : undefined;
+
+  const listener = (req: http.IncomingMessage, res: http.ServerResponse): void => {
+    handle(req, res).catch((err: unknown) => {
+      logger.error('HTTP request failed', { path: req.url, error: errorMessage(err) });
+      if (!res.headersSent) send(res, { status: 500, body: { error: 'internal error' } });
+      else res.destroy();
+    });
+  };
+
+  const handle = async (req: http.IncomingMessage, res: http.ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const method = (req.method ?? 'GET').toUpperCase();
+
+    if (path === '/healthz') return send(res, { status: 200, body: { status: 'ok' } });
+    if (path === '/readyz') {
+      const report = options.readiness();
+      return send(res, { status: report.ready ? 200 : 503, body: report });
+    }
+    if (expectedAuth && !authorized(req.headers.authorization, expectedAuth)) {
+      return send(res, { status: 401, headers: { 'WWW-Authenticate': 'Basic realm=Restricted' }, body: { error: 'unauthorized' } });
+    }
+    if (path === '/metrics') {
+      if (!options.metrics) return send(res, { status: 404, body: { error: 'not found' } });
+      const text = await options.metrics.registry.metrics();
+      return send(res, { status: 200, headers: { 'Content-Type': options.metrics.registry.contentType }, body: text });
+    }
+
+    const match = /^\/([^/]+)(\/.*)?$/.exec(path);
+    const adapterRoutes = match ? routes.get(decodeURIComponent(match[1]!)) : undefined;
+    if (!match || !adapterRoutes) return send(res, { status: 404, body: { error: 'not found' } });
+    const subPath = normalize(match[2] ?? '/');
+    const candidates = adapterRoutes.filter((r) => normalize(r.path) === subPath);
+    if (candidates.length === 0) return send(res, { status: 404, body: { error: 'not found' } });
+    const route = candidates.find((r) => r.method === method);
+    if (!route) {
+      return send(res, { status: 405, headers: { Allow: candidates.map((r) => r.method).join(', ') }, body: { error: 'method not allowed' } });
+    }
+
+    const declared = Number(req.headers['content-length'] ?? '0');
+    if (declared > maxBody) return tooLarge(req, res, maxBody);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > maxBody) return tooLarge(req, res, maxBody);
+      chunks.push(chunk as Buffer);
+    }
+    const request: WebhookRequest = {
+      method,
+      path: subPath,
+      query: url.searchParams,
+      headers: req.headers,
+      rawBody: Buffer.concat(chunks),
+      remoteAddress: req.socket.remoteAddress,
+    };
+    const adapter = decodeURIComponent(match[1]!);
+    let response: WebhookResponse;
+    try {
+      response = await route.handle(request);
+    } catch (err) {
+      logger.error('webhook handler failed', { adapter, path: subPath, error: errorMessage(err) });
+      response = { status: 500, body: { error: 'internal error' } };
+    }
+    send(res, response);
+  };
+
+  const server = tls ? https.createServer(tls, listener) : http.createServer(listener);
+  if (tls && config.verifyClientCert) {
+    server.on('tlsClientError', (err: Error, socket: TLSSocket) => {
+      logger.debug('TLS client rejected', { error: err.message, remoteAddress: socket.remoteAddress });
+    });
+  }
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: Error): void => reject(new PluginError('CONFIG', `[http] cannot listen on ${config.listenAddr || DEFAULT_LISTEN_ADDR}: ${err.message}`, { userFacing: true, cause: err }));
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.error('HTTP server error', { error: err.message }));
+  const address = server.address() as AddressInfo;
+  const shownHost = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  const url = `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`;
+  logger.info('HTTP server listening', { url, tls: Boolean(tls) });
+
+  let closed: Promise<void> | undefined;
+  return {
+    url,
+    stopAccepting() {
+      if (server.listening) server.close();
+    },
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        // Give in-flight webhook calls a moment, then drop whatever is left.
+        setTimeout(() => server.closeAllConnections(), 1000).unref();
+        if (!server.listening) {
+          server.closeAllConnections();
+        }
+      });
+      return closed;
+    },
+  };
+}
+
+/** `host:port`, `:port` or `[v6]:port`. */
+export function parseListenAddr(addr: string): { host: string | undefined; port: number } {
+  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(addr.trim());
+  if (!m) throw new PluginError('CONFIG', `[http] listen_addr: expected host:port or :port, got "${addr}"`, { userFacing: true });
+  const port = Number(m[3]);
+  if (port > 65535) throw new PluginError('CONFIG', `[http] listen_addr: port ${port} is out of range`, { userFacing: true });
+  const host = m[1] ?? m[2];
+  return { host: host ? host : undefined, port };
+}
+
+function normalize(path: string): string {
+  const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
+  return trimmed.startsWith('/') ? trimmed : `/${trimmed}`;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/** Compares digests with timingSafeEqual so the time taken says nothing about the password. */
+function authorized(header: string | undefined, expected: Buffer): boolean {
+  if (!header || !/^basic /i.test(header)) return false;
+  const given = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  return timingSafeEqual(digest(given), expected);
+}
+
+function tooLarge(req: http.IncomingMessage, res: http.ServerResponse, limit: number): void {
+  send(res, { status: 413, headers: { Connection: 'close' }, body: { error: `request body larger than ${limit} bytes` } });
+  // Stop reading: the client may keep sending, and we have already answered.
+  res.on('finish', () => req.destroy());
+}
+
+function send(res: http.ServerResponse, response: WebhookResponse): void {
+  const headers: Record<string, string> = { ...(response.headers ?? {}) };
+  let payload: string | Buffer = '';
+  if (response.body !== undefined) {
+    if (typeof response.body === 'string' || Buffer.isBuffer(response.body)) {
+      payload = response.body;
+      if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'text/plain; charset=utf-8';
+    } else {
+      payload = JSON.stringify(response.body);
+      if (!hasHeader(headers, 'content-type')) headers['Content-Type'] = 'application/json; charset=utf-8';
+    }
+  }
+  res.writeHead(response.status, headers);
+  res.end(payload);
+}
+
+function hasHeader(headers: Record<string, string>, name: string): boolean {
+  return Object.keys(headers).some((k) => k.toLowerCase() === name);
+}
+
+async function readPem(file: string, key: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new PluginError('CONFIG', `[http] ${key}: cannot read ${file}: ${errorMessage(err)}`, { userFacing: true, cause: err });
+  }
+}

@@ -1,0 +1,245 @@
+import type {
+  AccessRequest,
+  AccessRequestFilter,
+  AccessReview,
+  AccessReviewThreshold,
+  ClusterInfo,
+  PluginData,
+  PluginDataUpdate,
+  RequestState,
+  ReviewSubmission,
+  RoleInfo,
+  StateChange,
+  Traits,
+  UserInfo,
+  WatchEvent,
+} from './types.js';
+import type {
+  WireAccessRequest,
+  WireAccessReview,
+  WireAccessReviewThreshold,
+  WireEvent,
+  WireLabelValues,
+  WirePingResponse,
+  WirePluginDataSeq,
+  WireRole,
+  WireTimestamp,
+  WireUser,
+} from './wire.js';
+
+/**
+ * Wire <-> domain, in one place. Go's non-nullable timestamps always arrive; the zero Go time
+ * (0001-01-01T00:00:00Z) is how "unset" travels, so it becomes undefined here.
+ */
+export const ZERO_TIME_SECONDS = -62135596800;
+
+const STATES: readonly RequestState[] = ['NONE', 'PENDING', 'APPROVED', 'DENIED', 'PROMOTED'];
+
+export function toDate(ts: WireTimestamp | null | undefined): Date | undefined {
+  if (!ts) return undefined;
+  const seconds = Number(ts.seconds);
+  const nanos = Number(ts.nanos ?? 0);
+  if (!Number.isFinite(seconds)) return undefined;
+  if (seconds <= ZERO_TIME_SECONDS && nanos === 0) return undefined;
+  return new Date(seconds * 1000 + Math.floor(nanos / 1e6));
+}
+
+export function fromDate(date: Date): WireTimestamp {
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: String(seconds), nanos: (ms - seconds * 1000) * 1e6 };
+}
+
+export function toState(value: string | number | undefined): RequestState {
+  if (typeof value === 'number') return STATES[value] ?? 'NONE';
+  return (STATES as readonly string[]).includes(value ?? '') ? (value as RequestState) : 'NONE';
+}
+
+export function toTraits(lv: WireLabelValues | null | undefined): Traits {
+  const out: Traits = {};
+  for (const [name, values] of Object.entries(lv?.Values ?? {})) out[name] = [...(values?.Values ?? [])];
+  return out;
+}
+
+export function fromTraits(traits: Traits | undefined): WireLabelValues {
+  const Values: WireLabelValues['Values'] = {};
+  for (const [name, values] of Object.entries(traits ?? {})) Values[name] = { Values: [...values] };
+  return { Values };
+}
+
+function toThreshold(t: WireAccessReviewThreshold): AccessReviewThreshold {
+  return { name: t.Name, filter: t.Filter, approve: Number(t.Approve), deny: Number(t.Deny) };
+}
+
+function toReview(r: WireAccessReview): AccessReview {
+  return {
+    author: r.Author,
+    roles: [...(r.Roles ?? [])],
+    proposedState: toState(r.ProposedState),
+    reason: r.Reason ?? '',
+    created: toDate(r.Created),
+    annotations: toTraits(r.Annotations),
+    assumeStartTime: toDate(r.AssumeStartTime),
+  };
+}
+
+export function toAccessRequest(wire: WireAccessRequest): AccessRequest {
+  const md = wire.Metadata;
+  const spec = wire.Spec;
+  const accessList = spec?.accessList;
+  return {
+    id: md?.Name ?? '',
+    user: spec?.User ?? '',
+    roles: [...(spec?.Roles ?? [])],
+    state: toState(spec?.State),
+    created: toDate(spec?.Created),
+    accessExpires: toDate(spec?.Expires),
+    resourceExpires: toDate(spec?.ResourceExpiry) ?? toDate(md?.Expires),
+    requestReason: spec?.RequestReason ?? '',
+    resolveReason: spec?.ResolveReason ?? '',
+    resolveAnnotations: toTraits(spec?.ResolveAnnotations),
+    systemAnnotations: toTraits(spec?.SystemAnnotations),
+    thresholds: (spec?.Thresholds ?? []).map(toThreshold),
+    reviews: (spec?.Reviews ?? []).map(toReview),
+    suggestedReviewers: [...(spec?.SuggestedReviewers ?? [])],
+    requestedResources: (spec?.RequestedResourceIDs ?? []).map((r) => ({
+      clusterName: r.ClusterName,
+      kind: r.Kind,
+      name: r.Name,
+      subResourceName: r.SubResourceName ?? '',
+    })),
+    loginHint: spec?.LoginHint ?? '',
+    dryRun: spec?.DryRun ?? false,
+    maxDuration: toDate(spec?.MaxDuration),
+    sessionTtl: toDate(spec?.SessionTTL),
+    assumeStartTime: toDate(spec?.AssumeStartTime),
+    promotedAccessList: accessList && (accessList.Name || accessList.Title) ? { name: accessList.Name, title: accessList.Title } : undefined,
+  };
+}
+
+/** Undefined for events that are not about access requests (other kinds we did not ask for). */
+export function toWatchEvent(wire: WireEvent): WatchEvent | undefined {
+  const type = String(wire.Type);
+  if (type === 'INIT' || type === '0') {
+    const kinds = wire.WatchStatus?.Spec?.Kinds ?? [];
+    return { type: 'init', acceptedKinds: kinds.map((k) => k.Kind) };
+  }
+  if (type === 'PUT' || type === '1') {
+    if (!wire.AccessRequest) return undefined;
+    return { type: 'put', request: toAccessRequest(wire.AccessRequest) };
+  }
+  if (type === 'DELETE' || type === '2') {
+    const header = wire.ResourceHeader;
+    if (!header || (header.Kind && header.Kind !== 'access_request')) return undefined;
+    return { type: 'delete', requestId: header.Metadata?.Name ?? '' };
+  }
+  return undefined;
+}
+
+export function toClusterInfo(wire: WirePingResponse): ClusterInfo {
+  const advanced = wire.ServerFeatures?.AdvancedAccessWorkflows ?? false;
+  const proxy = wire.ProxyPublicAddr ?? '';
+  return {
+    clusterName: wire.ClusterName,
+    serverVersion: wire.ServerVersion,
+    advancedAccessWorkflows: advanced,
+    proxyPublicAddr: proxy,
+    webProxyUrl: advanced && proxy ? `https://${proxy.replace(/:443$/, '')}` : undefined,
+  };
+}
+
+export function toPluginData(wire: WirePluginDataSeq, plugin: string): PluginData | undefined {
+  for (const item of wire.PluginData ?? []) {
+    const entry = item.Spec?.Entries?.[plugin];
+    if (entry) return { ...(entry.Data ?? {}) };
+  }
+  return undefined;
+}
+
+export function toRoleInfo(wire: WireRole): RoleInfo {
+  const allow = wire.Spec?.Allow;
+  const request = allow?.Request;
+  return {
+    name: wire.Metadata?.Name ?? '',
+    allowLogins: [...(allow?.Logins ?? [])],
+    requestRoles: [...(request?.Roles ?? [])],
+    requestAnnotations: toTraits(request?.Annotations),
+    requestThresholds: (request?.Thresholds ?? []).map(toThreshold),
+    requestSuggestedReviewers: [...(request?.SuggestedReviewers ?? [])],
+    reviewRoles: [...(allow?.ReviewRequests?.Roles ?? [])],
+  };
+}
+
+export function toUserInfo(wire: WireUser): UserInfo {
+  return {
+    name: wire.Metadata?.Name ?? '',
+    roles: [...(wire.Spec?.Roles ?? [])],
+    traits: toTraits(wire.Spec?.Traits),
+  };
+}
+
+// ---- domain -> wire (requests we send) --------------------------------------------------------
+
+export function fromFilter(filter: AccessRequestFilter | undefined): Record<string, unknown> {
+  return { ID: filter?.id ?? '', User: filter?.user ?? '', State: filter?.state ?? 'NONE' };
+}
+
+export function fromWatchFilter(filter: { id?: string; user?: string; state?: RequestState } | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (filter?.id) out['id'] = filter.id;
+  if (filter?.user) out['user'] = filter.user;
+  if (filter?.state) out['state'] = filter.state;
+  return out;
+}
+
+export function fromReviewSubmission(requestId: string, review: ReviewSubmission): Record<string, unknown> {
+  return {
+    RequestID: requestId,
+    Review: {
+      Author: review.author ?? '',
+      Roles: review.roles ?? [],
+      ProposedState: review.proposedState,
+      Reason: review.reason,
+      Annotations: fromTraits(review.annotations),
+    },
+  };
+}
+
+export function fromStateChange(requestId: string, change: StateChange): Record<string, unknown> {
+  return {
+    ID: requestId,
+    State: change.state,
+    Delegator: change.delegator ?? '',
+    Reason: change.reason ?? '',
+    Annotations: fromTraits(change.annotations),
+    Roles: change.roles ?? [],
+  };
+}
+
+export function fromPluginDataUpdate(update: PluginDataUpdate): Record<string, unknown> {
+  return {
+    Kind: update.kind ?? 'access_request',
+    Resource: update.resource,
+    Plugin: update.plugin,
+    Set: { ...update.set },
+    Expect: { ...update.expect },
+  };
+}
+
+export function newAccessRequest(
+  id: string,
+  request: { user: string; roles: string[]; reason?: string; suggestedReviewers?: string[] },
+): Record<string, unknown> {
+  return {
+    Kind: 'access_request',
+    Version: 'v3',
+    Metadata: { Name: id, Namespace: 'default' },
+    Spec: {
+      User: request.user,
+      Roles: request.roles,
+      State: 'PENDING',
+      RequestReason: request.reason ?? '',
+      SuggestedReviewers: request.suggestedReviewers ?? [],
+    },
+  };
+}

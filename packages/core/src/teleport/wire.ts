@@ -1,0 +1,147 @@
+/**
+ * The shapes proto-loader produces with LOADER_OPTIONS (keepCase, longs and enums as strings,
+ * defaults filled in: unset messages are null, repeated fields [], maps {}). Internal to
+ * src/teleport/: mapping.ts turns them into domain types. Inputs we build are partial
+ * (protobufjs fills the rest), hence the optional members.
+ */
+
+export interface WireTimestamp {
+  seconds: string | number;
+  nanos: number;
+}
+
+export interface WireLabelValues {
+  Values: Record<string, { Values: string[] } | null | undefined>;
+}
+
+export interface WireMetadata {
+  Name: string;
+  Namespace?: string;
+  Description?: string;
+  Labels?: Record<string, string>;
+  Expires?: WireTimestamp | null;
+  Revision?: string;
+}
+
+export interface WireResourceHeader {
+  Kind: string;
+  SubKind: string;
+  Version: string;
+  Metadata: WireMetadata | null;
+}
+
+export interface WireAccessReview {
+  Author: string;
+  Roles: string[];
+  ProposedState: string;
+  Reason: string;
+  Created: WireTimestamp | null;
+  Annotations: WireLabelValues | null;
+  ThresholdIndexes: number[];
+  accessList: { Name: string; Title: string } | null;
+  AssumeStartTime: WireTimestamp | null;
+}
+
+export interface WireAccessReviewThreshold {
+  Name: string;
+  Filter: string;
+  Approve: number;
+  Deny: number;
+}
+
+export interface WireResourceId {
+  ClusterName: string;
+  Kind: string;
+  Name: string;
+  SubResourceName: string;
+}
+
+export interface WireAccessRequestSpec {
+  User: string;
+  Roles: string[];
+  State: string;
+  Created: WireTimestamp | null;
+  Expires: WireTimestamp | null;
+  RequestReason: string;
+  ResolveReason: string;
+  ResolveAnnotations: WireLabelValues | null;
+  SystemAnnotations: WireLabelValues | null;
+  Thresholds: WireAccessReviewThreshold[];
+  Reviews: WireAccessReview[];
+  SuggestedReviewers: string[];
+  RequestedResourceIDs: WireResourceId[];
+  LoginHint: string;
+  DryRun: boolean;
+  MaxDuration: WireTimestamp | null;
+  SessionTTL: WireTimestamp | null;
+  accessList: { Name: string; Title: string } | null;
+  AssumeStartTime: WireTimestamp | null;
+  ResourceExpiry: WireTimestamp | null;
+}
+
+export interface WireAccessRequest {
+  Kind: string;
+  SubKind: string;
+  Version: string;
+  Metadata: WireMetadata | null;
+  Spec: WireAccessRequestSpec | null;
+}
+
+export interface WireWatchKind {
+  Kind: string;
+  LoadSecrets?: boolean;
+  Name?: string;
+  Filter?: Record<string, string>;
+  SubKind?: string;
+  Version?: string;
+}
+
+export interface WireEvent {
+  Type: string;
+  Resource?: string;
+  ResourceHeader?: WireResourceHeader | null;
+  AccessRequest?: WireAccessRequest | null;
+  WatchStatus?: { Spec: { Kinds: WireWatchKind[] } | null } | null;
+}
+
+export interface WirePingResponse {
+  ClusterName: string;
+  ServerVersion: string;
+  ServerFeatures: { AdvancedAccessWorkflows: boolean } | null;
+  ProxyPublicAddr: string;
+  IsBoring: boolean;
+  RemoteAddr: string;
+}
+
+export interface WirePluginDataSeq {
+  PluginData: Array<{
+    Metadata: WireMetadata | null;
+    Spec: { Entries: Record<string, { Data: Record<string, string> } | null> } | null;
+  }>;
+}
+
+export interface WireRoleConditions {
+  Logins: string[];
+  Request: {
+    Roles: string[];
+    Annotations: WireLabelValues | null;
+    Thresholds: WireAccessReviewThreshold[];
+    SuggestedReviewers: string[];
+  } | null;
+  ReviewRequests: { Roles: string[] } | null;
+}
+
+export interface WireRole {
+  Metadata: WireMetadata | null;
+  Spec: { Allow: WireRoleConditions | null; Deny: WireRoleConditions | null } | null;
+}
+
+export interface WireUser {
+  Metadata: WireMetadata | null;
+  Spec: { Roles: string[]; Traits: WireLabelValues | null } | null;
+}
+
+export interface WireListAccessRequestsResponse {
+  AccessRequests: WireAccessRequest[];
+  NextKey: string;
+}

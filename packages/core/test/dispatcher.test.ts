@@ -1,0 +1,463 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { AdapterHandlers, EventContext } from '../src/adapter.js';
+import { Dispatcher, type DispatchTarget } from '../src/dispatcher/dispatcher.js';
+import { createRuntimeMetrics } from '../src/http/metrics.js';
+import { createCaptureLogger } from '../src/log/capture-logger.js';
+import { accessRequestSnapshot } from '../src/plugindata/accessRequestSnapshot.js';
+import { lowerResolutionTag, upperResolutionTag } from '../src/plugindata/fields.js';
+import { ticketSnapshot } from '../src/plugindata/ticketSnapshot.js';
+import { createPluginDataStore } from '../src/store/pluginDataStore.js';
+import type { AccessRequest } from '../src/teleport/types.js';
+import type { WatcherEvent } from '../src/watcher/watcher.js';
+import { MemoryTeleport, makeRequest, makeReview, waitUntil } from './dispatcher-memory-teleport.js';
+
+type Entry = string;
+
+function target(tp: MemoryTeleport, name: string, handlers: AdapterHandlers, layout: 'common' | 'ticket' = 'common'): DispatchTarget {
+  const logger = createCaptureLogger().child({ adapter: name });
+  return {
+    name,
+    handlers,
+    store: createPluginDataStore(tp, name, { backoff: { baseMs: 1, capMs: 5 } }),
+    logger,
+    snapshot: layout === 'common' ? accessRequestSnapshot : ticketSnapshot,
+    resolutionTag: layout === 'common' ? upperResolutionTag : lowerResolutionTag,
+  };
+}
+
+/** Handlers that record what they saw, in order. */
+function recorder(log: Entry[], extra: Partial<Record<'pending' | 'reviewed' | 'resolved' | 'expired', (ev: EventContext) => Promise<void>>> = {}): AdapterHandlers {
+  return {
+    async onPending(req, ev) {
+      await extra.pending?.(ev);
+      log.push(`pending:${req.id}`);
+    },
+    async onReviewed(req, added, ev) {
+      await extra.reviewed?.(ev);
+      log.push(`reviewed:${req.id}:${added.map((r) => r.author).join('+')}`);
+    },
+    async onResolved(req, ev) {
+      await extra.resolved?.(ev);
+      log.push(`resolved:${req.id}:${req.state}`);
+    },
+    async onExpired(id, ev) {
+      await extra.expired?.(ev);
+      log.push(`expired:${id}`);
+    },
+  };
+}
+
+const put = (request: AccessRequest, source: 'watch' | 'list' = 'watch'): WatcherEvent => ({ type: 'put', request, source });
+const del = (requestId: string): WatcherEvent => ({ type: 'delete', requestId, source: 'watch' });
+
+function fastDispatcher(targets: DispatchTarget[], extra: Partial<ConstructorParameters<typeof Dispatcher>[0]> = {}): Dispatcher {
+  return new Dispatcher({ targets, logger: createCaptureLogger(), retry: { attempts: 3, baseMs: 1, capMs: 5 }, handlerTimeoutMs: 2000, ...extra });
+}
+
+describe('dispatcher classification', () => {
+  it('announces a pending request once, even when it arrives from the re-list and the watch', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const req = makeRequest('r1', { roles: ['editor', 'auditor'], requestReason: 'deploy' });
+    tp.put(req, false);
+    d.dispatch(put(req, 'list'));
+    d.dispatch(put(req, 'watch'));
+    await d.idle();
+    assert.deepEqual(log, ['pending:r1']);
+    assert.deepEqual(tp.pluginData('r1', 'chat'), { user: 'alice@example.com', roles: 'editor,auditor', request_reason: 'deploy' });
+  });
+
+  it('reports only reviews beyond the stored count, and bumps reviews_count by CAS', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    let req = makeRequest('r1', { reviews: [makeReview('bob')] });
+    tp.put(req, false);
+    d.dispatch(put(req));
+    req = { ...req, reviews: [makeReview('bob'), makeReview('carol')] };
+    d.dispatch(put(req));
+    d.dispatch(put(req)); // a duplicate: nothing new
+    await d.idle();
+    assert.deepEqual(log, ['pending:r1', 'reviewed:r1:bob', 'reviewed:r1:carol']);
+    assert.equal(tp.pluginData('r1', 'chat')?.reviews_count, '2');
+  });
+
+  it('resolves once: outstanding reviews first, then the resolution; a repeat is a no-op', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const pending = makeRequest('r1');
+    tp.put(pending, false);
+    d.dispatch(put(pending));
+    const approved = { ...pending, state: 'APPROVED' as const, resolveReason: 'ok by bob', reviews: [makeReview('bob')] };
+    d.dispatch(put(approved));
+    d.dispatch(put(approved));
+    await d.idle();
+    assert.deepEqual(log, ['pending:r1', 'reviewed:r1:bob', 'resolved:r1:APPROVED']);
+    const data = tp.pluginData('r1', 'chat');
+    assert.equal(data?.resolution, 'APPROVED');
+    assert.equal(data?.resolve_reason, 'ok by bob');
+  });
+
+  it('does not change a resolution that is already recorded differently', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const t = target(tp, 'chat', recorder(log));
+    const d = fastDispatcher([t]);
+    const req = makeRequest('r1', { state: 'APPROVED' });
+    tp.put(req, false);
+    tp.setPluginData('r1', 'chat', { user: req.user, resolution: 'DENIED' });
+    d.dispatch(put(req));
+    await d.idle();
+    assert.deepEqual(log, []);
+    assert.equal(tp.pluginData('r1', 'chat')?.resolution, 'DENIED');
+  });
+
+  it('ignores a resolution for a request it never saw pending (as upstream)', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const req = makeRequest('r1', { state: 'DENIED' });
+    tp.put(req, false);
+    d.dispatch(put(req));
+    await d.idle();
+    assert.deepEqual(log, []);
+    assert.equal(tp.pluginData('r1', 'chat'), undefined);
+  });
+
+  it('marks an unresolved deleted request EXPIRED once, and still announces it when the request is already gone', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const a = makeRequest('a');
+    const b = makeRequest('b');
+    tp.put(a, false);
+    tp.put(b, false);
+    d.dispatch(put(a));
+    d.dispatch(put(b));
+    await d.idle();
+    // a: Teleport still has the object (explicit delete racing the event): the expiry is recorded.
+    d.dispatch(del('a'));
+    d.dispatch(del('a'));
+    await d.idle();
+    assert.equal(tp.pluginData('a', 'chat')?.resolution, 'EXPIRED');
+    // b: gone for real; plugin data outlives it but cannot be written.
+    tp.remove('b', false);
+    d.dispatch(del('b'));
+    await d.idle();
+    assert.deepEqual(log, ['pending:a', 'pending:b', 'expired:a', 'expired:b']);
+  });
+
+  it('does not expire a resolved request, and ignores deletions without plugin data', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    d.dispatch(put({ ...req, state: 'DENIED' }));
+    d.dispatch(del('r1'));
+    d.dispatch(del('unknown'));
+    await d.idle();
+    assert.deepEqual(log, ['pending:r1', 'resolved:r1:DENIED']);
+  });
+
+  it('ignores requests in other states', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const req = makeRequest('r1', { state: 'NONE' });
+    tp.put(req, false);
+    d.dispatch(put(req));
+    await d.idle();
+    assert.deepEqual(log, []);
+    assert.equal(tp.updates.length, 0);
+  });
+
+  it('continues a Go plugin\'s plugin data: no re-announcement, only new reviews, then the resolution', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const seen: Array<string | undefined> = [];
+    const d = fastDispatcher([target(tp, 'chat', recorder(log, { reviewed: async (ev) => void seen.push(ev.data?.messages) }))]);
+    const req = makeRequest('r1', { reviews: [makeReview('bob'), makeReview('carol')] });
+    tp.put(req, false);
+    tp.setPluginData('r1', 'chat', { user: req.user, roles: 'editor', request_reason: 'please', reviews_count: '1', messages: 'C1/1700000000.000100' });
+    d.dispatch(put(req));
+    d.dispatch(put({ ...req, state: 'APPROVED' }));
+    await d.idle();
+    assert.deepEqual(log, ['reviewed:r1:carol', 'resolved:r1:APPROVED']);
+    assert.deepEqual(seen, ['C1/1700000000.000100']);
+    assert.equal(tp.pluginData('r1', 'chat')?.reviews_count, '2');
+  });
+
+  it('uses the adapter\'s layout: ticket keys and lower-case resolution', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const d = fastDispatcher([target(tp, 'pagerduty', recorder(log), 'ticket')]);
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    d.dispatch(put({ ...req, state: 'PROMOTED' }));
+    await d.idle();
+    const data = tp.pluginData('r1', 'pagerduty');
+    assert.equal(data?.created, String(Math.floor(req.created!.getTime() / 1000)));
+    assert.equal(data?.resolution, 'promoted');
+    assert.deepEqual(log, ['pending:r1', 'resolved:r1:PROMOTED']);
+  });
+
+  it('lets the handler store its own keys through ev.updateData', async () => {
+    const tp = new MemoryTeleport();
+    const d = fastDispatcher([
+      target(tp, 'chat', {
+        async onPending(_req, ev) {
+          await ev.updateData((cur) => ({ ...cur, messages: 'C9/42' }));
+        },
+      }),
+    ]);
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    await d.idle();
+    assert.equal(tp.pluginData('r1', 'chat')?.messages, 'C9/42');
+  });
+});
+
+describe('dispatcher ordering and isolation', () => {
+  it('processes one request\'s events strictly in order while other requests proceed', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const d = fastDispatcher([
+      target(
+        tp,
+        'chat',
+        recorder(log, {
+          pending: async (ev) => {
+            if (ev.requestId === 'slow') await gate;
+          },
+        }),
+      ),
+    ]);
+    const slow = makeRequest('slow');
+    const fast = makeRequest('fast');
+    tp.put(slow, false);
+    tp.put(fast, false);
+    d.dispatch(put(slow));
+    d.dispatch(put({ ...slow, reviews: [makeReview('bob')] }));
+    d.dispatch(put({ ...slow, state: 'APPROVED', reviews: [makeReview('bob')] }));
+    d.dispatch(put(fast));
+    d.dispatch(put({ ...fast, state: 'DENIED' }));
+    await waitUntil(() => log.includes('resolved:fast:DENIED'), 'the fast request to finish while the slow one waits');
+    assert.ok(!log.some((e) => e.endsWith(':slow') || e.includes(':slow:')), `slow request must not have progressed: ${log.join(', ')}`);
+    release();
+    await d.idle();
+    assert.deepEqual(
+      log.filter((e) => e.includes('slow')),
+      ['pending:slow', 'reviewed:slow:bob', 'resolved:slow:APPROVED'],
+    );
+  });
+
+  it('an adapter that hangs does not delay another adapter', async () => {
+    const tp = new MemoryTeleport();
+    const good: Entry[] = [];
+    const hung: Entry[] = [];
+    let release!: () => void;
+    const never = new Promise<void>((r) => (release = r));
+    const d = fastDispatcher(
+      [target(tp, 'hung', recorder(hung, { pending: () => never })), target(tp, 'good', recorder(good))],
+      { handlerTimeoutMs: 10_000 },
+    );
+    const reqs = ['a', 'b', 'c'].map((id) => makeRequest(id));
+    for (const r of reqs) {
+      tp.put(r, false);
+      d.dispatch(put(r));
+      d.dispatch(put({ ...r, reviews: [makeReview('bob')] }));
+      d.dispatch(put({ ...r, state: 'APPROVED', reviews: [makeReview('bob')] }));
+    }
+    try {
+      await waitUntil(() => good.length === 9, 'the healthy adapter to get every event');
+      for (const id of ['a', 'b', 'c']) {
+        assert.deepEqual(good.filter((e) => e.split(':')[1] === id), [`pending:${id}`, `reviewed:${id}:bob`, `resolved:${id}:APPROVED`]);
+      }
+      assert.deepEqual(hung, []);
+    } finally {
+      release();
+    }
+    await d.idle();
+    assert.equal(hung.length, 9);
+  });
+
+  it('an adapter that always throws does not break another', async () => {
+    const tp = new MemoryTeleport();
+    const good: Entry[] = [];
+    const metrics = createRuntimeMetrics();
+    const failing: AdapterHandlers = {
+      onPending: async () => {
+        throw new Error('boom');
+      },
+      onResolved: () => {
+        throw new Error('sync boom');
+      },
+    };
+    const d = fastDispatcher([target(tp, 'bad', failing), target(tp, 'good', recorder(good))], { metrics });
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    d.dispatch(put({ ...req, state: 'APPROVED' }));
+    await d.idle();
+    assert.deepEqual(good, ['pending:r1', 'resolved:r1:APPROVED']);
+    const failures = (await metrics.handlerFailures.get()).values;
+    assert.deepEqual(
+      failures.map((v) => [v.labels.handler, v.value]),
+      [
+        ['onPending', 1],
+        ['onResolved', 1],
+      ],
+    );
+    // The failing adapter's own bookkeeping is intact: its resolution was still recorded once.
+    assert.equal(tp.pluginData('r1', 'bad')?.resolution, 'APPROVED');
+  });
+});
+
+describe('dispatcher retries and timeouts', () => {
+  it('retries a failed handler (handler only, not the classification) until it succeeds', async () => {
+    const tp = new MemoryTeleport();
+    const attempts: number[] = [];
+    const metrics = createRuntimeMetrics();
+    const d = fastDispatcher(
+      [
+        target(tp, 'chat', {
+          async onPending(_req, ev) {
+            attempts.push(ev.attempt);
+            if (ev.attempt < 3) throw new Error('service unavailable');
+          },
+        }),
+      ],
+      { metrics, retry: { attempts: 5, baseMs: 1, capMs: 5 } },
+    );
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    await d.idle();
+    assert.deepEqual(attempts, [1, 2, 3]);
+    assert.equal((await metrics.handlerRetries.get()).values[0]?.value, 2);
+    assert.equal((await metrics.handlerFailures.get()).values.length, 0);
+  });
+
+  it('gives up after the configured tries', async () => {
+    const tp = new MemoryTeleport();
+    let calls = 0;
+    const d = fastDispatcher([
+      target(tp, 'chat', {
+        async onPending() {
+          calls++;
+          throw new Error('down');
+        },
+      }),
+    ]);
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    await d.idle();
+    assert.equal(calls, 3);
+  });
+
+  it('aborts a handler at its timeout and retries it', async () => {
+    const tp = new MemoryTeleport();
+    const reasons: string[] = [];
+    const d = fastDispatcher(
+      [
+        target(tp, 'chat', {
+          async onPending(_req, ev) {
+            if (ev.attempt === 1) {
+              await new Promise<void>((resolve) => ev.signal.addEventListener('abort', () => resolve(), { once: true }));
+              reasons.push(String((ev.signal.reason as Error).message));
+              throw ev.signal.reason;
+            }
+            reasons.push('second try ok');
+          },
+        }),
+      ],
+      { handlerTimeoutMs: 50 },
+    );
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    await d.idle();
+    assert.match(reasons[0] ?? '', /did not finish within 50 ms/);
+    assert.equal(reasons[1], 'second try ok');
+  });
+
+  it('retries plugin-data conflicts inside the CAS loop', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    const metrics = createRuntimeMetrics();
+    const d = fastDispatcher([target(tp, 'chat', recorder(log))], { metrics });
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    await d.idle();
+    tp.conflicts = 2;
+    d.dispatch(put({ ...req, reviews: [makeReview('bob')] }));
+    await d.idle();
+    assert.deepEqual(log, ['pending:r1', 'reviewed:r1:bob']);
+    assert.equal(tp.pluginData('r1', 'chat')?.reviews_count, '1');
+  });
+});
+
+describe('dispatcher shutdown', () => {
+  it('lets an in-flight handler finish within the budget', async () => {
+    const tp = new MemoryTeleport();
+    let finished = false;
+    let aborted = false;
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const d = fastDispatcher([
+      target(tp, 'chat', {
+        async onPending(_req, ev) {
+          started();
+          await new Promise((r) => setTimeout(r, 150));
+          aborted = ev.signal.aborted;
+          finished = true;
+        },
+      }),
+    ]);
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    await running;
+    const drained = await d.stop(5000);
+    assert.equal(drained, true);
+    assert.equal(finished, true);
+    assert.equal(aborted, false);
+  });
+
+  it('aborts what is still running when the budget is spent', async () => {
+    const tp = new MemoryTeleport();
+    let reason: unknown;
+    let started!: () => void;
+    const running = new Promise<void>((r) => (started = r));
+    const d = fastDispatcher([
+      target(tp, 'chat', {
+        async onPending(_req, ev) {
+          started();
+          await new Promise<void>((resolve) => ev.signal.addEventListener('abort', () => resolve(), { once: true }));
+          reason = ev.signal.reason;
+        },
+      }),
+    ]);
+    const req = makeRequest('r1');
+    tp.put(req, false);
+    d.dispatch(put(req));
+    await running;
+    const t0 = Date.now();
+    const drained = await d.stop(100);
+    assert.equal(drained, false);
+    assert.ok(Date.now() - t0 < 2000);
+    await waitUntil(() => reason !== undefined, 'the handler to see the abort');
+    assert.match(String((reason as Error).message), /shutdown/);
+  });
+});

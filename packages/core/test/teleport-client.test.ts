@@ -1,0 +1,337 @@
+// The Teleport client against the fake Teleport (real gRPC over mutual TLS): RPCs, mapping,
+// plugin-data compare-and-swap, watch events, fallbacks and error mapping.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { status } from '@grpc/grpc-js';
+import { isAlreadyReviewed, isPluginError, type PluginError } from '../src/errors.js';
+import { createTeleportClient, type ConnectedTeleportClient } from '../src/teleport/client.js';
+import type { WatchEvent, WatchStream } from '../src/teleport/types.js';
+import { loadFakeTeleport, memoryLogger, type FakeTeleportLike, type FakeTeleportStatic } from './teleport-testkit.js';
+
+let FakeTeleport: FakeTeleportStatic;
+let tp: FakeTeleportLike;
+let dir: string;
+let identityFile: string;
+let client: ConnectedTeleportClient;
+const logger = memoryLogger();
+
+before(async () => {
+  FakeTeleport = await loadFakeTeleport();
+  dir = await mkdtemp(path.join(tmpdir(), 'tp-client-'));
+  tp = await FakeTeleport.start({ clusterName: 'example.com', advancedWorkflows: true, proxyPublicAddr: 'teleport.example.com:443' });
+  tp.addPluginUser('access-plugin', { canReview: true, canSetState: true });
+  tp.addRequester('alice', { traits: { logins: ['alice', 'root'] } });
+  tp.upsertRole({ name: 'editor', allowLogins: ['{{internal.logins}}', 'ubuntu'], requestRoles: [], reviewRoles: [] });
+  identityFile = await tp.writeIdentityFile(dir, { user: 'access-plugin' });
+  client = await createTeleportClient({ addr: tp.addr, identityFile }, logger);
+});
+
+after(async () => {
+  await client?.close();
+  await tp?.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+function code(expected: string, fragment?: string) {
+  return (err: unknown): boolean => {
+    assert.ok(isPluginError(err), `expected PluginError, got ${String(err)}`);
+    assert.equal((err as PluginError).code, expected, (err as PluginError).message);
+    if (fragment) assert.ok((err as PluginError).message.includes(fragment), (err as PluginError).message);
+    return true;
+  };
+}
+
+/** Next event of a watch, with a deadline (never hangs the file). */
+async function nextEvent(it: AsyncIterator<WatchEvent>, timeoutMs = 5000): Promise<WatchEvent> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no watch event within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const r = await Promise.race([it.next(), timeout]);
+    assert.equal(r.done, false, 'stream ended');
+    return r.value as WatchEvent;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+test('Ping: cluster info, web proxy URL only with advanced workflows, no version header on Ping', async () => {
+  assert.equal(client.cluster.clusterName, 'example.com');
+  assert.equal(client.cluster.serverVersion, '18.0.0');
+  assert.equal(client.cluster.advancedAccessWorkflows, true);
+  assert.equal(client.cluster.webProxyUrl, 'https://teleport.example.com');
+  const info = await client.ping();
+  assert.equal(info.proxyPublicAddr, 'teleport.example.com:443');
+  const pings = tp.calls.filter((c) => c.method === 'Ping');
+  assert.ok(pings.length >= 2);
+  assert.ok(pings.every((c) => c.metadata['version'] === undefined), 'Ping carries no version header');
+  assert.ok(pings.every((c) => c.caller === 'access-plugin'));
+
+  const oss = await FakeTeleport.start({ clusterName: 'oss.example', advancedWorkflows: false });
+  try {
+    const c = await createTeleportClient({ addr: oss.addr, identityFile: await oss.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'oss-id' }) }, logger);
+    assert.equal(c.cluster.webProxyUrl, undefined);
+    assert.equal(c.cluster.advancedAccessWorkflows, false);
+    await c.close();
+  } finally {
+    await oss.close();
+  }
+});
+
+test('every call after Ping sends the server\'s Teleport version (never our 0.x)', async () => {
+  await client.listAccessRequests();
+  const list = tp.calls.filter((c) => c.method === 'ListAccessRequests');
+  assert.ok(list.length > 0);
+  for (const c of list) assert.equal(c.metadata['version'], '18.0.0');
+  assert.ok(tp.calls.every((c) => !/^0\./.test(c.metadata['version'] ?? '')));
+});
+
+test('list, get, review (already-reviewed suffix survives), state change with delegator', async () => {
+  const id = await tp.admin.createRequest({ user: 'alice', roles: ['editor'], reason: 'deploy', ttlMs: 3_600_000 });
+  const listed = await client.listAccessRequests({ state: 'PENDING' });
+  const mine = listed.find((r) => r.id === id);
+  assert.ok(mine, 'listed');
+  assert.equal(mine.user, 'alice');
+  assert.deepEqual(mine.roles, ['editor']);
+  assert.equal(mine.requestReason, 'deploy');
+  assert.ok(mine.created instanceof Date);
+  assert.ok(mine.accessExpires instanceof Date);
+
+  const got = await client.getAccessRequest(id);
+  assert.equal(got?.id, id);
+  assert.equal(await client.getAccessRequest('00000000-0000-0000-0000-000000000000'), undefined);
+
+  const reviewed = await client.submitAccessReview(id, { proposedState: 'APPROVED', reason: 'on call' });
+  assert.equal(reviewed.reviews.length, 1);
+  assert.equal(reviewed.reviews[0]?.author, 'access-plugin', 'empty author: the server fills in the caller');
+  await assert.rejects(client.submitAccessReview(id, { proposedState: 'APPROVED', reason: 'again' }), (err: unknown) => {
+    assert.ok(isPluginError(err, 'ACCESS_DENIED'), String(err));
+    assert.ok(isAlreadyReviewed(err), (err as Error).message);
+    return true;
+  });
+
+  const id2 = await tp.admin.createRequest({ user: 'alice', roles: ['editor'] });
+  await client.setAccessRequestState(id2, { state: 'DENIED', reason: 'not now', delegator: 'jira:bob@example.com' });
+  assert.equal(tp.admin.getRequest(id2)?.state, 'DENIED');
+  const audit = tp.admin.auditLog().find((e) => e.requestId === id2 && e.type === 'access_request.update');
+  assert.equal(audit?.delegator, 'jira:bob@example.com');
+});
+
+test('plugin data compare-and-swap through the client', async () => {
+  const id = await tp.admin.createRequest({ user: 'alice', roles: ['editor'] });
+  assert.equal(await client.getPluginData(id, 'slack'), undefined);
+
+  // Create: "" in Expect = the key must be absent.
+  await client.updatePluginData({ resource: id, plugin: 'slack', set: { user: 'alice', messages: 'C1/1' }, expect: { user: '', messages: '' } });
+  assert.deepEqual(await client.getPluginData(id, 'slack'), { user: 'alice', messages: 'C1/1' });
+
+  // Same "create" again: the keys now exist -> COMPARE_FAILED (FAILED_PRECONDITION).
+  await assert.rejects(
+    client.updatePluginData({ resource: id, plugin: 'slack', set: { user: 'mallory' }, expect: { user: '' } }),
+    code('COMPARE_FAILED', 'expectations not met'),
+  );
+  // Mismatched old value.
+  await assert.rejects(
+    client.updatePluginData({ resource: id, plugin: 'slack', set: { resolution: 'APPROVED' }, expect: { messages: 'C9/9' } }),
+    code('COMPARE_FAILED'),
+  );
+  // Matching old value; "" in Set deletes a key.
+  await client.updatePluginData({ resource: id, plugin: 'slack', set: { resolution: 'APPROVED', messages: '' }, expect: { messages: 'C1/1' } });
+  assert.deepEqual(tp.admin.pluginData(id, 'slack'), { user: 'alice', resolution: 'APPROVED' });
+  // Empty Expect = no check at all.
+  await client.updatePluginData({ resource: id, plugin: 'slack', set: { user: 'bob' }, expect: {} });
+  assert.equal(tp.admin.pluginData(id, 'slack')?.['user'], 'bob');
+  // Other plugins' entries are separate.
+  assert.equal(await client.getPluginData(id, 'pagerduty'), undefined);
+
+  await assert.rejects(
+    client.updatePluginData({ resource: '00000000-0000-0000-0000-00000000dead', plugin: 'slack', set: { a: 'b' }, expect: {} }),
+    code('NOT_FOUND'),
+  );
+});
+
+test('roles and users: GetRole, users.v1 GetUser', async () => {
+  const role = await client.getRole('editor');
+  assert.equal(role.name, 'editor');
+  assert.ok(role.allowLogins.includes('ubuntu'));
+  const user = await client.getUser('alice');
+  assert.equal(user.name, 'alice');
+  assert.deepEqual(user.traits['logins'], ['alice', 'root']);
+  assert.ok(tp.calls.some((c) => c.method === 'UsersService.GetUser'));
+  await assert.rejects(client.getUser('nobody'), code('NOT_FOUND'));
+  await assert.rejects(client.getRole('no-such-role'), code('NOT_FOUND'));
+});
+
+test('watch: INIT, PUT on create/review/resolve, DELETE on expiry', async () => {
+  const stream = client.watchAccessRequests();
+  const it = stream[Symbol.asyncIterator]();
+  try {
+    assert.deepEqual(await nextEvent(it), { type: 'init', acceptedKinds: ['access_request'] });
+    const id = await tp.admin.createRequest({ user: 'alice', roles: ['editor'], reason: 'watch me' });
+    const put = await nextEvent(it);
+    assert.ok(put.type === 'put');
+    assert.equal(put.request.id, id);
+    assert.equal(put.request.state, 'PENDING');
+    assert.equal(put.request.requestReason, 'watch me');
+
+    await tp.admin.approve(id, { reason: 'fine' });
+    const resolved = await nextEvent(it);
+    assert.ok(resolved.type === 'put');
+    assert.equal(resolved.request.state, 'APPROVED');
+    assert.equal(resolved.request.resolveReason, 'fine');
+
+    await tp.admin.expire(id);
+    assert.deepEqual(await nextEvent(it), { type: 'delete', requestId: id });
+  } finally {
+    stream.close();
+  }
+  assert.deepEqual(await it.next(), { value: undefined, done: true }, 'ends quietly after close()');
+});
+
+test('watch filter travels as WatchKind.Filter and applies to PUT only (DELETE still arrives)', async () => {
+  const stream = client.watchAccessRequests({ filter: { state: 'APPROVED' } });
+  const it = stream[Symbol.asyncIterator]();
+  try {
+    assert.equal((await nextEvent(it)).type, 'init');
+    const watched = tp.calls.filter((c) => c.method === 'WatchEvents').at(-1);
+    assert.deepEqual((watched?.request as { Kinds: Array<{ Kind: string; Filter: Record<string, string> }> }).Kinds[0]?.Filter, { state: 'APPROVED' });
+    const id = await tp.admin.createRequest({ user: 'alice', roles: ['editor'] }); // PENDING: filtered out
+    await tp.admin.approve(id);
+    const ev = await nextEvent(it);
+    assert.ok(ev.type === 'put' && ev.request.id === id && ev.request.state === 'APPROVED', JSON.stringify(ev));
+    await tp.admin.expire(id);
+    assert.deepEqual(await nextEvent(it), { type: 'delete', requestId: id });
+  } finally {
+    stream.close();
+  }
+});
+
+test('watch: a dropped stream throws CONNECTION_PROBLEM; abort signal closes quietly', async () => {
+  const stream: WatchStream = client.watchAccessRequests();
+  const it = stream[Symbol.asyncIterator]();
+  assert.equal((await nextEvent(it)).type, 'init');
+  await tp.waitFor(() => tp.openWatchCount > 0, 5000, 'watch open');
+  assert.ok(tp.faults.dropWatchStreams('fanout buffer overflow') >= 1);
+  await assert.rejects(it.next(), code('CONNECTION_PROBLEM', 'fanout buffer overflow'));
+
+  const ac = new AbortController();
+  const s2 = client.watchAccessRequests({ signal: ac.signal });
+  const it2 = s2[Symbol.asyncIterator]();
+  assert.equal((await nextEvent(it2)).type, 'init');
+  ac.abort();
+  assert.deepEqual(await it2.next(), { value: undefined, done: true });
+  await tp.waitFor(() => tp.openWatchCount === 0, 5000, 'server saw the cancel');
+});
+
+test('gRPC codes map to ErrorCodes as Teleport\'s trail does, keeping the server message', async () => {
+  const cases: Array<[number, string]> = [
+    [status.NOT_FOUND, 'NOT_FOUND'],
+    [status.ALREADY_EXISTS, 'ALREADY_EXISTS'],
+    [status.PERMISSION_DENIED, 'ACCESS_DENIED'],
+    [status.INVALID_ARGUMENT, 'BAD_PARAMETER'],
+    [status.FAILED_PRECONDITION, 'COMPARE_FAILED'],
+    [status.UNAVAILABLE, 'CONNECTION_PROBLEM'],
+    [status.RESOURCE_EXHAUSTED, 'LIMIT_EXCEEDED'],
+    [status.UNIMPLEMENTED, 'NOT_IMPLEMENTED'],
+    [status.INTERNAL, 'UNKNOWN'],
+    [status.UNKNOWN, 'UNKNOWN'],
+  ];
+  for (const [grpcCode, expected] of cases) {
+    tp.faults.failNext('GetRole', 1, grpcCode, `server says ${expected.toLowerCase()}`);
+    await assert.rejects(client.getRole('editor'), code(expected, `server says ${expected.toLowerCase()}`));
+  }
+  // A plain unknown filter key is rejected by the server as BadParameter on the stream.
+  tp.faults.failNext('WatchEvents', 1, status.INVALID_ARGUMENT, 'unknown filter key colour');
+  const s = client.watchAccessRequests();
+  await assert.rejects(s[Symbol.asyncIterator]().next(), code('BAD_PARAMETER', 'unknown filter key colour'));
+});
+
+test('an aborted call rejects with the abort reason', async () => {
+  const ac = new AbortController();
+  ac.abort(new Error('stop'));
+  await assert.rejects(client.ping(ac.signal), /stop/);
+});
+
+test('the TLS-routing proxy route: teleport-auth ALPN first, SNI teleport.cluster.local, same client code', async () => {
+  const proxy = await tp.startProxy();
+  try {
+    const viaProxy = await createTeleportClient({ addr: proxy.addr, identityFile }, logger);
+    try {
+      assert.equal(viaProxy.cluster.clusterName, 'example.com');
+      const id = await tp.admin.createRequest({ user: 'alice', roles: ['editor'] });
+      assert.equal((await viaProxy.getAccessRequest(id))?.user, 'alice');
+    } finally {
+      await viaProxy.close();
+    }
+    assert.ok(proxy.decisions.length >= 2, 'probe + gRPC connection');
+    for (const d of proxy.decisions) {
+      assert.equal(d.route, 'auth');
+      assert.deepEqual(d.alpn, ['teleport-auth@6578616d706c652e636f6d.teleport.cluster.local', 'h2']);
+      assert.equal(d.sni, 'teleport.cluster.local');
+      assert.equal(d.cluster, 'example.com');
+    }
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('ListAccessRequests pages through NextKey until it is empty', async () => {
+  const ids = new Set<string>();
+  for (let i = 0; i < 5; i++) ids.add(await tp.admin.createRequest({ user: 'alice', roles: ['editor'], reason: `page ${i}` }));
+  const c = await createTeleportClient({ addr: tp.addr, identityFile }, logger, { listPageSize: 2 });
+  try {
+    const before = tp.calls.filter((x) => x.method === 'ListAccessRequests').length;
+    const all = await c.listAccessRequests();
+    for (const id of ids) assert.ok(all.some((r) => r.id === id), `missing ${id}`);
+    assert.equal(new Set(all.map((r) => r.id)).size, all.length, 'no duplicates across pages');
+    const pages = tp.calls.filter((x) => x.method === 'ListAccessRequests').slice(before);
+    assert.equal(pages.length, Math.ceil(all.length / 2));
+    assert.equal((pages[0]?.request as { StartKey: string }).StartKey, '');
+    assert.notEqual((pages[1]?.request as { StartKey: string }).StartKey, '');
+  } finally {
+    await c.close();
+  }
+});
+
+test('--format=tls trio connects like an identity file', async () => {
+  const trio = await tp.writeTlsTrio(dir, { user: 'access-plugin', fileBase: 'trio' });
+  const c = await createTeleportClient({ addr: tp.addr, ...trio }, logger);
+  try {
+    assert.equal(c.currentIdentity().username, 'access-plugin');
+    await c.listAccessRequests();
+  } finally {
+    await c.close();
+  }
+});
+
+test('older servers: ListAccessRequests and users.v1 fall back once and remember it', async () => {
+  const old = await FakeTeleport.start({ clusterName: 'old.example', version: '15.1.9', listAccessRequestsImplemented: false, usersServiceImplemented: false });
+  try {
+    old.addRequester('alice', { traits: { team: ['blue'] } });
+    const c = await createTeleportClient({ addr: old.addr, identityFile: await old.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'old-id' }) }, logger);
+    try {
+      const id = await old.admin.createRequest({ user: 'alice', roles: ['editor'] });
+      assert.deepEqual((await c.listAccessRequests()).map((r) => r.id), [id]);
+      assert.equal((await c.getAccessRequest(id))?.id, id);
+      const user = await c.getUser('alice');
+      assert.deepEqual(user.traits['team'], ['blue']);
+      await c.getUser('alice');
+      // The fake records only methods it serves; the client logs each fallback once.
+      const count = (m: string): number => old.calls.filter((x) => x.method === m).length;
+      const logged = (fragment: string): number => logger.lines.filter((l) => l.message.includes(fragment)).length;
+      assert.equal(count('GetAccessRequestsV2'), 2);
+      assert.equal(count('GetUser'), 2);
+      assert.equal(logged('ListAccessRequests is not implemented'), 1, 'tried once, then remembered');
+      assert.equal(logged('UsersService is not implemented'), 1, 'tried once, then remembered');
+      for (const x of old.calls.filter((x) => x.method !== 'Ping')) assert.equal(x.metadata['version'], '15.1.9');
+    } finally {
+      await c.close();
+    }
+  } finally {
+    await old.close();
+  }
+});

@@ -1,0 +1,887 @@
+import * as grpc from '@grpc/grpc-js';
+import { loadTeleportProto } from '@teleport-plugin/core/internal/proto';
+import {
+  ClusterState,
+  REQUEST_STATES,
+  type AuditEntry,
+  type ClusterEvent,
+  type RequestRecord,
+  type RequestState,
+  type ResourceIdSpec,
+  type RoleSpec,
+  type Rule,
+  type Threshold,
+  type Traits,
+  type UserSpec,
+} from './cluster-state.js';
+import { FaultInjector } from './faults.js';
+import { writeIdentityFile, writeTlsTrio, type TlsTrioPaths, type WriteIdentityOptions } from './identity-file.js';
+import { TestPki, type KeyType, type UserIdentity, type UserIdentityOptions } from './pki.js';
+import { startTlsRoutingProxy, type TlsRoutingProxy, type TlsRoutingProxyOptions } from './proxy.js';
+import { accessDenied, badParameter, FakeTeleportError, notFound, notImplemented } from './teleport-error.js';
+import * as wire from './wire.js';
+
+export interface FakeTeleportOptions {
+  /** Default `example.com`. */
+  clusterName?: string;
+  /** Teleport version Ping reports (default `18.0.0`); `6.0.0` emulates an ancient server. */
+  version?: string;
+  /** Ping's ServerFeatures.AdvancedAccessWorkflows (Enterprise). Default false. */
+  advancedWorkflows?: boolean;
+  /** Ping's ProxyPublicAddr. Default `teleport.<cluster>:443`. */
+  proxyPublicAddr?: string;
+  /** false: ListAccessRequests answers UNIMPLEMENTED (pre-v15.2 servers). Default: version >= 15.2. */
+  listAccessRequestsImplemented?: boolean;
+  /** false: teleport.users.v1.UsersService is not served (UNIMPLEMENTED). Default: version >= 15. */
+  usersServiceImplemented?: boolean;
+  /** Key suite for CAs and default identities. Default `ecdsa`. */
+  keyType?: KeyType;
+  /**
+   * Reject a `version` request header that is not semver or older than server major − 1 with
+   * PERMISSION_DENIED "client version is unsupported" (v18 default). Default: version major >= 18.
+   */
+  rejectOldClients?: boolean;
+}
+
+export interface RecordedRpc {
+  /** Proto method name (`Ping`, `WatchEvents`, ...; `UsersService.GetUser` for the users service). */
+  method: string;
+  /** Subject CN of the client certificate. */
+  caller: string;
+  /** The decoded request message. */
+  request: unknown;
+  /** Request metadata (first value of each key). */
+  metadata: Record<string, string>;
+  time: Date;
+  /** Final gRPC status code (undefined while a stream is open). */
+  code?: number;
+  details?: string;
+}
+
+export interface ReviewSnapshot {
+  author: string;
+  proposedState: 'APPROVED' | 'DENIED';
+  reason: string;
+  created: Date;
+}
+
+/** A plain copy of an access request as the fake holds it. */
+export interface AccessRequestSnapshot {
+  id: string;
+  user: string;
+  roles: string[];
+  state: RequestState;
+  requestReason: string;
+  resolveReason: string;
+  reviews: ReviewSnapshot[];
+  systemAnnotations: Traits;
+  suggestedReviewers: string[];
+  resources: ResourceIdSpec[];
+  thresholds: Threshold[];
+  created: Date;
+  /** Access expiry. */
+  expires: Date;
+}
+
+export interface RoleOptions {
+  name: string;
+  allowLogins?: string[];
+  requestRoles?: string[];
+  searchAsRoles?: string[];
+  requestAnnotations?: Traits;
+  thresholds?: Threshold[];
+  suggestedReviewers?: string[];
+  reviewRoles?: string[];
+  rules?: Rule[];
+  maxDurationMs?: number;
+}
+
+export interface PluginUserOptions {
+  /** Roles the plugin may review (true = `*`). Default: none. */
+  canReview?: boolean | string[];
+  /** Grant access_request update (SetAccessRequestState, as the Jira plugin needs). */
+  canSetState?: boolean;
+  /** Grant role/user read (logins by role, traits). Default true. */
+  readRolesAndUsers?: boolean;
+}
+
+export interface CreateRequestOptions {
+  user: string;
+  roles: string[];
+  reason?: string;
+  suggestedReviewers?: string[];
+  /** Access expiry from now; the request is deleted (DELETE event) when it passes. Default 1 h. */
+  ttlMs?: number;
+  /** Resource request targets (`/cluster/kind/name`); cluster defaults to this cluster. */
+  resources?: ResourceIdSpec[];
+}
+
+export interface FakeTeleportAdmin {
+  createRequest(opts: CreateRequestOptions): Promise<string>;
+  /** SubmitAccessReview as `author` (who must be allowed to review), with thresholds applied. */
+  review(id: string, opts: { author: string; state: 'APPROVED' | 'DENIED'; reason?: string }): Promise<AccessRequestSnapshot>;
+  /** SetAccessRequestState(APPROVED) as the admin; delegator recorded in the audit log. */
+  approve(id: string, opts?: { reason?: string; delegator?: string }): Promise<AccessRequestSnapshot>;
+  deny(id: string, opts?: { reason?: string; delegator?: string }): Promise<AccessRequestSnapshot>;
+  promote(id: string, opts?: { reason?: string; delegator?: string }): Promise<AccessRequestSnapshot>;
+  /** Deletes the request as its expiry would: DELETE event; plugin data stays readable. */
+  expire(id: string): Promise<void>;
+  /** DeleteAccessRequest semantics (audit entry without the expiry reason). */
+  deleteRequest(id: string): Promise<void>;
+  getRequest(id: string): AccessRequestSnapshot | undefined;
+  listRequests(filter?: { user?: string; state?: RequestState }): AccessRequestSnapshot[];
+  pluginData(id: string, plugin: string, kind?: string): Record<string, string> | undefined;
+  /** Writes plugin data without CAS (seeding, e.g. in the Go plugins' format). */
+  setPluginData(id: string, plugin: string, data: Record<string, string>, kind?: string): void;
+  auditLog(): AuditEntry[];
+}
+
+interface OpenWatch {
+  call: grpc.ServerWritableStream<unknown, unknown>;
+  caller: string;
+  end(code: grpc.status, message: string): void;
+}
+
+interface WatchKindIn {
+  Kind?: string;
+  Name?: string;
+  Filter?: Record<string, string>;
+  SubKind?: string;
+  LoadSecrets?: boolean;
+  Version?: string;
+}
+
+const WATCHABLE: Record<string, { resource: string }> = {
+  access_request: { resource: 'access_request' },
+  role: { resource: 'role' },
+  user: { resource: 'user' },
+};
+
+const ACCESS_REQUEST_FILTER_KEYS = new Set(['id', 'user', 'state']);
+
+function parseSemver(v: string): [number, number, number] | undefined {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$/.exec(v.trim());
+  if (!m) return undefined;
+  return [Number(m[1]), Number(m[2]), Number(m[3])];
+}
+
+function versionAtLeast(v: string, major: number, minor = 0): boolean {
+  const p = parseSemver(v);
+  if (!p) return true;
+  return p[0] > major || (p[0] === major && p[1] >= minor);
+}
+
+function metadataRecord(md: grpc.Metadata): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(md.getMap())) out[k] = Buffer.isBuffer(v) ? v.toString('base64') : String(v);
+  return out;
+}
+
+function callerOf(call: { getAuthContext?: () => { sslPeerCertificate?: { subject?: unknown } } | null }): string {
+  const cert = call.getAuthContext?.()?.sslPeerCertificate;
+  const cn = (cert?.subject as { CN?: string | string[] } | undefined)?.CN;
+  const name = Array.isArray(cn) ? cn[0] : cn;
+  if (!name) throw accessDenied('client certificate required');
+  return name;
+}
+
+function toStatus(err: unknown): { code: grpc.status; details: string } {
+  if (err instanceof FakeTeleportError) return { code: err.grpcCode, details: err.message };
+  if (err && typeof err === 'object' && 'code' in err && typeof (err as { code: unknown }).code === 'number') {
+    const e = err as { code: number; details?: string; message?: string };
+    return { code: e.code, details: e.details ?? e.message ?? '' };
+  }
+  return { code: grpc.status.UNKNOWN, details: err instanceof Error ? err.message : String(err) };
+}
+
+function snapshot(req: RequestRecord): AccessRequestSnapshot {
+  return {
+    id: req.id,
+    user: req.user,
+    roles: [...req.roles],
+    state: req.state,
+    requestReason: req.requestReason,
+    resolveReason: req.resolveReason,
+    reviews: req.reviews.map((r) => ({ author: r.author, proposedState: r.proposedState, reason: r.reason, created: r.created })),
+    systemAnnotations: structuredClone(req.systemAnnotations),
+    suggestedReviewers: [...req.suggestedReviewers],
+    resources: req.resources.map((r) => ({ ...r })),
+    thresholds: req.thresholds.map((t) => ({ ...t })),
+    created: req.created,
+    expires: req.accessExpires,
+  };
+}
+
+function stateOf(v: unknown): RequestState {
+  if (typeof v === 'number') return REQUEST_STATES[v] ?? 'NONE';
+  if (typeof v === 'string' && (REQUEST_STATES as readonly string[]).includes(v)) return v as RequestState;
+  return 'NONE';
+}
+
+/**
+ * A fake Teleport auth server: a real gRPC server on 127.0.0.1 speaking our proto subset over
+ * mutual TLS (client certs verified against the user CA; caller = cert subject CN), backed by an
+ * in-memory cluster with Teleport's server-side rules (shared spec §6–§9).
+ */
+export class FakeTeleport {
+  /** Built-in admin identity: may review on behalf of others and do anything RBAC-wise. */
+  static readonly ADMIN_USER = 'admin';
+  /** Preset plugin identity (role `access-plugin`: access_request list/read, access_plugin_data update). */
+  static readonly PLUGIN_USER = 'access-plugin';
+
+  readonly calls: RecordedRpc[] = [];
+  readonly faults: FaultInjector;
+  readonly admin: FakeTeleportAdmin;
+  readonly state: ClusterState;
+  readonly version: string;
+  readonly advancedWorkflows: boolean;
+  readonly proxyPublicAddr: string;
+  private readonly watches = new Set<OpenWatch>();
+  private readonly proxies = new Set<TlsRoutingProxy>();
+  private closed = false;
+  private readonly listImplemented: boolean;
+  private readonly rejectOldClients: boolean;
+
+  private constructor(
+    readonly pki: TestPki,
+    private readonly server: grpc.Server,
+    readonly port: number,
+    opts: FakeTeleportOptions,
+  ) {
+    this.state = new ClusterState(pki.clusterName);
+    this.version = opts.version ?? '18.0.0';
+    this.advancedWorkflows = opts.advancedWorkflows ?? false;
+    this.proxyPublicAddr = opts.proxyPublicAddr ?? `teleport.${pki.clusterName}:443`;
+    this.listImplemented = opts.listAccessRequestsImplemented ?? versionAtLeast(this.version, 15, 2);
+    this.rejectOldClients = opts.rejectOldClients ?? versionAtLeast(this.version, 18);
+    this.faults = new FaultInjector((code, message) => this.endWatches(code, message));
+    this.admin = this.buildAdmin();
+    this.state.upsertRole({ name: 'admin', rules: [{ resources: ['*'], verbs: ['*'] }], reviewRoles: ['*'], allowLogins: ['root'] });
+    this.state.upsertUser({ name: FakeTeleport.ADMIN_USER, roles: ['admin'] });
+    this.addPluginUser(FakeTeleport.PLUGIN_USER);
+  }
+
+  static async start(opts: FakeTeleportOptions = {}): Promise<FakeTeleport> {
+    const pki = await TestPki.create({
+      ...(opts.clusterName !== undefined ? { clusterName: opts.clusterName } : {}),
+      ...(opts.keyType !== undefined ? { keyType: opts.keyType } : {}),
+    });
+    const server = new grpc.Server({ 'grpc.max_concurrent_streams': 1000 });
+    const creds = grpc.ServerCredentials.createSsl(
+      Buffer.from(pki.userCa.certPem),
+      [{ cert_chain: Buffer.from(pki.authServer.certPem), private_key: Buffer.from(pki.authServer.keyPem) }],
+      true,
+    );
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))),
+    );
+    const tp = new FakeTeleport(pki, server, port, opts);
+    tp.registerServices(opts.usersServiceImplemented ?? versionAtLeast(tp.version, 15));
+    return tp;
+  }
+
+  get addr(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  get clusterName(): string {
+    return this.pki.clusterName;
+  }
+
+  // ---- identities ----------------------------------------------------------------------------
+
+  /** Issues an identity signed by this cluster's CAs (in memory). */
+  issueIdentity(opts: UserIdentityOptions): Promise<UserIdentity> {
+    return this.pki.issueUser(opts);
+  }
+
+  /** Writes a tctl-layout identity file (mode 0600) into `dir` and returns its path. */
+  writeIdentityFile(dir: string, opts: WriteIdentityOptions): Promise<string> {
+    return writeIdentityFile(this.pki, dir, opts);
+  }
+
+  /** Identity file contents (tctl layout). Async because issuing the certificate is. */
+  async identityFile(opts: UserIdentityOptions & { proxyHost?: string }): Promise<string> {
+    const identity = await this.pki.issueUser(opts);
+    return this.pki.identityFile(identity, opts.proxyHost ? { proxyHost: opts.proxyHost } : {});
+  }
+
+  /** Writes `--format=tls` files: `<user>.key`, `<user>.crt`, `<user>.cas`. */
+  writeTlsTrio(dir: string, opts: UserIdentityOptions & { fileBase?: string }): Promise<TlsTrioPaths> {
+    return writeTlsTrio(this.pki, dir, opts);
+  }
+
+  // ---- users and roles -----------------------------------------------------------------------
+
+  upsertRole(role: RoleOptions): void {
+    this.state.upsertRole(role as RoleSpec);
+  }
+
+  upsertUser(user: { name: string; roles: string[]; traits?: Traits }): void {
+    this.state.upsertUser(user as UserSpec);
+  }
+
+  /**
+   * A plugin identity with role `<name>` (or the preset `access-plugin` role for the default name):
+   * access_request list/read and access_plugin_data update, plus the chosen extras.
+   */
+  addPluginUser(name: string = FakeTeleport.PLUGIN_USER, opts: PluginUserOptions = {}): void {
+    const rules: Rule[] = [
+      { resources: ['access_request'], verbs: ['list', 'read', ...(opts.canSetState ? ['update'] : [])] },
+      { resources: ['access_plugin_data'], verbs: ['update'] },
+    ];
+    if (opts.readRolesAndUsers ?? true) rules.push({ resources: ['role', 'user'], verbs: ['list', 'read'] });
+    const reviewRoles = opts.canReview === true ? ['*'] : Array.isArray(opts.canReview) ? opts.canReview : [];
+    this.state.upsertRole({ name, rules, reviewRoles });
+    this.state.upsertUser({ name, roles: [name] });
+  }
+
+  /** A requester allowed to request `requestRoles` (default `editor`, created if missing). */
+  addRequester(
+    name: string,
+    opts: { requestRoles?: string[]; thresholds?: Threshold[]; requestAnnotations?: Traits; suggestedReviewers?: string[]; traits?: Traits } = {},
+  ): void {
+    const requestRoles = opts.requestRoles ?? ['editor'];
+    for (const r of requestRoles) if (r !== '*' && !this.state.roles.has(r)) this.state.upsertRole({ name: r, allowLogins: ['root'] });
+    const roleName = `${name}-requester`;
+    this.state.upsertRole({
+      name: roleName,
+      requestRoles,
+      ...(opts.thresholds ? { thresholds: opts.thresholds } : {}),
+      ...(opts.requestAnnotations ? { requestAnnotations: opts.requestAnnotations } : {}),
+      ...(opts.suggestedReviewers ? { suggestedReviewers: opts.suggestedReviewers } : {}),
+    });
+    this.state.upsertUser({ name, roles: [roleName], ...(opts.traits ? { traits: opts.traits } : {}) });
+  }
+
+  /** A reviewer allowed to review requests for `reviewRoles` (default `editor`). */
+  addReviewer(name: string, opts: { reviewRoles?: string[] } = {}): void {
+    const roleName = `${name}-reviewer`;
+    this.state.upsertRole({ name: roleName, reviewRoles: opts.reviewRoles ?? ['editor'] });
+    this.state.upsertUser({ name, roles: [roleName] });
+  }
+
+  // ---- observation ---------------------------------------------------------------------------
+
+  /** Audit log of request lifecycle changes (with delegators). */
+  auditLog(): AuditEntry[] {
+    return [...this.state.audit];
+  }
+
+  /** Number of WatchEvents streams currently open. */
+  get openWatchCount(): number {
+    return this.watches.size;
+  }
+
+  /**
+   * Resolves with the first truthy value of `pred`, re-evaluated on every state change and RPC
+   * (and every 25 ms as a fallback); rejects after `timeoutMs`.
+   */
+  waitFor<T>(pred: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      let running = false;
+      const finish = (fn: () => void): void => {
+        done = true;
+        clearInterval(interval);
+        clearTimeout(timer);
+        this.state.off('change', check);
+        fn();
+      };
+      const check = (): void => {
+        if (done || running) return;
+        running = true;
+        Promise.resolve()
+          .then(pred)
+          .then(
+            (v) => {
+              running = false;
+              if (v && !done) finish(() => resolve(v as NonNullable<T>));
+            },
+            (err: unknown) => {
+              running = false;
+              if (!done) finish(() => reject(err instanceof Error ? err : new Error(String(err))));
+            },
+          );
+      };
+      const interval = setInterval(check, 25);
+      const timer = setTimeout(() => finish(() => reject(new Error(`FakeTeleport.waitFor: ${what} not met within ${timeoutMs} ms`))), timeoutMs);
+      this.state.on('change', check);
+      check();
+    });
+  }
+
+  // ---- proxy ---------------------------------------------------------------------------------
+
+  /** Starts a TLS-routing proxy in front of this auth server (see proxy.ts). */
+  async startProxy(opts: Partial<TlsRoutingProxyOptions> = {}): Promise<TlsRoutingProxy> {
+    const web = await this.pki.issueWebCert(['localhost', this.proxyPublicAddr.replace(/:\d+$/, '')]);
+    const proxy = await startTlsRoutingProxy({
+      authAddr: { host: '127.0.0.1', port: this.port },
+      webCert: web,
+      clusterName: this.clusterName,
+      serverVersion: this.version,
+      ...opts,
+    });
+    this.proxies.add(proxy);
+    const close = proxy.close.bind(proxy);
+    proxy.close = async () => {
+      this.proxies.delete(proxy);
+      await close();
+    };
+    return proxy;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.endWatches(grpc.status.UNAVAILABLE, 'server is shutting down');
+    await Promise.all([...this.proxies].map((p) => p.close()));
+    this.state.close();
+    this.server.forceShutdown();
+  }
+
+  // ---- admin API -----------------------------------------------------------------------------
+
+  private buildAdmin(): FakeTeleportAdmin {
+    const st = this.state;
+    const resolve = async (id: string, state: RequestState, o: { reason?: string; delegator?: string } = {}) =>
+      snapshot(
+        st.setRequestState(id, {
+          state,
+          ...(o.reason !== undefined ? { reason: o.reason } : {}),
+          ...(o.delegator !== undefined ? { delegator: o.delegator } : {}),
+          author: FakeTeleport.ADMIN_USER,
+        }),
+      );
+    return {
+      createRequest: async (o) =>
+        st.createRequest({
+          user: o.user,
+          roles: o.roles,
+          ...(o.reason !== undefined ? { reason: o.reason } : {}),
+          ...(o.suggestedReviewers ? { suggestedReviewers: o.suggestedReviewers } : {}),
+          ...(o.ttlMs !== undefined ? { ttlMs: o.ttlMs } : {}),
+          ...(o.resources ? { resources: o.resources } : {}),
+        }).id,
+      review: async (id, o) =>
+        snapshot(st.submitReview(o.author, id, { author: o.author, state: o.state, ...(o.reason !== undefined ? { reason: o.reason } : {}) })),
+      approve: (id, o) => resolve(id, 'APPROVED', o),
+      deny: (id, o) => resolve(id, 'DENIED', o),
+      promote: (id, o) => resolve(id, 'PROMOTED', o),
+      expire: async (id) => st.deleteRequest(id, { reason: 'expired' }),
+      deleteRequest: async (id) => st.deleteRequest(id, { author: FakeTeleport.ADMIN_USER }),
+      getRequest: (id) => {
+        const r = st.requests.get(id);
+        return r ? snapshot(r) : undefined;
+      },
+      listRequests: (f = {}) => st.listRequests(f).map(snapshot),
+      pluginData: (id, plugin, kind = 'access_request') => st.getPluginData({ kind, resource: id, plugin })[0]?.entries.get(plugin),
+      setPluginData: (id, plugin, data, kind = 'access_request') => st.seedPluginData(kind, id, plugin, data),
+      auditLog: () => [...st.audit],
+    };
+  }
+
+  // ---- gRPC plumbing -------------------------------------------------------------------------
+
+  private record(method: string, caller: string, request: unknown, md: grpc.Metadata): RecordedRpc {
+    const rec: RecordedRpc = { method, caller, request, metadata: metadataRecord(md), time: new Date() };
+    this.calls.push(rec);
+    this.state.emit('change');
+    return rec;
+  }
+
+  /** Latency, injected failures and the client-version gate, in that order (like middleware). */
+  private async preamble(method: string, md: grpc.Metadata): Promise<void> {
+    const latency = this.faults.currentLatencyMs;
+    if (latency > 0) await new Promise((r) => setTimeout(r, latency));
+    const failure = this.faults.takeFailure(method);
+    if (failure) throw Object.assign(new Error(failure.message), { code: failure.code, details: failure.message });
+    const clientVersion = md.get('version')[0];
+    if (this.rejectOldClients && clientVersion !== undefined) {
+      const server = parseSemver(this.version);
+      const client = parseSemver(String(clientVersion));
+      if (!client || (server && client[0] < server[0] - 1)) throw accessDenied('client version is unsupported');
+    }
+  }
+
+  private unary(
+    method: string,
+    fn: (caller: string, req: any, call: grpc.ServerUnaryCall<unknown, unknown>) => unknown,
+  ): grpc.handleUnaryCall<unknown, unknown> {
+    return (call, callback) => {
+      let caller = '';
+      try {
+        caller = callerOf(call);
+      } catch {
+        /* recorded with an empty caller; the handler fails below */
+      }
+      const rec = this.record(method, caller, call.request, call.metadata);
+      void (async () => {
+        try {
+          await this.preamble(method, call.metadata);
+          if (!caller) callerOf(call);
+          const res = await fn(caller, call.request, call);
+          rec.code = grpc.status.OK;
+          callback(null, res);
+        } catch (err) {
+          const st = toStatus(err);
+          rec.code = st.code;
+          rec.details = st.details;
+          callback(st);
+        }
+        this.state.emit('change');
+      })();
+    };
+  }
+
+  private serverStream(
+    method: string,
+    fn: (caller: string, req: any, call: grpc.ServerWritableStream<unknown, unknown>, rec: RecordedRpc) => void | Promise<void>,
+  ): grpc.handleServerStreamingCall<unknown, unknown> {
+    return (call) => {
+      let caller = '';
+      try {
+        caller = callerOf(call);
+      } catch {
+        /* fails below */
+      }
+      const rec = this.record(method, caller, call.request, call.metadata);
+      void (async () => {
+        try {
+          await this.preamble(method, call.metadata);
+          if (!caller) callerOf(call);
+          await fn(caller, call.request, call, rec);
+        } catch (err) {
+          const st = toStatus(err);
+          rec.code = st.code;
+          rec.details = st.details;
+          call.emit('error', st);
+          this.state.emit('change');
+        }
+      })();
+    };
+  }
+
+  private requireUser(caller: string): UserSpec {
+    const u = this.state.users.get(caller);
+    if (!u) throw accessDenied(`user "${caller}" is not found`);
+    return u;
+  }
+
+  private requireRule(caller: string, resource: string, verbs: string[]): void {
+    this.requireUser(caller);
+    const missing = verbs.filter((v) => !this.state.can(caller, resource, v));
+    if (missing.length > 0) {
+      throw accessDenied(`access denied to perform action "${missing[0]}" on "${resource}"`);
+    }
+  }
+
+  private canAny(caller: string, pairs: Array<[string, string]>): boolean {
+    return pairs.some(([r, v]) => this.state.can(caller, r, v));
+  }
+
+  private endWatches(code: grpc.status, message: string): number {
+    const all = [...this.watches];
+    for (const w of all) w.end(code, message);
+    return all.length;
+  }
+
+  private registerServices(usersService: boolean): void {
+    const { grpcObject } = loadTeleportProto();
+    const protoPkg = grpcObject['proto'] as grpc.GrpcObject;
+    const authService = (protoPkg['AuthService'] as grpc.ServiceClientConstructor).service;
+    const st = this.state;
+
+    const impl: grpc.UntypedServiceImplementation = {
+      Ping: this.unary('Ping', (_caller, _req, call) => ({
+        ClusterName: this.clusterName,
+        ServerVersion: this.version,
+        ServerFeatures: { AdvancedAccessWorkflows: this.advancedWorkflows },
+        ProxyPublicAddr: this.proxyPublicAddr,
+        IsBoring: false,
+        RemoteAddr: call.getPeer(),
+        LoadAllCAs: false,
+      })),
+
+      WatchEvents: this.serverStream('WatchEvents', (caller, req, call, rec) => this.watch(caller, req, call, rec)),
+
+      ListAccessRequests: this.unary('ListAccessRequests', (caller, req) => {
+        if (!this.listImplemented) throw notImplemented('unknown method ListAccessRequests for service proto.AuthService');
+        const all = this.visibleRequests(caller, req?.Filter);
+        const sort = String(req?.Sort ?? 'DEFAULT');
+        const key = (r: RequestRecord): string | number =>
+          sort === 'STATE' ? REQUEST_STATES.indexOf(r.state) : sort === 'USER' ? r.user : r.created.getTime();
+        const sorted = [...all].sort((a, b) => {
+          const ka = key(a);
+          const kb = key(b);
+          const c = ka < kb ? -1 : ka > kb ? 1 : a.seq - b.seq;
+          return req?.Descending ? -c : c;
+        });
+        const limit = Number(req?.Limit ?? 0) > 0 ? Number(req.Limit) : 200;
+        let start = 0;
+        if (req?.StartKey) {
+          start = sorted.findIndex((r) => r.id === req.StartKey);
+          if (start < 0) throw badParameter(`invalid start key "${String(req.StartKey)}"`);
+        }
+        const page = sorted.slice(start, start + limit);
+        const next = sorted[start + limit];
+        return { AccessRequests: page.map(wire.accessRequest), NextKey: next ? next.id : '' };
+      }),
+
+      GetAccessRequestsV2: this.serverStream('GetAccessRequestsV2', (caller, req, call, rec) => {
+        for (const r of this.visibleRequests(caller, req)) call.write(wire.accessRequest(r));
+        rec.code = grpc.status.OK;
+        call.end();
+      }),
+
+      CreateAccessRequestV2: this.unary('CreateAccessRequestV2', (caller, req) => {
+        this.requireUser(caller);
+        const spec = req?.Spec ?? {};
+        const user: string = spec.User || caller;
+        if (user !== caller && !st.isAdmin(caller)) {
+          throw accessDenied(`user "${caller}" cannot create access requests on behalf of "${user}"`);
+        }
+        const expires = wire.fromTs(spec.Expires);
+        const maxDuration = wire.fromTs(spec.MaxDuration);
+        const created = st.createRequest({
+          user,
+          roles: [...(spec.Roles ?? [])],
+          reason: spec.RequestReason ?? '',
+          suggestedReviewers: [...(spec.SuggestedReviewers ?? [])],
+          resources: (spec.RequestedResourceIDs ?? []).map((r: Record<string, string>) => ({
+            clusterName: r['ClusterName'] ?? '',
+            kind: r['Kind'] ?? '',
+            name: r['Name'] ?? '',
+            subResourceName: r['SubResourceName'] ?? '',
+          })),
+          ...(expires ? { ttlMs: Math.max(1, expires.getTime() - Date.now()) } : {}),
+          ...(maxDuration ? { maxDuration } : {}),
+          loginHint: spec.LoginHint ?? '',
+        });
+        return wire.accessRequest(created);
+      }),
+
+      DeleteAccessRequest: this.unary('DeleteAccessRequest', (caller, req) => {
+        this.requireRule(caller, 'access_request', ['delete']);
+        st.deleteRequest(String(req?.ID ?? ''), { author: caller });
+        return {};
+      }),
+
+      SetAccessRequestState: this.unary('SetAccessRequestState', (caller, req) => {
+        this.requireRule(caller, 'access_request', ['update']);
+        const annotations = wire.fromLabelValues(req?.Annotations);
+        st.setRequestState(String(req?.ID ?? ''), {
+          state: stateOf(req?.State),
+          reason: req?.Reason ?? '',
+          delegator: req?.Delegator ?? '',
+          annotations,
+          roles: [...(req?.Roles ?? [])],
+          author: caller,
+        });
+        return {};
+      }),
+
+      SubmitAccessReview: this.unary('SubmitAccessReview', (caller, req) => {
+        this.requireUser(caller);
+        const review = req?.Review ?? {};
+        const created = wire.fromTs(review.Created);
+        const updated = st.submitReview(
+          caller,
+          String(req?.RequestID ?? ''),
+          {
+            author: review.Author ?? '',
+            state: stateOf(review.ProposedState) as 'APPROVED' | 'DENIED',
+            reason: review.Reason ?? '',
+            ...(created ? { created } : {}),
+            annotations: wire.fromLabelValues(review.Annotations),
+          },
+          { callerIsAdmin: st.isAdmin(caller) },
+        );
+        return wire.accessRequest(updated);
+      }),
+
+      GetPluginData: this.unary('GetPluginData', (caller, req) => {
+        const kind = String(req?.Kind ?? '');
+        if (kind !== 'access_request' && kind !== 'access_list') throw badParameter(`unsupported resource kind "${kind}" for plugin data`);
+        this.requireUser(caller);
+        if (!this.canAny(caller, [['access_plugin_data', 'read'], ['access_plugin_data', 'update'], [kind, 'read']])) {
+          throw accessDenied(`access denied to perform action "read" on "access_plugin_data"`);
+        }
+        const found = st.getPluginData({ kind, resource: req?.Resource ?? '', plugin: req?.Plugin ?? '' });
+        return { PluginData: found.map(wire.pluginData) };
+      }),
+
+      UpdatePluginData: this.unary('UpdatePluginData', (caller, req) => {
+        const kind = String(req?.Kind ?? '');
+        if (kind !== 'access_request' && kind !== 'access_list') throw badParameter(`unsupported resource kind "${kind}" for plugin data`);
+        this.requireUser(caller);
+        if (!this.canAny(caller, [['access_plugin_data', 'update'], [kind, 'update']])) {
+          throw accessDenied(`access denied to perform action "update" on "access_plugin_data"`);
+        }
+        st.updatePluginData({
+          kind,
+          resource: String(req?.Resource ?? ''),
+          plugin: String(req?.Plugin ?? ''),
+          set: { ...(req?.Set ?? {}) },
+          expect: { ...(req?.Expect ?? {}) },
+        });
+        return {};
+      }),
+
+      GetRole: this.unary('GetRole', (caller, req) => {
+        const u = this.requireUser(caller);
+        const name = String(req?.Name ?? '');
+        // Users may always read their own roles.
+        if (!u.roles.includes(name) && !this.state.can(caller, 'role', 'read')) {
+          throw accessDenied(`access denied to perform action "read" on "role"`);
+        }
+        return wire.role(st.getRoleOrThrow(name));
+      }),
+
+      GetUser: this.unary('GetUser', (caller, req) => {
+        this.requireUser(caller);
+        const name = String(req?.Name ?? '');
+        if (name !== caller && !this.state.can(caller, 'user', 'read')) {
+          throw accessDenied(`access denied to perform action "read" on "user"`);
+        }
+        return wire.user(st.getUserOrThrow(name));
+      }),
+    };
+    this.server.addService(authService, impl);
+
+    if (usersService) {
+      const usersPkg = ((grpcObject['teleport'] as grpc.GrpcObject)['users'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject;
+      const svc = (usersPkg['UsersService'] as grpc.ServiceClientConstructor).service;
+      this.server.addService(svc, {
+        GetUser: this.unary('UsersService.GetUser', (caller, req) => {
+          this.requireUser(caller);
+          const name = req?.current_user ? caller : String(req?.name ?? '');
+          if (!name) throw badParameter('missing username');
+          if (name !== caller && !this.state.can(caller, 'user', 'read')) {
+            throw accessDenied(`access denied to perform action "read" on "user"`);
+          }
+          return { user: wire.user(st.getUserOrThrow(name)) };
+        }),
+      });
+    }
+  }
+
+  /** Requests the caller may see: everything with access_request list+read, else only their own. */
+  private visibleRequests(caller: string, filter: { ID?: string; User?: string; State?: unknown } | undefined): RequestRecord[] {
+    this.requireUser(caller);
+    const f = { id: filter?.ID ?? '', user: filter?.User ?? '', state: stateOf(filter?.State) };
+    const all = this.state.listRequests(f);
+    if (this.state.can(caller, 'access_request', 'list') && this.state.can(caller, 'access_request', 'read')) return all;
+    return all.filter((r) => r.user === caller);
+  }
+
+  private watch(caller: string, req: { Kinds?: WatchKindIn[]; AllowPartialSuccess?: boolean }, call: grpc.ServerWritableStream<unknown, unknown>, rec: RecordedRpc): void {
+    if (this.faults.streamsRefused()) throw new FakeTeleportError('ConnectionProblem', 'watch streams are temporarily refused (fault injection)');
+    this.requireUser(caller);
+    const requested = req?.Kinds ?? [];
+    if (requested.length === 0) throw badParameter("missing parameter Kinds: can't setup global watch");
+    const partial = Boolean(req?.AllowPartialSuccess);
+    const accepted: WatchKindIn[] = [];
+    for (const k of requested) {
+      const kind = k.Kind ?? '';
+      const support = WATCHABLE[kind];
+      if (!support) {
+        if (partial) continue;
+        throw badParameter(`resource type "${kind}" is not supported by this event stream`);
+      }
+      if (kind === 'access_request') {
+        for (const [key, value] of Object.entries(k.Filter ?? {})) {
+          if (!ACCESS_REQUEST_FILTER_KEYS.has(key)) throw badParameter(`unknown filter key ${key}`);
+          if (key === 'state' && !(REQUEST_STATES as readonly string[]).includes(value)) throw badParameter(`unknown request state ${value}`);
+        }
+      }
+      const ownRequests = kind === 'access_request' && (k.Filter ?? {})['user'] === caller;
+      const allowed = ownRequests || this.state.can(caller, support.resource, 'read');
+      if (!allowed) {
+        if (partial) continue;
+        throw accessDenied(`access denied to perform action "read" on "${support.resource}"`);
+      }
+      accepted.push(k);
+    }
+    if (accepted.length === 0) throw badParameter('none of the requested kinds can be watched');
+
+    const matches = (ev: ClusterEvent): boolean =>
+      accepted.some((k) => {
+        if (k.Kind !== ev.kind) return false;
+        const name = ev.type === 'DELETE' ? ev.name : ev.kind === 'access_request' ? ev.request.id : ev.kind === 'role' ? ev.role.name : ev.user.name;
+        if (k.Name && k.Name !== name) return false;
+        // Filters narrow PUTs only; DELETE events are always delivered.
+        if (ev.type === 'PUT' && ev.kind === 'access_request') {
+          const f = k.Filter ?? {};
+          if (f['id'] && f['id'] !== ev.request.id) return false;
+          if (f['user'] && f['user'] !== ev.request.user) return false;
+          if (f['state'] && f['state'] !== 'NONE' && f['state'] !== ev.request.state) return false;
+        }
+        return true;
+      });
+    const toWire = (ev: ClusterEvent): object => {
+      if (ev.type === 'DELETE') {
+        const version = ev.kind === 'access_request' ? 'v3' : ev.kind === 'role' ? 'v7' : 'v2';
+        return { Type: 'DELETE', ResourceHeader: wire.resourceHeader(ev.kind, ev.name, version) };
+      }
+      if (ev.kind === 'access_request') return { Type: 'PUT', AccessRequest: wire.accessRequest(ev.request) };
+      if (ev.kind === 'role') return { Type: 'PUT', Role: wire.role(ev.role) };
+      return { Type: 'PUT', User: wire.user(ev.user) };
+    };
+
+    const listener = (ev: ClusterEvent): void => {
+      if (matches(ev)) call.write(toWire(ev));
+    };
+    let ended = false;
+    const watch: OpenWatch = {
+      call,
+      caller,
+      end: (code, message) => {
+        if (ended) return;
+        cleanup();
+        rec.code = code;
+        rec.details = message;
+        call.emit('error', { code, details: message });
+      },
+    };
+    const cleanup = (): void => {
+      ended = true;
+      this.state.off('event', listener);
+      this.watches.delete(watch);
+      this.state.emit('change');
+    };
+    call.on('cancelled', () => {
+      if (!ended) {
+        rec.code = grpc.status.CANCELLED;
+        cleanup();
+      }
+    });
+    call.on('error', () => {
+      if (!ended) cleanup();
+    });
+    // INIT first, and subscribe in the same tick so nothing between the two is lost (or replayed).
+    call.write({
+      Type: 'INIT',
+      WatchStatus: {
+        Kind: 'watch_status',
+        SubKind: '',
+        Version: 'v1',
+        Metadata: { Name: 'watch_status', Namespace: 'default' },
+        Spec: {
+          Kinds: accepted.map((k) => ({
+            Kind: k.Kind ?? '',
+            LoadSecrets: Boolean(k.LoadSecrets),
+            Name: k.Name ?? '',
+            Filter: { ...(k.Filter ?? {}) },
+            SubKind: k.SubKind ?? '',
+            Version: k.Version ?? '',
+          })),
+        },
+      },
+    });
+    this.state.on('event', listener);
+    this.watches.add(watch);
+    this.state.emit('change');
+  }
+}

@@ -1,0 +1,45 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import type { TestPki, UserIdentityOptions } from './pki.js';
+
+export interface WriteIdentityOptions extends UserIdentityOptions {
+  /** File name inside the directory (default `identity`, as tbot names it). */
+  fileName?: string;
+  /** Proxy host to prepend to the `@cert-authority` host patterns (tctl auth sign --proxy). */
+  proxyHost?: string;
+}
+
+export interface TlsTrioPaths {
+  clientKey: string;
+  clientCrt: string;
+  rootCas: string;
+}
+
+/** Writes a `tctl auth sign --format=file` identity file (mode 0600) and returns its path. */
+export async function writeIdentityFile(pki: TestPki, dir: string, opts: WriteIdentityOptions): Promise<string> {
+  const identity = await pki.issueUser(opts);
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, opts.fileName ?? 'identity');
+  const contents = pki.identityFile(identity, opts.proxyHost ? { proxyHost: opts.proxyHost } : {});
+  await writeFile(file, contents, { mode: 0o600 });
+  return file;
+}
+
+/**
+ * Writes `tctl auth sign --format=tls` output: `<base>.key`, `<base>.crt`, `<base>.cas`
+ * (base defaults to the username), the files the `client_key`/`client_crt`/`root_cas` keys name.
+ */
+export async function writeTlsTrio(
+  pki: TestPki,
+  dir: string,
+  opts: UserIdentityOptions & { fileBase?: string },
+): Promise<TlsTrioPaths> {
+  const identity = await pki.issueUser(opts);
+  await mkdir(dir, { recursive: true });
+  const base = path.join(dir, opts.fileBase ?? opts.user.replace(/[^A-Za-z0-9._-]/g, '_'));
+  const paths = { clientKey: `${base}.key`, clientCrt: `${base}.crt`, rootCas: `${base}.cas` };
+  await writeFile(paths.clientKey, identity.privateKeyPem, { mode: 0o600 });
+  await writeFile(paths.clientCrt, identity.tlsCertPem, { mode: 0o600 });
+  await writeFile(paths.rootCas, pki.hostCaPem(), { mode: 0o600 });
+  return paths;
+}

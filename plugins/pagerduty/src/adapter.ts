@@ -1,0 +1,223 @@
+import { PluginError, defineAdapter, errorMessage } from '@teleport-plugin/core';
+import type {
+  AccessRequest,
+  AccessReview,
+  AdapterContext,
+  AdapterHandlers,
+  CheckItem,
+  EventContext,
+} from '@teleport-plugin/core';
+import { PagerDutyClient, PagerDutyHttpError } from './client.js';
+import type { PagerDutyClientOptions } from './client.js';
+import { exampleConfig } from './exampleConfig.js';
+import { parsePagerDutyConfig } from './config.js';
+import type { PagerDutyConfig } from './config.js';
+import { pagerDutyDemo } from './demo.js';
+import { approveIfOnCall } from './onCallApproval.js';
+import { INCIDENT_ID_KEY, SERVICE_ID_KEY, pagerDutyPluginData } from './pluginData.js';
+import { incidentDetails, incidentKey, incidentTitle, requestLink, resolutionNote, reviewNote } from './render.js';
+
+export const ADAPTER_NAME = 'pagerduty';
+
+/** Client tuning for tests (timeouts, retry delays, a custom fetch); production uses the defaults. */
+export type ClientTuning = Omit<PagerDutyClientOptions, 'apiEndpoint' | 'apiKey' | 'userEmail' | 'logger'>;
+
+/**
+ * Builds the handlers. Separate from `setup` so tests can tune the client's retry timing.
+ *
+ * Flow per request: onPending opens one incident on the service named by the notify annotation
+ * and then tries on-call auto-approval; reviews become incident notes; the resolution (or expiry)
+ * becomes a final note and resolves the incident.
+ */
+export function createPagerDutyHandlers(ctx: AdapterContext<PagerDutyConfig>, tuning: ClientTuning = {}): AdapterHandlers {
+  const config = ctx.config;
+  const client = new PagerDutyClient({
+    ...tuning,
+    apiEndpoint: config.apiEndpoint,
+    apiKey: config.apiKey,
+    userEmail: config.userEmail,
+    logger: ctx.logger,
+  });
+
+  /** This request's incident id, or undefined when none was opened (no notify annotation). */
+  async function storedIncident(ev: EventContext): Promise<string | undefined> {
+    // ev.data was read when the event was classified; a retried handler may have raced with the
+    // write that stored the incident, so read again then.
+    const data = ev.attempt > 1 ? await ev.updateData(() => undefined) : ev.data;
+    return data?.[INCIDENT_ID_KEY] || undefined;
+  }
+
+  async function ensureIncident(request: AccessRequest, serviceName: string, ev: EventContext): Promise<void> {
+    const existing = await storedIncident(ev);
+    if (existing) {
+      ev.logger.debug('Incident already opened for this request', { incidentId: existing });
+      return;
+    }
+    const service = await client.findServiceByName(serviceName, ev.signal);
+    if (!service) {
+      throw new PluginError(
+        'NOT_FOUND',
+        `PagerDuty service "${serviceName}" (request annotation ${config.annotations.notifyService}) does not exist`,
+        { userFacing: true, details: { service: serviceName } },
+      );
+    }
+    // Exactly one incident per request: the incident_key makes a repeated create return (or point
+    // us to) the first incident, and the id goes into plugin data right away so a retry skips it.
+    const incident = await client.createIncident(
+      {
+        title: incidentTitle(request),
+        incidentKey: incidentKey(request.id),
+        serviceId: service.id,
+        details: incidentDetails(request, requestLink(ctx.cluster.webProxyUrl, request.id)),
+      },
+      ev.signal,
+    );
+    await ev.updateData((current) => ({ ...(current ?? {}), [INCIDENT_ID_KEY]: incident.id, [SERVICE_ID_KEY]: service.id }));
+    ev.logger.info('PagerDuty incident opened', { incidentId: incident.id, service: service.name });
+  }
+
+  async function closeIncident(tag: string, reason: string, ev: EventContext): Promise<void> {
+    const incidentId = await storedIncident(ev);
+    if (!incidentId) {
+      ev.logger.debug('No PagerDuty incident for this request; nothing to resolve');
+      return;
+    }
+    await client.addNote(incidentId, resolutionNote(tag, reason), ev.signal);
+    await client.resolveIncident(incidentId, ev.signal);
+    ev.logger.info('PagerDuty incident resolved', { incidentId, resolution: tag });
+  }
+
+  return {
+    async check(signal) {
+      return checkPagerDuty(client, config, signal);
+    },
+
+    async onPending(request, ev) {
+      const serviceName = (request.systemAnnotations[config.annotations.notifyService] ?? [])[0]?.trim();
+      let notifyError: unknown;
+      if (serviceName) {
+        try {
+          await ensureIncident(request, serviceName, ev);
+        } catch (err) {
+          // Still try auto-approval: an on-call engineer should not wait because paging failed.
+          notifyError = err;
+        }
+      } else {
+        ev.logger.debug('No notify-service annotation; no incident opened', { annotation: config.annotations.notifyService });
+      }
+
+      let approveError: unknown;
+      try {
+        await approveIfOnCall(
+          request,
+          {
+            client,
+            teleport: ctx.teleport,
+            servicesAnnotation: config.annotations.services,
+            maxEscalationLevel: config.onCallMaxEscalationLevel,
+          },
+          ev.logger,
+          ev.signal,
+        );
+      } catch (err) {
+        approveError = err;
+      }
+
+      if (notifyError !== undefined && approveError !== undefined) {
+        throw new PluginError(
+          'SERVICE_ERROR',
+          `opening the PagerDuty incident failed: ${errorMessage(notifyError)}; on-call auto-approval failed: ${errorMessage(approveError)}`,
+          { cause: notifyError },
+        );
+      }
+      if (notifyError !== undefined) throw notifyError;
+      if (approveError !== undefined) throw approveError;
+    },
+
+    async onReviewed(_request: AccessRequest, added: readonly AccessReview[], ev) {
+      const incidentId = await storedIncident(ev);
+      if (!incidentId) {
+        ev.logger.debug('No PagerDuty incident for this request; reviews not posted');
+        return;
+      }
+      for (const review of added) await client.addNote(incidentId, reviewNote(review), ev.signal);
+    },
+
+    async onResolved(request, ev) {
+      await closeIncident(request.state.toLowerCase(), request.resolveReason, ev);
+    },
+
+    async onExpired(_requestId, ev) {
+      await closeIncident('expired', '', ev);
+    },
+  };
+}
+
+export async function checkPagerDuty(client: PagerDutyClient, config: PagerDutyConfig, signal: AbortSignal): Promise<CheckItem[]> {
+  const items: CheckItem[] = [];
+  try {
+    await client.abilities(signal);
+    items.push({ name: 'PagerDuty API key', ok: true, detail: `accepted by ${client.endpoint}` });
+  } catch (err) {
+    const detail =
+      err instanceof PagerDutyHttpError && (err.status === 401 || err.status === 403)
+        ? `PagerDuty at ${client.endpoint} rejected pagerduty.api_key (HTTP ${err.status}). Create a REST API key in PagerDuty (Integrations, API Access Keys) and put it, or a /path to a file holding it, in api_key.`
+        : `Could not talk to PagerDuty at ${client.endpoint}: ${errorMessage(err)}`;
+    items.push({ name: 'PagerDuty API key', ok: false, detail });
+    return items;
+  }
+
+  try {
+    const user = await client.findUserByEmail(config.userEmail, signal);
+    items.push(
+      user
+        ? { name: 'PagerDuty user_email', ok: true, detail: `${config.userEmail} is the PagerDuty user ${user.name}` }
+        : {
+            name: 'PagerDuty user_email',
+            ok: false,
+            detail: `No PagerDuty user has the email ${config.userEmail} (pagerduty.user_email). PagerDuty refuses to open incidents and add notes unless the From header names one of its users.`,
+          },
+    );
+  } catch (err) {
+    items.push({ name: 'PagerDuty user_email', ok: false, detail: errorMessage(err) });
+  }
+
+  // The service names live in Teleport roles' request annotations, which the plugin's identity
+  // usually cannot list; check_services is how a user asks for them to be verified.
+  if (config.checkServices.length === 0) {
+    items.push({
+      name: 'PagerDuty services',
+      ok: true,
+      detail: `not checked: list the names used in the ${config.annotations.notifyService} and ${config.annotations.services} role annotations in pagerduty.check_services to have them verified`,
+    });
+    return items;
+  }
+  try {
+    const missing: string[] = [];
+    for (const name of config.checkServices) {
+      if (!(await client.findServiceByName(name, signal))) missing.push(name);
+    }
+    items.push(
+      missing.length === 0
+        ? { name: 'PagerDuty services', ok: true, detail: `found: ${config.checkServices.join(', ')}` }
+        : {
+            name: 'PagerDuty services',
+            ok: false,
+            detail: `not found in PagerDuty: ${missing.join(', ')}. Fix the names in the roles' ${config.annotations.notifyService} / ${config.annotations.services} annotations (and in pagerduty.check_services), or create the services.`,
+          },
+    );
+  } catch (err) {
+    items.push({ name: 'PagerDuty services', ok: false, detail: errorMessage(err) });
+  }
+  return items;
+}
+
+export const pagerDutyAdapter = defineAdapter<PagerDutyConfig>({
+  name: ADAPTER_NAME,
+  version: '0.1.0',
+  parseConfig: (section) => parsePagerDutyConfig(section),
+  setup: async (ctx) => createPagerDutyHandlers(ctx),
+  exampleConfig,
+  pluginData: pagerDutyPluginData,
+  demo: pagerDutyDemo,
+});

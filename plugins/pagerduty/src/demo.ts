@@ -1,0 +1,87 @@
+import type { DemoKit, DemoProvider, DemoService } from '@teleport-plugin/core';
+// Type only: the testkit is a devDependency; the CLI passes the loaded module in `kit.testkit`.
+import type * as Testkit from '@teleport-plugin/testkit';
+
+export const DEMO_API_KEY = 'pd-demo-key';
+export const DEMO_BOT_EMAIL = 'teleport-bot@example.com';
+export const DEMO_SERVICE = 'Teleport Access Requests';
+/** On call in the demo unless the fake Teleport has email-named users of its own. */
+export const DEMO_REQUESTER = 'alice@example.com';
+
+/** What the demo needs of the fake Teleport, looked up structurally (its own type is the testkit's). */
+interface RoleLike {
+  name: string;
+  requestRoles?: string[];
+  requestAnnotations?: Record<string, string[]>;
+}
+interface ClusterLike {
+  roles: Map<string, RoleLike>;
+  users?: Map<string, { name: string }>;
+  upsertRole(role: RoleLike): void;
+}
+
+/**
+ * `teleport-plugin demo --plugin pagerduty`: a fake PagerDuty with one service, its escalation
+ * policy, and the demo requesters on call for it; every role that may request roles gets the
+ * notify and services annotations, so a demo request opens an incident and is auto-approved.
+ */
+export const pagerDutyDemo: DemoProvider = {
+  async start(kit: DemoKit): Promise<DemoService> {
+    const testkit = kit.testkit as typeof Testkit;
+    const pd = new testkit.FakePagerDuty({ apiKey: DEMO_API_KEY });
+    await pd.start();
+    const policy = pd.addEscalationPolicy('Teleport on-call');
+    const service = pd.addService(DEMO_SERVICE, policy);
+    pd.addUser(DEMO_BOT_EMAIL, 'Teleport Bot');
+
+    const cluster = findCluster(kit.teleport);
+    const requesters = new Set([DEMO_REQUESTER]);
+    for (const user of cluster?.users?.values() ?? []) if (user.name.includes('@')) requesters.add(user.name);
+    for (const email of requesters) pd.addOnCall(pd.addUser(email, email.split('@')[0]), policy, 1);
+
+    if (cluster) {
+      for (const role of [...cluster.roles.values()]) {
+        if (!role.requestRoles || role.requestRoles.length === 0) continue;
+        cluster.upsertRole({
+          ...role,
+          requestAnnotations: {
+            ...(role.requestAnnotations ?? {}),
+            pagerduty_notify_service: [service.name],
+            pagerduty_services: [service.name],
+          },
+        });
+      }
+    } else {
+      kit.logger.warn('Fake Teleport does not expose its roles; set the PagerDuty annotations on the requester role yourself', {
+        annotations: ['pagerduty_notify_service', 'pagerduty_services'],
+      });
+    }
+
+    return {
+      section: { api_key: DEMO_API_KEY, user_email: DEMO_BOT_EMAIL, api_endpoint: pd.url },
+      describe: () => describeIncidents(pd),
+      close: () => pd.close(),
+    };
+  },
+};
+
+function describeIncidents(pd: Testkit.FakePagerDuty): string[] {
+  if (pd.incidents.length === 0) return ['PagerDuty: no incidents yet'];
+  const lines: string[] = [];
+  for (const incident of pd.incidents) {
+    const service = pd.services.find((s) => s.id === incident.serviceId)?.name ?? incident.serviceId;
+    lines.push(`PagerDuty incident ${incident.id} on "${service}": ${incident.title} [${incident.status}]`);
+    for (const note of incident.notes) lines.push(`  note: ${note.content.replace(/\n+/g, ' | ').trim()}`);
+  }
+  return lines;
+}
+
+/** The fake Teleport's cluster state, whether it is the object itself or its `state`/`cluster`. */
+function findCluster(teleport: unknown): ClusterLike | undefined {
+  const candidates = [teleport, (teleport as { state?: unknown } | undefined)?.state, (teleport as { cluster?: unknown } | undefined)?.cluster];
+  for (const c of candidates) {
+    const obj = c as Partial<ClusterLike> | undefined;
+    if (obj && obj.roles instanceof Map && typeof obj.upsertRole === 'function') return obj as ClusterLike;
+  }
+  return undefined;
+}

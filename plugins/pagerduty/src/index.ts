@@ -1,0 +1,16 @@
+// Public entry of @teleport-plugin/pagerduty. The default export is the adapter.
+import { pagerDutyAdapter } from './adapter.js';
+
+export default pagerDutyAdapter;
+export { pagerDutyAdapter, createPagerDutyHandlers, checkPagerDuty, ADAPTER_NAME } from './adapter.js';
+export type { ClientTuning } from './adapter.js';
+export { parsePagerDutyConfig, DEFAULT_API_ENDPOINT, DEFAULT_NOTIFY_SERVICE_ANNOTATION, DEFAULT_SERVICES_ANNOTATION } from './config.js';
+export type { PagerDutyConfig } from './config.js';
+export { PagerDutyClient, PagerDutyHttpError, PAGERDUTY_ACCEPT, retryAfterMs } from './client.js';
+export type { PagerDutyClientOptions, PdService, PdUser, PdOnCall, PdIncident, NewIncident } from './client.js';
+export { approveIfOnCall } from './onCallApproval.js';
+export type { OnCallApprovalOptions, OnCallOutcome } from './onCallApproval.js';
+export { pagerDutySnapshot, pagerDutyPluginData, INCIDENT_ID_KEY, SERVICE_ID_KEY } from './pluginData.js';
+export { pagerDutyDemo, DEMO_API_KEY, DEMO_BOT_EMAIL, DEMO_SERVICE, DEMO_REQUESTER } from './demo.js';
+export { exampleConfig } from './exampleConfig.js';
+export * from './render.js';

@@ -1,0 +1,280 @@
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { FakePagerDuty } from '@teleport-plugin/testkit';
+import type { FakePdEscalationPolicy, FakePdService, FakePdUser } from '@teleport-plugin/testkit';
+import type { AdapterHandlers } from '@teleport-plugin/core';
+import { createPagerDutyHandlers } from '../src/adapter.js';
+import { adapterContext, infoMessages, makeRequest, makeReview, MemoryEntry, pdConfig } from './helpers/contexts.js';
+import type { TestAdapterContext } from './helpers/contexts.js';
+
+const tuning = { retryBaseMs: 20, retryCapMs: 100, timeoutMs: 2_000 };
+
+interface World {
+  pd: FakePagerDuty;
+  ctx: TestAdapterContext;
+  handlers: AdapterHandlers;
+  notify: FakePdService;
+  databases: FakePdService;
+  production: FakePdService;
+  dbPolicy: FakePdEscalationPolicy;
+  prodPolicy: FakePdEscalationPolicy;
+  alice: FakePdUser;
+}
+
+const open: FakePagerDuty[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((pd) => pd.close()));
+});
+
+async function world(extraConfig = '', handlerTuning = tuning): Promise<World> {
+  const pd = new FakePagerDuty({ apiKey: 'pd-test-key', maxLimit: 2 });
+  open.push(pd);
+  await pd.start();
+  pd.addUser('bot@example.com', 'Teleport Bot');
+  const notify = pd.addService('Access Requests');
+  const dbPolicy = pd.addEscalationPolicy('Databases on-call');
+  const prodPolicy = pd.addEscalationPolicy('Production on-call');
+  const databases = pd.addService('Databases', dbPolicy);
+  const production = pd.addService('Production', prodPolicy);
+  const alice = pd.addUser('Alice@Example.com', 'Alice');
+  const ctx = adapterContext(pdConfig(pd.url, extraConfig));
+  const handlers = createPagerDutyHandlers(ctx, handlerTuning);
+  return { pd, ctx, handlers, notify, databases, production, dbPolicy, prodPolicy, alice };
+}
+
+const annotated = (services: string[] = ['Production', 'Databases', 'Databases'], notify: string[] = ['access requests']) =>
+  makeRequest({ id: 'req-1', systemAnnotations: { pagerduty_notify_service: notify, pagerduty_services: services } });
+
+test('a pending request opens exactly one incident on the notify service and stores its id', async () => {
+  const w = await world();
+  const req = annotated([]);
+  const entry = new MemoryEntry(req);
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger));
+
+  assert.equal(w.pd.incidents.length, 1);
+  const incident = w.pd.incidents[0]!;
+  assert.equal(incident.title, 'Access request from alice@example.com');
+  assert.equal(incident.incidentKey, 'teleport-access-request/req-1');
+  assert.equal(incident.serviceId, w.notify.id);
+  assert.equal(
+    incident.details,
+    'alice@example.com requested permissions for roles editor, auditor on Teleport at 25 Nov 26 09:05 UTC.\n' +
+      'Reason: deploy hotfix\nTo approve or deny the request, proceed to https://teleport.example.com/web/requests/req-1\n',
+  );
+  assert.equal(incident.from, 'bot@example.com');
+  assert.equal(entry.data?.['incident_id'], incident.id);
+  assert.equal(entry.data?.['service_id'], w.notify.id);
+  assert.equal(entry.data?.['user'], 'alice@example.com');
+});
+
+test('on call in the second of two policies: approved, naming that service', async () => {
+  const w = await world();
+  w.pd.addOnCall(w.alice, w.prodPolicy, 1);
+  const req = annotated();
+  await w.handlers.onPending!(req, new MemoryEntry(req).event(req.id, w.ctx.logger));
+
+  assert.deepEqual(w.ctx.teleport.reviews, [
+    {
+      requestId: 'req-1',
+      review: { proposedState: 'APPROVED', reason: 'Access requested by user Alice (Alice@Example.com) who is on call in service(s) Production' },
+    },
+  ]);
+  const oncalls = w.pd.http.callsTo('GET', '/oncalls');
+  assert.deepEqual(oncalls[0]?.query.getAll('user_ids[]'), [w.alice.id]);
+  assert.deepEqual(oncalls[0]?.query.getAll('escalation_policy_ids[]').sort(), [w.dbPolicy.id, w.prodPolicy.id].sort());
+  assert.ok(infoMessages(w.ctx.logger).some((m) => m.startsWith('Auto-approved')));
+});
+
+test('on call only in an unrelated policy: no review, and the reason is logged at info', async () => {
+  const w = await world();
+  const other = w.pd.addEscalationPolicy('Unrelated');
+  w.pd.addOnCall(w.alice, other, 1);
+  const req = annotated();
+  await w.handlers.onPending!(req, new MemoryEntry(req).event(req.id, w.ctx.logger));
+  assert.deepEqual(w.ctx.teleport.reviews, []);
+  const entry = w.ctx.logger.entries.find((e) => e.message.includes('not on call'));
+  assert.equal(entry?.level, 'info');
+  assert.equal(entry?.fields['services'], 'Databases, Production');
+});
+
+test('requester unknown to PagerDuty, or not an email, or no services annotation: nothing, with an info reason', async () => {
+  const w = await world();
+  const unknown = makeRequest({ id: 'r-unknown', user: 'carol@example.com', systemAnnotations: { pagerduty_services: ['Production'] } });
+  await w.handlers.onPending!(unknown, new MemoryEntry(unknown).event(unknown.id, w.ctx.logger));
+  const notEmail = makeRequest({ id: 'r-name', user: 'carol', systemAnnotations: { pagerduty_services: ['Production'] } });
+  await w.handlers.onPending!(notEmail, new MemoryEntry(notEmail).event(notEmail.id, w.ctx.logger));
+  const bare = makeRequest({ id: 'r-bare' });
+  await w.handlers.onPending!(bare, new MemoryEntry(bare).event(bare.id, w.ctx.logger));
+
+  assert.deepEqual(w.ctx.teleport.reviews, []);
+  assert.equal(w.pd.incidents.length, 0);
+  const info = infoMessages(w.ctx.logger);
+  assert.ok(info.includes('Not auto-approving: the requester is not a PagerDuty user'), info.join('\n'));
+  assert.ok(info.includes('Not auto-approving: the requester is not an email address'), info.join('\n'));
+  assert.ok(info.includes('Not auto-approving: the request has no services annotation'), info.join('\n'));
+  const unknownLine = w.ctx.logger.entries.find((e) => e.message.includes('not a PagerDuty user'));
+  assert.equal(unknownLine?.fields['requestId'], 'r-unknown');
+});
+
+test('missing services are skipped; none found is logged', async () => {
+  const w = await world();
+  w.pd.addOnCall(w.alice, w.prodPolicy, 1);
+  const req = annotated(['Nope', 'Production']);
+  await w.handlers.onPending!(req, new MemoryEntry(req).event(req.id, w.ctx.logger));
+  assert.equal(w.ctx.teleport.reviews.length, 1);
+  assert.ok(w.ctx.logger.entries.some((e) => e.level === 'info' && e.message.includes('service not found') && e.fields['service'] === 'Nope'));
+  const none = annotated(['Nope']);
+  await w.handlers.onPending!(none, new MemoryEntry(none).event('req-2', w.ctx.logger));
+  assert.ok(infoMessages(w.ctx.logger).includes('Not auto-approving: none of the services exist in PagerDuty'));
+});
+
+test('on_call_max_escalation_level: a level-2 shift does not count with a limit of 1, does with 2', async () => {
+  const strict = await world('on_call_max_escalation_level = 1\n');
+  strict.pd.addOnCall(strict.alice, strict.prodPolicy, 2);
+  const req = annotated();
+  await strict.handlers.onPending!(req, new MemoryEntry(req).event(req.id, strict.ctx.logger));
+  assert.deepEqual(strict.ctx.teleport.reviews, []);
+  const line = strict.ctx.logger.entries.find((e) => e.message.includes('within the escalation level'));
+  assert.equal(line?.level, 'info');
+  assert.equal(line?.fields['maxEscalationLevel'], 1);
+
+  const relaxed = await world('on_call_max_escalation_level = 2\n');
+  relaxed.pd.addOnCall(relaxed.alice, relaxed.prodPolicy, 2);
+  await relaxed.handlers.onPending!(req, new MemoryEntry(req).event(req.id, relaxed.ctx.logger));
+  assert.equal(relaxed.ctx.teleport.reviews.length, 1);
+});
+
+test('on-calls spanning several pages are all read', async () => {
+  const w = await world('on_call_max_escalation_level = 2\n');
+  // Page size is 2: the qualifying shift is on the second page.
+  w.pd.addOnCall(w.alice, w.dbPolicy, 3);
+  w.pd.addOnCall(w.alice, w.dbPolicy, 4);
+  w.pd.addOnCall(w.alice, w.prodPolicy, 1);
+  const req = annotated();
+  await w.handlers.onPending!(req, new MemoryEntry(req).event(req.id, w.ctx.logger));
+  const pages = w.pd.http.callsTo('GET', '/oncalls');
+  assert.deepEqual(pages.map((c) => c.query.get('offset')), ['0', '2']);
+  assert.equal(w.ctx.teleport.reviews.length, 1);
+  assert.match(w.ctx.teleport.reviews[0]!.review.reason, /service\(s\) Production$/);
+});
+
+test('already reviewed is not an error', async () => {
+  const w = await world();
+  w.pd.addOnCall(w.alice, w.prodPolicy, 1);
+  w.ctx.teleport.alreadyReviewed = true;
+  const req = annotated();
+  await w.handlers.onPending!(req, new MemoryEntry(req).event(req.id, w.ctx.logger));
+});
+
+test('notify service not found: the error names it, and auto-approval still runs', async () => {
+  const w = await world();
+  w.pd.addOnCall(w.alice, w.prodPolicy, 1);
+  const req = annotated(['Production'], ['Missing Service']);
+  await assert.rejects(w.handlers.onPending!(req, new MemoryEntry(req).event(req.id, w.ctx.logger)), /"Missing Service"/);
+  assert.equal(w.ctx.teleport.reviews.length, 1);
+  assert.equal(w.pd.incidents.length, 0);
+});
+
+test('never two incidents: a retry after the plugin-data write failed reuses the open incident', async () => {
+  const w = await world();
+  const req = annotated([]);
+  const entry = new MemoryEntry(req);
+  entry.failUpdates = 1;
+  await assert.rejects(w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger, 1)), /injected/);
+  assert.ok(!entry.data?.['incident_id']);
+  assert.equal(w.pd.incidents.length, 1);
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger, 2));
+  assert.equal(w.pd.incidents.length, 1);
+  assert.equal(entry.data?.['incident_id'], w.pd.incidents[0]!.id);
+
+  // And a retry once the id is stored does not even try.
+  const posts = w.pd.http.callsTo('POST', '/incidents').length;
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger, 3));
+  assert.equal(w.pd.http.callsTo('POST', '/incidents').length, posts);
+  assert.equal(w.pd.incidents.length, 1);
+});
+
+test('never two incidents: a create that timed out and was sent again', async () => {
+  const w = await world('', { ...tuning, timeoutMs: 300 });
+  w.pd.fail({ method: 'POST', path: '/incidents', delayMs: 1_000 });
+  const req = annotated([]);
+  const entry = new MemoryEntry(req);
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger));
+  // Wait for the delayed first create to reach the fake too.
+  await w.pd.http.waitFor((calls) => calls.filter((c) => c.method === 'POST' && c.path === '/incidents').length === 2);
+  assert.equal(w.pd.incidents.length, 1);
+  assert.equal(entry.data?.['incident_id'], w.pd.incidents[0]!.id);
+});
+
+test('reviews become notes; the resolution adds a note and resolves the incident', async () => {
+  const w = await world();
+  const req = annotated([]);
+  const entry = new MemoryEntry(req);
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger));
+  const incident = w.pd.incidents[0]!;
+
+  await w.handlers.onReviewed!(
+    req,
+    [makeReview({ author: 'bob', reason: 'fine' }), makeReview({ author: 'carol', proposedState: 'DENIED', reason: '' })],
+    entry.event(req.id, w.ctx.logger),
+  );
+  const resolved = makeRequest({ id: 'req-1', state: 'APPROVED', resolveReason: 'approved by bob' });
+  await w.handlers.onResolved!(resolved, entry.event(req.id, w.ctx.logger));
+
+  assert.deepEqual(incident.notes.map((n) => n.content), [
+    'bob reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: APPROVED.\nReason: fine.',
+    'carol reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: DENIED.\n',
+    'Access request has been approved\nReason: approved by bob',
+  ]);
+  assert.equal(incident.status, 'resolved');
+  const put = w.pd.http.callsTo('PUT', `/incidents/${incident.id}`)[0];
+  assert.deepEqual(put?.json, { incident: { type: 'incident_reference', status: 'resolved' } });
+  assert.equal(put?.headers['from'], 'bot@example.com');
+});
+
+test('expiry resolves the incident with an "expired" note; no incident means no calls', async () => {
+  const w = await world();
+  const req = annotated([]);
+  const entry = new MemoryEntry(req);
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger));
+  await w.handlers.onExpired!(req.id, entry.event(req.id, w.ctx.logger));
+  const incident = w.pd.incidents[0]!;
+  assert.deepEqual(incident.notes.map((n) => n.content), ['Access request has been expired\n']);
+  assert.equal(incident.status, 'resolved');
+
+  const quiet = makeRequest({ id: 'req-quiet' });
+  const quietEntry = new MemoryEntry(quiet);
+  const before = w.pd.calls.length;
+  await w.handlers.onReviewed!(quiet, [makeReview()], quietEntry.event(quiet.id, w.ctx.logger));
+  await w.handlers.onResolved!({ ...quiet, state: 'DENIED' }, quietEntry.event(quiet.id, w.ctx.logger));
+  assert.equal(w.pd.calls.length, before);
+});
+
+test('check: key, user_email and check_services, in plain words', async () => {
+  const good = await world('check_services = ["Production", "Nope", "Ghost"]\n');
+  const items = await good.handlers.check!(AbortSignal.timeout(5_000));
+  assert.deepEqual(items.map((i) => [i.name, i.ok]), [
+    ['PagerDuty API key', true],
+    ['PagerDuty user_email', true],
+    ['PagerDuty services', false],
+  ]);
+  assert.match(items[2]!.detail ?? '', /not found in PagerDuty: Nope, Ghost/);
+
+  const noList = await world();
+  const skipped = await noList.handlers.check!(AbortSignal.timeout(5_000));
+  assert.equal(skipped[2]?.ok, true);
+  assert.match(skipped[2]?.detail ?? '', /not checked.*check_services/);
+
+  const badKey = await world();
+  const ctx = { ...badKey.ctx, config: { ...badKey.ctx.config, apiKey: 'wrong' } };
+  const bad = await createPagerDutyHandlers(ctx, tuning).check!(AbortSignal.timeout(5_000));
+  assert.equal(bad.length, 1);
+  assert.equal(bad[0]?.ok, false);
+  assert.match(bad[0]?.detail ?? '', /rejected pagerduty\.api_key \(HTTP 401\)/);
+
+  const unknownBot = await world('', tuning);
+  unknownBot.pd.users.splice(unknownBot.pd.users.findIndex((u) => u.email === 'bot@example.com'), 1);
+  const noBot = await unknownBot.handlers.check!(AbortSignal.timeout(5_000));
+  assert.equal(noBot[1]?.ok, false);
+  assert.match(noBot[1]?.detail ?? '', /No PagerDuty user has the email bot@example.com/);
+});

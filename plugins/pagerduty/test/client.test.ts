@@ -1,0 +1,159 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, test } from 'node:test';
+import { FakePagerDuty } from '@teleport-plugin/testkit';
+import { PagerDutyClient, PagerDutyHttpError, retryAfterMs } from '../src/client.js';
+
+const fast = { retryBaseMs: 20, retryCapMs: 100, timeoutMs: 2_000 };
+
+let pd: FakePagerDuty;
+before(async () => {
+  pd = new FakePagerDuty({ apiKey: 'pd-key', maxLimit: 2 });
+  await pd.start();
+});
+after(() => pd.close());
+
+function client(extra: Partial<ConstructorParameters<typeof PagerDutyClient>[0]> = {}): PagerDutyClient {
+  return new PagerDutyClient({ apiEndpoint: pd.url, apiKey: 'pd-key', userEmail: 'bot@example.com', ...fast, ...extra });
+}
+
+test('sends the PagerDuty headers; From only on writes', async () => {
+  const svc = pd.addService('Headers Service');
+  const c = client();
+  assert.equal((await c.findServiceByName('headers service'))?.id, svc.id);
+  const read = pd.http.callsTo('GET', '/services').at(-1)!;
+  assert.equal(read.headers['accept'], 'application/vnd.pagerduty+json;version=2');
+  assert.equal(read.headers['authorization'], 'Token token=pd-key');
+  assert.equal(read.headers['from'], undefined);
+  const incident = await c.createIncident({ title: 't', incidentKey: 'k-headers', serviceId: svc.id, details: 'd' });
+  const write = pd.http.callsTo('POST', '/incidents').at(-1)!;
+  assert.equal(write.headers['from'], 'bot@example.com');
+  assert.equal(write.headers['authorization'], 'Token token=pd-key');
+  assert.deepEqual(write.json, {
+    incident: { type: 'incident', title: 't', incident_key: 'k-headers', service: { type: 'service_reference', id: svc.id }, body: { type: 'incident_body', details: 'd' } },
+  });
+  assert.equal(pd.incidents.find((i) => i.id === incident.id)?.from, 'bot@example.com');
+});
+
+test('the fake enforces auth and From', async () => {
+  const bad = client({ apiKey: 'wrong' });
+  await assert.rejects(bad.abilities(), (err: unknown) => {
+    assert.ok(err instanceof PagerDutyHttpError);
+    assert.equal(err.status, 401);
+    assert.equal(err.userFacing, true);
+    assert.match(err.message, /api_key/);
+    return true;
+  });
+  const noFrom = await fetch(`${pd.url}/incidents`, {
+    method: 'POST',
+    headers: { Authorization: 'Token token=pd-key', 'Content-Type': 'application/json' },
+    body: '{}',
+  });
+  assert.equal(noFrom.status, 400);
+});
+
+test('lists follow offset pagination across pages', async () => {
+  for (let i = 0; i < 5; i++) pd.addService(`Paged ${i}`);
+  pd.addService('PAGED');
+  const before = pd.http.callsTo('GET', '/services').length;
+  const found = await client().findServiceByName('paged');
+  assert.equal(found?.name, 'PAGED');
+  const pages = pd.http.callsTo('GET', '/services').slice(before);
+  assert.ok(pages.length >= 3, `expected several pages, got ${pages.length}`);
+  assert.deepEqual(pages.map((c) => c.query.get('offset')), pages.map((_, i) => String(i * 2)));
+});
+
+test('429 waits for Retry-After, then succeeds', async () => {
+  pd.fail({ method: 'GET', path: '/abilities', status: 429, headers: { 'retry-after': '1' } });
+  const start = Date.now();
+  await client().abilities();
+  const waited = Date.now() - start;
+  assert.ok(waited >= 900, `retried after ${waited} ms, before Retry-After`);
+  const calls = pd.http.callsTo('GET', '/abilities').slice(-2);
+  assert.deepEqual(calls.map((c) => c.status), [429, 200]);
+});
+
+test('429 with PagerDuty ratelimit-reset is honoured; a too-long wait fails at once', async () => {
+  const h = new Headers({ 'ratelimit-reset': '2' });
+  assert.equal(retryAfterMs(h), 2000);
+  assert.equal(retryAfterMs(new Headers({ 'retry-after': '0.5', 'ratelimit-reset': '9' })), 500);
+  pd.fail({ method: 'GET', path: '/abilities', status: 429, headers: { 'retry-after': '3600' } });
+  const start = Date.now();
+  await assert.rejects(client().abilities(), (err: unknown) => err instanceof PagerDutyHttpError && err.code === 'RATE_LIMITED');
+  assert.ok(Date.now() - start < 1_000);
+});
+
+test('5xx is retried with bounded backoff; it gives up after maxAttempts', async () => {
+  pd.fail({ method: 'GET', path: '/abilities', status: 503, times: 2 });
+  await client().abilities();
+  assert.deepEqual(pd.http.callsTo('GET', '/abilities').slice(-3).map((c) => c.status), [503, 503, 200]);
+
+  const beforeCount = pd.http.callsTo('GET', '/abilities').length;
+  pd.fail({ method: 'GET', path: '/abilities', status: 500, times: 3 });
+  await assert.rejects(client({ maxAttempts: 3 }).abilities(), /HTTP 500/);
+  assert.equal(pd.http.callsTo('GET', '/abilities').length - beforeCount, 3);
+});
+
+test('a note is not repeated after a 5xx (it may have been stored) but is after a 429', async () => {
+  const svc = pd.addService('Notes Service');
+  const c = client();
+  const incident = await c.createIncident({ title: 't', incidentKey: 'k-notes', serviceId: svc.id, details: 'd' });
+  const path = `/incidents/${incident.id}/notes`;
+  pd.fail({ method: 'POST', path, status: 502 });
+  await assert.rejects(c.addNote(incident.id, 'first'), /HTTP 502/);
+  assert.equal(pd.http.callsTo('POST', path).length, 1);
+  pd.fail({ method: 'POST', path, status: 429, headers: { 'retry-after': '0' } });
+  await c.addNote(incident.id, 'second');
+  assert.deepEqual(pd.incidents.find((i) => i.id === incident.id)?.notes.map((n) => n.content), ['second']);
+});
+
+test('a timed-out read is retried', async () => {
+  pd.fail({ method: 'GET', path: '/abilities', delayMs: 1_500 });
+  const start = Date.now();
+  await client({ timeoutMs: 200 }).abilities();
+  // Answered by the second attempt, long before the first (delayed) one could have.
+  assert.ok(Date.now() - start < 1_400, `took ${Date.now() - start} ms`);
+});
+
+test('creating an incident twice with one key yields one incident (PagerDuty rejects the duplicate)', async () => {
+  const svc = pd.addService('Dedup Service');
+  const c = client();
+  const first = await c.createIncident({ title: 't', incidentKey: 'k-dup', serviceId: svc.id, details: 'd' });
+  const second = await c.createIncident({ title: 't', incidentKey: 'k-dup', serviceId: svc.id, details: 'd' });
+  assert.equal(second.id, first.id);
+  assert.equal(pd.incidents.filter((i) => i.incidentKey === 'k-dup').length, 1);
+  assert.equal(pd.http.callsTo('POST', '/incidents').filter((x) => (x.json as any)?.incident?.incident_key === 'k-dup').at(-1)?.status, 400);
+});
+
+test('the fake can also answer a duplicate with the open incident', async () => {
+  const other = new FakePagerDuty({ dedup: 'return' });
+  await other.start();
+  try {
+    const svc = other.addService('S');
+    const c = new PagerDutyClient({ apiEndpoint: other.url, apiKey: 'any', userEmail: 'bot@example.com', ...fast });
+    const a = await c.createIncident({ title: 't', incidentKey: 'k', serviceId: svc.id, details: 'd' });
+    const b = await c.createIncident({ title: 't', incidentKey: 'k', serviceId: svc.id, details: 'd' });
+    assert.equal(a.id, b.id);
+    assert.equal(other.incidents.length, 1);
+  } finally {
+    await other.close();
+  }
+});
+
+test('a failed call does not keep the process alive (no lingering timers)', async () => {
+  const moduleUrl = new URL('../src/client.js', import.meta.url).href;
+  const script = `
+    import { PagerDutyClient } from ${JSON.stringify(moduleUrl)};
+    const c = new PagerDutyClient({ apiEndpoint: 'http://127.0.0.1:1', apiKey: 'k', userEmail: 'b@x.io', maxAttempts: 2, retryBaseMs: 10 });
+    try { await c.abilities(); } catch (e) { console.log('failed:', e.code); }
+  `;
+  const start = Date.now();
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const elapsed = Date.now() - start;
+  assert.equal(code, 0);
+  assert.match(out, /failed: UNREACHABLE/);
+  assert.ok(elapsed < 5_000, `process took ${elapsed} ms to exit`);
+});

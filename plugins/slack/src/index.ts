@@ -1,0 +1,11 @@
+import { slackAdapter } from './adapter.js';
+
+export default slackAdapter;
+export { slackAdapter, setupSlack, checkSlack, REQUIRED_SCOPES } from './adapter.js';
+export type { SlackAdapterOptions } from './adapter.js';
+export { parseSlackConfig, exampleConfig, DEFAULT_API_URL } from './config.js';
+export type { SlackConfig, SlackReviewConfig } from './config.js';
+export { SlackClient, DEFAULT_RETRY, slackErrorCode } from './client.js';
+export type { RetryPolicy, SlackClientOptions } from './client.js';
+export * as render from './render.js';
+export { verifySlackSignature, SlackReviewHandler } from './review.js';

@@ -1,0 +1,232 @@
+import {
+  PluginError,
+  createCaptureLogger,
+  type AccessRequest,
+  type AccessReview,
+  type AdapterContext,
+  type CaptureLogger,
+  type EventContext,
+  type PluginData,
+  type PluginDataStore,
+  type ReviewSubmission,
+  type RoleInfo,
+  type TeleportActions,
+  type UserInfo,
+} from '@teleport-plugin/core';
+import { FakeSlack } from '@teleport-plugin/testkit';
+import type { SlackConfig } from '../src/config.js';
+
+export function makeRequest(overrides: Partial<AccessRequest> = {}): AccessRequest {
+  return {
+    id: 'req-1',
+    user: 'requester@example.com',
+    roles: ['editor'],
+    state: 'PENDING',
+    created: new Date('2026-11-25T10:00:00Z'),
+    accessExpires: undefined,
+    resourceExpires: undefined,
+    requestReason: 'need to fix prod',
+    resolveReason: '',
+    resolveAnnotations: {},
+    systemAnnotations: {},
+    thresholds: [],
+    reviews: [],
+    suggestedReviewers: [],
+    requestedResources: [],
+    loginHint: '',
+    dryRun: false,
+    maxDuration: undefined,
+    sessionTtl: undefined,
+    assumeStartTime: undefined,
+    promotedAccessList: undefined,
+    ...overrides,
+  };
+}
+
+export function makeReview(author: string, state: 'APPROVED' | 'DENIED', reason = ''): AccessReview {
+  return {
+    author,
+    roles: [],
+    proposedState: state,
+    reason,
+    created: new Date('2026-11-25T10:05:00Z'),
+    annotations: {},
+    assumeStartTime: undefined,
+  };
+}
+
+/** Plugin data in memory with Teleport's compare-and-swap semantics. */
+export class MemoryStore implements PluginDataStore {
+  readonly plugin = 'slack';
+  readonly entries = new Map<string, PluginData>();
+  writes = 0;
+
+  async get(requestId: string): Promise<PluginData | undefined> {
+    await Promise.resolve();
+    const v = this.entries.get(requestId);
+    return v ? { ...v } : undefined;
+  }
+
+  async create(requestId: string, data: PluginData): Promise<boolean> {
+    if (this.entries.has(requestId)) return false;
+    this.entries.set(requestId, { ...data });
+    return true;
+  }
+
+  async update(
+    requestId: string,
+    modify: (current: PluginData | undefined) => PluginData | undefined,
+  ): Promise<PluginData | undefined> {
+    for (;;) {
+      const read = await this.get(requestId);
+      // Yield so concurrent updaters interleave and really exercise the compare step.
+      await new Promise((r) => setImmediate(r));
+      const next = modify(read ? { ...read } : undefined);
+      if (next === undefined) return read;
+      const now = this.entries.get(requestId);
+      if (JSON.stringify(now) !== JSON.stringify(read)) continue;
+      this.entries.set(requestId, { ...next });
+      this.writes += 1;
+      return { ...next };
+    }
+  }
+}
+
+/** TeleportActions over in-memory users, roles and requests; records submitted reviews. */
+export class FakeTeleportActions implements TeleportActions {
+  readonly users = new Map<string, UserInfo>();
+  readonly roles = new Map<string, RoleInfo>();
+  readonly requests = new Map<string, AccessRequest>();
+  readonly submitted: Array<{ requestId: string; review: ReviewSubmission }> = [];
+  /** Next submitReview answers with this error. */
+  failNextReview: Error | undefined;
+
+  async submitReview(requestId: string, review: ReviewSubmission) {
+    this.submitted.push({ requestId, review });
+    const err = this.failNextReview;
+    this.failNextReview = undefined;
+    if (err) throw err;
+    const request = this.requests.get(requestId);
+    if (!request) throw new PluginError('NOT_FOUND', `access request ${requestId} not found`);
+    if (request.reviews.some((r) => r.author === review.author)) return { outcome: 'already-reviewed' as const };
+    request.reviews.push(makeReview(review.author ?? '', review.proposedState, review.reason));
+    return { outcome: 'submitted' as const, request };
+  }
+
+  async setState(): Promise<void> {}
+
+  async getRequest(requestId: string) {
+    return this.requests.get(requestId);
+  }
+
+  async getUser(name: string): Promise<UserInfo> {
+    const u = this.users.get(name);
+    if (!u) throw new PluginError('NOT_FOUND', `user ${name} not found`);
+    return u;
+  }
+
+  async getRole(name: string): Promise<RoleInfo> {
+    const r = this.roles.get(name);
+    if (!r) throw new PluginError('ACCESS_DENIED', `access denied to role ${name}`);
+    return r;
+  }
+}
+
+export interface TestContext {
+  ctx: AdapterContext<SlackConfig>;
+  store: MemoryStore;
+  teleport: FakeTeleportActions;
+  logger: CaptureLogger;
+  abort: AbortController;
+  close(): Promise<void>;
+}
+
+export function makeContext(
+  config: SlackConfig,
+  options: { webProxyUrl?: string; store?: MemoryStore; teleport?: FakeTeleportActions } = {},
+): TestContext {
+  const store = options.store ?? new MemoryStore();
+  const teleport = options.teleport ?? new FakeTeleportActions();
+  const logger = createCaptureLogger();
+  const abort = new AbortController();
+  const closers: Array<() => Promise<void> | void> = [];
+  const ctx: AdapterContext<SlackConfig> = {
+    name: 'slack',
+    config,
+    logger: logger.child({ adapter: 'slack' }),
+    cluster: {
+      clusterName: 'test-cluster',
+      serverVersion: '17.0.0',
+      advancedAccessWorkflows: Boolean(options.webProxyUrl),
+      proxyPublicAddr: '',
+      webProxyUrl: options.webProxyUrl,
+    },
+    store,
+    teleport,
+    signal: abort.signal,
+    onClose: (fn) => closers.push(fn),
+    reportHealth: () => {},
+  };
+  return {
+    ctx,
+    store,
+    teleport,
+    logger,
+    abort,
+    close: async () => {
+      abort.abort();
+      for (const fn of closers.reverse()) await fn();
+    },
+  };
+}
+
+/** An EventContext like the dispatcher's, over the test store. */
+export function makeEvent(t: TestContext, requestId: string, options: { signal?: AbortSignal; attempt?: number } = {}): EventContext {
+  const signal = options.signal ?? new AbortController().signal;
+  return {
+    requestId,
+    logger: t.ctx.logger.child({ requestId }),
+    signal,
+    attempt: options.attempt ?? 1,
+    data: t.store.entries.get(requestId),
+    updateData: (modify) => {
+      signal.throwIfAborted();
+      return t.store.update(requestId, modify);
+    },
+  };
+}
+
+/** A fake Slack with the channels and users most tests use. */
+export async function startFakeSlack(): Promise<FakeSlack> {
+  const fake = new FakeSlack();
+  fake.addChannel({ id: 'C0ACCESS', name: 'access-requests' });
+  fake.addChannel({ id: 'C0DEV', name: 'dev-access' });
+  fake.addChannel({ id: 'C0PRIV', name: 'private-ops', isMember: false });
+  fake.addUser({ id: 'U0REQ', name: 'requester', email: 'requester@example.com' });
+  fake.addUser({ id: 'U0ALICE', name: 'alice', email: 'alice@example.com' });
+  fake.addUser({ id: 'U0BOB', name: 'bob', email: 'bob@example.com' });
+  await fake.start();
+  return fake;
+}
+
+export function baseConfig(fake: FakeSlack, overrides: Partial<SlackConfig> = {}): SlackConfig {
+  return {
+    token: fake.token,
+    apiUrl: fake.apiUrl,
+    roleToRecipients: { '*': ['access-requests'] },
+    review: { enabled: false, appToken: undefined, signingSecret: undefined, slackUserIdTrait: undefined, allowEmailUsernameMatch: false },
+    ...overrides,
+  };
+}
+
+/** Fast retries for tests. */
+export const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };
+
+/** Waits until `predicate` holds (polling the event loop), failing after `timeoutMs`. */
+export async function until(predicate: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}

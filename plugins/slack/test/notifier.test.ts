@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { accessRequestSnapshot, type AccessRequest, type AdapterHandlers } from '@teleport-plugin/core';
+import { blocksText, type FakeSlack } from '@teleport-plugin/testkit';
+import { setupSlack } from '../src/adapter.js';
+import type { SlackConfig } from '../src/config.js';
+import { parseMessageRefs } from '../src/plugin-data.js';
+import { FAST_RETRY, baseConfig, makeContext, makeEvent, makeRequest, makeReview, startFakeSlack, type TestContext } from './helpers.js';
+
+let fake: FakeSlack;
+let t: TestContext | undefined;
+let counter = 0;
+
+before(async () => {
+  fake = await startFakeSlack();
+});
+after(() => fake.close());
+afterEach(async () => {
+  await t?.close();
+  t = undefined;
+});
+
+async function setup(over: Partial<SlackConfig> = {}, options: { webProxyUrl?: string } = {}): Promise<{ t: TestContext; h: AdapterHandlers }> {
+  t = makeContext(baseConfig(fake, over), options);
+  const h = await setupSlack(t.ctx, { retry: FAST_RETRY });
+  return { t, h };
+}
+
+/** A fresh request id per test, its snapshot created as the dispatcher would. */
+function newRequest(tc: TestContext, over: Partial<AccessRequest> = {}): AccessRequest {
+  counter += 1;
+  const request = makeRequest({ id: `req-n${counter}`, ...over });
+  tc.store.entries.set(request.id, Object.fromEntries(Object.entries(accessRequestSnapshot(request)).filter(([, v]) => v !== '')));
+  return request;
+}
+
+const messagesFor = (id: string) => fake.rootMessages().filter((m) => blocksText(m.blocks).includes(`*ID*: ${id}\n`));
+
+describe('onPending', () => {
+  it('posts one message per resolved recipient and stores every ref', async () => {
+    const { t, h } = await setup({
+      roleToRecipients: { '*': ['access-requests'], dev: ['dev-access', 'alice@example.com', 'ghost@example.com', '#dev-access'] },
+    });
+    const request = newRequest(t, {
+      roles: ['dev', 'editor'],
+      suggestedReviewers: ['bob@example.com', 'not an email', 'alice@example.com'],
+    });
+    await h.onPending!(request, makeEvent(t, request.id));
+
+    const posted = messagesFor(request.id);
+    const channels = posted.map((m) => m.channel).sort();
+    // dev-access (once), alice DM, access-requests (editor -> "*"), bob DM, requester DM; ghost skipped.
+    assert.deepEqual(channels, ['C0ACCESS', 'C0DEV', 'D0ALICE', 'D0BOB', 'D0REQ']);
+    const refs = parseMessageRefs(t.store.entries.get(request.id));
+    assert.deepEqual(refs.map((r) => r.channel).sort(), channels);
+    assert.match(t.store.entries.get(request.id)!.messages!, /^[A-Z0-9]+\/\d+\.\d+(,[A-Z0-9]+\/\d+\.\d+)*$/);
+    assert.ok(t.logger.entries.some((e) => e.level === 'warn' && e.fields.recipient === 'ghost@example.com'));
+    assert.ok(t.logger.entries.some((e) => e.level === 'warn' && e.fields.reviewer === 'not an email'));
+
+    const text = blocksText(posted[0]!.blocks);
+    assert.match(text, /^You have a new Role Request:\n\*ID\*: req-n\d+\n\*Cluster\*: test-cluster\n\*User\*: requester@example\.com\n/);
+    assert.match(text, /\*Status\*: ⏳ PENDING/);
+    assert.match(text, /tsh request review --approve/);
+
+    // A retried handler posts nothing new.
+    await h.onPending!(request, makeEvent(t, request.id, { attempt: 2 }));
+    assert.equal(messagesFor(request.id).length, 5);
+  });
+
+  it('keeps posting to other channels when one fails, logs how to fix it, and stores the rest', async () => {
+    const { t, h } = await setup({ roleToRecipients: { '*': ['private-ops', 'missing-channel', 'access-requests'] } });
+    const request = newRequest(t, { user: 'someone' });
+    await h.onPending!(request, makeEvent(t, request.id));
+    assert.deepEqual(messagesFor(request.id).map((m) => m.channel), ['C0ACCESS']);
+    assert.equal(parseMessageRefs(t.store.entries.get(request.id)).length, 1);
+    const errors = t.logger.entries.filter((e) => e.level === 'error');
+    assert.ok(errors.some((e) => e.fields.channel === 'private-ops' && e.fields.slackError === 'not_in_channel' && /invite/.test(e.message)));
+    assert.ok(errors.some((e) => e.fields.channel === 'missing-channel' && e.fields.slackError === 'channel_not_found'));
+  });
+
+  it('fails the event on a transient error and a retry posts only the missing message', async () => {
+    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests', 'dev-access'] } });
+    const request = newRequest(t, { user: 'someone' });
+    fake.fail({ path: '/api/chat.postMessage', status: 503, times: 4 });
+    await assert.rejects(h.onPending!(request, makeEvent(t, request.id)), /could not post/);
+    assert.equal(messagesFor(request.id).length, 1);
+    assert.equal(parseMessageRefs(t.store.entries.get(request.id)).length, 1);
+    await h.onPending!(request, makeEvent(t, request.id, { attempt: 2 }));
+    assert.deepEqual(messagesFor(request.id).map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV']);
+  });
+
+  it('never posts twice when a retry starts while the timed-out attempt is still in flight', async () => {
+    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests', 'dev-access'] } });
+    const request = newRequest(t, { user: 'someone' });
+    fake.slowDownPosts(2, 300);
+    const first = new AbortController();
+    const received = once(fake, 'post-received');
+    const attempt1 = h.onPending!(request, makeEvent(t, request.id, { signal: first.signal })).catch(() => undefined);
+    await received;
+    // The dispatcher's handler timeout: attempt 1 is abandoned with its posts in flight.
+    first.abort(new Error('handler timeout'));
+    await h.onPending!(request, makeEvent(t, request.id, { attempt: 2 }));
+    await attempt1;
+    assert.deepEqual(messagesFor(request.id).map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV']);
+    assert.equal(parseMessageRefs(t.store.entries.get(request.id)).length, 2);
+  });
+
+  it('does not post again for data written by the Go plugin (messages without posted_to)', async () => {
+    const { t, h } = await setup();
+    const request = newRequest(t);
+    t.store.entries.get(request.id)!.messages = 'C0ACCESS/1700000000.000001';
+    await h.onPending!(request, makeEvent(t, request.id));
+    assert.equal(messagesFor(request.id).length, 0);
+  });
+
+  it('shows logins per role from Teleport and remembers them for later re-renders', async () => {
+    const { t, h } = await setup({}, { webProxyUrl: 'https://proxy.example.com' });
+    t.teleport.users.set('requester@example.com', { name: 'requester@example.com', roles: [], traits: { logins: ['alice', 'ops'] } });
+    t.teleport.roles.set('editor', {
+      name: 'editor',
+      allowLogins: ['root', '{{internal.logins}}'],
+      requestRoles: [],
+      requestAnnotations: {},
+      requestThresholds: [],
+      requestSuggestedReviewers: [],
+      reviewRoles: [],
+    });
+    const request = newRequest(t);
+    await h.onPending!(request, makeEvent(t, request.id));
+    const text = blocksText(messagesFor(request.id)[0]!.blocks);
+    assert.match(text, /\*Role\*: `editor` \*Login\(s\)\*: `root, alice, ops`\n/);
+    assert.match(text, new RegExp(`\\*Link\\*: https://proxy\\.example\\.com/web/requests/${request.id}\\n`));
+    assert.doesNotMatch(text, /tsh request review/);
+    assert.equal(t.store.entries.get(request.id)!.logins_by_role, '{"editor":["root","alice","ops"]}');
+
+    await h.onExpired!(request.id, makeEvent(t, request.id));
+    const updated = messagesFor(request.id)[0]!;
+    assert.match(blocksText(updated.blocks), /\*Login\(s\)\*: `root, alice, ops`[\s\S]*\*Status\*: ⌛ EXPIRED/);
+  });
+
+  it('skips logins silently when roles cannot be read', async () => {
+    const { t, h } = await setup();
+    const request = newRequest(t, { roles: ['editor', 'viewer'] });
+    await h.onPending!(request, makeEvent(t, request.id));
+    assert.match(blocksText(messagesFor(request.id)[0]!.blocks), /\*Role\(s\)\*: `editor,viewer`/);
+  });
+
+  it('adds approve/deny buttons for reviewers only when reviews are enabled', async () => {
+    const review = { enabled: true, appToken: undefined, signingSecret: 'x', slackUserIdTrait: 'slack', allowEmailUsernameMatch: false };
+    const { t, h } = await setup({ review });
+    const request = newRequest(t);
+    await h.onPending!(request, makeEvent(t, request.id));
+    const byChannel = new Map(messagesFor(request.id).map((m) => [m.channel, m]));
+    const actions = (m: (typeof fake.messages)[number] | undefined) => m?.blocks.find((b) => (b as { type?: string }).type === 'actions');
+    assert.ok(actions(byChannel.get('C0ACCESS')), 'channel message has buttons');
+    assert.equal(actions(byChannel.get('D0REQ')), undefined, 'the requester copy has no buttons');
+  });
+});
+
+describe('onReviewed', () => {
+  it('replies once per review in every thread, in order, even when retried', async () => {
+    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests', 'dev-access'] } });
+    const request = newRequest(t, { user: 'someone' });
+    await h.onPending!(request, makeEvent(t, request.id));
+    const refs = parseMessageRefs(t.store.entries.get(request.id));
+    assert.equal(refs.length, 2);
+
+    request.reviews.push(makeReview('alice', 'APPROVED', 'ok'), makeReview('bob', 'DENIED'));
+    await h.onReviewed!(request, request.reviews.slice(0), makeEvent(t, request.id));
+    await h.onReviewed!(request, request.reviews.slice(0), makeEvent(t, request.id, { attempt: 2 }));
+    request.reviews.push(makeReview('carol', 'APPROVED'));
+    await h.onReviewed!(request, request.reviews.slice(2), makeEvent(t, request.id));
+    for (const ref of refs) {
+      const replies = fake.replies(ref.channel, ref.ts).map((m) => m.text.split(' ')[0]);
+      assert.deepEqual(replies, ['alice', 'bob', 'carol']);
+    }
+    assert.match(fake.replies(refs[0]!.channel, refs[0]!.ts)[0]!.text, /^alice reviewed the request at 25 Nov 26 10:05 UTC\.\nResolution: ✅ APPROVED\.\nReason: ```\nok```$/);
+  });
+});
+
+describe('resolution', () => {
+  it('updates every message and DMs the requester once on approval', async () => {
+    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests', 'dev-access'] } });
+    const request = newRequest(t);
+    await h.onPending!(request, makeEvent(t, request.id));
+    const resolved = { ...request, state: 'APPROVED' as const, resolveReason: 'all good' };
+    await h.onResolved!(resolved, makeEvent(t, request.id));
+    await h.onResolved!(resolved, makeEvent(t, request.id, { attempt: 2 }));
+    for (const m of messagesFor(request.id)) {
+      const text = blocksText(m.blocks);
+      assert.match(text, /\*Status\*: ✅ APPROVED\n\*Resolution reason\*: ```\nall good```/);
+      assert.doesNotMatch(text, /tsh request review/);
+      assert.ok(m.updates >= 1);
+    }
+    const dms = fake.messages.filter((m) => m.channel === 'D0REQ' && m.text.startsWith('Request with ID'));
+    assert.deepEqual(dms.map((m) => m.text), [`Request with ID "${request.id}" has been updated: *APPROVED*`]);
+  });
+
+  it('marks expiry from plugin data alone and tells the requester', async () => {
+    const { t, h } = await setup();
+    const request = newRequest(t);
+    await h.onPending!(request, makeEvent(t, request.id));
+    await h.onExpired!(request.id, makeEvent(t, request.id));
+    for (const m of messagesFor(request.id)) assert.match(blocksText(m.blocks), /\*Status\*: ⌛ EXPIRED$/);
+    assert.ok(fake.messages.some((m) => m.channel === 'D0REQ' && m.text === `Request with ID "${request.id}" has been updated: *EXPIRED*`));
+  });
+
+  it('does not DM the requester on PROMOTED', async () => {
+    const { t, h } = await setup();
+    const request = newRequest(t);
+    await h.onPending!(request, makeEvent(t, request.id));
+    await h.onResolved!({ ...request, state: 'PROMOTED' }, makeEvent(t, request.id));
+    assert.match(blocksText(messagesFor(request.id)[0]!.blocks), /\*Status\*: {2}PROMOTED/);
+    assert.ok(!fake.messages.some((m) => m.text.includes(`"${request.id}" has been updated`)));
+  });
+
+  it('updates a message stored with the legacy channel_id/timestamp keys', async () => {
+    const { t, h } = await setup();
+    const request = newRequest(t, { user: 'someone' });
+    const old = await fetch(`${fake.apiUrl}chat.postMessage`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ channel: 'C0ACCESS', text: 'legacy' }),
+    }).then((r) => r.json() as Promise<{ ts: string }>);
+    Object.assign(t.store.entries.get(request.id)!, { channel_id: 'C0ACCESS', timestamp: old.ts });
+    await h.onResolved!({ ...request, state: 'DENIED' }, makeEvent(t, request.id));
+    const msg = fake.findMessage('C0ACCESS', old.ts)!;
+    assert.equal(msg.updates, 1);
+    assert.match(blocksText(msg.blocks), /\*Status\*: ❌ DENIED/);
+  });
+});

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { defineAdapter, isPluginError, startRuntime, type TeleportActions } from '@teleport-plugin/core';
+import { FakeTeleport, startHarness, type Harness } from '@teleport-plugin/testkit';
+import { createRecorderAdapter, type RecordedEvent } from './lib/recorder-adapter.js';
+
+function summary(events: RecordedEvent[], id: string): string[] {
+  return events.filter((e) => e.id === id).map((e) => (e.event === 'reviewed' ? `${e.event}:${e.authors.join('+')}` : e.event));
+}
+
+describe('runtime against the fake Teleport', () => {
+  let h: Harness;
+  const events: RecordedEvent[] = [];
+  let actions: TeleportActions | undefined;
+
+  before(async () => {
+    const teleport = await FakeTeleport.start();
+    teleport.addRequester('alice@example.com');
+    teleport.addReviewer('bob');
+    teleport.addReviewer('carol');
+    const probe = defineAdapter<unknown>({
+      name: 'probe',
+      parseConfig: () => ({}),
+      async setup(ctx) {
+        actions = ctx.teleport;
+        return {};
+      },
+    });
+    h = await startHarness({
+      teleport,
+      pluginUser: { canReview: true },
+      adapters: [
+        { adapter: createRecorderAdapter(), config: { record: (e: RecordedEvent) => events.push(e), autoApproveMarker: '[auto]' } },
+        { adapter: probe, config: {} },
+      ],
+    });
+  });
+
+  after(async () => {
+    await h?.stop();
+    await h?.teleport.close();
+  });
+
+  it('is ready once the watch is initialised', () => {
+    assert.equal(h.runtime.ready, true);
+    assert.deepEqual(h.runtime.readiness().adapters, { recorder: { healthy: true }, probe: { healthy: true } });
+    assert.equal(h.runtime.cluster.clusterName, h.teleport.clusterName);
+  });
+
+  it('walks a request through pending, reviews and approval, once each', async () => {
+    const id = await h.teleport.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], reason: 'deploy' });
+    await h.teleport.waitFor(() => summary(events, id).length === 1, 5000, 'pending');
+    await h.teleport.admin.review(id, { author: 'bob', state: 'APPROVED', reason: 'ok' });
+    await h.teleport.waitFor(() => summary(events, id).includes('resolved'), 5000, 'resolution');
+    assert.deepEqual(summary(events, id), ['pending', 'reviewed:bob', 'resolved']);
+    const data = h.teleport.admin.pluginData(id, 'recorder');
+    assert.equal(data?.user, 'alice@example.com');
+    assert.equal(data?.roles, 'editor');
+    assert.equal(data?.reviews_count, '1');
+    assert.equal(data?.resolution, 'APPROVED');
+  });
+
+  it('announces expiry of an unresolved request', async () => {
+    const id = await h.teleport.admin.createRequest({ user: 'alice@example.com', roles: ['editor'] });
+    await h.teleport.waitFor(() => summary(events, id).length === 1, 5000, 'pending');
+    await h.teleport.admin.expire(id);
+    await h.teleport.waitFor(() => summary(events, id).includes('expired'), 5000, 'expiry');
+    const expired = events.find((e) => e.id === id && e.event === 'expired');
+    assert.equal(expired?.data?.user, 'alice@example.com');
+  });
+
+  it('submits reviews through the context and maps "already reviewed" to an outcome', async () => {
+    const id = await h.teleport.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], reason: 'please [auto]' });
+    await h.teleport.waitFor(() => h.teleport.admin.getRequest(id)?.state === 'APPROVED', 5000, 'the auto-approval');
+    const again = await actions!.submitReview(id, { proposedState: 'APPROVED', reason: 'twice' });
+    assert.deepEqual(again, { outcome: 'already-reviewed' });
+    await h.teleport.waitFor(() => summary(events, id).includes('resolved'), 5000, 'resolution');
+    assert.deepEqual(summary(events, id), ['pending', 'reviewed:access-plugin', 'resolved']);
+  });
+
+  it('handles a request created while the watch was down (re-list after INIT)', async () => {
+    const reconnectsBefore = (await h.runtime.metrics.reconnects.get()).values[0]?.value ?? 0;
+    h.teleport.faults.refuseStreams(400);
+    h.teleport.faults.dropWatchStreams();
+    await h.teleport.waitFor(() => !h.runtime.readiness().watch.initialised, 5000, 'the watch to drop');
+    const id = await h.teleport.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], reason: 'during the gap' });
+    await h.teleport.waitFor(() => summary(events, id).includes('pending'), 10_000, 'the gap request to be announced');
+    assert.equal(h.runtime.ready, true);
+    const reconnects = (await h.runtime.metrics.reconnects.get()).values[0]?.value ?? 0;
+    assert.ok(reconnects > reconnectsBefore);
+    assert.deepEqual(summary(events, id), ['pending']);
+  });
+
+  it('does not re-announce known requests after a reconnect', async () => {
+    const before = events.length;
+    const reconnects = async (): Promise<number> => (await h.runtime.metrics.reconnects.get()).values[0]?.value ?? 0;
+    const reconnectsBefore = await reconnects();
+    h.teleport.faults.dropWatchStreams();
+    await h.teleport.waitFor(async () => (await reconnects()) > reconnectsBefore && h.runtime.readiness().watch.initialised, 10_000, 'the watch to come back');
+    await h.runtime.idle();
+    const id = await h.teleport.admin.createRequest({ user: 'alice@example.com', roles: ['editor'] });
+    await h.teleport.waitFor(() => summary(events, id).includes('pending'), 5000, 'a fresh request');
+    assert.deepEqual(events.slice(before).map((e) => `${e.event}:${e.id}`), [`pending:${id}`]);
+  });
+});
+
+describe('runtime start-up errors', () => {
+  it('names the adapter whose setup failed', async () => {
+    const teleport = await FakeTeleport.start();
+    try {
+      const broken = defineAdapter<unknown>({
+        name: 'broken',
+        parseConfig: () => ({}),
+        async setup() {
+          throw new Error('token rejected');
+        },
+      });
+      await assert.rejects(
+        startHarness({ teleport, adapters: [{ adapter: broken, config: {} }] }),
+        (err: unknown) => isPluginError(err, 'ADAPTER_FAILED') && /adapter "broken" failed to start: token rejected/.test(err.message),
+      );
+    } finally {
+      await teleport.close();
+    }
+  });
+
+  it('refuses the same adapter twice', async () => {
+    const adapter = createRecorderAdapter('twice');
+    await assert.rejects(
+      startRuntime({
+        teleport: {} as never,
+        logger: { error() {}, warn() {}, info() {}, debug() {}, trace() {}, child() { return this; } },
+        adapters: [
+          { adapter, config: {} },
+          { adapter, config: {} },
+        ],
+      }),
+      (err: unknown) => isPluginError(err, 'ADAPTER_INVALID'),
+    );
+  });
+});
