@@ -43,6 +43,9 @@ export interface FakeTeleportOptions {
   rejectOldClients?: boolean;
 }
 
+/** What `waitFor` resolves with: the predicate's value minus the falsy cases. */
+export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
+
 export interface RecordedRpc {
   /** Proto method name (`Ping`, `WatchEvents`, ...; `UsersService.GetUser` for the users service). */
   method: string;
@@ -377,7 +380,7 @@ export class FakeTeleport {
    * Resolves with the first truthy value of `pred`, re-evaluated on every state change and RPC
    * (and every 25 ms as a fallback); rejects after `timeoutMs`.
    */
-  waitFor<T>(pred: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<NonNullable<T>> {
+  waitFor<T>(pred: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<Truthy<T>> {
     return new Promise((resolve, reject) => {
       let done = false;
       let running = false;
@@ -396,7 +399,7 @@ export class FakeTeleport {
           .then(
             (v) => {
               running = false;
-              if (v && !done) finish(() => resolve(v as NonNullable<T>));
+              if (v && !done) finish(() => resolve(v as Truthy<T>));
             },
             (err: unknown) => {
               running = false;

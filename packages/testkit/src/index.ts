@@ -19,6 +19,7 @@ export type {
   RoleOptions,
   PluginUserOptions,
   CreateRequestOptions,
+  Truthy,
 } from './fake-teleport.js';
 export type { AuditEntry, RequestState, Threshold, Rule, Traits, ResourceIdSpec } from './cluster-state.js';
 export { FaultInjector } from './faults.js';

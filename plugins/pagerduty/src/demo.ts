@@ -71,7 +71,7 @@ function describeIncidents(pd: Testkit.FakePagerDuty): string[] {
   for (const incident of pd.incidents) {
     const service = pd.services.find((s) => s.id === incident.serviceId)?.name ?? incident.serviceId;
     lines.push(`PagerDuty incident ${incident.id} on "${service}": ${incident.title} [${incident.status}]`);
-    for (const note of incident.notes) lines.push(`  note: ${note.content.replace(/\n+/g, ' | ').trim()}`);
+    for (const note of incident.notes) lines.push(`  note: ${note.content.trim().replace(/\n+/g, ' | ')}`);
   }
   return lines;
 }

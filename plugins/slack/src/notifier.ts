@@ -1,6 +1,7 @@
 import {
   PluginError,
   errorMessage,
+  isPluginError,
   type AccessRequest,
   type AccessReview,
   type AdapterContext,
@@ -199,7 +200,13 @@ export class SlackNotifier {
     }
     if (!userId) return;
     // Marked before sending: a retry must not DM twice (at most once is the lesser evil here).
-    await this.record(ev, (current) => (current?.[KEY_REQUESTER_NOTIFIED] === tag ? undefined : { ...(current ?? {}), [KEY_REQUESTER_NOTIFIED]: tag }));
+    try {
+      await this.record(ev, (current) => (current?.[KEY_REQUESTER_NOTIFIED] === tag ? undefined : { ...(current ?? {}), [KEY_REQUESTER_NOTIFIED]: tag }));
+    } catch (err) {
+      // After expiry the request is gone and Teleport refuses plugin-data writes; deletions are
+      // never replayed, so the DM still goes out exactly once.
+      if (!isPluginError(err, 'NOT_FOUND')) throw err;
+    }
     try {
       await this.client.postMessage({ channel: userId, text: requesterUpdateText(requestId, tag) });
     } catch (err) {

@@ -82,7 +82,8 @@ describe('onPending', () => {
   it('fails the event on a transient error and a retry posts only the missing message', async () => {
     const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests', 'dev-access'] } });
     const request = newRequest(t, { user: 'someone' });
-    fake.fail({ path: '/api/chat.postMessage', status: 503, times: 4 });
+    // A Retry-After beyond the policy's limit fails that one post at once, as a retryable error.
+    fake.fail({ path: '/api/chat.postMessage', status: 429, headers: { 'retry-after': '120' } });
     await assert.rejects(h.onPending!(request, makeEvent(t, request.id)), /could not post/);
     assert.equal(messagesFor(request.id).length, 1);
     assert.equal(parseMessageRefs(t.store.entries.get(request.id)).length, 1);
@@ -193,7 +194,7 @@ describe('resolution', () => {
       assert.doesNotMatch(text, /tsh request review/);
       assert.ok(m.updates >= 1);
     }
-    const dms = fake.messages.filter((m) => m.channel === 'D0REQ' && m.text.startsWith('Request with ID'));
+    const dms = fake.messages.filter((m) => m.channel === 'D0REQ' && m.text.startsWith(`Request with ID "${request.id}"`));
     assert.deepEqual(dms.map((m) => m.text), [`Request with ID "${request.id}" has been updated: *APPROVED*`]);
   });
 

@@ -252,7 +252,7 @@ export function classifyDialError(
 
   if (code === 'ECONNRESET' || code === 'EPIPE' || /socket disconnected|socket hang up/i.test(text)) {
     const hint = context.afterHandshake
-      ? 'the server closed the connection after the TLS handshake, which usually means it refused the client certificate'
+      ? `the server closed the connection after the TLS handshake, which usually means it refused the client certificate of "${identity.username}" from ${identity.source} (issued by another cluster, or the CA was rotated?)`
       : 'the connection was closed during the TLS handshake (a proxy without TLS routing, or a non-Teleport server?)';
     return new PluginError(context.afterHandshake ? 'CERT_REFUSED' : 'UNREACHABLE', `cannot connect to Teleport at ${addr}: ${hint}`, {
       cause: err,

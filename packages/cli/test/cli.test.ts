@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { parseConfig } from '@teleport-plugin/core';
+import { FakeTeleport } from '@teleport-plugin/testkit';
+import { runCli, startCli, writeFixtureAdapter } from './helpers.js';
+
+let dir: string;
+
+before(async () => {
+  dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tp-cli-'));
+});
+after(async () => {
+  await fs.rm(dir, { recursive: true, force: true });
+});
+
+/** No line of a stack trace. */
+function assertNoStack(text: string): void {
+  assert.ok(!/^\s+at /m.test(text), `unexpected stack trace:\n${text}`);
+}
+
+describe('teleport-plugin (no Teleport needed)', () => {
+  test('version prints the CLI, core and selected adapters', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'versioned');
+    const r = await runCli(['version', '--plugin', adapter]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines[0] ?? '', /^teleport-plugin v\d+\.\d+\.\d+ \(node v\d+/);
+    assert.match(lines[1] ?? '', /^@teleport-plugin\/core v\d+\.\d+\.\d+$/);
+    assert.match(lines[2] ?? '', /v9\.9\.9 \(adapter "versioned"\)$/);
+  });
+
+  test('unknown command: exit 1, one line', async () => {
+    const r = await runCli(['frobnicate']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'teleport-plugin: error: unknown command "frobnicate": expected start, check, configure, version or demo (see teleport-plugin help)\n');
+  });
+
+  test('unknown flag: exit 1, one line naming it', async () => {
+    const r = await runCli(['start', '--frob']);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+    assert.match(r.stderr, /^teleport-plugin: error: start: Unknown option '--frob'/);
+  });
+
+  test('configure prints a config that loads', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'greeter');
+    const r = await runCli(['configure', '--plugin', adapter]);
+    assert.equal(r.code, 0, r.stderr);
+    const cfg = parseConfig(r.stdout, 'generated.toml', { env: {} });
+    assert.deepEqual(cfg.pluginSections, ['greeter']);
+    assert.equal(cfg.teleport.addr, 'teleport.example.com:443');
+    assert.equal(cfg.section('greeter').string('greeting'), 'hello');
+  });
+
+  test('configure without an example, or without --plugin', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'plain', { withExample: false });
+    const r = await runCli(['configure', '--plugin', adapter]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'teleport-plugin: error: adapter "plain" provides no example configuration\n');
+    const none = await runCli(['configure']);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /^teleport-plugin: error: configure: pass --plugin NAME/);
+  });
+
+  test('a bad config: exit 1, one line naming file, line and key, no stack', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'typo');
+    const file = path.join(dir, 'bad.toml');
+    await fs.writeFile(file, '[teleport]\naddr = "localhost:3025"\nidentity = "/nonexistent/identity"\n\n[typo]\ngreeting = 42\n');
+    const r = await runCli(['start', '-c', file, '--plugin', adapter]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, `teleport-plugin: error: ${file}:6: [typo] greeting: expected a string (a word to log), got a number\n`);
+    assertNoStack(r.stderr);
+
+    const teleportErr = path.join(dir, 'bad-teleport.toml');
+    await fs.writeFile(teleportErr, '[teleport]\naddr = "localhost:3025"\nclient_key = "/k"\n');
+    const t = await runCli(['start', '-c', teleportErr]);
+    assert.equal(t.code, 1);
+    assert.match(t.stderr, /^teleport-plugin: error: .*bad-teleport\.toml:3: \[teleport\] client_key: client_key, client_crt and root_cas must be set together: client_key is set but client_crt and root_cas are missing\n$/);
+  });
+
+  test('syntax errors and a missing file', async () => {
+    const file = path.join(dir, 'syntax.toml');
+    await fs.writeFile(file, '[teleport]\naddr = "x:1\n');
+    const r = await runCli(['start', '--config', file]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^teleport-plugin: error: .*syntax\.toml:2:\d+: invalid TOML: .*\n$/);
+    const missing = await runCli(['start', '-c', path.join(dir, 'nope.toml')]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^teleport-plugin: error: cannot read config file .*nope\.toml: no such file \(pass the path with -c\/--config\)\n$/);
+  });
+
+  test('a missing adapter says how to install it', async () => {
+    const file = path.join(dir, 'ok.toml');
+    await fs.writeFile(file, '[teleport]\nidentity = "/nonexistent/identity"\n\n[notinstalled]\nx = 1\n');
+    const r = await runCli(['start', '-c', file]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr, 'teleport-plugin: error: adapter "notinstalled" not found: install it with "npm install @teleport-plugin/notinstalled"\n');
+  });
+
+  test('an unusable identity file fails start-up with one line', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'idcheck');
+    const file = path.join(dir, 'noid.toml');
+    await fs.writeFile(file, `[teleport]\naddr = "127.0.0.1:1"\nidentity = "${path.join(dir, 'missing-identity')}"\n\n[idcheck]\ngreeting = "hi"\n`);
+    const r = await runCli(['start', '-c', file, '--plugin', adapter]);
+    assert.equal(r.code, 1);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, /^teleport-plugin: error: .*missing-identity/);
+    assertNoStack(r.stderr);
+  });
+});
+
+describe('teleport-plugin against a fake Teleport', () => {
+  let tp: FakeTeleport;
+  let identity: string;
+
+  before(async () => {
+    tp = await FakeTeleport.start({ clusterName: 'cli.example.com' });
+    tp.addRequester('alice', { requestRoles: ['editor'] });
+    identity = await tp.writeIdentityFile(dir, { user: FakeTeleport.PLUGIN_USER });
+  });
+  after(async () => {
+    await tp.close();
+  });
+
+  const writeConfig = async (name: string, adapterName: string, extra = ''): Promise<string> => {
+    const file = path.join(dir, name);
+    await fs.writeFile(
+      file,
+      `[teleport]\naddr = "${tp.addr}"\nidentity = "${identity}"\n\n[log]\nseverity = "info"\n\n[${adapterName}]\ngreeting = "hello"\n${extra}`,
+    );
+    return file;
+  };
+
+  test('check: all OK -> exit 0 and a table', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'checked');
+    const file = await writeConfig('check-ok.toml', 'checked');
+    const r = await runCli(['check', '-c', file, '--plugin', adapter]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, /^CHECK\s+RESULT\s+DETAIL$/m);
+    assert.match(r.stdout, /^config\s+OK\s+.*check-ok\.toml: checked$/m);
+    assert.match(r.stdout, /^teleport\s+OK\s+cluster "cli\.example\.com", Teleport 18\.0\.0 at 127\.0\.0\.1:\d+$/m);
+    assert.match(r.stdout, /^checked: greeting\s+OK\s+hello from cluster cli\.example\.com$/m);
+    assert.match(r.stdout, /^checked: service\s+OK\s+token accepted$/m);
+    assert.match(r.stdout, /All checks passed\./);
+  });
+
+  test('check: a failing adapter check -> exit 1 with the reason', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'refused');
+    const file = await writeConfig('check-fail.toml', 'refused', 'fail_check = true\n');
+    const r = await runCli(['check', '-c', file, '--plugin', adapter]);
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^refused: service\s+FAIL\s+service refused the token$/m);
+    assert.match(r.stdout, /1 check failed\./);
+  });
+
+  test('check: Teleport unreachable -> FAIL row', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'lonely');
+    const file = path.join(dir, 'check-unreachable.toml');
+    await fs.writeFile(file, `[teleport]\naddr = "127.0.0.1:1"\nidentity = "${identity}"\n\n[lonely]\ngreeting = "hi"\n`);
+    const r = await runCli(['check', '-c', file, '--plugin', adapter], { timeoutMs: 25_000 });
+    assert.equal(r.code, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /^teleport\s+FAIL\s+127\.0\.0\.1:1: /m);
+  });
+
+  test('start: serves requests, warns about unknown keys, stops cleanly on SIGTERM', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'runner');
+    const events = path.join(dir, 'runner-events.txt');
+    const file = await writeConfig('start.toml', 'runner', `events_file = "${events}"\ngreting = "typo"\n`);
+    const cli = startCli(['start', '-c', file, '--plugin', adapter]);
+    await cli.waitForOutput(/Plugin is ready/);
+    assert.match(cli.child.stderr ? '' : '', /^$/);
+    const id = await tp.admin.createRequest({ user: 'alice', roles: ['editor'], reason: 'cli test' });
+    await cli.waitForOutput(new RegExp(`fixture saw request adapter=runner requestId=${id}`));
+    cli.child.kill('SIGTERM');
+    const r = await cli.result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /start\.toml:11: unknown key runner\.greting \(did you mean runner\.greeting\?\)/);
+    assert.match(r.stderr, /INFO Successfully shut down$/m);
+    assert.match(await fs.readFile(events, 'utf8'), new RegExp(`^pending ${id}$`, 'm'));
+  });
+});

@@ -1,0 +1,61 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createCaptureLogger, isPluginError } from '@teleport-plugin/core';
+import type { FakeSlack } from '@teleport-plugin/testkit';
+import { checkSlack, setupSlack } from '../src/adapter.js';
+import { SlackClient } from '../src/client.js';
+import { FAST_RETRY, baseConfig, makeContext, startFakeSlack } from './helpers.js';
+
+let fake: FakeSlack;
+before(async () => {
+  fake = await startFakeSlack();
+});
+after(() => fake.close());
+
+const run = (token: string, roleToRecipients: Record<string, string[]>) => {
+  const client = new SlackClient({ token, apiUrl: fake.apiUrl, logger: createCaptureLogger(), retry: FAST_RETRY });
+  return checkSlack(client, baseConfig(fake, { roleToRecipients }), AbortSignal.timeout(5000));
+};
+
+describe('check', () => {
+  it('passes for a good token, scopes and channels', async () => {
+    const items = await run(fake.token, { '*': ['access-requests', '#dev-access', 'C0ACCESS', 'a@example.com'] });
+    assert.ok(items.every((i) => i.ok), JSON.stringify(items));
+    assert.deepEqual(items.map((i) => i.name), ['slack token', 'slack scopes', 'slack channels']);
+  });
+
+  it('explains an invalid token in plain words', async () => {
+    const items = await run('xoxb-wrong', { '*': ['access-requests'] });
+    assert.equal(items.length, 1);
+    assert.equal(items[0]!.ok, false);
+    assert.match(items[0]!.detail ?? '', /not valid \(invalid_auth\).*Bot User OAuth Token/);
+  });
+
+  it('names missing scopes', async () => {
+    const saved = fake.scopes;
+    fake.scopes = ['chat:write', 'users:read', 'channels:read'];
+    try {
+      const items = await run(fake.token, { '*': ['access-requests'] });
+      const scopes = items.find((i) => i.name === 'slack scopes');
+      assert.equal(scopes?.ok, false);
+      assert.match(scopes?.detail ?? '', /missing users:read\.email, im:write/);
+    } finally {
+      fake.scopes = saved;
+    }
+  });
+
+  it('names unknown channels and channels without the bot', async () => {
+    const items = await run(fake.token, { '*': ['access-requests'], dev: ['no-such-channel', 'private-ops'] });
+    const channels = items.find((i) => i.name === 'slack channels');
+    assert.equal(channels?.ok, false);
+    assert.match(channels?.detail ?? '', /unknown channel\(s\) in role_to_recipients: no-such-channel/);
+    const membership = items.find((i) => i.name === 'slack channel membership');
+    assert.match(membership?.detail ?? '', /not in: private-ops.*\/invite/);
+  });
+
+  it('fails setup with a plain message when Slack rejects the token', async () => {
+    const t = makeContext({ ...baseConfig(fake), token: 'xoxb-wrong' });
+    await assert.rejects(setupSlack(t.ctx), (err) => isPluginError(err, 'CONFIG') && err.userFacing && /\[slack\] token/.test(err.message));
+    await t.close();
+  });
+});

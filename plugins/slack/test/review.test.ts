@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { PluginError, createCaptureLogger } from '@teleport-plugin/core';
+import { FakeSlack, slackSignature } from '@teleport-plugin/testkit';
+import { SlackClient } from '../src/client.js';
+import type { SlackReviewConfig } from '../src/config.js';
+import {
+  REPLY_ALREADY_REVIEWED,
+  REPLY_INSUFFICIENT,
+  REPLY_NO_USER,
+  REPLY_OWN_REQUEST,
+  REPLY_RESOLVED,
+  REPLY_UNKNOWN,
+  SlackReviewHandler,
+  verifySlackSignature,
+} from '../src/review.js';
+import { FAST_RETRY, baseConfig, makeContext, makeRequest, startFakeSlack, type TestContext } from './helpers.js';
+
+describe('verifySlackSignature', () => {
+  const secret = 'signing-secret';
+  const body = Buffer.from('payload=%7B%7D');
+  const now = 1_800_000_000;
+  const headers = (ts: number, sig?: string) => ({
+    'x-slack-request-timestamp': String(ts),
+    'x-slack-signature': sig ?? slackSignature(secret, String(ts), body.toString()),
+  });
+
+  it('accepts a valid signature within the window', () => {
+    assert.deepEqual(verifySlackSignature(secret, headers(now - 299), body, now), { ok: true });
+  });
+
+  it('rejects a wrong secret, a changed body, missing headers and old or future timestamps', () => {
+    assert.equal(verifySlackSignature('other', headers(now), body, now).ok, false);
+    assert.equal(verifySlackSignature(secret, headers(now), Buffer.from('payload=%7B%7D&x=1'), now).ok, false);
+    assert.equal(verifySlackSignature(secret, {}, body, now).ok, false);
+    assert.equal(verifySlackSignature(secret, headers(now - 301), body, now).ok, false);
+    assert.equal(verifySlackSignature(secret, headers(now + 301), body, now).ok, false);
+    assert.equal(verifySlackSignature(secret, headers(now, 'v0=short'), body, now).ok, false);
+  });
+});
+
+describe('SlackReviewHandler', () => {
+  let fake: FakeSlack;
+  let t: TestContext | undefined;
+  before(async () => {
+    fake = await startFakeSlack();
+  });
+  after(() => fake.close());
+  afterEach(async () => {
+    await t?.close();
+    t = undefined;
+  });
+
+  function handler(review: Partial<SlackReviewConfig> = {}): SlackReviewHandler {
+    t = makeContext(
+      baseConfig(fake, {
+        review: { enabled: true, appToken: undefined, signingSecret: 's', slackUserIdTrait: 'slack_user_id', allowEmailUsernameMatch: false, ...review },
+      }),
+    );
+    const tc = t;
+    tc.teleport.requests.set('req-1', makeRequest({ id: 'req-1', user: 'requester@example.com' }));
+    tc.teleport.users.set('alice@example.com', { name: 'alice@example.com', roles: [], traits: { slack_user_id: ['U0ALICE'] } });
+    tc.teleport.users.set('bob@example.com', { name: 'bob@example.com', roles: [], traits: { slack_user_id: ['U0SOMEONEELSE'] } });
+    tc.teleport.users.set('requester@example.com', { name: 'requester@example.com', roles: [], traits: { slack_user_id: ['U0REQ'] } });
+    const client = new SlackClient({ token: fake.token, apiUrl: fake.apiUrl, logger: createCaptureLogger(), retry: FAST_RETRY });
+    return new SlackReviewHandler(tc.ctx, client);
+  }
+
+  const click = (h: SlackReviewHandler, userId: string, action: 'approve' | 'deny' = 'approve') =>
+    h.handle(fake.blockActionPayload({ userId, requestId: 'req-1', action, channel: 'C0ACCESS' }) as never);
+  const lastEphemeral = (user: string) => fake.ephemerals.filter((e) => e.user === user).at(-1)?.text;
+
+  it('submits the review on behalf of the Teleport user whose trait holds the Slack id', async () => {
+    const h = handler();
+    await click(h, 'U0ALICE', 'deny');
+    assert.deepEqual(t!.teleport.submitted, [
+      { requestId: 'req-1', review: { author: 'alice@example.com', proposedState: 'DENIED', reason: 'Reviewed in Slack' } },
+    ]);
+    assert.match(lastEphemeral('U0ALICE') ?? '', /DENIED.*req-1/);
+    await click(h, 'U0ALICE', 'approve');
+    assert.equal(lastEphemeral('U0ALICE'), REPLY_ALREADY_REVIEWED);
+  });
+
+  it('fails closed when the trait holds another Slack id or the user is unknown', async () => {
+    const h = handler({ allowEmailUsernameMatch: true });
+    await click(h, 'U0BOB');
+    fake.addUser({ id: 'U0NOTP', name: 'stranger', email: 'stranger@example.com' });
+    await click(h, 'U0NOTP');
+    assert.equal(t!.teleport.submitted.length, 0);
+    assert.equal(lastEphemeral('U0BOB'), REPLY_NO_USER);
+    assert.equal(lastEphemeral('U0NOTP'), REPLY_NO_USER);
+  });
+
+  it('accepts an email-named Teleport user without the trait only when allowed', async () => {
+    let h = handler();
+    t!.teleport.users.set('alice@example.com', { name: 'alice@example.com', roles: [], traits: {} });
+    await click(h, 'U0ALICE');
+    assert.equal(t!.teleport.submitted.length, 0);
+    await t!.close();
+    h = handler({ slackUserIdTrait: undefined, allowEmailUsernameMatch: true });
+    await click(h, 'U0BOB');
+    assert.equal(t!.teleport.submitted[0]?.review.author, 'bob@example.com');
+  });
+
+  it('refuses self-review before calling Teleport', async () => {
+    const h = handler();
+    await click(h, 'U0REQ');
+    assert.equal(t!.teleport.submitted.length, 0);
+    assert.equal(lastEphemeral('U0REQ'), REPLY_OWN_REQUEST);
+  });
+
+  it('explains Teleport refusals and resolved requests', async () => {
+    const h = handler();
+    t!.teleport.failNextReview = new PluginError('ACCESS_DENIED', 'user "alice@example.com" cannot submit a review');
+    await click(h, 'U0ALICE');
+    assert.equal(lastEphemeral('U0ALICE'), REPLY_INSUFFICIENT);
+    t!.teleport.failNextReview = new PluginError('UNKNOWN', 'boom');
+    await h.handle(fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'req-1', action: 'approve', channel: 'C0ACCESS' }) as never);
+    assert.equal(lastEphemeral('U0ALICE'), REPLY_UNKNOWN);
+    t!.teleport.requests.get('req-1')!.state = 'APPROVED';
+    await click(h, 'U0ALICE');
+    assert.equal(lastEphemeral('U0ALICE'), REPLY_RESOLVED);
+  });
+
+  it('ignores actions outside the review block and repeated triggers', async () => {
+    const h = handler();
+    const payload = fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'req-1', action: 'approve', channel: 'C0ACCESS' });
+    const other = structuredClone(payload) as { actions: Array<{ block_id: string }> };
+    other.actions[0]!.block_id = 'something_else';
+    await h.handle(other as never);
+    assert.equal(t!.teleport.submitted.length, 0);
+    await h.handle(payload as never);
+    await h.handle(payload as never);
+    assert.equal(t!.teleport.submitted.length, 1);
+  });
+});

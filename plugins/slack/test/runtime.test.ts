@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { FakeSlack, FakeTeleport, blocksText, startHarness, type Harness } from '@teleport-plugin/testkit';
+import slack from '../src/index.js';
+import type { SlackConfig } from '../src/config.js';
+import { parseMessageRefs } from '../src/plugin-data.js';
+import { baseConfig, startFakeSlack } from './helpers.js';
+
+const REVIEWERS = ['alice@example.com', 'bob@example.com', 'carol@example.com'];
+
+function seedTeleport(teleport: FakeTeleport): void {
+  // Three approvals needed, so every reviewer's review lands while the request is pending.
+  teleport.addRequester('requester@example.com', { thresholds: [{ name: 'three', filter: '', approve: 3, deny: 1 }] as never });
+  for (const r of REVIEWERS) teleport.addReviewer(r);
+}
+
+const rootsFor = (fake: FakeSlack, id: string) => fake.rootMessages().filter((m) => blocksText(m.blocks).includes(`*ID*: ${id}\n`));
+
+describe('slack adapter in the real runtime', () => {
+  let fake: FakeSlack;
+  let h: Harness;
+
+  before(async () => {
+    fake = await startFakeSlack();
+    fake.addUser({ id: 'U0CAROL', name: 'carol', email: 'carol@example.com' });
+    const teleport = await FakeTeleport.start();
+    seedTeleport(teleport);
+    const config: SlackConfig = baseConfig(fake, { roleToRecipients: { '*': ['access-requests'], editor: ['access-requests', 'dev-access'] } });
+    h = await startHarness({ teleport, adapters: [{ adapter: slack, config }] });
+  });
+  after(async () => {
+    await h?.stop();
+    await h?.teleport.close();
+    await fake?.close();
+  });
+
+  it('posts, threads reviews, resolves and DMs the requester', async () => {
+    const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'], reason: 'deploy' });
+    await fake.waitFor(() => rootsFor(fake, id).length === 3);
+    assert.deepEqual(rootsFor(fake, id).map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV', 'D0REQ']);
+    await h.teleport.waitFor(() => parseMessageRefs(h.teleport.admin.pluginData(id, 'slack')).length === 3, 5000, 'refs stored');
+
+    await h.teleport.admin.review(id, { author: 'alice@example.com', state: 'APPROVED', reason: 'fine' });
+    await fake.waitFor(() => rootsFor(fake, id).every((m) => fake.replies(m.channel, m.ts).length === 1));
+    await h.teleport.admin.deny(id, { reason: 'changed my mind' });
+    await fake.waitFor(() => rootsFor(fake, id).every((m) => /❌ DENIED\n\*Resolution reason\*: ```\nchanged my mind```/.test(blocksText(m.blocks))));
+    await fake.waitFor(() => fake.messages.some((m) => m.channel === 'D0REQ' && m.text === `Request with ID "${id}" has been updated: *DENIED*`));
+    const reply = fake.replies(rootsFor(fake, id)[0]!.channel, rootsFor(fake, id)[0]!.ts)[0]!;
+    assert.match(reply.text, /^alice@example\.com reviewed the request at .* UTC\.\nResolution: ✅ APPROVED\.\nReason: ```\nfine```$/);
+  });
+
+  it('marks expired requests', async () => {
+    const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
+    await fake.waitFor(() => rootsFor(fake, id).length === 3);
+    await h.teleport.waitFor(() => parseMessageRefs(h.teleport.admin.pluginData(id, 'slack')).length === 3, 5000, 'refs stored');
+    await h.teleport.admin.expire(id);
+    await fake.waitFor(() => rootsFor(fake, id).every((m) => /⌛ EXPIRED$/.test(blocksText(m.blocks))));
+    await fake.waitFor(() => fake.messages.some((m) => m.text === `Request with ID "${id}" has been updated: *EXPIRED*`));
+  });
+
+  it('handles 30 concurrent requests with three reviewers each: one root per recipient, each review replied once', async () => {
+    const ids = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'], reason: `race ${i}` })),
+    );
+    // Reviews race the initial posts: the dispatcher must still thread every one exactly once.
+    await Promise.all(ids.flatMap((id) => REVIEWERS.map((author) => h.teleport.admin.review(id, { author, state: 'APPROVED' }))));
+    await fake.waitFor(
+      () =>
+        ids.every((id) => {
+          const roots = rootsFor(fake, id);
+          return roots.length === 3 && roots.every((m) => /✅ APPROVED/.test(blocksText(m.blocks)) && fake.replies(m.channel, m.ts).length >= 3);
+        }),
+      15_000,
+    );
+    await h.runtime.idle();
+    for (const id of ids) {
+      const roots = rootsFor(fake, id);
+      assert.deepEqual(roots.map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV', 'D0REQ'], `roots of ${id}`);
+      for (const root of roots) {
+        const authors = fake.replies(root.channel, root.ts).map((m) => m.text.split(' ')[0]).sort();
+        assert.deepEqual(authors, REVIEWERS, `replies in ${root.channel} for ${id}`);
+      }
+      const dms = fake.messages.filter((m) => m.text === `Request with ID "${id}" has been updated: *APPROVED*`);
+      assert.equal(dms.length, 1, `requester DMs for ${id}`);
+    }
+  });
+});
+
+describe('approve and deny from Slack through the runtime', () => {
+  let fake: FakeSlack;
+  let h: Harness;
+  const secret = 'test-signing-secret';
+
+  before(async () => {
+    fake = await startFakeSlack();
+    const teleport = await FakeTeleport.start();
+    teleport.addRequester('requester@example.com', { traits: { slack_user_id: ['U0REQ'] } });
+    teleport.addReviewer('alice@example.com');
+    teleport.upsertUser({ name: 'alice@example.com', roles: ['alice@example.com-reviewer'], traits: { slack_user_id: ['U0ALICE'] } });
+    const config = baseConfig(fake, {
+      review: { enabled: true, appToken: fake.appToken, signingSecret: secret, slackUserIdTrait: 'slack_user_id', allowEmailUsernameMatch: false },
+    });
+    h = await startHarness({
+      teleport,
+      adapters: [{ adapter: slack, config }],
+      runtimeOptions: { http: { listenAddr: '127.0.0.1:0' }, insecureNoTls: true },
+    });
+    // Reviewing on behalf of users needs more than the preset plugin role (submit_for_users).
+    teleport.upsertUser({ name: FakeTeleport.PLUGIN_USER, roles: [FakeTeleport.PLUGIN_USER, 'admin'] });
+  });
+  after(async () => {
+    await h?.stop();
+    await h?.teleport.close();
+    await fake?.close();
+  });
+
+  const url = () => `${h.runtime.httpUrl}/slack/interactivity`;
+
+  it('puts buttons on pending reviewer messages', async () => {
+    const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
+    await fake.waitFor(() => rootsFor(fake, id).length === 2);
+    const channelMsg = rootsFor(fake, id).find((m) => m.channel === 'C0ACCESS')!;
+    assert.ok(channelMsg.blocks.some((b) => (b as { block_id?: string }).block_id === 'review_block'));
+    assert.ok(!rootsFor(fake, id).find((m) => m.channel === 'D0REQ')!.blocks.some((b) => (b as { type?: string }).type === 'actions'));
+  });
+
+  it('rejects unsigned, mis-signed and stale interactivity posts', async () => {
+    const payload = fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'nope', action: 'approve', channel: 'C0ACCESS' });
+    assert.equal((await FakeSlack.sendInteraction(url(), payload, { signingSecret: 'wrong' })).status, 401);
+    assert.equal((await FakeSlack.sendInteraction(url(), payload, { signingSecret: secret, timestamp: Math.floor(Date.now() / 1000) - 600 })).status, 401);
+    const res = await fetch(url(), { method: 'POST', body: 'payload={}', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(res.status, 401);
+  });
+
+  it('approves over HTTP interactivity as the mapped Teleport user, and refuses the requester', async () => {
+    const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
+    await fake.waitFor(() => rootsFor(fake, id).length === 2);
+
+    const own = await FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId: 'U0REQ', requestId: id, action: 'approve', channel: 'C0ACCESS' }), {
+      signingSecret: secret,
+    });
+    assert.equal(own.status, 200);
+    await fake.waitFor(() => fake.ephemerals.some((e) => e.user === 'U0REQ' && e.text === 'You cannot review your own request'));
+    assert.equal(h.teleport.admin.getRequest(id)?.reviews.length, 0);
+
+    const res = await FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'approve', channel: 'C0ACCESS' }), {
+      signingSecret: secret,
+    });
+    assert.equal(res.status, 200);
+    await h.teleport.waitFor(() => h.teleport.admin.getRequest(id)?.state === 'APPROVED', 5000, 'approval');
+    assert.equal(h.teleport.admin.getRequest(id)?.reviews[0]?.author, 'alice@example.com');
+    await fake.waitFor(() => fake.ephemerals.some((e) => e.user === 'U0ALICE' && /APPROVED/.test(e.text)));
+    // The buttons disappear once resolved.
+    await fake.waitFor(() => rootsFor(fake, id).every((m) => /✅ APPROVED/.test(blocksText(m.blocks)) && !m.blocks.some((b) => (b as { type?: string }).type === 'actions')));
+  });
+
+  it('denies over Socket Mode', async () => {
+    await fake.waitForSocket();
+    const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
+    await fake.waitFor(() => rootsFor(fake, id).length === 2);
+    await fake.sendSocketInteraction(fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'deny', channel: 'C0ACCESS' }));
+    await h.teleport.waitFor(() => h.teleport.admin.getRequest(id)?.state === 'DENIED', 5000, 'denial');
+    await fake.waitFor(() => fake.ephemerals.some((e) => e.user === 'U0ALICE' && e.text.includes(`DENIED) of request ${id}`)));
+  });
+});
