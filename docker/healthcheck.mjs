@@ -48,21 +48,17 @@ async function targetFromConfig() {
   if (colon < 0 || !Number.isInteger(port)) done(1, `cannot read a port from http.listen_addr = "${listen}"`);
   const tls = typeof httpTable.https_cert_file === 'string' && httpTable.https_cert_file !== '';
   const url = new URL(`${tls ? 'https' : 'http'}://${probeHost(listen.slice(0, colon))}:${port}/healthz`);
-  const auth = httpTable.basic_auth;
-  const headers = {};
-  if (auth && typeof auth.user === 'string' && typeof auth.password === 'string' && !auth.password.startsWith('/')) {
-    headers.authorization = `Basic ${Buffer.from(`${auth.user}:${auth.password}`).toString('base64')}`;
-  }
-  return { url, headers };
+  // /healthz is exempt from [http] basic_auth, so no credentials are needed here.
+  return url;
 }
 
 const override = process.env.TELEPORT_PLUGIN_HEALTHCHECK_URL;
 if (override === 'off') done(0, 'disabled by TELEPORT_PLUGIN_HEALTHCHECK_URL=off');
-const { url, headers } = override ? { url: new URL(override), headers: {} } : await targetFromConfig();
+const url = override ? new URL(override) : await targetFromConfig();
 
 const client = url.protocol === 'https:' ? https : http;
 // The certificate names the public address, not 127.0.0.1; this is a local liveness probe.
-const req = client.get(url, { headers, timeout: TIMEOUT_MS, rejectUnauthorized: false }, (res) => {
+const req = client.get(url, { timeout: TIMEOUT_MS, rejectUnauthorized: false }, (res) => {
   res.resume();
   if (res.statusCode === 200) done(0, `${url} -> 200`);
   else done(1, `${url} -> HTTP ${res.statusCode}`);

@@ -123,7 +123,8 @@ fi
 log "podman build PLUGIN=$plugin -> $image"
 started=$SECONDS
 # chroot isolation: RUN steps need no user namespaces or cgroup setup from the host.
-podman build --isolation chroot --pull=never -f "$dockerfile" "${build_args[@]}" -t "$image" "$repo"
+# docker format: the OCI image config has no HEALTHCHECK field.
+podman build --isolation chroot --format docker --pull=never -f "$dockerfile" "${build_args[@]}" -t "$image" "$repo"
 log "built in $((SECONDS - started)) s"
 
 # --- smoke tests -----------------------------------------------------------------------------------
@@ -146,6 +147,6 @@ log "image"
 podman image inspect "$image" --format 'user={{.Config.User}} entrypoint={{.Config.Entrypoint}} cmd={{.Config.Cmd}}'
 podman image inspect "$image" --format '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{"\n"}}{{end}}' | grep opencontainers
 podman image inspect "$image" --format '{{range .Config.Env}}{{.}}{{"\n"}}{{end}}' | grep TELEPORT
-podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E "^(${image%%:*}|${base_tag%%:*}):" || true
-size=$(podman image inspect "$image" --format '{{.Size}}')
-echo "image size: $size bytes ($((size / 1000000)) MB)"
+mb() { echo "$(( $(podman image inspect "$1" --format '{{.Size}}') / 1000000 )) MB"; }
+echo "base image $base_tag: $(mb "$base_tag")"
+echo "image $image: $(mb "$image")"

@@ -139,3 +139,84 @@ describe('runtime start-up errors', () => {
     );
   });
 });
+
+describe('runtime HTTP, health and shutdown', () => {
+  it('serves adapter routes, reflects reportHealth in /readyz, and shuts down in order within the budget', async () => {
+    const order: string[] = [];
+    let health: ((healthy: boolean, reason?: string) => void) | undefined;
+    let ctxSignal: AbortSignal | undefined;
+    let handlerStarted!: () => void;
+    const started = new Promise<void>((r) => (handlerStarted = r));
+    let handlerSawAbort: boolean | undefined;
+    const slow = defineAdapter<unknown>({
+      name: 'slow',
+      parseConfig: () => ({}),
+      async setup(ctx) {
+        health = ctx.reportHealth;
+        ctxSignal = ctx.signal;
+        ctx.onClose(() => void order.push('close-1'));
+        ctx.onClose(() => void order.push('close-2'));
+        return {
+          routes: [{ method: 'POST', path: '/hook', handle: async (req) => ({ status: 202, body: { got: req.rawBody.toString() } }) }],
+          async onPending(_req, ev) {
+            handlerStarted();
+            await new Promise((r) => setTimeout(r, 300));
+            handlerSawAbort = ev.signal.aborted;
+            order.push('handler-done');
+          },
+          async stop() {
+            order.push(`stop(signal aborted: ${ctxSignal?.aborted})`);
+          },
+        };
+      },
+    });
+    const teleport = await FakeTeleport.start();
+    teleport.addRequester('alice@example.com');
+    const h = await startHarness({
+      teleport,
+      adapters: [{ adapter: slow, config: {} }],
+      runtimeOptions: { http: { listenAddr: '127.0.0.1:0' }, insecureNoTls: true },
+    });
+    try {
+      const url = h.runtime.httpUrl!;
+      const hook = await fetch(`${url}/slow/hook`, { method: 'POST', body: 'ping' });
+      assert.equal(hook.status, 202);
+      assert.deepEqual(await hook.json(), { got: 'ping' });
+
+      let ready = await fetch(`${url}/readyz`);
+      assert.equal(ready.status, 200);
+      await ready.body?.cancel();
+      health!(false, 'token revoked');
+      ready = await fetch(`${url}/readyz`);
+      assert.equal(ready.status, 503);
+      assert.deepEqual(((await ready.json()) as { adapters: unknown }).adapters, { slow: { healthy: false, reason: 'token revoked' } });
+      health!(true);
+
+      await teleport.admin.createRequest({ user: 'alice@example.com', roles: ['editor'] });
+      await started;
+      await h.runtime.stop(5000);
+      assert.equal(handlerSawAbort, false, 'the in-flight handler got its budget');
+      assert.deepEqual(order, ['handler-done', 'stop(signal aborted: true)', 'close-2', 'close-1']);
+      await h.runtime.done;
+      await assert.rejects(fetch(`${url}/healthz`));
+    } finally {
+      await h.stop();
+      await teleport.close();
+    }
+  });
+});
+
+describe('runtime fail-fast', () => {
+  it('a lost watch stream ends the runtime with a fatal error', async () => {
+    const teleport = await FakeTeleport.start();
+    const h = await startHarness({ teleport, adapters: [{ adapter: createRecorderAdapter(), config: {} }], runtimeOptions: { failFast: true } });
+    try {
+      teleport.faults.dropWatchStreams();
+      await assert.rejects(h.runtime.done, (err: unknown) => isPluginError(err, 'CONNECTION_PROBLEM') && /fail-fast/.test(err.message));
+      assert.equal(h.runtime.ready, false);
+    } finally {
+      await h.stop();
+      await teleport.close();
+    }
+  });
+});

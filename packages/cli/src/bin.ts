@@ -1,6 +1,13 @@
 #!/usr/bin/env node
 import { main } from './main.js';
 
-// main() settles only when the command is done; commands that must outlive it (start) exit themselves.
 const code = await main(process.argv.slice(2));
-process.exit(code);
+// Exit explicitly (a gRPC channel or a fake's socket must not keep a finished command alive),
+// but only once stdout and stderr are flushed: on pipes that are asynchronous (macOS) an
+// immediate exit would cut the output short.
+let pending = 2;
+const done = (): void => {
+  if (--pending === 0) process.exit(code);
+};
+process.stdout.write('', done);
+process.stderr.write('', done);

@@ -1,9 +1,4 @@
 import { parseArgs } from 'node:util';
-import { runCheck } from './commands/check.js';
-import { runConfigure } from './commands/configure.js';
-import { runDemo } from './commands/demo.js';
-import { runStart } from './commands/start.js';
-import { runVersion } from './commands/version.js';
 import { printFatal, usageError } from './fatal.js';
 
 export const DEFAULT_CONFIG = '/etc/teleport-plugin.toml';
@@ -40,19 +35,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       return command === undefined ? 1 : 0;
     }
     if (command === 'version' || command === '--version' || command === '-v') {
+      const { runVersion } = await import('./commands/version.js');
       return await runVersion(parseFlags(rest, command), env);
     }
     const flags = parseFlags(rest, command);
     debug = flags.debug;
+    // Commands load lazily: `version` should not pay for gRPC, and only `demo` needs the testkit.
     switch (command) {
       case 'start':
-        return await runStart(flags, env);
+        return await (await import('./commands/start.js')).runStart(flags, env);
       case 'check':
-        return await runCheck(flags, env);
+        return await (await import('./commands/check.js')).runCheck(flags, env);
       case 'configure':
-        return await runConfigure(flags, env);
+        return await (await import('./commands/configure.js')).runConfigure(flags, env);
       case 'demo':
-        return await runDemo(flags, env);
+        return await (await import('./commands/demo.js')).runDemo(flags, env);
       default:
         throw usageError(`unknown command "${command}": expected start, check, configure, version or demo (see teleport-plugin help)`);
     }
@@ -87,7 +84,10 @@ function parseFlags(args: string[], command: string): CommonFlags {
   }
   return {
     config: typeof values['config'] === 'string' ? values['config'] : DEFAULT_CONFIG,
-    plugins: Array.isArray(values['plugin']) ? values['plugin'] : [],
+    plugins: (Array.isArray(values['plugin']) ? values['plugin'] : [])
+      .flatMap((p) => p.split(','))
+      .map((p) => p.trim())
+      .filter((p) => p !== ''),
     debug: values['debug'] === true,
     insecureNoTls: values['insecure-no-tls'] === true,
   };

@@ -100,6 +100,12 @@ export interface EventContext {
   updateData(modify: (current: PluginData | undefined) => PluginData | undefined): Promise<PluginData | undefined>;
 }
 
+/**
+ * Handlers are called once per classified event (the core's plugin-data CAS decides), but a
+ * handler that throws or times out is called again (bounded retries with backoff; `ev.attempt`
+ * counts). Make each one idempotent through your own plugin-data keys: e.g. store message ids
+ * with `ev.updateData` right after posting, and skip the post when they are already there.
+ */
 export interface AdapterHandlers {
   /** Live checks for `teleport-plugin check` and start-up (token valid, scopes, channels...). */
   check?(signal: AbortSignal): Promise<CheckItem[]>;

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Adapter, AdapterContext, AdapterHandlers, TeleportActions } from './adapter.js';
 import { Dispatcher, type DispatchTarget, type RetryPolicy } from './dispatcher/dispatcher.js';
@@ -74,6 +75,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const { teleport, logger } = options;
   const metrics = createRuntimeMetrics(options.metrics);
   const shutdown = new AbortController();
+  // Adapters may hang many listeners on the shutdown signal (one per in-flight call).
+  setMaxListeners(0, shutdown.signal);
 
   const names = new Set<string>();
   for (const { adapter } of options.adapters) {

@@ -75,3 +75,4 @@ export type { ConnectedTeleportClient, TeleportClientOptions } from './teleport/
 export { loadIdentity, loadIdentityFile, loadTlsTrio, parseIdentityFile, assertIdentityValid } from './teleport/identity.js';
 export type { Identity } from './teleport/identity.js';
 export { authAlpnProtocol, TELEPORT_API_DOMAIN } from './teleport/dial.js';
+export { requestWebLink } from './teleport/links.js';

@@ -461,3 +461,25 @@ describe('dispatcher shutdown', () => {
     assert.match(String((reason as Error).message), /shutdown/);
   });
 });
+
+describe('KeyedQueue', () => {
+  it('caps concurrency across keys and keeps each key in order', async () => {
+    const { KeyedQueue } = await import('../src/dispatcher/keyedQueue.js');
+    let active = 0;
+    let maxActive = 0;
+    const seen: string[] = [];
+    const q = new KeyedQueue<number>(2, async (key, n) => {
+      active++;
+      maxActive = Math.max(maxActive, active);
+      await new Promise((r) => setTimeout(r, 2));
+      seen.push(`${key}${n}`);
+      active--;
+    });
+    for (let n = 0; n < 3; n++) for (const key of ['a', 'b', 'c', 'd']) q.push(key, n);
+    assert.equal(q.queued + q.active, 12);
+    await q.idle();
+    assert.equal(maxActive, 2);
+    for (const key of ['a', 'b', 'c', 'd']) assert.deepEqual(seen.filter((s) => s.startsWith(key)), [`${key}0`, `${key}1`, `${key}2`]);
+    assert.equal(q.queued, 0);
+  });
+});

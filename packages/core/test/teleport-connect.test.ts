@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { isPluginError, type PluginError } from '../src/errors.js';
 import { createTeleportClient } from '../src/teleport/client.js';
+import { classifyDialError } from '../src/teleport/dial.js';
+import { parseIdentityFile } from '../src/teleport/identity.js';
 import { loadFakeTeleport, memoryLogger, type FakeTeleportLike } from './teleport-testkit.js';
 
 let tp: FakeTeleportLike;
@@ -74,7 +76,7 @@ test('CA mismatch: identity from another cluster -> the server certificate does 
   );
 });
 
-test('certificate refused: a client certificate from an unknown CA gets a TLS alert', async () => {
+test('certificate refused: a client certificate from an unknown CA is refused by the server', async () => {
   // Trusts the right host CA (so the server verifies) but carries a user cert of another cluster.
   const stranger = await other.pki.issueUser({ user: 'access-plugin' });
   const file = path.join(dir, 'stranger');
@@ -82,15 +84,17 @@ test('certificate refused: a client certificate from an unknown CA gets a TLS al
   await assert.rejects(createTeleportClient({ addr: tp.addr, identityFile: file }, logger), userError('CERT_REFUSED', tp.addr, 'refused', file));
 });
 
-test('unreachable: connection refused, not TLS, and a silent server (dial timeout)', async () => {
+test('unreachable: connection refused, not TLS, and a silent server (dial timeout)', { timeout: 8000 }, async () => {
   const addr = `127.0.0.1:${await closedPort()}`;
   const identityFile = await tp.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'ok' });
   await assert.rejects(createTeleportClient({ addr, identityFile }, logger), userError('UNREACHABLE', addr, 'refused'));
 
-  const plain = net.createServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n'));
-  const silent = net.createServer(() => undefined);
   const sockets = new Set<net.Socket>();
-  silent.on('connection', (s) => sockets.add(s));
+  const plain = net.createServer((s) => {
+    sockets.add(s);
+    s.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+  });
+  const silent = net.createServer((s) => sockets.add(s));
   await Promise.all([new Promise<void>((r) => plain.listen(0, '127.0.0.1', r)), new Promise<void>((r) => silent.listen(0, '127.0.0.1', r))]);
   try {
     const plainAddr = `127.0.0.1:${(plain.address() as net.AddressInfo).port}`;
@@ -132,5 +136,27 @@ test('after start-up, a lost server turns calls into CONNECTION_PROBLEM (not a c
     });
   } finally {
     await client.close();
+  }
+});
+
+test('dial error classification: DNS, TLS alerts, wrong host name', async () => {
+  const identity = parseIdentityFile(await tp.identityFile({ user: 'access-plugin' }), 'the-identity');
+  const err = (code: string, message = code): Error => Object.assign(new Error(message), { code });
+  const cases: Array<[Error, string, string]> = [
+    [err('ENOTFOUND', 'getaddrinfo ENOTFOUND auth.example'), 'UNREACHABLE', 'does not resolve'],
+    [err('EHOSTUNREACH'), 'UNREACHABLE', 'not reachable'],
+    [err('ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ssl/tls alert unknown ca'), 'CERT_REFUSED', 'unknown ca'],
+    [err('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED'), 'CERT_REFUSED', 'certificate required'],
+    [err('ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED', 'sslv3 alert certificate expired'), 'CERT_EXPIRED', 'expired'],
+    [err('ERR_TLS_CERT_ALTNAME_INVALID'), 'CA_MISMATCH', 'teleport.cluster.local'],
+    [err('UNABLE_TO_VERIFY_LEAF_SIGNATURE'), 'CA_MISMATCH', 'the-identity'],
+  ];
+  for (const [e, code, fragment] of cases) {
+    const out = classifyDialError(e, 'auth.example:3025', identity);
+    assert.equal(out.code, code, `${(e as NodeJS.ErrnoException).code}: ${out.message}`);
+    assert.equal(out.userFacing, true);
+    assert.ok(out.message.includes('auth.example:3025'), out.message);
+    assert.ok(out.message.includes(fragment), `${out.message} should mention ${fragment}`);
+    assert.equal(out.cause, e);
   }
 });

@@ -5,7 +5,7 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { isPluginError, type PluginError } from '../src/errors.js';
-import { assertIdentityValid, loadIdentity, loadIdentityFile, loadTlsTrio, parseIdentityFile } from '../src/teleport/identity.js';
+import { assertIdentityValid, clusterNameFromIssuer, loadIdentity, loadIdentityFile, loadTlsTrio, parseIdentityFile } from '../src/teleport/identity.js';
 import { alpnProtocols, authAlpnProtocol, grpcTarget, parseAddr } from '../src/teleport/dial.js';
 import { loadPki, type TestPkiLike, type UserIdentityLike } from './teleport-testkit.js';
 
@@ -53,6 +53,13 @@ test('a tctl identity file parses: user, cluster (issuer CN), SSH parts, CAs', a
   assert.equal(id.source, file);
   assert.equal(id.notAfter.getTime(), Math.floor(alice.notAfter.getTime() / 1000) * 1000);
   assertIdentityValid(id);
+});
+
+test('cluster name: issuer CN, falling back to O (Node\'s multi-line DN rendering)', () => {
+  assert.equal(clusterNameFromIssuer('O=example.com\nCN=example.com'), 'example.com');
+  assert.equal(clusterNameFromIssuer('C=US\nO=teleport.example.org'), 'teleport.example.org');
+  assert.equal(clusterNameFromIssuer('CN=root.example\nO=ignored'), 'root.example');
+  assert.equal(clusterNameFromIssuer('C=US'), '');
 });
 
 test('RSA (PKCS#1) and EC (SEC1) private keys are accepted', async () => {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { accessDenied, badParameter, compareFailed, notFound } from './teleport-error.js';
+import { accessDenied, badParameter, compareFailed, notFound, notImplemented } from './teleport-error.js';
 
 /**
  * The in-memory "backend" of the fake cluster: users, roles, access requests, plugin data and the
@@ -138,7 +138,10 @@ export interface ReviewInput {
   state: 'APPROVED' | 'DENIED';
   reason?: string;
   created?: Date;
+  /** Must be empty (upstream: NotImplemented otherwise). */
   annotations?: Traits;
+  /** Role subselection: upstream only accepts none or all. */
+  roles?: string[];
 }
 
 export const DEFAULT_THRESHOLD: Threshold = { name: 'default', approve: 1, deny: 1 };
@@ -365,29 +368,36 @@ export class ClusterState extends EventEmitter {
     if (author !== caller && !opts.callerIsAdmin) {
       throw accessDenied(`user "${caller}" cannot submit reviews on behalf of "${author}"`);
     }
-    if (review.state !== 'APPROVED' && review.state !== 'DENIED') {
-      throw badParameter(`invalid proposed state ${String(review.state)}; must be APPROVED or DENIED`);
-    }
-    if (author === req.user) throw badParameter(`user "${author}" cannot submit a review of their own request`);
     if (!this.users.has(author)) throw notFound(`user "${author}" is not found`);
-    if (!this.canReview(author, req)) {
-      throw accessDenied(`user "${author}" cannot submit a review of access request "${id}"`);
+    // Permission first (the requester can never review their own request), then the review's
+    // compatibility, then the request state: the order lib/services/access_request.go applies.
+    if (author === req.user || !this.canReview(author, req)) {
+      throw accessDenied(`user "${author}" cannot submit reviews`);
+    }
+    if (review.state !== 'APPROVED' && review.state !== 'DENIED') {
+      throw badParameter(`invalid state proposal: ${String(review.state)} (expected approval/denial)`);
     }
     if (req.reviews.some((r) => r.author === author)) {
       throw accessDenied(`user "${author}" has already reviewed this request`);
     }
+    if (review.roles && review.roles.length > 0 && review.roles.length !== Object.keys(req.roleThresholdMapping).length) {
+      throw notImplemented('role subselection is not yet supported in reviews, try omitting role list');
+    }
+    if (review.annotations && Object.keys(review.annotations).length > 0) {
+      throw notImplemented('annotations are not yet supported in reviews, try omitting annotations field');
+    }
     if (req.state !== 'PENDING') {
-      throw badParameter(`request ${id} has already been ${req.state.toLowerCase()}, cannot submit more reviews`);
+      throw accessDenied(`the access request has been already ${req.state.toLowerCase()}`);
     }
     const created = review.created && review.created.getTime() > 0 ? review.created : new Date();
     req.reviews.push({
       author,
-      roles: this.users.get(author)?.roles ?? [],
+      roles: [...new Set(review.roles ?? [])].sort(),
       proposedState: review.state,
       reason: review.reason ?? '',
       created,
-      annotations: cloneTraits(review.annotations),
-      // Filters are not evaluated by the fake: every reviewer counts towards every threshold.
+      annotations: {},
+      // Threshold filters are not evaluated by the fake: every reviewer matches every threshold.
       thresholdIndexes: req.thresholds.map((_, i) => i),
     });
     const outcome = this.evaluateThresholds(req);
@@ -401,7 +411,12 @@ export class ClusterState extends EventEmitter {
     return req;
   }
 
-  /** Deny wins as soon as any threshold's deny count is met; approval needs a met set per role. */
+  /**
+   * Teleport's review-based resolution: DENIED as soon as any threshold's deny count (non-zero) is
+   * met; APPROVED when, for every requested role, EVERY threshold set has at least one threshold
+   * whose (non-zero) approve count is met. Evaluated after each review, so the triggering review's
+   * proposal decides, as upstream's "last review" rule does.
+   */
   private evaluateThresholds(req: RequestRecord): 'APPROVED' | 'DENIED' | undefined {
     const approvals = req.thresholds.map(() => 0);
     const denials = req.thresholds.map(() => 0);
@@ -411,13 +426,17 @@ export class ClusterState extends EventEmitter {
         else denials[i] = (denials[i] ?? 0) + 1;
       }
     }
-    if (req.thresholds.some((t, i) => t.deny > 0 && (denials[i] ?? 0) >= t.deny)) return 'DENIED';
+    const last = req.reviews.at(-1);
+    if (last?.proposedState === 'DENIED') {
+      return req.thresholds.some((t, i) => t.deny !== 0 && (denials[i] ?? 0) >= t.deny) ? 'DENIED' : undefined;
+    }
     const met = (i: number): boolean => {
       const t = req.thresholds[i];
-      return t !== undefined && (approvals[i] ?? 0) >= Math.max(1, t.approve);
+      return t !== undefined && t.approve !== 0 && (approvals[i] ?? 0) >= t.approve;
     };
-    const allRolesApproved = req.roles.every((role) => (req.roleThresholdMapping[role] ?? []).some((set) => set.every(met)));
-    return allRolesApproved ? 'APPROVED' : undefined;
+    const roles = Object.keys(req.roleThresholdMapping);
+    const allApproved = roles.length > 0 && roles.every((role) => (req.roleThresholdMapping[role] ?? []).every((set) => set.some(met)));
+    return allApproved ? 'APPROVED' : undefined;
   }
 
   setRequestState(

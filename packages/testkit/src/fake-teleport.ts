@@ -1,3 +1,4 @@
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { loadTeleportProto } from '@teleport-plugin/core/internal/proto';
 import {
@@ -41,6 +42,12 @@ export interface FakeTeleportOptions {
    * PERMISSION_DENIED "client version is unsupported" (v18 default). Default: version major >= 18.
    */
   rejectOldClients?: boolean;
+  /**
+   * Keepalive enforcement like auth's EnforcementPolicy (MinTime 60 s): a connection whose client
+   * pings more often than this three times gets GOAWAY ENHANCE_YOUR_CALM `too_many_pings`.
+   * Default 60000; 0 disables.
+   */
+  keepaliveMinTimeMs?: number;
 }
 
 /** What `waitFor` resolves with: the predicate's value minus the falsy cases. */
@@ -280,6 +287,7 @@ export class FakeTeleport {
     );
     const tp = new FakeTeleport(pki, server, port, opts);
     tp.registerServices(opts.usersServiceImplemented ?? versionAtLeast(tp.version, 15));
+    tp.enforceKeepalive(opts.keepaliveMinTimeMs ?? 60_000);
     return tp;
   }
 
@@ -293,25 +301,32 @@ export class FakeTeleport {
 
   // ---- identities ----------------------------------------------------------------------------
 
-  /** Issues an identity signed by this cluster's CAs (in memory). */
-  issueIdentity(opts: UserIdentityOptions): Promise<UserIdentity> {
-    return this.pki.issueUser(opts);
+  /** The user's current roles go into the certificate subject (O attributes), as tctl does. */
+  private withRoles<T extends UserIdentityOptions>(opts: T): T {
+    if (opts.roles) return opts;
+    const u = this.state.users.get(opts.user);
+    return u ? { ...opts, roles: [...u.roles] } : opts;
   }
 
-  /** Writes a tctl-layout identity file (mode 0600) into `dir` and returns its path. */
+  /** Issues an identity signed by this cluster's CAs (in memory). */
+  issueIdentity(opts: UserIdentityOptions): Promise<UserIdentity> {
+    return this.pki.issueUser(this.withRoles(opts));
+  }
+
+  /** Writes a tctl-layout identity file (mode 0600, replaced atomically) into `dir`; returns its path. */
   writeIdentityFile(dir: string, opts: WriteIdentityOptions): Promise<string> {
-    return writeIdentityFile(this.pki, dir, opts);
+    return writeIdentityFile(this.pki, dir, this.withRoles(opts));
   }
 
   /** Identity file contents (tctl layout). Async because issuing the certificate is. */
   async identityFile(opts: UserIdentityOptions & { proxyHost?: string }): Promise<string> {
-    const identity = await this.pki.issueUser(opts);
+    const identity = await this.pki.issueUser(this.withRoles(opts));
     return this.pki.identityFile(identity, opts.proxyHost ? { proxyHost: opts.proxyHost } : {});
   }
 
   /** Writes `--format=tls` files: `<user>.key`, `<user>.crt`, `<user>.cas`. */
   writeTlsTrio(dir: string, opts: UserIdentityOptions & { fileBase?: string }): Promise<TlsTrioPaths> {
-    return writeTlsTrio(this.pki, dir, opts);
+    return writeTlsTrio(this.pki, dir, this.withRoles(opts));
   }
 
   // ---- users and roles -----------------------------------------------------------------------
@@ -487,6 +502,37 @@ export class FakeTeleport {
 
   // ---- gRPC plumbing -------------------------------------------------------------------------
 
+  /** Sessions sent GOAWAY `too_many_pings` (keepalive enforcement). */
+  readonly goaways: Array<{ reason: 'too_many_pings'; time: Date }> = [];
+
+  /**
+   * grpc-js has no server-side ping policy, so hook the underlying HTTP/2 sessions (a private
+   * field of grpc-js's Server; if it ever disappears, enforcement is silently off).
+   */
+  private enforceKeepalive(minTimeMs: number): void {
+    if (minTimeMs <= 0) return;
+    const servers = (this.server as unknown as { http2Servers?: Map<http2.Http2Server, unknown> }).http2Servers;
+    if (!(servers instanceof Map)) return;
+    for (const h2 of servers.keys()) {
+      h2.on('session', (session: http2.ServerHttp2Session) => {
+        let last = 0;
+        let strikes = 0;
+        session.on('ping', () => {
+          const now = Date.now();
+          if (last !== 0 && now - last < minTimeMs) strikes += 1;
+          last = now;
+          // Go's server tolerates two strikes (maxPingStrikes) before GOAWAY.
+          if (strikes > 2 && !session.closed) {
+            this.goaways.push({ reason: 'too_many_pings', time: new Date() });
+            this.state.emit('change');
+            session.goaway(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM, 0, Buffer.from('too_many_pings'));
+            session.close();
+          }
+        });
+      });
+    }
+  }
+
   private record(method: string, caller: string, request: unknown, md: grpc.Metadata): RecordedRpc {
     const rec: RecordedRpc = { method, caller, request, metadata: metadataRecord(md), time: new Date() };
     this.calls.push(rec);
@@ -526,6 +572,7 @@ export class FakeTeleport {
           if (!caller) callerOf(call);
           const res = await fn(caller, call.request, call);
           rec.code = grpc.status.OK;
+          call.sendMetadata(this.responseHeaders());
           callback(null, res);
         } catch (err) {
           const st = toStatus(err);
@@ -554,6 +601,7 @@ export class FakeTeleport {
         try {
           await this.preamble(method, call.metadata);
           if (!caller) callerOf(call);
+          call.sendMetadata(this.responseHeaders());
           await fn(caller, call.request, call, rec);
         } catch (err) {
           const st = toStatus(err);
@@ -564,6 +612,13 @@ export class FakeTeleport {
         }
       })();
     };
+  }
+
+  /** Auth echoes its own version in response headers. */
+  private responseHeaders(): grpc.Metadata {
+    const md = new grpc.Metadata();
+    md.set('version', this.version);
+    return md;
   }
 
   private requireUser(caller: string): UserSpec {
@@ -698,6 +753,7 @@ export class FakeTeleport {
             reason: review.Reason ?? '',
             ...(created ? { created } : {}),
             annotations: wire.fromLabelValues(review.Annotations),
+            roles: [...(review.Roles ?? [])],
           },
           { callerIsAdmin: st.isAdmin(caller) },
         );

@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import type { TestPki, UserIdentityOptions } from './pki.js';
 
@@ -15,13 +16,23 @@ export interface TlsTrioPaths {
   rootCas: string;
 }
 
+/**
+ * Write-then-rename so a process re-reading the file (refresh_identity) never sees half of it,
+ * as tbot's destination writer guarantees.
+ */
+async function writeAtomic(file: string, contents: string): Promise<void> {
+  const tmp = `${file}.tmp-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, contents, { mode: 0o600 });
+  await rename(tmp, file);
+}
+
 /** Writes a `tctl auth sign --format=file` identity file (mode 0600) and returns its path. */
 export async function writeIdentityFile(pki: TestPki, dir: string, opts: WriteIdentityOptions): Promise<string> {
   const identity = await pki.issueUser(opts);
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, opts.fileName ?? 'identity');
   const contents = pki.identityFile(identity, opts.proxyHost ? { proxyHost: opts.proxyHost } : {});
-  await writeFile(file, contents, { mode: 0o600 });
+  await writeAtomic(file, contents);
   return file;
 }
 
@@ -38,8 +49,8 @@ export async function writeTlsTrio(
   await mkdir(dir, { recursive: true });
   const base = path.join(dir, opts.fileBase ?? opts.user.replace(/[^A-Za-z0-9._-]/g, '_'));
   const paths = { clientKey: `${base}.key`, clientCrt: `${base}.crt`, rootCas: `${base}.cas` };
-  await writeFile(paths.clientKey, identity.privateKeyPem, { mode: 0o600 });
-  await writeFile(paths.clientCrt, identity.tlsCertPem, { mode: 0o600 });
-  await writeFile(paths.rootCas, pki.hostCaPem(), { mode: 0o600 });
+  await writeAtomic(paths.clientKey, identity.privateKeyPem);
+  await writeAtomic(paths.clientCrt, identity.tlsCertPem);
+  await writeAtomic(paths.rootCas, pki.hostCaPem());
   return paths;
 }

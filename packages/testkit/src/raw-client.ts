@@ -35,7 +35,7 @@ function md(values: Record<string, string> | undefined): grpc.Metadata {
 
 export async function rawTeleportClient(
   tp: FakeTeleport,
-  opts: { user?: string; identity?: UserIdentity; addr?: string } = {},
+  opts: { user?: string; identity?: UserIdentity; addr?: string; channelOptions?: grpc.ChannelOptions } = {},
 ): Promise<RawTeleportClient> {
   const identity = opts.identity ?? (await tp.issueIdentity({ user: opts.user ?? 'access-plugin' }));
   const creds = grpc.credentials.createSsl(
@@ -46,6 +46,7 @@ export async function rawTeleportClient(
   const options: grpc.ChannelOptions = {
     'grpc.ssl_target_name_override': API_DOMAIN,
     'grpc.default_authority': API_DOMAIN,
+    ...opts.channelOptions,
   };
   const { grpcObject } = loadTeleportProto();
   const Auth = (grpcObject['proto'] as grpc.GrpcObject)['AuthService'] as grpc.ServiceClientConstructor;

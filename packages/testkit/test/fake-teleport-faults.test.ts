@@ -100,3 +100,23 @@ test('every RPC is recorded with its caller', async () => {
     other.close();
   }
 });
+
+test('keepalive pings more often than the enforced minimum get GOAWAY too_many_pings', async () => {
+  const strict = await FakeTeleport.start({ keepaliveMinTimeMs: 2000 });
+  const chatty = await rawTeleportClient(strict, {
+    user: 'access-plugin',
+    channelOptions: { 'grpc.keepalive_time_ms': 50, 'grpc.keepalive_permit_without_calls': 1 },
+  });
+  const polite = await rawTeleportClient(strict, { user: 'access-plugin' });
+  try {
+    await chatty.call('Ping', {});
+    await polite.call('Ping', {});
+    await strict.waitFor(() => strict.goaways.length > 0, 5000, 'GOAWAY');
+    assert.equal(strict.goaways[0]?.reason, 'too_many_pings');
+    assert.equal(strict.goaways.length, 1, 'a client without keepalive pings is left alone');
+  } finally {
+    chatty.close();
+    polite.close();
+    await strict.close();
+  }
+});

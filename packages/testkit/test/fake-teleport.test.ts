@@ -59,7 +59,9 @@ test('Ping reports cluster, version, features and proxy address', async () => {
 
 test('an expired client certificate is refused at the TLS handshake', async () => {
   const c = await client('access-plugin', { expired: true });
+  const before = tp.calls.length;
   await rejects(c.call('Ping', {}), grpc.status.UNAVAILABLE);
+  assert.equal(tp.calls.length, before, 'nothing reached the handlers');
 });
 
 test('a certificate from another cluster is refused', async () => {
@@ -68,7 +70,9 @@ test('a certificate from another cluster is refused', async () => {
     const identity = await other.issueIdentity({ user: 'access-plugin' });
     const c = await rawTeleportClient(tp, { identity });
     clients.push(c);
+    const before = tp.calls.length;
     await rejects(c.call('Ping', {}), grpc.status.UNAVAILABLE);
+    assert.equal(tp.calls.length, before, 'nothing reached the handlers');
   } finally {
     await other.close();
   }
@@ -125,7 +129,11 @@ test('review: default threshold approves with one review; the response is the up
   assert.equal(res.Spec.ResolveReason, 'lgtm');
   // Reviewing a resolved request is refused.
   const c2 = await client('reviewer2@example.com');
-  await rejects(c2.call('SubmitAccessReview', { RequestID: id, Review: { Author: 'reviewer2@example.com', ProposedState: 'DENIED' } }), grpc.status.INVALID_ARGUMENT);
+  await rejects(
+    c2.call('SubmitAccessReview', { RequestID: id, Review: { Author: 'reviewer2@example.com', ProposedState: 'DENIED' } }),
+    grpc.status.PERMISSION_DENIED,
+    /already approved/,
+  );
 });
 
 test('review: thresholds approve 2 / deny 2', async () => {
@@ -143,12 +151,24 @@ test('review: thresholds approve 2 / deny 2', async () => {
   assert.equal(tp.admin.getRequest(denyId)?.state, 'PENDING');
   await tp.admin.review(denyId, { author: 'reviewer3@example.com', state: 'DENIED', reason: 'no' });
   assert.equal(tp.admin.getRequest(denyId)?.state, 'DENIED');
+  assert.equal(tp.admin.getRequest(denyId)?.resolveReason, 'no', 'the triggering review gives the resolve reason');
+});
+
+test('review: every threshold set of a role must be met (two granting roles)', async () => {
+  tp.upsertRole({ name: 'strict-requester', requestRoles: ['editor'], thresholds: [{ name: 'two', approve: 2, deny: 1 }] });
+  tp.upsertRole({ name: 'loose-requester', requestRoles: ['editor'] });
+  tp.upsertUser({ name: 'both@example.com', roles: ['strict-requester', 'loose-requester'] });
+  const id = await tp.admin.createRequest({ user: 'both@example.com', roles: ['editor'] });
+  assert.equal((await tp.admin.review(id, { author: 'reviewer1@example.com', state: 'APPROVED' })).state, 'PENDING');
+  assert.equal((await tp.admin.review(id, { author: 'reviewer2@example.com', state: 'APPROVED' })).state, 'APPROVED');
+  const id2 = await tp.admin.createRequest({ user: 'both@example.com', roles: ['editor'] });
+  assert.equal((await tp.admin.review(id2, { author: 'reviewer1@example.com', state: 'DENIED' })).state, 'DENIED', 'any deny threshold met denies');
 });
 
 test('review: self-review, second review, foreign author and non-reviewers are refused', async () => {
   const id = await tp.admin.createRequest({ user: 'advanced@example.com', roles: ['editor'] });
   const requester = await client('advanced@example.com');
-  await rejects(requester.call('SubmitAccessReview', { RequestID: id, Review: { ProposedState: 'APPROVED' } }), grpc.status.INVALID_ARGUMENT, /own request/);
+  await rejects(requester.call('SubmitAccessReview', { RequestID: id, Review: { ProposedState: 'APPROVED' } }), grpc.status.PERMISSION_DENIED, /cannot submit reviews/);
   const r1 = await client('reviewer1@example.com');
   await r1.call('SubmitAccessReview', { RequestID: id, Review: { Author: 'reviewer1@example.com', ProposedState: 'APPROVED' } });
   const again = await rejects(

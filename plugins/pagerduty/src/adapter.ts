@@ -1,4 +1,4 @@
-import { PluginError, defineAdapter, errorMessage } from '@teleport-plugin/core';
+import { PluginError, defineAdapter, errorMessage, requestWebLink } from '@teleport-plugin/core';
 import type {
   AccessRequest,
   AccessReview,
@@ -15,7 +15,7 @@ import type { PagerDutyConfig } from './config.js';
 import { pagerDutyDemo } from './demo.js';
 import { approveIfOnCall } from './onCallApproval.js';
 import { INCIDENT_ID_KEY, SERVICE_ID_KEY, pagerDutyPluginData } from './pluginData.js';
-import { incidentDetails, incidentKey, incidentTitle, requestLink, resolutionNote, reviewNote } from './render.js';
+import { incidentDetails, incidentKey, incidentTitle, resolutionNote, reviewNote } from './render.js';
 
 export const ADAPTER_NAME = 'pagerduty';
 
@@ -68,7 +68,7 @@ export function createPagerDutyHandlers(ctx: AdapterContext<PagerDutyConfig>, tu
         title: incidentTitle(request),
         incidentKey: incidentKey(request.id),
         serviceId: service.id,
-        details: incidentDetails(request, requestLink(ctx.cluster.webProxyUrl, request.id)),
+        details: incidentDetails(request, requestWebLink(ctx.cluster, request.id)),
       },
       ev.signal,
     );

@@ -27,12 +27,6 @@ export function incidentTitle(request: AccessRequest): string {
   return `Access request from ${request.user}`;
 }
 
-/** `<proxy>/web/requests/<id>`; `webProxyUrl` is the `.../web/requests/` base from the cluster info. */
-export function requestLink(webProxyUrl: string | undefined, requestId: string): string | undefined {
-  if (!webProxyUrl) return undefined;
-  return `${webProxyUrl.endsWith('/') ? webProxyUrl : `${webProxyUrl}/`}${encodeURIComponent(requestId)}`;
-}
-
 export function incidentDetails(request: AccessRequest, link: string | undefined, now: () => Date = () => new Date()): string {
   const at = formatRfc822(request.created ?? now());
   return (

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { requestWebLink } from '@teleport-plugin/core';
 import { pagerDutySnapshot, pagerDutyPluginData } from '../src/pluginData.js';
 import {
   autoApprovalReason,
@@ -7,7 +8,6 @@ import {
   incidentDetails,
   incidentKey,
   incidentTitle,
-  requestLink,
   resolutionNote,
   reviewNote,
 } from '../src/render.js';
@@ -22,9 +22,10 @@ test('incident title, key and details match the Go plugin', () => {
   const req = makeRequest({ id: 'abc', user: 'alice@example.com', roles: ['editor', 'auditor'], requestReason: 'deploy hotfix' });
   assert.equal(incidentTitle(req), 'Access request from alice@example.com');
   assert.equal(incidentKey('abc'), 'teleport-access-request/abc');
-  const link = requestLink('https://teleport.example.com/web/requests/', 'abc');
+  const link = requestWebLink({ webProxyUrl: 'https://teleport.example.com' }, 'abc');
   assert.equal(link, 'https://teleport.example.com/web/requests/abc');
-  assert.equal(requestLink('https://teleport.example.com/web/requests', 'abc'), link);
+  assert.equal(requestWebLink({ webProxyUrl: 'https://teleport.example.com/' }, 'abc'), link);
+  assert.equal(requestWebLink({ webProxyUrl: undefined }, 'abc'), undefined);
   assert.equal(
     incidentDetails(req, link),
     'alice@example.com requested permissions for roles editor, auditor on Teleport at 25 Nov 26 09:05 UTC.\n' +

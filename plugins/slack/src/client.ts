@@ -298,8 +298,9 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 export function sdkLogger(logger: Logger): SlackLogger {
   let level = LogLevel.INFO;
   return {
-    debug: (...msg: unknown[]) => logger.debug(msg.map(String).join(' '), { sdk: 'slack' }),
-    info: (...msg: unknown[]) => logger.debug(msg.map(String).join(' '), { sdk: 'slack' }),
+    // The SDK's debug/info lines repeat every request body; our own logs say what matters.
+    debug: () => {},
+    info: () => {},
     warn: (...msg: unknown[]) => logger.warn(msg.map(String).join(' '), { sdk: 'slack' }),
     error: (...msg: unknown[]) => logger.error(msg.map(String).join(' '), { sdk: 'slack' }),
     setLevel: (l: LogLevel) => {

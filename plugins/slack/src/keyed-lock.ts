@@ -6,8 +6,10 @@
 export class KeyedLock {
   private readonly tails = new Map<string, Promise<void>>();
 
-  async run<T>(key: string, task: () => Promise<T>): Promise<T> {
-    const previous = this.tails.get(key) ?? Promise.resolve();
+  /** `task` learns whether it had to wait for an earlier task on the same key. */
+  async run<T>(key: string, task: (waited: boolean) => Promise<T>): Promise<T> {
+    const earlier = this.tails.get(key);
+    const previous = earlier ?? Promise.resolve();
     let release!: () => void;
     const mine = new Promise<void>((resolve) => {
       release = resolve;
@@ -16,7 +18,7 @@ export class KeyedLock {
     this.tails.set(key, tail);
     try {
       await previous;
-      return await task();
+      return await task(earlier !== undefined);
     } finally {
       release();
       if (this.tails.get(key) === tail) this.tails.delete(key);

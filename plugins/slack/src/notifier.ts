@@ -11,8 +11,9 @@ import {
   type Resolution,
   type Traits,
 } from '@teleport-plugin/core';
-import { slackErrorCode, type SlackClient } from './client.js';
+import { isAuthError, slackErrorCode, type SlackClient } from './client.js';
 import type { SlackConfig } from './config.js';
+import { batchedWriter } from './batched-writer.js';
 import { KeyedLock } from './keyed-lock.js';
 import {
   KEY_LOGINS_BY_ROLE,
@@ -58,6 +59,8 @@ interface Target {
  */
 export class SlackNotifier {
   private readonly lock = new KeyedLock();
+  /** Set when Slack refused the token during an event; cleared by the next success. */
+  private tokenRefused = false;
 
   constructor(
     private readonly ctx: AdapterContext<SlackConfig>,
@@ -69,8 +72,8 @@ export class SlackNotifier {
   }
 
   async onPending(request: AccessRequest, ev: EventContext): Promise<void> {
-    await this.lock.run(request.id, async () => {
-      let data = await this.ctx.store.get(request.id, ev.signal);
+    await this.lock.run(request.id, async (waited) => {
+      let data = await this.current(ev, waited);
       const posted = parsePostedTo(data);
       // Data from the Go plugin (or an older run) has messages but no posted_to: all were sent.
       if (posted.size === 0 && parseMessageRefs(data).length > 0) {
@@ -91,6 +94,7 @@ export class SlackNotifier {
       const view = viewFromRequest(request, loginsByRole, '');
 
       const failures: Array<{ target: Target; err: unknown }> = [];
+      const store = batchedWriter((modify) => this.record(ev, modify));
       await Promise.all(
         missing.map(async (target) => {
           try {
@@ -100,12 +104,13 @@ export class SlackNotifier {
               text: messageFallbackText(view),
               blocks: this.blocks(view, !target.requester),
             });
-            data = await this.record(ev, (current) => {
+            data = await store((current) => {
               const next = withPostedMessage(current, target.address, ref);
               if (loginsJson && next[KEY_LOGINS_BY_ROLE] === undefined) next[KEY_LOGINS_BY_ROLE] = loginsJson;
               return next;
             });
             ev.logger.debug('Posted request message', { recipient: target.recipient, channel: ref.channel, ts: ref.ts });
+            this.healthy();
           } catch (err) {
             failures.push({ target, err });
           }
@@ -117,8 +122,8 @@ export class SlackNotifier {
 
   async onReviewed(request: AccessRequest, added: readonly AccessReview[], ev: EventContext): Promise<void> {
     if (added.length === 0) return;
-    await this.lock.run(request.id, async () => {
-      const data = await this.ctx.store.get(request.id, ev.signal);
+    await this.lock.run(request.id, async (waited) => {
+      const data = await this.current(ev, waited);
       const refs = parseMessageRefs(data);
       if (refs.length === 0) {
         ev.logger.debug('No Slack messages for this request; review not posted');
@@ -129,38 +134,42 @@ export class SlackNotifier {
       const firstNew = Math.max(0, all.length - added.length);
       const replied = parseReviewReplies(data);
       const failures: Array<{ target: Target; err: unknown }> = [];
-      await Promise.all(
-        refs.map(async (ref) => {
-          // Replies within a thread go out in order, each stored before the next.
-          for (let i = Math.max(firstNew, replied.get(refKey(ref)) ?? 0); i < all.length; i += 1) {
-            const review = all[i]!;
+      const failed = new Set<string>();
+      const store = batchedWriter((modify) => this.record(ev, modify));
+      // Review by review, all threads in parallel; a thread that failed gets no later replies
+      // (order matters) until a retry resumes it from its stored count.
+      for (let i = firstNew; i < all.length; i += 1) {
+        const review = all[i]!;
+        const due = refs.filter((ref) => !failed.has(refKey(ref)) && (replied.get(refKey(ref)) ?? 0) <= i);
+        await Promise.all(
+          due.map(async (ref) => {
             try {
               ev.signal.throwIfAborted();
               await this.client.postMessage({ channel: ref.channel, threadTs: ref.ts, text: reviewReply(review) });
-              await this.record(ev, (current) => withReviewReplies(current, ref, i + 1));
+              await store((current) => withReviewReplies(current, ref, i + 1));
             } catch (err) {
+              failed.add(refKey(ref));
               failures.push({ target: { address: ref.channel, recipient: refKey(ref), requester: false }, err });
-              return;
             }
-          }
-        }),
-      );
+          }),
+        );
+      }
       this.reportFailures('post a review reply in', failures, ev.logger);
     });
   }
 
   async onResolved(request: AccessRequest, ev: EventContext): Promise<void> {
     const resolution: Resolution = request.state === 'APPROVED' || request.state === 'DENIED' || request.state === 'PROMOTED' ? request.state : 'APPROVED';
-    await this.lock.run(request.id, async () => {
-      const data = await this.ctx.store.get(request.id, ev.signal);
+    await this.lock.run(request.id, async (waited) => {
+      const data = await this.current(ev, waited);
       const view = viewFromRequest(request, parseLoginsOrUndefined(data), resolution);
       await this.finish(view, data, ev);
     });
   }
 
   async onExpired(requestId: string, ev: EventContext): Promise<void> {
-    await this.lock.run(requestId, async () => {
-      const data = (await this.ctx.store.get(requestId, ev.signal)) ?? ev.data;
+    await this.lock.run(requestId, async (waited) => {
+      const data = (await this.current(ev, waited)) ?? ev.data;
       const view = viewFromData(requestId, data, 'EXPIRED');
       view.resolveReason = '';
       await this.finish(view, data, ev);
@@ -212,6 +221,12 @@ export class SlackNotifier {
     } catch (err) {
       ev.logger.warn('Could not DM the requester about the outcome', { user, error: errorMessage(err) });
     }
+  }
+
+  private healthy(): void {
+    if (!this.tokenRefused) return;
+    this.tokenRefused = false;
+    this.ctx.reportHealth(true);
   }
 
   private blocks(view: RequestView, reviewer: boolean): ReturnType<typeof messageBlocks> {
@@ -268,6 +283,15 @@ export class SlackNotifier {
   }
 
   /**
+   * This request's plugin data. The dispatcher's copy is fresh on a first attempt; after a retry,
+   * or after waiting for an earlier (possibly abandoned) handler of the same request, it may not be.
+   */
+  private async current(ev: EventContext, waited: boolean): Promise<PluginData | undefined> {
+    if (ev.attempt === 1 && !waited && ev.data !== undefined) return ev.data;
+    return this.ctx.store.get(ev.requestId, ev.signal);
+  }
+
+  /**
    * CAS write through the event; when the event was already cancelled (handler timeout) the
    * outcome of a Slack call that did go out is still stored, through the adapter's own store.
    */
@@ -287,6 +311,11 @@ export class SlackNotifier {
     let retryable: unknown;
     for (const { target, err } of failures) {
       const code = slackErrorCode(err);
+      if (isAuthError(err)) {
+        // A revoked or expired token breaks every later call too: show it on /readyz and `check`.
+        this.tokenRefused = true;
+        this.ctx.reportHealth(false, `Slack rejected the bot token (${code}); update [slack] token`);
+      }
       const fields = { recipient: target.recipient, channel: target.address, slackError: code ?? errorMessage(err) };
       if (code === 'channel_not_found') {
         logger.error(`Could not ${what} Slack channel: it does not exist or is private; fix role_to_recipients or invite the bot`, fields);

@@ -138,6 +138,8 @@ export interface TestContext {
   teleport: FakeTeleportActions;
   logger: CaptureLogger;
   abort: AbortController;
+  /** Every reportHealth call, in order. */
+  health: Array<{ healthy: boolean; reason?: string }>;
   close(): Promise<void>;
 }
 
@@ -150,6 +152,7 @@ export function makeContext(
   const logger = createCaptureLogger();
   const abort = new AbortController();
   const closers: Array<() => Promise<void> | void> = [];
+  const health: Array<{ healthy: boolean; reason?: string }> = [];
   const ctx: AdapterContext<SlackConfig> = {
     name: 'slack',
     config,
@@ -165,7 +168,9 @@ export function makeContext(
     teleport,
     signal: abort.signal,
     onClose: (fn) => closers.push(fn),
-    reportHealth: () => {},
+    reportHealth: (healthy, reason) => {
+      health.push(reason === undefined ? { healthy } : { healthy, reason });
+    },
   };
   return {
     ctx,
@@ -173,6 +178,7 @@ export function makeContext(
     teleport,
     logger,
     abort,
+    health,
     close: async () => {
       abort.abort();
       for (const fn of closers.reverse()) await fn();

@@ -107,6 +107,17 @@ describe('onPending', () => {
     assert.equal(parseMessageRefs(t.store.entries.get(request.id)).length, 2);
   });
 
+  it('reports the adapter unhealthy when Slack refuses the token, and healthy again after', async () => {
+    const { t, h } = await setup();
+    const request = newRequest(t, { user: 'someone' });
+    fake.fail({ path: '/api/chat.postMessage', status: 200, body: { ok: false, error: 'token_revoked' } });
+    await assert.rejects(h.onPending!(request, makeEvent(t, request.id)));
+    assert.deepEqual(t.health, [{ healthy: false, reason: 'Slack rejected the bot token (token_revoked); update [slack] token' }]);
+    await h.onPending!(request, makeEvent(t, request.id, { attempt: 2 }));
+    assert.deepEqual(t.health.at(-1), { healthy: true });
+    assert.equal(messagesFor(request.id).length, 1);
+  });
+
   it('does not post again for data written by the Go plugin (messages without posted_to)', async () => {
     const { t, h } = await setup();
     const request = newRequest(t);

@@ -1,4 +1,5 @@
 import {
+  createCaptureLogger,
   createLogger,
   createPluginDataStore,
   errorMessage,
@@ -20,9 +21,11 @@ import { connectTeleport } from '../teleport.js';
 
 const CHECK_TIMEOUT_MS = 20_000;
 
+type Result = 'OK' | 'WARN' | 'FAIL';
+
 interface Row {
   check: string;
-  ok: boolean;
+  result: Result;
   detail: string;
 }
 
@@ -33,11 +36,11 @@ interface Row {
 export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Promise<number> {
   const rows: Row[] = [];
   const add = (check: string, ok: boolean, detail: string): void => {
-    rows.push({ check, ok, detail });
+    rows.push({ check, result: ok ? 'OK' : 'FAIL', detail });
   };
   const finish = (): number => {
     printTable(rows);
-    return rows.every((r) => r.ok) ? 0 : 1;
+    return rows.every((r) => r.result !== 'FAIL') ? 0 : 1;
   };
 
   let config: LoadedConfig;
@@ -47,9 +50,10 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
     add('config', false, errorMessage(err));
     return finish();
   }
-  // Logs would interleave with the table: only warnings and worse, unless --debug.
+  // Logs would interleave with the table: only warnings and worse, unless --debug. Config
+  // warnings (deprecated and unknown keys) become rows of the table instead.
   const logger = createLogger({ ...config.log, output: 'stderr', severity: flags.debug ? 'debug' : 'warn' });
-  config.useLogger(logger);
+  config.useLogger(createCaptureLogger());
 
   let teleport: TeleportClient | undefined;
   try {
@@ -74,11 +78,10 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
         add(`${name}: config`, false, errorMessage(err));
       }
     }
-    const unknown = config.reportUnknownKeys();
-    if (configOk) {
-      const notes = unknown.length === 0 ? '' : ` (${unknown.length} warning${unknown.length === 1 ? '' : 's'}: ${unknown.join('; ')})`;
-      rows.unshift({ check: 'config', ok: true, detail: `${flags.config}: ${parsed.map((p) => p.name).join(', ')}${notes}` });
-    }
+    config.reportUnknownKeys();
+    const warnings = config.warnings.map((w): Row => ({ check: 'config', result: 'WARN', detail: w }));
+    if (configOk) rows.unshift({ check: 'config', result: 'OK', detail: `${flags.config}: ${parsed.map((p) => p.name).join(', ')}` }, ...warnings);
+    else rows.push(...warnings);
 
     let cluster: ClusterInfo;
     try {
@@ -164,8 +167,10 @@ function readOnlyActions(teleport: TeleportClient): TeleportActions {
 function printTable(rows: Row[]): void {
   const width = Math.max(5, ...rows.map((r) => r.check.length));
   const lines = [`${'CHECK'.padEnd(width)}  RESULT  DETAIL`];
-  for (const r of rows) lines.push(`${r.check.padEnd(width)}  ${(r.ok ? 'OK' : 'FAIL').padEnd(6)}  ${r.detail}`);
-  const failed = rows.filter((r) => !r.ok).length;
-  lines.push('', failed === 0 ? 'All checks passed.' : `${failed} check${failed === 1 ? '' : 's'} failed.`);
+  for (const r of rows) lines.push(`${r.check.padEnd(width)}  ${r.result.padEnd(6)}  ${r.detail}`);
+  const failed = rows.filter((r) => r.result === 'FAIL').length;
+  const warned = rows.filter((r) => r.result === 'WARN').length;
+  const warnNote = warned === 0 ? '' : ` (${warned} warning${warned === 1 ? '' : 's'})`;
+  lines.push('', failed === 0 ? `All checks passed${warnNote}.` : `${failed} check${failed === 1 ? '' : 's'} failed${warnNote}.`);
   process.stdout.write(lines.join('\n') + '\n');
 }

@@ -2,7 +2,6 @@ import type { EventEmitter } from 'node:events';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import * as testkit from '@teleport-plugin/testkit';
 import {
   createLogger,
   errorMessage,
@@ -73,6 +72,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   const out = (line = ''): void => {
     process.stdout.write(`${line}\n`);
   };
+  const testkit = await import('@teleport-plugin/testkit');
   const FakeTeleport = (testkit as unknown as { FakeTeleport?: FakeTeleportClass }).FakeTeleport;
   if (FakeTeleport === undefined) {
     throw new PluginError('NOT_IMPLEMENTED', 'this build of @teleport-plugin/testkit has no FakeTeleport');
@@ -132,7 +132,8 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
           const prev = topLevel[k];
           topLevel[k] = isPlainObject(prev) && isPlainObject(v) ? { ...prev, ...v } : v;
         }
-        out(`* ${adapter.name}: fake service started`);
+        const urls = Object.values(service.section).filter((v): v is string => typeof v === 'string' && /^https?:\/\//.test(v));
+        out(`* ${adapter.name}: fake ${adapter.name} API started${urls.length > 0 ? ` at ${urls.join(', ')}` : ''}`);
       } catch (err) {
         out(`  - skipping ${adapter.name}: its demo service did not start: ${errorMessage(err)}`);
       }
@@ -149,7 +150,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
       ...sections,
     });
     await fs.writeFile(configFile, toml, { mode: 0o600 });
-    out(`* Config written to ${configFile}:`);
+    out(`* Config written to ${configFile} (removed when the demo ends):`);
     out(indent(toml.trimEnd(), '    '));
     out();
 
@@ -295,7 +296,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function indent(text: string, prefix: string): string {
   return text
     .split('\n')
-    .map((l) => prefix + l)
+    .map((l) => (l === '' ? '' : prefix + l))
     .join('\n');
 }
 

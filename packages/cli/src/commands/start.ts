@@ -113,12 +113,13 @@ export async function runStart(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
     ),
   ]);
 
-  // Whatever happens, never hang past the budget: a stuck handler must not keep the process alive.
+  // Never hang past the budget: a stuck handler must not keep the process alive. The timer is
+  // deliberately not unref'd: it also keeps the process up while a stuck stop() holds nothing
+  // else open (otherwise Node would exit 13 on the unsettled await).
   const hardStop = setTimeout(() => {
     logger.error('Shutdown budget exceeded, exiting');
     process.exit(1);
-  }, SHUTDOWN_BUDGET_MS + 5_000);
-  hardStop.unref();
+  }, SHUTDOWN_BUDGET_MS + 2_000);
 
   let stopError: unknown;
   try {
@@ -127,6 +128,7 @@ export async function runStart(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
     stopError = err;
   }
   await teleport.close().catch((err: unknown) => logger.debug('closing the Teleport connection failed', { error: errorMessage(err) }));
+  clearTimeout(hardStop);
 
   if (outcome.kind === 'fatal') return fatal(outcome.error);
   if (stopError !== undefined) return fatal(stopError);

@@ -1,4 +1,5 @@
 import type { HttpServerConfig } from '../http/types.js';
+import { registerSecret } from '../log/redaction.js';
 import type { TomlSection } from './toml-section.js';
 
 /** `[http]` (lib.HTTPConfig of the Go jira/gitlab plugins, shared spec §3.4). */
@@ -22,6 +23,7 @@ export function parseHttpSection(s: TomlSection): HttpServerConfig {
     if (url.username !== '' || url.password !== '') {
       // gitlab: `https://user:pass@host` doubles as basic auth for the webhook.
       urlAuth = { user: decodeURIComponent(url.username), password: decodeURIComponent(url.password) };
+      registerSecret(urlAuth.password);
       url.username = '';
       url.password = '';
     }

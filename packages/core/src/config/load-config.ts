@@ -86,7 +86,8 @@ export async function loadConfig(file: string, options: LoadConfigOptions = {}):
 export function parseConfig(text: string, file: string, options: LoadConfigOptions = {}): LoadedConfig {
   let root: Record<string, unknown>;
   try {
-    root = parse(text) as Record<string, unknown>;
+    // Editors on Windows like to start files with a byte-order mark; TOML does not allow one.
+    root = parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof TomlError) {
       const first = err.message.split('\n')[0]?.replace(/^Invalid TOML document:\s*/i, '') ?? 'invalid TOML';
@@ -99,7 +100,7 @@ export function parseConfig(text: string, file: string, options: LoadConfigOptio
   let logger = options.logger;
   const host = {
     file,
-    positions: KeyPositions.scan(text),
+    positions: KeyPositions.scan(text.replace(/^\uFEFF/, '')),
     env: options.env ?? process.env,
     cwd: options.cwd ?? process.cwd(),
     warn(message: string) {

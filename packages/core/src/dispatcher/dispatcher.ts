@@ -1,9 +1,11 @@
+import { setMaxListeners } from 'node:events';
 import type { AdapterHandlers, EventContext, Resolution } from '../adapter.js';
 import { DecorrelatedBackoff, sleep } from '../backoff.js';
 import { PluginError, errorMessage, isPluginError } from '../errors.js';
 import type { RuntimeMetrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
 import { RESOLUTION_KEY, RESOLVE_REASON_KEY, REVIEWS_COUNT_KEY, formatReviewsCount, parseReviewsCount } from '../plugindata/fields.js';
+import type { CasPluginDataStore } from '../store/pluginDataStore.js';
 import type { PluginDataStore } from '../store/types.js';
 import type { AccessRequest, PluginData } from '../teleport/types.js';
 import type { WatcherEvent } from '../watcher/watcher.js';
@@ -13,8 +15,8 @@ import { KeyedQueue } from './keyedQueue.js';
 export interface DispatchTarget {
   readonly name: string;
   readonly handlers: AdapterHandlers;
-  /** This adapter's plugin data (namespace = adapter name). */
-  readonly store: PluginDataStore;
+  /** This adapter's plugin data (namespace = adapter name); createAfterRead saves a read when present. */
+  readonly store: PluginDataStore & Partial<Pick<CasPluginDataStore, 'createAfterRead'>>;
   readonly logger: Logger;
   /** Keys written when the adapter first sees a request. */
   snapshot(request: AccessRequest): PluginData;
@@ -73,6 +75,8 @@ export class Dispatcher {
     this.options = options;
     this.retry = { attempts: 5, baseMs: 1000, capMs: 30_000, ...options.retry };
     this.handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000;
+    // Every in-flight call listens on these two signals (up to maxConcurrency per adapter).
+    setMaxListeners(0, this.stopping.signal, this.halted.signal);
     const concurrency = options.maxConcurrency ?? 128;
     this.lanes = options.targets.map((target) => ({
       target,
@@ -159,7 +163,10 @@ export class Dispatcher {
     let data = await this.step(target, 'read plugin data', (signal) => target.store.get(id, signal));
     if (data === undefined) {
       const snapshot = target.snapshot(request);
-      const created = await this.step(target, 'create plugin data', (signal) => target.store.create(id, snapshot, signal));
+      const store = target.store;
+      const created = await this.step(target, 'create plugin data', (signal) =>
+        store.createAfterRead ? store.createAfterRead(id, snapshot, signal) : store.create(id, snapshot, signal),
+      );
       if (created) {
         data = withoutEmpty(snapshot);
         logger.debug('new access request');
@@ -169,11 +176,13 @@ export class Dispatcher {
           const onPending = target.handlers.onPending.bind(target.handlers);
           await this.invoke(target, id, 'onPending', data, logger, (ev) => onPending(request, ev));
         }
+      } else {
+        // Someone else (a replica, or a duplicate event) created it first.
+        data = await this.step(target, 'read plugin data', (signal) => target.store.get(id, signal));
+        if (data === undefined) return;
       }
-      // Re-read: the handler stored its keys, or someone else created the entry first.
-      data = await this.step(target, 'read plugin data', (signal) => target.store.get(id, signal));
-      if (data === undefined) return;
     }
+    // The review step re-reads by CAS, so keys the handler just stored are not lost.
     await this.outstandingReviews(target, request, data, logger);
   }
 
@@ -299,7 +308,6 @@ export class Dispatcher {
       try {
         return await fn(this.halted.signal);
       } catch (err) {
-        if (isPluginError(err, 'COMPARE_FAILED')) this.options.metrics?.pluginDataConflicts.inc({ adapter: target.name });
         if (attempt >= this.retry.attempts || !isRetryable(err) || this.halted.signal.aborted) {
           throw new PluginError(isPluginError(err) ? err.code : 'UNKNOWN', `${what}: ${errorMessage(err)}`, { cause: err });
         }

@@ -10,6 +10,7 @@ export class KeyedQueue<T> {
   private readonly running = new Set<string>();
   private readonly idleWaiters: Array<() => void> = [];
   private closed = false;
+  private waiting = 0;
 
   constructor(
     private readonly concurrency: number,
@@ -20,9 +21,7 @@ export class KeyedQueue<T> {
 
   /** Items waiting (not yet started). */
   get queued(): number {
-    let n = 0;
-    for (const items of this.pending.values()) n += items.length;
-    return n;
+    return this.waiting;
   }
 
   /** Items being processed now. */
@@ -32,6 +31,7 @@ export class KeyedQueue<T> {
 
   push(key: string, item: T): void {
     if (this.closed) return;
+    this.waiting++;
     const items = this.pending.get(key);
     if (items) {
       items.push(item);
@@ -46,6 +46,7 @@ export class KeyedQueue<T> {
   clear(): number {
     const dropped = this.queued;
     this.closed = true;
+    this.waiting = 0;
     this.pending.clear();
     this.runnable.length = 0;
     this.notifyIdle();
@@ -64,6 +65,7 @@ export class KeyedQueue<T> {
       const items = this.pending.get(key);
       const item = items?.shift();
       if (item === undefined || items === undefined) continue;
+      this.waiting--;
       if (items.length === 0) this.pending.delete(key);
       this.running.add(key);
       void this.run(key, item);

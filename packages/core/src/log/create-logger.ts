@@ -54,8 +54,10 @@ export function createLogger(options: CreateLoggerOptions = {}): RootLogger {
     exitOnError: false,
   });
 
+  let closed: Promise<void> | undefined;
   const write = (level: LogSeverity, message: string, base: LogFields, fields: LogFields | undefined): void => {
-    if (LEVELS[level] > LEVELS[severity]) return;
+    // Late lines (a handler finishing after shutdown) are dropped: winston throws after end().
+    if (LEVELS[level] > LEVELS[severity] || closed !== undefined) return;
     const merged = fields === undefined ? base : { ...base, ...fields };
     const safe = redactFields(merged);
     for (const key of Object.keys(safe)) {
@@ -76,7 +78,6 @@ export function createLogger(options: CreateLoggerOptions = {}): RootLogger {
     child: (fields) => make({ ...base, ...fields }),
   });
 
-  let closed: Promise<void> | undefined;
   return {
     ...make({}),
     severity,

@@ -18,11 +18,20 @@ export interface PluginDataStoreOptions {
  * Plugin data with the Go plugins' compare-and-swap semantics (`integrations/lib/plugindata/cas.go`).
  * Every write carries a non-empty Expect map, because an empty one means "no check" to Teleport.
  */
+/** The store plus what the dispatcher needs to classify with one read less. */
+export interface CasPluginDataStore extends PluginDataStore {
+  /**
+   * create() without its initial read, for a caller that has just read "absent" itself: only the
+   * Expect map ("" for every key) guards the write. Same result as create().
+   */
+  createAfterRead(requestId: string, data: PluginData, signal?: AbortSignal): Promise<boolean>;
+}
+
 export function createPluginDataStore(
   client: TeleportClient,
   plugin: string,
   options: PluginDataStoreOptions = {},
-): PluginDataStore {
+): CasPluginDataStore {
   const kind = options.kind ?? 'access_request';
   const maxAttempts = options.maxAttempts ?? 20;
   const backoffOptions = options.backoff ?? { baseMs: 1, capMs: 1000 };
@@ -30,30 +39,36 @@ export function createPluginDataStore(
   const get = (requestId: string, signal?: AbortSignal): Promise<PluginData | undefined> =>
     client.getPluginData(requestId, plugin, { kind, signal });
 
+  const createAfterRead = async (requestId: string, data: PluginData, signal?: AbortSignal): Promise<boolean> => {
+    // Expect "" for every key = "no entry yet": if another writer created it in between,
+    // Teleport answers COMPARE_FAILED instead of letting us overwrite its data.
+    const expect: PluginData = {};
+    for (const key of Object.keys(data)) expect[key] = '';
+    if (Object.keys(expect).length === 0) {
+      throw new PluginError('BAD_PARAMETER', `plugin data for ${plugin} must have at least one key`);
+    }
+    try {
+      await client.updatePluginData({ kind, resource: requestId, plugin, set: { ...data }, expect }, signal);
+      return true;
+    } catch (err) {
+      if (isPluginError(err, 'COMPARE_FAILED')) {
+        options.onConflict?.();
+        return false;
+      }
+      throw err;
+    }
+  };
+
   return {
     plugin,
     get,
 
     async create(requestId, data, signal) {
       if ((await get(requestId, signal)) !== undefined) return false;
-      // Expect "" for every key = "no entry yet": if another writer created it in between,
-      // Teleport answers COMPARE_FAILED instead of letting us overwrite its data.
-      const expect: PluginData = {};
-      for (const key of Object.keys(data)) expect[key] = '';
-      if (Object.keys(expect).length === 0) {
-        throw new PluginError('BAD_PARAMETER', `plugin data for ${plugin} must have at least one key`);
-      }
-      try {
-        await client.updatePluginData({ kind, resource: requestId, plugin, set: { ...data }, expect }, signal);
-        return true;
-      } catch (err) {
-        if (isPluginError(err, 'COMPARE_FAILED')) {
-          options.onConflict?.();
-          return false;
-        }
-        throw err;
-      }
+      return createAfterRead(requestId, data, signal);
     },
+
+    createAfterRead: (requestId, data, signal) => createAfterRead(requestId, data, signal),
 
     async update(requestId, modify, signal) {
       const backoff = new DecorrelatedBackoff(backoffOptions);

@@ -88,6 +88,8 @@ export function secureConnect(
     }, timeoutMs);
     const onError = (err: Error): void => {
       clearTimeout(timer);
+      // A failed handshake must not leave the TCP connection half-open.
+      socket.destroy();
       reject(err);
     };
     socket.once('error', onError);

@@ -241,10 +241,8 @@ function buildIdentity(parts: IdentityParts): Identity {
   if (!cert.checkPrivateKey(key)) {
     throw invalid(parts.source, 'the private key does not belong to the TLS certificate');
   }
-  const subject = distinguishedName(cert.subject);
-  const issuer = distinguishedName(cert.issuer);
-  const username = subject.get('CN') ?? '';
-  const clusterName = issuer.get('CN') ?? issuer.get('O') ?? '';
+  const username = distinguishedName(cert.subject).get('CN') ?? '';
+  const clusterName = clusterNameFromIssuer(cert.issuer);
   if (!clusterName) {
     throw invalid(parts.certSource, 'the TLS certificate has no issuer CN or O, so the Teleport cluster name is unknown');
   }
@@ -266,6 +264,15 @@ function buildIdentity(parts: IdentityParts): Identity {
     notAfter: new Date(cert.validTo),
     fingerprint,
   };
+}
+
+/**
+ * Teleport's CAs use the cluster name as subject CN and O, so the user certificate's issuer names
+ * the cluster; O is the fallback when a CA has no CN. Empty when neither is present.
+ */
+export function clusterNameFromIssuer(issuer: string): string {
+  const dn = distinguishedName(issuer);
+  return dn.get('CN') || dn.get('O') || '';
 }
 
 /** Node renders a DN as `C=US\nO=example.com\nCN=example.com`; first value per attribute wins. */

@@ -16,7 +16,8 @@ export class IdentitySource {
   private identity: Identity;
   private lastStamp: string | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private checking: Promise<boolean> | undefined;
+  private queue: Promise<boolean> = Promise.resolve(false);
+  private pending = 0;
   private warnedExpired = false;
   private readonly listeners = new Set<(identity: Identity) => void>();
 
@@ -42,7 +43,7 @@ export class IdentitySource {
     if (!this.config.refreshIdentity) return;
     this.lastStamp = await this.stamp().catch(() => undefined);
     const interval = Math.max(10, this.config.refreshIdentityIntervalMs ?? 60_000);
-    this.timer = setInterval(() => void this.checkNow(), interval);
+    this.timer = setInterval(() => this.tick(), interval);
     this.timer.unref();
   }
 
@@ -51,12 +52,22 @@ export class IdentitySource {
     this.timer = undefined;
   }
 
-  /** Looks at the file(s) now; resolves true when a new identity was taken. */
+  /**
+   * Looks at the file(s) now; resolves true when a new identity was taken. Checks run one after
+   * another, so a caller always gets a read that started after its call.
+   */
   checkNow(): Promise<boolean> {
-    this.checking ??= this.check().finally(() => {
-      this.checking = undefined;
+    const run = this.queue.then(() => this.check());
+    this.queue = run.catch(() => false);
+    this.pending++;
+    return run.finally(() => {
+      this.pending--;
     });
-    return this.checking;
+  }
+
+  private tick(): void {
+    // A slow disk must not pile up timer checks.
+    if (this.pending === 0) void this.checkNow().catch(() => undefined);
   }
 
   private async check(): Promise<boolean> {

@@ -70,7 +70,10 @@ export interface ClusterInfo {
   /** Enterprise access workflows: web links to requests are available. */
   advancedAccessWorkflows: boolean;
   proxyPublicAddr: string;
-  /** `https://<proxy>/web/requests/` base, only when advanced workflows are on. */
+  /**
+   * `https://<proxy_public_addr>` (`:443` dropped), only when advanced workflows are on; links to a
+   * request are `${webProxyUrl}/web/requests/<id>`.
+   */
   webProxyUrl: string | undefined;
 }
 

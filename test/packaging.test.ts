@@ -1,0 +1,218 @@
+// What a user gets from npm: packs the publishable packages the way a release does (`pnpm pack`
+// rewrites workspace:* to versions and runs prepack), checks the tarballs' contents and
+// manifests, installs core + cli + testkit + slack into an empty folder with plain npm, and runs
+// the installed `teleport-plugin`. Also runs the image's HEALTHCHECK script in that layout (the
+// image's /app is the same kind of flat npm install).
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const PNPM = ['--yes', 'pnpm@12.21.0'];
+const PACKAGES: Record<string, string> = {
+  '@teleport-plugin/core': 'packages/core',
+  '@teleport-plugin/cli': 'packages/cli',
+  '@teleport-plugin/testkit': 'packages/testkit',
+  '@teleport-plugin/slack': 'plugins/slack',
+  '@teleport-plugin/pagerduty': 'plugins/pagerduty',
+};
+const INSTALLED = ['@teleport-plugin/core', '@teleport-plugin/cli', '@teleport-plugin/testkit', '@teleport-plugin/slack'];
+
+type Manifest = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+interface Packed {
+  tarball: string;
+  files: string[];
+  manifest: Manifest;
+}
+
+let scratch: string;
+let app: string;
+const packed = new Map<string, Packed>();
+
+/** `npm install` of the tarballs, as a user would; offline when npm's cache already has everything. */
+async function npmInstall(dir: string, specs: string[]): Promise<void> {
+  await run(
+    'npm',
+    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--omit=dev', '--loglevel=error', ...specs],
+    { cwd: dir, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 },
+  );
+}
+
+before(async () => {
+  scratch = await mkdtemp(path.join(tmpdir(), 'tp-packaging-'));
+  const out = path.join(scratch, 'tarballs');
+  await mkdir(out);
+  const filters = Object.keys(PACKAGES).flatMap((name) => ['--filter', name]);
+  await run('npx', [...PNPM, ...filters, 'pack', '--pack-destination', out], {
+    cwd: repo,
+    timeout: 120_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
+  for (const name of Object.keys(PACKAGES)) {
+    const tarball = path.join(out, `${name.slice(1).replace('/', '-')}-${await version(name)}.tgz`);
+    const { stdout } = await run('tar', ['-tzf', tarball]);
+    const files = stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+    const { stdout: json } = await run('tar', ['-xzOf', tarball, 'package/package.json']);
+    packed.set(name, { tarball, files, manifest: JSON.parse(json) as Manifest });
+  }
+
+  app = path.join(scratch, 'app');
+  await mkdir(app);
+  await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'probe', private: true, type: 'module' }));
+  await npmInstall(app, INSTALLED.map((n) => packed.get(n)!.tarball));
+});
+
+after(async () => {
+  if (scratch) await rm(scratch, { recursive: true, force: true });
+});
+
+async function version(name: string): Promise<string> {
+  const manifest = JSON.parse(await readFile(path.join(repo, PACKAGES[name]!, 'package.json'), 'utf8')) as Manifest;
+  return manifest.version as string;
+}
+
+/** Every file an `exports` / `bin` entry points at. */
+function entryTargets(manifest: Manifest): string[] {
+  const out: string[] = [];
+  const walk = (v: unknown): void => {
+    if (typeof v === 'string') out.push(v);
+    else if (v && typeof v === 'object') Object.values(v).forEach(walk);
+  };
+  walk(manifest.exports);
+  walk(manifest.bin);
+  return out.map((p) => p.replace(/^\.\//, ''));
+}
+
+describe('npm packages', () => {
+  test('tarballs hold built code, README and (core) the proto files; no sources, tests or configs', () => {
+    for (const [name, { files }] of packed) {
+      assert.ok(files.includes('package.json') && files.includes('README.md'), `${name}: package.json and README.md`);
+      assert.ok(files.some((f) => f.startsWith('dist/src/') && f.endsWith('.js')), `${name}: dist/src/*.js`);
+      const stray = files.filter(
+        (f) => /^(src|test|dist\/test)\//.test(f) || /tsconfig|\.tsbuildinfo$/.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+      );
+      assert.deepEqual(stray, [], `${name}: files that should not be published`);
+    }
+    const core = packed.get('@teleport-plugin/core')!.files;
+    assert.ok(core.some((f) => /^proto\/.*\.proto$/.test(f)), 'core ships proto/');
+  });
+
+  test('manifests: versions instead of workspace:*, exports with types, engines, license, public access', () => {
+    for (const [name, { manifest, files }] of packed) {
+      assert.equal(manifest.name, name);
+      assert.doesNotMatch(JSON.stringify(manifest), /workspace:/, `${name}: workspace: protocol left in`);
+      assert.equal(manifest.license, 'Apache-2.0', name);
+      assert.match(manifest.engines?.node ?? '', />=\s*20\.11/, `${name}: engines.node`);
+      assert.equal(manifest.publishConfig?.access, 'public', name);
+      assert.equal(manifest.type, 'module', name);
+      assert.ok(manifest.description, `${name}: description`);
+      assert.ok(manifest.repository?.url && manifest.repository.directory === PACKAGES[name], `${name}: repository`);
+      const root = manifest.exports?.['.'];
+      assert.ok(root?.types && root?.default, `${name}: exports["."] has types and default`);
+      for (const target of entryTargets(manifest)) {
+        assert.ok(files.includes(target), `${name}: ${target} (from exports/bin) is in the tarball`);
+      }
+    }
+    const cli = packed.get('@teleport-plugin/cli')!.manifest;
+    assert.ok(cli.bin?.['teleport-plugin'], 'cli: bin teleport-plugin');
+  });
+
+  test('the installed teleport-plugin lists the installed adapter', async () => {
+    const bin = path.join(app, 'node_modules/.bin/teleport-plugin');
+    const expected = `@teleport-plugin/slack v${await version('@teleport-plugin/slack')} (adapter "slack")`;
+    const byFlag = await run(bin, ['version', '--plugin', 'slack'], { cwd: app, timeout: 30_000 });
+    assert.match(byFlag.stdout, /^teleport-plugin v\d+\.\d+\.\d+/);
+    assert.ok(byFlag.stdout.includes(expected), byFlag.stdout);
+    const byEnv = await run(bin, ['version'], { cwd: app, timeout: 30_000, env: { ...process.env, TELEPORT_PLUGINS: 'slack' } });
+    assert.ok(byEnv.stdout.includes(expected), byEnv.stdout);
+    // pagerduty is not installed here: naming it must fail with a hint, not crash.
+    await assert.rejects(run(bin, ['version', '--plugin', 'pagerduty'], { cwd: app, timeout: 30_000 }), (err: Error & { stdout?: string }) => {
+      assert.match(err.stdout ?? '', /pagerduty/);
+      return true;
+    });
+  });
+
+  test('every export of the installed packages imports, and core finds its own proto files', async () => {
+    const specifiers = INSTALLED.flatMap((name) =>
+      Object.keys(packed.get(name)!.manifest.exports as Record<string, unknown>)
+        .filter((k) => !k.endsWith('.json'))
+        .map((k) => (k === '.' ? name : `${name}/${k.slice(2)}`)),
+    );
+    const script = `
+      for (const s of ${JSON.stringify(specifiers)}) await import(s);
+      const { loadTeleportProto } = await import('@teleport-plugin/core/internal/proto');
+      const { grpcObject } = loadTeleportProto();
+      if (!grpcObject) throw new Error('no grpc object');
+      console.log('ok', ${JSON.stringify(specifiers.length)});`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, timeout: 30_000 });
+    assert.equal(stdout.trim(), `ok ${specifiers.length}`);
+  });
+});
+
+describe('image HEALTHCHECK script (docker/healthcheck.mjs)', () => {
+  let script: string;
+  let server: http.Server;
+  let status = 200;
+
+  before(async () => {
+    script = path.join(app, 'healthcheck.mjs');
+    await copyFile(path.join(repo, 'docker/healthcheck.mjs'), script);
+    server = http.createServer((req, res) => {
+      res.writeHead(req.url === '/healthz' ? status : 404).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  });
+  after(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  async function check(toml: string | undefined): Promise<{ code: number; output: string }> {
+    const file = path.join(app, `plugin-${Math.random().toString(36).slice(2)}.toml`);
+    if (toml !== undefined) await writeFile(file, toml);
+    try {
+      const { stdout } = await run(process.execPath, [script], {
+        cwd: app,
+        timeout: 15_000,
+        env: { ...process.env, TELEPORT_PLUGIN_CONFIG: file },
+      });
+      return { code: 0, output: stdout };
+    } catch (err) {
+      const e = err as { code?: number; stderr?: string };
+      return { code: e.code ?? -1, output: e.stderr ?? '' };
+    }
+  }
+  const port = () => (server.address() as AddressInfo).port;
+
+  test('passes without a config or without [http]', async () => {
+    assert.equal((await check(undefined)).code, 0);
+    const res = await check('[teleport]\naddr = "teleport.example.com:443"\n[slack]\ntoken = "x"\n');
+    assert.equal(res.code, 0);
+    assert.match(res.output, /no \[http\]/);
+  });
+
+  test('probes /healthz on [http] listen_addr', async () => {
+    status = 200;
+    assert.equal((await check(`[http]\nlisten_addr = "127.0.0.1:${port()}"\n`)).code, 0);
+    assert.equal((await check(`[http]\nlisten_addr = ":${port()}"\n`)).code, 0, 'an empty host means localhost');
+    status = 503;
+    const failing = await check(`[http]\nlisten_addr = "127.0.0.1:${port()}"\n`);
+    assert.equal(failing.code, 1);
+    assert.match(failing.output, /503/);
+  });
+
+  test('fails when nothing listens on the configured port', async () => {
+    const closed = http.createServer();
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+    const freePort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    assert.equal((await check(`[http]\nlisten_addr = "127.0.0.1:${freePort}"\n`)).code, 1);
+  });
+});
