@@ -128,7 +128,8 @@ podman build --isolation chroot --format docker --pull=never -f "$dockerfile" "$
 log "built in $((SECONDS - started)) s"
 
 # --- smoke tests -----------------------------------------------------------------------------------
-run() { podman run --rm --network none "$@"; }
+# --no-healthcheck: podman would try to schedule the image HEALTHCHECK through systemd timers.
+run() { podman run --rm --network none --no-healthcheck "$@"; }
 log "teleport-plugin version"
 run "$image" version
 log "teleport-plugin demo"
@@ -142,6 +143,15 @@ rc=$?
 set -e
 echo "exit code $rc"
 [[ $rc != 0 ]] || die "start without a config should fail"
+
+log "the article's examples/slack/config mounted (expected: config accepted, then: no identity file)"
+set +e
+out=$(run -v "$repo/examples/slack/config:/var/lib/teleport-plugins:ro" -e TELEPORT_PLUGINS=slack "$image" 2>&1)
+rc=$?
+set -e
+echo "$out"
+echo "exit code $rc"
+grep -q 'access-plugin.pem' <<<"$out" || die "expected an error naming access-plugin.pem"
 
 log "image"
 podman image inspect "$image" --format 'user={{.Config.User}} entrypoint={{.Config.Entrypoint}} cmd={{.Config.Cmd}}'

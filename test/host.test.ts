@@ -220,3 +220,39 @@ describe('runtime fail-fast', () => {
     }
   });
 });
+
+describe('two replicas on one cluster', () => {
+  it('announce each request, review and resolution once in total', async () => {
+    const teleport = await FakeTeleport.start();
+    teleport.addRequester('alice@example.com', { thresholds: [{ name: 'two', approve: 2, deny: 2 }] });
+    teleport.addReviewer('bob');
+    teleport.addReviewer('carol');
+    const events: RecordedEvent[] = [];
+    const replica = (n: number) => ({ adapter: createRecorderAdapter(), config: { record: (e: RecordedEvent) => events.push({ ...e, adapter: `replica${n}` }) } });
+    const one = await startHarness({ teleport, adapters: [replica(1)] });
+    const two = await startHarness({ teleport, adapters: [replica(2)] });
+    try {
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) ids.push(await teleport.admin.createRequest({ user: 'alice@example.com', roles: ['editor'] }));
+      for (const id of ids) await teleport.admin.review(id, { author: 'bob', state: 'APPROVED' });
+      for (const id of ids) await teleport.admin.review(id, { author: 'carol', state: 'APPROVED' });
+      await teleport.waitFor(() => ids.every((id) => summary(events, id).includes('resolved')), 10_000, 'every resolution');
+      await Promise.all([one.runtime.idle(), two.runtime.idle()]);
+      for (const id of ids) {
+        const s = summary(events, id);
+        assert.equal(s.filter((e) => e === 'pending').length, 1, `${id}: ${s.join(', ')}`);
+        assert.equal(s.filter((e) => e === 'resolved').length, 1, `${id}: ${s.join(', ')}`);
+        assert.deepEqual(
+          s.filter((e) => e.startsWith('reviewed')).join('+').split(/[:+]/).filter((x) => x !== 'reviewed').sort(),
+          ['bob', 'carol'],
+          `${id}: each review reported once (${s.join(', ')})`,
+        );
+      }
+      for (const id of ids) assert.equal(summary(events, id)[0], 'pending', id);
+    } finally {
+      await one.stop();
+      await two.stop();
+      await teleport.close();
+    }
+  });
+});

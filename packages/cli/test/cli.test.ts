@@ -4,8 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseConfig } from '@teleport-plugin/core';
-import { FakeTeleport } from '@teleport-plugin/testkit';
-import { runCli, startCli, writeFixtureAdapter } from './helpers.js';
+import { runCli, writeFixtureAdapter } from './helpers.js';
 
 let dir: string;
 
@@ -109,77 +108,10 @@ describe('teleport-plugin (no Teleport needed)', () => {
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, /^teleport-plugin: error: .*missing-identity/);
     assertNoStack(r.stderr);
-  });
-});
 
-describe('teleport-plugin against a fake Teleport', () => {
-  let tp: FakeTeleport;
-  let identity: string;
-
-  before(async () => {
-    tp = await FakeTeleport.start({ clusterName: 'cli.example.com' });
-    tp.addRequester('alice', { requestRoles: ['editor'] });
-    identity = await tp.writeIdentityFile(dir, { user: FakeTeleport.PLUGIN_USER });
-  });
-  after(async () => {
-    await tp.close();
-  });
-
-  const writeConfig = async (name: string, adapterName: string, extra = ''): Promise<string> => {
-    const file = path.join(dir, name);
-    await fs.writeFile(
-      file,
-      `[teleport]\naddr = "${tp.addr}"\nidentity = "${identity}"\n\n[log]\nseverity = "info"\n\n[${adapterName}]\ngreeting = "hello"\n${extra}`,
-    );
-    return file;
-  };
-
-  test('check: all OK -> exit 0 and a table', async () => {
-    const adapter = await writeFixtureAdapter(dir, 'checked');
-    const file = await writeConfig('check-ok.toml', 'checked', 'greting = "typo"\n');
-    const r = await runCli(['check', '-c', file, '--plugin', adapter]);
-    assert.equal(r.code, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /^CHECK\s+RESULT\s+DETAIL$/m);
-    assert.match(r.stdout, /^config\s+OK\s+.*check-ok\.toml: checked$/m);
-    assert.match(r.stdout, /^teleport\s+OK\s+cluster "cli\.example\.com", Teleport 18\.0\.0 at 127\.0\.0\.1:\d+$/m);
-    assert.match(r.stdout, /^checked: greeting\s+OK\s+hello from cluster cli\.example\.com$/m);
-    assert.match(r.stdout, /^checked: service\s+OK\s+token accepted$/m);
-    assert.match(r.stdout, /^config\s+WARN\s+.*check-ok\.toml:10: unknown key checked\.greting \(did you mean checked\.greeting\?\)$/m);
-    assert.match(r.stdout, /All checks passed \(1 warning\)\./);
-    assert.equal(r.stderr, '');
-  });
-
-  test('check: a failing adapter check -> exit 1 with the reason', async () => {
-    const adapter = await writeFixtureAdapter(dir, 'refused');
-    const file = await writeConfig('check-fail.toml', 'refused', 'fail_check = true\n');
-    const r = await runCli(['check', '-c', file, '--plugin', adapter]);
-    assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stdout, /^refused: service\s+FAIL\s+service refused the token$/m);
-    assert.match(r.stdout, /1 check failed\./);
-  });
-
-  test('check: Teleport unreachable -> FAIL row', async () => {
-    const adapter = await writeFixtureAdapter(dir, 'lonely');
-    const file = path.join(dir, 'check-unreachable.toml');
-    await fs.writeFile(file, `[teleport]\naddr = "127.0.0.1:1"\nidentity = "${identity}"\n\n[lonely]\ngreeting = "hi"\n`);
-    const r = await runCli(['check', '-c', file, '--plugin', adapter], { timeoutMs: 25_000 });
-    assert.equal(r.code, 1, r.stdout + r.stderr);
-    assert.match(r.stdout, /^teleport\s+FAIL\s+127\.0\.0\.1:1: /m);
-  });
-
-  test('start: serves requests, warns about unknown keys, stops cleanly on SIGTERM', async () => {
-    const adapter = await writeFixtureAdapter(dir, 'runner');
-    const events = path.join(dir, 'runner-events.txt');
-    const file = await writeConfig('start.toml', 'runner', `events_file = "${events}"\ngreting = "typo"\n`);
-    const cli = startCli(['start', '-c', file, '--plugin', adapter]);
-    await cli.waitForOutput(/Plugin is ready/);
-    const id = await tp.admin.createRequest({ user: 'alice', roles: ['editor'], reason: 'cli test' });
-    await cli.waitForOutput(new RegExp(`fixture saw request adapter=runner requestId=${id}`));
-    cli.child.kill('SIGTERM');
-    const r = await cli.result;
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /start\.toml:11: unknown key runner\.greting \(did you mean runner\.greeting\?\)/);
-    assert.match(r.stderr, /INFO Successfully shut down$/m);
-    assert.match(await fs.readFile(events, 'utf8'), new RegExp(`^pending ${id}$`, 'm'));
+    const debug = await runCli(['start', '-c', file, '--plugin', adapter, '--debug']);
+    assert.equal(debug.code, 1);
+    assert.match(debug.stderr, /^teleport-plugin: error: .*missing-identity.*\n/m);
+    assert.match(debug.stderr, /^\s+at /m, 'with --debug the stack is shown');
   });
 });

@@ -211,6 +211,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       });
     } catch (err) {
       await closeLoaded();
+      const serving = routes.filter((r) => r.routes.length > 0).map((r) => `"${r.adapter}"`);
+      if (!options.http && serving.length > 0 && isPluginError(err)) {
+        // The user never asked for a server: say which adapter needs one.
+        throw new PluginError(err.code, `adapter ${serving.join(', ')} serves webhooks, so the HTTP server starts: ${err.message}`, {
+          cause: err,
+          userFacing: err.userFacing,
+        });
+      }
       throw err;
     }
   }

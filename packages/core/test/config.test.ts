@@ -224,6 +224,21 @@ describe('errors name the file, the line, the key and what was expected', () => 
     );
   });
 
+  test("adapters' context logger queues until a logger is attached", () => {
+    const cfg = parse(`${TELEPORT}[slack]\n`);
+    cfg.context.logger.info('parsed slack', { channels: 2 });
+    const logger = createCaptureLogger();
+    cfg.useLogger(logger);
+    cfg.context.logger.child({ adapter: 'slack' }).debug('later');
+    assert.deepEqual(
+      logger.entries.map((e) => [e.level, e.message, e.fields]),
+      [
+        ['info', 'parsed slack', { channels: 2 }],
+        ['debug', 'later', { adapter: 'slack' }],
+      ],
+    );
+  });
+
   test('a missing file', async () => {
     await assert.rejects(loadConfig('/nonexistent/teleport-plugin.toml'), (err: unknown) => {
       assert.ok(isPluginError(err, 'CONFIG'));

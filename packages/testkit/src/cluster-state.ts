@@ -131,6 +131,8 @@ export interface CreateRequestInput {
   loginHint?: string;
   /** Caller-requested absolute max duration. */
   maxDuration?: Date;
+  /** Validate and return the request without storing it (no event, no audit entry). */
+  dryRun?: boolean;
 }
 
 export interface ReviewInput {
@@ -347,8 +349,9 @@ export class ClusterState extends EventEmitter {
       resources: resources.map((r) => ({ ...r, clusterName: r.clusterName || this.clusterName })),
       loginHint: input.loginHint ?? '',
       revision: this.nextRevision(),
-      seq: ++this.requestSeq,
+      seq: input.dryRun ? 0 : ++this.requestSeq,
     };
+    if (input.dryRun) return req;
     this.requests.set(req.id, req);
     this.armExpiry(req);
     this.audit.push({ type: 'access_request.create', requestId: req.id, state: 'PENDING', user: req.user, reason: req.requestReason, time: now });

@@ -19,8 +19,9 @@ import { FaultInjector } from './faults.js';
 import { writeIdentityFile, writeTlsTrio, type TlsTrioPaths, type WriteIdentityOptions } from './identity-file.js';
 import { TestPki, type KeyType, type UserIdentity, type UserIdentityOptions } from './pki.js';
 import { startTlsRoutingProxy, type TlsRoutingProxy, type TlsRoutingProxyOptions } from './proxy.js';
-import { accessDenied, badParameter, FakeTeleportError, notFound, notImplemented } from './teleport-error.js';
+import { accessDenied, badParameter, FakeTeleportError, notImplemented } from './teleport-error.js';
 import * as wire from './wire.js';
+import { acceptWatchKinds, initEvent, watchMatches, wireEvent, type WatchKindIn } from './watch-rules.js';
 
 export interface FakeTeleportOptions {
   /** Default `example.com`. */
@@ -151,23 +152,6 @@ interface OpenWatch {
   caller: string;
   end(code: grpc.status, message: string): void;
 }
-
-interface WatchKindIn {
-  Kind?: string;
-  Name?: string;
-  Filter?: Record<string, string>;
-  SubKind?: string;
-  LoadSecrets?: boolean;
-  Version?: string;
-}
-
-const WATCHABLE: Record<string, { resource: string }> = {
-  access_request: { resource: 'access_request' },
-  role: { resource: 'role' },
-  user: { resource: 'user' },
-};
-
-const ACCESS_REQUEST_FILTER_KEYS = new Set(['id', 'user', 'state']);
 
 function parseSemver(v: string): [number, number, number] | undefined {
   const m = /^v?(\d+)\.(\d+)\.(\d+)(?:[-+].*)?$/.exec(v.trim());
@@ -716,8 +700,11 @@ export class FakeTeleport {
           ...(expires ? { ttlMs: Math.max(1, expires.getTime() - Date.now()) } : {}),
           ...(maxDuration ? { maxDuration } : {}),
           loginHint: spec.LoginHint ?? '',
+          dryRun: Boolean(spec.DryRun),
         });
-        return wire.accessRequest(created);
+        const out = wire.accessRequest(created) as { Spec: { DryRun: boolean } };
+        out.Spec.DryRun = Boolean(spec.DryRun);
+        return out;
       }),
 
       DeleteAccessRequest: this.unary('DeleteAccessRequest', (caller, req) => {
@@ -838,59 +825,10 @@ export class FakeTeleport {
   private watch(caller: string, req: { Kinds?: WatchKindIn[]; AllowPartialSuccess?: boolean }, call: grpc.ServerWritableStream<unknown, unknown>, rec: RecordedRpc): void {
     if (this.faults.streamsRefused()) throw new FakeTeleportError('ConnectionProblem', 'watch streams are temporarily refused (fault injection)');
     this.requireUser(caller);
-    const requested = req?.Kinds ?? [];
-    if (requested.length === 0) throw badParameter("missing parameter Kinds: can't setup global watch");
-    const partial = Boolean(req?.AllowPartialSuccess);
-    const accepted: WatchKindIn[] = [];
-    for (const k of requested) {
-      const kind = k.Kind ?? '';
-      const support = WATCHABLE[kind];
-      if (!support) {
-        if (partial) continue;
-        throw badParameter(`resource type "${kind}" is not supported by this event stream`);
-      }
-      if (kind === 'access_request') {
-        for (const [key, value] of Object.entries(k.Filter ?? {})) {
-          if (!ACCESS_REQUEST_FILTER_KEYS.has(key)) throw badParameter(`unknown filter key ${key}`);
-          if (key === 'state' && !(REQUEST_STATES as readonly string[]).includes(value)) throw badParameter(`unknown request state ${value}`);
-        }
-      }
-      const ownRequests = kind === 'access_request' && (k.Filter ?? {})['user'] === caller;
-      const allowed = ownRequests || this.state.can(caller, support.resource, 'read');
-      if (!allowed) {
-        if (partial) continue;
-        throw accessDenied(`access denied to perform action "read" on "${support.resource}"`);
-      }
-      accepted.push(k);
-    }
-    if (accepted.length === 0) throw badParameter('none of the requested kinds can be watched');
-
-    const matches = (ev: ClusterEvent): boolean =>
-      accepted.some((k) => {
-        if (k.Kind !== ev.kind) return false;
-        const name = ev.type === 'DELETE' ? ev.name : ev.kind === 'access_request' ? ev.request.id : ev.kind === 'role' ? ev.role.name : ev.user.name;
-        if (k.Name && k.Name !== name) return false;
-        // Filters narrow PUTs only; DELETE events are always delivered.
-        if (ev.type === 'PUT' && ev.kind === 'access_request') {
-          const f = k.Filter ?? {};
-          if (f['id'] && f['id'] !== ev.request.id) return false;
-          if (f['user'] && f['user'] !== ev.request.user) return false;
-          if (f['state'] && f['state'] !== 'NONE' && f['state'] !== ev.request.state) return false;
-        }
-        return true;
-      });
-    const toWire = (ev: ClusterEvent): object => {
-      if (ev.type === 'DELETE') {
-        const version = ev.kind === 'access_request' ? 'v3' : ev.kind === 'role' ? 'v7' : 'v2';
-        return { Type: 'DELETE', ResourceHeader: wire.resourceHeader(ev.kind, ev.name, version) };
-      }
-      if (ev.kind === 'access_request') return { Type: 'PUT', AccessRequest: wire.accessRequest(ev.request) };
-      if (ev.kind === 'role') return { Type: 'PUT', Role: wire.role(ev.role) };
-      return { Type: 'PUT', User: wire.user(ev.user) };
-    };
+    const accepted = acceptWatchKinds(this.state, caller, req);
 
     const listener = (ev: ClusterEvent): void => {
-      if (matches(ev)) call.write(toWire(ev));
+      if (watchMatches(accepted, ev)) call.write(wireEvent(ev));
     };
     let ended = false;
     const watch: OpenWatch = {
@@ -920,25 +858,7 @@ export class FakeTeleport {
       if (!ended) cleanup();
     });
     // INIT first, and subscribe in the same tick so nothing between the two is lost (or replayed).
-    call.write({
-      Type: 'INIT',
-      WatchStatus: {
-        Kind: 'watch_status',
-        SubKind: '',
-        Version: 'v1',
-        Metadata: { Name: 'watch_status', Namespace: 'default' },
-        Spec: {
-          Kinds: accepted.map((k) => ({
-            Kind: k.Kind ?? '',
-            LoadSecrets: Boolean(k.LoadSecrets),
-            Name: k.Name ?? '',
-            Filter: { ...(k.Filter ?? {}) },
-            SubKind: k.SubKind ?? '',
-            Version: k.Version ?? '',
-          })),
-        },
-      },
-    });
+    call.write(initEvent(accepted));
     this.state.on('event', listener);
     this.watches.add(watch);
     this.state.emit('change');

@@ -21,7 +21,7 @@ export type {
   CreateRequestOptions,
   Truthy,
 } from './fake-teleport.js';
-export type { AuditEntry, RequestState, Threshold, Rule, Traits, ResourceIdSpec } from './cluster-state.js';
+export type { AuditEntry, RequestState, Threshold, Rule, Traits, ResourceIdSpec, ClusterState, ClusterEvent } from './cluster-state.js';
 export { FaultInjector } from './faults.js';
 export { FakeTeleportError } from './teleport-error.js';
 export type { TraceKind } from './teleport-error.js';

@@ -43,7 +43,7 @@ test('dropWatchStreams ends every open stream with UNAVAILABLE', async () => {
 });
 
 test('refuseStreams refuses new watches for a while, then accepts again', async () => {
-  tp.faults.refuseStreams(300);
+  tp.faults.refuseStreams(1500);
   const refused = openWatch();
   const err = await tp.waitFor(() => refused.error());
   assert.equal(err.code, grpc.status.UNAVAILABLE);
@@ -51,11 +51,13 @@ test('refuseStreams refuses new watches for a while, then accepts again', async 
   const ok = await tp.waitFor(
     async () => {
       const w = openWatch();
-      const outcome = await tp.waitFor(() => (w.events.length > 0 ? 'ok' : w.error() ? 'refused' : undefined), 2000);
+      const outcome = await tp
+        .waitFor(() => (w.events.length > 0 ? 'ok' : w.error() ? 'refused' : undefined), 4000)
+        .catch(() => 'timeout');
       if (outcome === 'ok') return w;
       return undefined;
     },
-    3000,
+    6000,
     'watch accepted after the refusal window',
   );
   assert.deepEqual(ok.events, ['INIT']);

@@ -39,11 +39,11 @@ class Watch {
   }
 
   count(n: number): Promise<WireEvent[]> {
-    return this.tp.waitFor(() => this.events.length >= n && this.events, 3000, `${n} events`);
+    return this.tp.waitFor(() => this.events.length >= n && this.events, 5000, `${n} events`);
   }
 
   failed(): Promise<grpc.ServiceError> {
-    return this.tp.waitFor(() => this.error, 3000, 'stream error');
+    return this.tp.waitFor(() => this.error, 5000, 'stream error');
   }
 
   cancel(): void {
@@ -129,8 +129,9 @@ test('request expiry by TTL produces a DELETE event and keeps plugin data readab
   const w = watch({ Kinds: [{ Kind: 'access_request' }] });
   await w.count(1);
   const id = await tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], ttlMs: 150 });
-  await plugin.call('UpdatePluginData', { Kind: 'access_request', Resource: id, Plugin: 'slack', Set: { messages: 'C1/1' } });
-  await tp.waitFor(() => w.events.some((e) => e.Type === 'DELETE' && e.ResourceHeader?.Metadata.Name === id), 3000, 'DELETE after ttl');
+  // Same tick as the create (no timer can fire in between), so the short TTL cannot win the race.
+  tp.admin.setPluginData(id, 'slack', { messages: 'C1/1' });
+  await tp.waitFor(() => w.events.some((e) => e.Type === 'DELETE' && e.ResourceHeader?.Metadata.Name === id), 5000, 'DELETE after ttl');
   assert.equal(tp.admin.getRequest(id), undefined);
   const pd = await plugin.call('GetPluginData', { Kind: 'access_request', Resource: id, Plugin: 'slack' });
   assert.equal(pd.PluginData[0].Spec.Entries.slack.Data.messages, 'C1/1');

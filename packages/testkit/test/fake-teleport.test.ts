@@ -1,9 +1,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
+import { loadTeleportProto } from '@teleport-plugin/core/internal/proto';
 import { FakeTeleport, rawTeleportClient, type RawTeleportClient } from '../src/index.js';
 
 let tp: FakeTeleport;
+// RSA key generation is slow; it runs on the thread pool while the other tests run.
+const rsaTeleport = FakeTeleport.start({ clusterName: 'legacy.example', keyType: 'rsa' });
 const clients: RawTeleportClient[] = [];
 
 async function client(user: string, opts: { expired?: boolean } = {}): Promise<RawTeleportClient> {
@@ -44,6 +51,7 @@ before(async () => {
 after(async () => {
   for (const c of clients) c.close();
   await tp.close();
+  await (await rsaTeleport).close();
 });
 
 test('Ping reports cluster, version, features and proxy address', async () => {
@@ -280,4 +288,38 @@ test('old servers: ListAccessRequests and UsersService answer UNIMPLEMENTED', as
   } finally {
     await old.close();
   }
+});
+
+test('identity files carry the user\'s roles; --format=tls files work for a direct mTLS connection (RSA suite)', async () => {
+  const rsa = await rsaTeleport;
+  const dir = await mkdtemp(path.join(tmpdir(), 'tk-ft-'));
+  try {
+    const idFile = await rsa.writeIdentityFile(dir, { user: 'access-plugin' });
+    const pems = (await readFile(idFile, 'utf8')).match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    assert.match(new X509Certificate(pems[0]!).subject, /^O=access-plugin$/m);
+    const trio = await rsa.writeTlsTrio(dir, { user: 'access-plugin' });
+    const [key, crt, cas] = await Promise.all([trio.clientKey, trio.clientCrt, trio.rootCas].map((f) => readFile(f)));
+    const Auth = (loadTeleportProto().grpcObject['proto'] as grpc.GrpcObject)['AuthService'] as grpc.ServiceClientConstructor;
+    const c = new Auth(rsa.addr, grpc.credentials.createSsl(cas!, key!, crt!), { 'grpc.ssl_target_name_override': 'teleport.cluster.local' });
+    try {
+      const res = await new Promise<{ ClusterName: string }>((resolve, reject) =>
+        (c as unknown as { Ping: (r: unknown, cb: (e: Error | null, r: { ClusterName: string }) => void) => void }).Ping({}, (e, r) => (e ? reject(e) : resolve(r))),
+      );
+      assert.equal(res.ClusterName, 'legacy.example');
+    } finally {
+      c.close();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('CreateAccessRequestV2 with DryRun validates without storing or emitting', async () => {
+  const c = await client('requester@example.com');
+  const before = tp.admin.listRequests().length;
+  const res = await c.call('CreateAccessRequestV2', { Spec: { User: 'requester@example.com', Roles: ['editor'], DryRun: true } });
+  assert.equal(res.Spec.DryRun, true);
+  assert.equal(res.Spec.State, 'PENDING');
+  assert.equal(tp.admin.listRequests().length, before);
+  assert.equal(tp.admin.getRequest(res.Metadata.Name), undefined);
 });

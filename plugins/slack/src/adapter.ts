@@ -32,6 +32,9 @@ export async function setupSlack(ctx: AdapterContext<SlackConfig>, options: Slac
   try {
     auth = await client.authTest(ctx.signal);
   } catch (err) {
+    if (slackErrorCode(err) === undefined) {
+      throw new PluginError('UNREACHABLE', `cannot reach Slack at ${config.apiUrl} ([slack] api_url): ${errorMessage(err)}`, { cause: err });
+    }
     throw new PluginError('CONFIG', `Slack rejected the bot token ([slack] token): ${tokenProblem(err)}`, { cause: err, userFacing: isAuthError(err) });
   }
   const missing = missingScopes(auth.scopes);

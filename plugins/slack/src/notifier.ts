@@ -73,7 +73,7 @@ export class SlackNotifier {
 
   async onPending(request: AccessRequest, ev: EventContext): Promise<void> {
     await this.lock.run(request.id, async (waited) => {
-      let data = await this.current(ev, waited);
+      const data = await this.current(ev, waited);
       const posted = parsePostedTo(data);
       // Data from the Go plugin (or an older run) has messages but no posted_to: all were sent.
       if (posted.size === 0 && parseMessageRefs(data).length > 0) {
@@ -104,7 +104,7 @@ export class SlackNotifier {
               text: messageFallbackText(view),
               blocks: this.blocks(view, !target.requester),
             });
-            data = await store((current) => {
+            await store((current) => {
               const next = withPostedMessage(current, target.address, ref);
               if (loginsJson && next[KEY_LOGINS_BY_ROLE] === undefined) next[KEY_LOGINS_BY_ROLE] = loginsJson;
               return next;

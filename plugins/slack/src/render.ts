@@ -1,4 +1,4 @@
-import type { AccessReview, Resolution } from '@teleport-plugin/core';
+import { requestWebLink, type AccessReview, type Resolution } from '@teleport-plugin/core';
 
 /**
  * Rune limit for every free-text reason we show (request, resolution, review). Upstream's newer
@@ -71,12 +71,6 @@ function field(name: string, value: string, extra?: [string, string]): string {
   return `${line}\n`;
 }
 
-export function requestLink(webProxyUrl: string, id: string): string {
-  // ClusterInfo documents the `/web/requests/` base; accept a bare proxy URL too.
-  const base = webProxyUrl.replace(/\/+$/, '');
-  return /\/web\/requests$/.test(base) ? `${base}/${id}` : `${base}/web/requests/${id}`;
-}
-
 /** The `*Name*: value` lines of a request message. */
 export function messageFields(view: RequestView, options: Omit<RenderOptions, 'withButtons'>): string {
   let out = field('ID', view.id) + field('Cluster', options.clusterName);
@@ -92,8 +86,9 @@ export function messageFields(view: RequestView, options: Omit<RenderOptions, 'w
   }
   if (view.resources.length > 0) out += field('Resource(s)', escapeInline([...view.resources].sort().join(','), INLINE_LIMIT));
   if (view.reason) out += field('Reason', escapeBlock(view.reason, REASON_LIMIT));
-  if (options.webProxyUrl) {
-    out += field('Link', requestLink(options.webProxyUrl, view.id));
+  const link = requestWebLink({ webProxyUrl: options.webProxyUrl }, view.id);
+  if (link) {
+    out += field('Link', link);
   } else if (view.resolution === '') {
     out += field('Approve', `\`tsh request review --approve ${view.id}\``);
     out += field('Deny', `\`tsh request review --deny ${view.id}\``);

@@ -93,6 +93,8 @@ export class SlackReviewHandler {
         let payload: unknown;
         try {
           const form = new URLSearchParams(req.rawBody.toString('utf8'));
+          // Slack's periodic certificate check of the Request URL.
+          if (form.get('ssl_check') === '1') return { status: 200 };
           payload = JSON.parse(form.get('payload') ?? '');
         } catch {
           return { status: 400, body: 'expected a form field "payload" holding JSON' };

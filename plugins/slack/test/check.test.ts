@@ -57,5 +57,8 @@ describe('check', () => {
     const t = makeContext({ ...baseConfig(fake), token: 'xoxb-wrong' });
     await assert.rejects(setupSlack(t.ctx), (err) => isPluginError(err, 'CONFIG') && err.userFacing && /\[slack\] token/.test(err.message));
     await t.close();
+    const down = makeContext({ ...baseConfig(fake), apiUrl: 'http://127.0.0.1:1/api/' });
+    await assert.rejects(setupSlack(down.ctx, { retry: { maxAttempts: 1 } }), (err) => isPluginError(err, 'UNREACHABLE') && /\[slack\] api_url/.test(err.message));
+    await down.close();
   });
 });

@@ -14,7 +14,7 @@ function seedTeleport(teleport: FakeTeleport): void {
   for (const r of REVIEWERS) teleport.addReviewer(r);
 }
 
-const rootsFor = (fake: FakeSlack, id: string) => fake.rootMessages().filter((m) => blocksText(m.blocks).includes(`*ID*: ${id}\n`));
+const rootsFor = (fake: FakeSlack, id: string) => fake.rootMessages().filter((m) => m.text.includes(`: ${id} by `));
 
 describe('slack adapter in the real runtime', () => {
   let fake: FakeSlack;
@@ -56,33 +56,6 @@ describe('slack adapter in the real runtime', () => {
     await h.teleport.admin.expire(id);
     await fake.waitFor(() => rootsFor(fake, id).every((m) => /⌛ EXPIRED$/.test(blocksText(m.blocks))));
     await fake.waitFor(() => fake.messages.some((m) => m.text === `Request with ID "${id}" has been updated: *EXPIRED*`));
-  });
-
-  it('handles 30 concurrent requests with three reviewers each: one root per recipient, each review replied once', async () => {
-    const ids = await Promise.all(
-      Array.from({ length: 30 }, (_, i) => h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'], reason: `race ${i}` })),
-    );
-    // Reviews race the initial posts: the dispatcher must still thread every one exactly once.
-    await Promise.all(ids.flatMap((id) => REVIEWERS.map((author) => h.teleport.admin.review(id, { author, state: 'APPROVED' }))));
-    await fake.waitFor(
-      () =>
-        ids.every((id) => {
-          const roots = rootsFor(fake, id);
-          return roots.length === 3 && roots.every((m) => /✅ APPROVED/.test(blocksText(m.blocks)) && fake.replies(m.channel, m.ts).length >= 3);
-        }),
-      15_000,
-    );
-    await h.runtime.idle();
-    for (const id of ids) {
-      const roots = rootsFor(fake, id);
-      assert.deepEqual(roots.map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV', 'D0REQ'], `roots of ${id}`);
-      for (const root of roots) {
-        const authors = fake.replies(root.channel, root.ts).map((m) => m.text.split(' ')[0]).sort();
-        assert.deepEqual(authors, REVIEWERS, `replies in ${root.channel} for ${id}`);
-      }
-      const dms = fake.messages.filter((m) => m.text === `Request with ID "${id}" has been updated: *APPROVED*`);
-      assert.equal(dms.length, 1, `requester DMs for ${id}`);
-    }
   });
 });
 

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import * as fsSync from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -18,39 +19,6 @@ import type { CommonFlags } from '../main.js';
 import { connectTeleport } from '../teleport.js';
 import { prepare, SHUTDOWN_BUDGET_MS } from './start.js';
 
-/** What the demo uses of the testkit's FakeTeleport (looked up structurally). */
-interface RequestSnapshot {
-  id: string;
-  user: string;
-  roles: string[];
-  state: string;
-  resolveReason: string;
-  reviews: Array<{ author: string; proposedState: string; reason: string }>;
-}
-interface FakeTeleportLike {
-  readonly addr: string;
-  readonly clusterName: string;
-  readonly version: string;
-  readonly state: EventEmitter;
-  /** Every RPC the fake received (each one also emits `change` on state). */
-  readonly calls: ReadonlyArray<{ method: string; request: unknown }>;
-  writeIdentityFile(dir: string, opts: { user: string }): Promise<string>;
-  addPluginUser(name?: string, opts?: { canReview?: boolean | string[]; canSetState?: boolean }): void;
-  addRequester(name: string, opts?: { requestRoles?: string[] }): void;
-  addReviewer(name: string, opts?: { reviewRoles?: string[] }): void;
-  admin: {
-    createRequest(opts: { user: string; roles: string[]; reason?: string; ttlMs?: number }): Promise<string>;
-    review(id: string, opts: { author: string; state: 'APPROVED' | 'DENIED'; reason?: string }): Promise<RequestSnapshot>;
-    expire(id: string): Promise<void>;
-    getRequest(id: string): RequestSnapshot | undefined;
-    pluginData(id: string, plugin: string): Record<string, string> | undefined;
-  };
-  close(): Promise<void>;
-}
-interface FakeTeleportClass {
-  start(opts?: { clusterName?: string; advancedWorkflows?: boolean; proxyPublicAddr?: string }): Promise<FakeTeleportLike>;
-}
-
 const DEFAULT_DEMO_ADAPTERS = ['slack', 'pagerduty'];
 const STEP_TIMEOUT_MS = 15_000;
 const REQUESTER_ON_CALL = 'alice@example.com';
@@ -69,14 +37,17 @@ interface Running {
  * real runtime in between, and three access requests (approved, denied, expired) to watch.
  */
 export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promise<number> {
+  // `teleport-plugin demo | head` closes stdout early; finish (and clean up) quietly instead of crashing.
+  let stdoutOpen = true;
+  process.stdout.on('error', () => {
+    stdoutOpen = false;
+  });
   const out = (line = ''): void => {
-    process.stdout.write(`${line}\n`);
+    if (stdoutOpen) process.stdout.write(`${line}\n`);
   };
+  // Loaded here, not at the top: only the demo needs the testkit (and its PKI and gRPC server).
   const testkit = await import('@teleport-plugin/testkit');
-  const FakeTeleport = (testkit as unknown as { FakeTeleport?: FakeTeleportClass }).FakeTeleport;
-  if (FakeTeleport === undefined) {
-    throw new PluginError('NOT_IMPLEMENTED', 'this build of @teleport-plugin/testkit has no FakeTeleport');
-  }
+  const { FakeTeleport } = testkit;
 
   const explicit = flags.plugins.length > 0;
   const wanted = explicit ? flags.plugins : DEFAULT_DEMO_ADAPTERS;
@@ -107,6 +78,14 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   }
 
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'teleport-plugin-demo-'));
+  // Ctrl-C mid-demo: the fakes die with the process, but the temporary config and identity must go.
+  const onInterrupt = (): void => {
+    fsSync.rmSync(dir, { recursive: true, force: true });
+    process.stderr.write('\ndemo interrupted\n');
+    process.exit(130);
+  };
+  process.once('SIGINT', onInterrupt);
+  process.once('SIGTERM', onInterrupt);
   const tp = await FakeTeleport.start({ advancedWorkflows: true });
   const running: Running[] = [];
   let runtime: Runtime | undefined;
@@ -265,6 +244,8 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
     for (const r of running.reverse()) await r.service.close().catch(() => undefined);
     await tp.close().catch(() => undefined);
     await fs.rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
     await rootLogger?.close();
     await logger.close();
   }

@@ -1,5 +1,5 @@
 /**
- * The one logging interface of the runtime. winston sits behind it (log/winston.ts); adapters
+ * The one logging interface of the runtime. winston sits behind it (log/create-logger.ts); adapters
  * only see this. Messages are short and static; variable parts go in fields.
  */
 export type LogFields = Record<string, unknown>;

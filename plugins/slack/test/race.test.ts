@@ -1,0 +1,55 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { FakeTeleport, blocksText, startHarness, type FakeSlack, type Harness } from '@teleport-plugin/testkit';
+import slack from '../src/index.js';
+import { baseConfig, startFakeSlack } from './helpers.js';
+
+const REVIEWERS = ['alice@example.com', 'bob@example.com', 'carol@example.com'];
+const rootsFor = (fake: FakeSlack, id: string) => fake.rootMessages().filter((m) => m.text.includes(`: ${id} by `));
+
+describe('many concurrent requests through the real runtime', () => {
+  let fake: FakeSlack;
+  let h: Harness;
+
+  before(async () => {
+    fake = await startFakeSlack();
+    fake.addUser({ id: 'U0CAROL', name: 'carol', email: 'carol@example.com' });
+    const teleport = await FakeTeleport.start();
+    // Three approvals needed, so every reviewer's review lands while the request is pending.
+    teleport.addRequester('requester@example.com', { thresholds: [{ name: 'three', filter: '', approve: 3, deny: 1 }] as never });
+    for (const r of REVIEWERS) teleport.addReviewer(r);
+    const config = baseConfig(fake, { roleToRecipients: { '*': ['access-requests'], editor: ['access-requests', 'dev-access'] } });
+    h = await startHarness({ teleport, adapters: [{ adapter: slack, config }] });
+  });
+  after(async () => {
+    await h?.stop();
+    await h?.teleport.close();
+    await fake?.close();
+  });
+
+  it('handles 30 concurrent requests with three reviewers each: one root per recipient, each review replied once', async () => {
+    const replies = () => fake.messages.filter((m) => m.threadTs !== undefined && m.text.includes(' reviewed the request at ')).length;
+    const baseline = replies();
+    const ids = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'], reason: `race ${i}` })),
+    );
+    // Reviews race the initial posts: the dispatcher must still thread every one exactly once.
+    await Promise.all(ids.flatMap((id) => REVIEWERS.map((author) => h.teleport.admin.review(id, { author, state: 'APPROVED' }))));
+    // Cheap progress check (it runs on every Slack call); the exact assertions follow.
+    const mine = new Set(ids);
+    const dmsSent = () => fake.messages.filter((m) => m.text.startsWith('Request with ID') && [...mine].some((id) => m.text.includes(id))).length;
+    await fake.waitFor(() => replies() - baseline >= 30 * 3 * 3 && dmsSent() >= 30, 25_000);
+    await h.runtime.idle();
+    for (const id of ids) {
+      const roots = rootsFor(fake, id);
+      assert.deepEqual(roots.map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV', 'D0REQ'], `roots of ${id}`);
+      for (const root of roots) {
+        assert.match(blocksText(root.blocks), /\*Status\*: ✅ APPROVED/, `status of ${id} in ${root.channel}`);
+        const authors = fake.replies(root.channel, root.ts).map((m) => m.text.split(' ')[0]).sort();
+        assert.deepEqual(authors, REVIEWERS, `replies in ${root.channel} for ${id}`);
+      }
+      const dms = fake.messages.filter((m) => m.text === `Request with ID "${id}" has been updated: *APPROVED*`);
+      assert.equal(dms.length, 1, `requester DMs for ${id}`);
+    }
+  });
+});
