@@ -102,7 +102,7 @@ export const CLUSTER: ClusterInfo = {
   serverVersion: '17.0.0',
   advancedAccessWorkflows: true,
   proxyPublicAddr: 'teleport.example.com:443',
-  webProxyUrl: 'https://teleport.example.com/web/requests/',
+  webProxyUrl: 'https://teleport.example.com',
 };
 
 export interface TestAdapterContext extends AdapterContext<PagerDutyConfig> {
