@@ -247,15 +247,23 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       const drained = await dispatcher.stop(Math.max(0, deadline - Date.now()));
       if (!drained) logger.warn('shutdown budget spent before every handler finished');
       shutdown.abort(new PluginError('SHUTDOWN', 'runtime stopped'));
+      // Adapter cleanup gets what is left of the budget (at least 2 s each): a hanging stop() or
+      // onClose callback is abandoned with a warning instead of holding the process open.
+      const cleanupBudget = (): number => Math.max(2_000, deadline - Date.now());
       for (const entry of [...loaded].reverse()) {
-        if (!entry.handlers.stop) continue;
+        const adapterStop = entry.handlers.stop?.bind(entry.handlers);
+        if (!adapterStop) continue;
         try {
-          await entry.handlers.stop();
+          await withDeadline(adapterStop(), cleanupBudget(), 'adapter stop()');
         } catch (err) {
           entry.logger.warn('adapter stop() failed', { error: errorMessage(err) });
         }
       }
-      await closeLoaded();
+      try {
+        await withDeadline(closeLoaded(), cleanupBudget(), 'adapter onClose callbacks');
+      } catch (err) {
+        logger.warn('adapter cleanup did not finish', { error: errorMessage(err) });
+      }
       await server?.close();
       logger.info('stopped');
       resolveDone();
@@ -304,5 +312,19 @@ async function runClose(entry: LoadedAdapter): Promise<void> {
     } catch (err) {
       entry.logger.warn('onClose callback failed', { error: errorMessage(err) });
     }
+  }
+}
+
+/** Resolves or rejects with `work`, or rejects once `ms` have passed (the work is abandoned). */
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new PluginError('TIMEOUT', `${what} did not finish within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
