@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { accessDenied, badParameter, compareFailed, notFound, notImplemented } from './teleport-error.js';
+import { thresholdFilterMatches, validateThresholdFilter } from './threshold-filter.js';
 
 /**
  * The in-memory "backend" of the fake cluster: users, roles, access requests, plugin data and the
@@ -21,7 +22,7 @@ export interface Rule {
 
 export interface Threshold {
   name?: string;
-  /** Kept and sent on the wire; the fake treats every reviewer as matching. */
+  /** Predicate on the review (see threshold-filter.ts for the supported subset); empty = all. */
   filter?: string;
   approve: number;
   deny: number;
@@ -225,6 +226,7 @@ export class ClusterState extends EventEmitter {
   // ---- users and roles -----------------------------------------------------------------------
 
   upsertRole(role: RoleSpec): void {
+    for (const t of role.thresholds ?? []) validateThresholdFilter(t.filter ?? '');
     const copy: RoleSpec = structuredClone(role);
     this.roles.set(role.name, copy);
     this.publish({ type: 'PUT', kind: 'role', role: copy });
@@ -400,8 +402,7 @@ export class ClusterState extends EventEmitter {
       reason: review.reason ?? '',
       created,
       annotations: {},
-      // Threshold filters are not evaluated by the fake: every reviewer matches every threshold.
-      thresholdIndexes: req.thresholds.map((_, i) => i),
+      thresholdIndexes: this.matchingThresholds(req, author, review.reason ?? ''),
     });
     const outcome = this.evaluateThresholds(req);
     if (outcome) {
@@ -412,6 +413,17 @@ export class ClusterState extends EventEmitter {
     this.audit.push({ type: 'access_request.review', requestId: id, state: req.state, user: req.user, author, reason: review.reason ?? '', time: new Date() });
     this.publish({ type: 'PUT', kind: 'access_request', request: req });
     return req;
+  }
+
+  /** Indexes of the request's thresholds whose filter matches this review. */
+  private matchingThresholds(req: RequestRecord, author: string, reason: string): number[] {
+    const user = this.users.get(author);
+    const ctx = {
+      reviewer: { roles: user?.roles ?? [], traits: user?.traits ?? {} },
+      review: { reason, annotations: {} },
+      request: { roles: req.roles, reason: req.requestReason, systemAnnotations: req.systemAnnotations },
+    };
+    return req.thresholds.flatMap((t, i) => (thresholdFilterMatches(t.filter, ctx) ? [i] : []));
   }
 
   /**

@@ -303,9 +303,12 @@ export class FakeTeleport {
   }
 
   /** Identity file contents (tctl layout). Async because issuing the certificate is. */
-  async identityFile(opts: UserIdentityOptions & { proxyHost?: string }): Promise<string> {
+  async identityFile(opts: UserIdentityOptions & { proxyHost?: string; extraCaPems?: string[] }): Promise<string> {
     const identity = await this.pki.issueUser(this.withRoles(opts));
-    return this.pki.identityFile(identity, opts.proxyHost ? { proxyHost: opts.proxyHost } : {});
+    return this.pki.identityFile(identity, {
+      ...(opts.proxyHost ? { proxyHost: opts.proxyHost } : {}),
+      ...(opts.extraCaPems ? { extraCaPems: opts.extraCaPems } : {}),
+    });
   }
 
   /** Writes `--format=tls` files: `<user>.key`, `<user>.crt`, `<user>.cas`. */

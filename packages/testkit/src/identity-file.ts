@@ -8,6 +8,8 @@ export interface WriteIdentityOptions extends UserIdentityOptions {
   fileName?: string;
   /** Proxy host to prepend to the `@cert-authority` host patterns (tctl auth sign --proxy). */
   proxyHost?: string;
+  /** Extra trusted CA PEMs appended after the host CA (several CAs, as during a rotation). */
+  extraCaPems?: string[];
 }
 
 export interface TlsTrioPaths {
@@ -31,7 +33,10 @@ export async function writeIdentityFile(pki: TestPki, dir: string, opts: WriteId
   const identity = await pki.issueUser(opts);
   await mkdir(dir, { recursive: true });
   const file = path.join(dir, opts.fileName ?? 'identity');
-  const contents = pki.identityFile(identity, opts.proxyHost ? { proxyHost: opts.proxyHost } : {});
+  const contents = pki.identityFile(identity, {
+    ...(opts.proxyHost ? { proxyHost: opts.proxyHost } : {}),
+    ...(opts.extraCaPems ? { extraCaPems: opts.extraCaPems } : {}),
+  });
   await writeAtomic(file, contents);
   return file;
 }

@@ -270,7 +270,7 @@ export class TestPki {
    * Identity file in `tctl auth sign --format=file` layout and order: private key, SSH cert line,
    * TLS cert, `@cert-authority` line(s), host CA TLS PEM(s); every block newline-terminated.
    */
-  identityFile(identity: UserIdentity, opts: { proxyHost?: string } = {}): string {
+  identityFile(identity: UserIdentity, opts: { proxyHost?: string; extraCaPems?: string[] } = {}): string {
     const ensureNl = (s: string): string => (s.endsWith('\n') ? s : s + '\n');
     return [
       ensureNl(identity.privateKeyPem),
@@ -278,6 +278,8 @@ export class TestPki {
       ensureNl(identity.tlsCertPem),
       ensureNl(this.sshHostCaLine(opts.proxyHost ? [opts.proxyHost] : [])),
       ensureNl(this.hostCaPem()),
+      // Further trusted CAs (another cluster's host CA, or a CA mid-rotation), as tctl appends them.
+      ...(opts.extraCaPems ?? []).map(ensureNl),
     ].join('');
   }
 }

@@ -173,6 +173,22 @@ test('review: every threshold set of a role must be met (two granting roles)', a
   assert.equal((await tp.admin.review(id2, { author: 'reviewer1@example.com', state: 'DENIED' })).state, 'DENIED', 'any deny threshold met denies');
 });
 
+test('review: threshold filters decide which reviews count', async () => {
+  tp.upsertRole({ name: 'security', reviewRoles: ['editor'] });
+  tp.upsertUser({ name: 'sec@example.com', roles: ['security'], traits: { team: ['sec'] } });
+  tp.addRequester('filtered@example.com', {
+    thresholds: [{ name: 'security', filter: 'contains(reviewer.roles, "security") && !equals(review.reason, "rubber stamp")', approve: 1, deny: 1 }],
+  });
+  const id = await tp.admin.createRequest({ user: 'filtered@example.com', roles: ['editor'] });
+  assert.equal((await tp.admin.review(id, { author: 'reviewer1@example.com', state: 'APPROVED' })).state, 'PENDING', 'non-matching reviewer counts for nothing');
+  assert.equal((await tp.admin.review(id, { author: 'sec@example.com', state: 'APPROVED', reason: 'checked' })).state, 'APPROVED');
+  assert.throws(
+    () => tp.upsertRole({ name: 'bad', requestRoles: ['editor'], thresholds: [{ filter: 'regexp.match(reviewer.roles, "x")', approve: 1, deny: 1 }] }),
+    /invalid threshold predicate/,
+  );
+  tp.upsertRole({ name: 'ok', thresholds: [{ filter: 'contains(reviewer.traits["team"], "sec") || equals(request.reason, "x")', approve: 1, deny: 1 }] });
+});
+
 test('review: self-review, second review, foreign author and non-reviewers are refused', async () => {
   const id = await tp.admin.createRequest({ user: 'advanced@example.com', roles: ['editor'] });
   const requester = await client('advanced@example.com');

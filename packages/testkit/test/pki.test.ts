@@ -1,8 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate, createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -124,14 +123,18 @@ test('identity file: tctl block order, newline-terminated, mode 0600', async () 
   }
 });
 
-test('identity file with proxy host lists it first in @cert-authority', async () => {
+test('identity file with proxy host lists it first in @cert-authority; extra CAs follow the host CA', async () => {
   const pki = await ecdsa;
-  const text = pki.identityFile(await pki.issueUser({ user: 'u' }), { proxyHost: 'teleport.example.com' });
+  const other = await TestPki.create({ clusterName: 'leaf.example' });
+  const text = pki.identityFile(await pki.issueUser({ user: 'u' }), { proxyHost: 'teleport.example.com', extraCaPems: [other.hostCaPem()] });
   assert.match(text, /^@cert-authority teleport\.example\.com,example\.com,\*\.example\.com /m);
+  const parsed = parseIdentityFile(text);
+  assert.deepEqual(parsed.kinds, ['PRIVATE KEY', 'SSH CERT', 'CERTIFICATE', 'SSH CA', 'CERTIFICATE', 'CERTIFICATE']);
+  assert.equal(parsed.pems[3], other.hostCaPem());
 });
 
 test('SSH user certificate is accepted by ssh-keygen (signature, key id, principals)', async (t) => {
-  if (!existsSync('/usr/bin/ssh-keygen')) {
+  if (spawnSync('ssh-keygen', ['-?']).error) {
     t.skip('ssh-keygen not installed');
     return;
   }
