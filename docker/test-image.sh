@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds docker/Dockerfile with podman (no Docker daemon needed), then smoke-tests the image:
-# `teleport-plugin version`, `teleport-plugin demo`, the HEALTHCHECK script, and the image size.
+# Builds docker/Dockerfile with podman (no Docker daemon needed), then tests the image:
+# `teleport-plugin version`, `teleport-plugin demo`, the HEALTHCHECK script, `start` without and
+# with the article's examples/slack/config, an end-to-end run against local fakes
+# (docker/e2e-image.mjs), and prints the image size.
 #
 #   docker/test-image.sh [PLUGIN]          PLUGIN: slack | pagerduty | slack,pagerduty | all (default)
 #
@@ -152,6 +154,13 @@ set -e
 echo "$out"
 echo "exit code $rc"
 grep -q 'access-plugin.pem' <<<"$out" || die "expected an error naming access-plugin.pem"
+
+if [[ -f $repo/packages/testkit/dist/src/index.js ]]; then
+  log "end to end: the article's Slack setup against a fake Teleport and a fake Slack on this host"
+  node "$repo/docker/e2e-image.mjs" "$image"
+else
+  log "skipping the end-to-end check: build the workspace first (npm run build)"
+fi
 
 log "image"
 podman image inspect "$image" --format 'user={{.Config.User}} entrypoint={{.Config.Entrypoint}} cmd={{.Config.Cmd}}'

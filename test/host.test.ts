@@ -28,7 +28,7 @@ describe('runtime against the fake Teleport', () => {
     });
     h = await startHarness({
       teleport,
-      pluginUser: { canReview: true },
+      pluginUser: { canReview: true, canSetState: true },
       adapters: [
         { adapter: createRecorderAdapter(), config: { record: (e: RecordedEvent) => events.push(e), autoApproveMarker: '[auto]' } },
         { adapter: probe, config: {} },
@@ -76,6 +76,17 @@ describe('runtime against the fake Teleport', () => {
     assert.deepEqual(again, { outcome: 'already-reviewed' });
     await h.teleport.waitFor(() => summary(events, id).includes('resolved'), 5000, 'resolution');
     assert.deepEqual(summary(events, id), ['pending', 'reviewed:access-plugin', 'resolved']);
+  });
+
+  it('sets a request state through the context, recording the delegator', async () => {
+    const id = await h.teleport.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], reason: 'decided elsewhere' });
+    await h.teleport.waitFor(() => summary(events, id).includes('pending'), 5000, 'the announcement');
+    await actions!.setState(id, { state: 'DENIED', reason: 'denied in the ticket', delegator: 'webhook:bob@example.com' });
+    assert.equal(h.teleport.admin.getRequest(id)?.state, 'DENIED');
+    const update = h.teleport.auditLog().find((e) => e.type === 'access_request.update' && e.requestId === id);
+    assert.equal(update?.delegator, 'webhook:bob@example.com');
+    await h.teleport.waitFor(() => summary(events, id).includes('resolved'), 5000, 'the resolution');
+    assert.deepEqual(summary(events, id), ['pending', 'resolved']);
   });
 
   it('handles a request created while the watch was down (re-list after INIT)', async () => {

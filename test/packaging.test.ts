@@ -51,7 +51,8 @@ before(async () => {
   const out = path.join(scratch, 'tarballs');
   await mkdir(out);
   const filters = Object.keys(PACKAGES).flatMap((name) => ['--filter', name]);
-  await run('npx', [...PNPM, ...filters, 'pack', '--pack-destination', out], {
+  // pm-on-fail=ignore: pnpm 12 would otherwise try to resolve its own packageManager pin first.
+  await run('npx', [...PNPM, ...filters, 'pack', '--config.pm-on-fail=ignore', '--pack-destination', out], {
     cwd: repo,
     timeout: 120_000,
     maxBuffer: 16 * 1024 * 1024,

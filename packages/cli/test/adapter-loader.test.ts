@@ -60,6 +60,8 @@ test('paths: a directory with package.json, or a file', async () => {
   const fromDir = await loadAdapterInfo('./local-adapter', { from: [dir] });
   assert.equal(fromDir.adapter.name, 'local');
   assert.equal(fromDir.version, '3.1.4');
+  // A relative path without "./" is still a path when it has a slash (no package name can).
+  assert.equal((await loadAdapterInfo('node_modules/tp-unscoped', { from: [dir] })).adapter.name, 'unscoped');
   const file = path.join(dir, 'local-adapter', 'entry.js');
   assert.equal((await loadAdapter(file)).name, 'local');
 });

@@ -70,6 +70,64 @@ describe('teleport-plugin against a fake Teleport', () => {
     assert.match(r.stdout, /^teleport\s+FAIL\s+127\.0\.0\.1:1: /m);
   });
 
+  test('start --insecure-no-tls --debug: probes and metrics over plain HTTP, secrets redacted, SIGINT exits 0', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'prober');
+    const secret = 'xoxb-cli-secret-4242';
+    const file = await writeConfig('http.toml', 'prober', 'token = "env:PROBER_TOKEN"\n\n[http]\nlisten_addr = "127.0.0.1:0"\n');
+    const cli = startCli(['start', '-c', file, '--plugin', adapter, '--insecure-no-tls', '--debug'], { env: { PROBER_TOKEN: secret } });
+    try {
+      await cli.waitForOutput(/HTTP server listening .*url=http:\/\/127\.0\.0\.1:\d+/);
+      await cli.waitForOutput(/Plugin is ready/);
+      const url = /url=(http:\/\/127\.0\.0\.1:\d+)/.exec(cli.output())?.[1];
+      assert.ok(url, cli.output());
+      const id = await tp.admin.createRequest({ user: 'alice', roles: ['editor'], reason: 'probe' });
+      await cli.waitForOutput(new RegExp(`fixture saw request adapter=prober requestId=${id}`));
+
+      const health = await fetch(`${url}/healthz`);
+      assert.equal(health.status, 200);
+      await health.body?.cancel();
+      const ready = await fetch(`${url}/readyz`);
+      assert.equal(ready.status, 200);
+      assert.deepEqual(await ready.json(), {
+        ready: true,
+        teleport: { connected: true },
+        watch: { initialised: true },
+        adapters: { prober: { healthy: true } },
+      });
+      const metrics = await (await fetch(`${url}/metrics`)).text();
+      assert.match(metrics, /^teleport_plugin_events_total\{kind="init"\} 1$/m);
+      // Seen live (put) or by the re-list after INIT (list), depending on who was first.
+      assert.match(metrics, /^teleport_plugin_events_total\{kind="(put|list)"\} [1-9]/m);
+      assert.match(metrics, /^teleport_plugin_handler_duration_seconds_count\{adapter="prober",handler="onPending"\} 1$/m);
+      for (const name of ['handler_failures_total', 'handler_retries_total', 'watch_reconnects_total', 'plugin_data_conflicts_total']) {
+        assert.match(metrics, new RegExp(`^# TYPE teleport_plugin_${name} counter$`, 'm'), name);
+      }
+    } finally {
+      cli.child.kill('SIGINT');
+    }
+    const r = await cli.result;
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /WARN serving plain HTTP \(--insecure-no-tls\)/);
+    assert.match(r.stderr, /Shutting down gracefully signal=SIGINT/);
+    assert.match(r.stderr, /INFO Successfully shut down$/m);
+    assert.match(r.stderr, /DEBUG fixture using credential \[redacted\]/, 'the careless debug line was logged, redacted');
+    assert.ok(!r.stderr.includes(secret) && !r.stdout.includes(secret), 'the secret never reaches the output');
+  });
+
+  test('TELEPORT_PLUGIN_FAIL_FAST=true: a lost watch stream exits 1 with one clear line', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'fragile');
+    const file = await writeConfig('failfast.toml', 'fragile');
+    const cli = startCli(['start', '-c', file, '--plugin', adapter], { env: { TELEPORT_PLUGIN_FAIL_FAST: 'true' } });
+    await cli.waitForOutput(/Plugin is ready/);
+    await tp.waitFor(() => tp.openWatchCount > 0, 10_000, 'the plugin to watch');
+    assert.ok(tp.faults.dropWatchStreams() >= 1);
+    const r = await cli.result;
+    assert.equal(r.code, 1, r.stderr);
+    const last = r.stderr.trim().split('\n').at(-1) ?? '';
+    assert.match(last, /^teleport-plugin: error: lost the Teleport watch stream and fail-fast is on: /);
+    assert.ok(!/reconnecting/.test(r.stderr), 'fail-fast never reconnects');
+  });
+
   test('start: serves requests, warns about unknown keys, stops cleanly on SIGTERM', async () => {
     const adapter = await writeFixtureAdapter(dir, 'runner');
     const events = path.join(dir, 'runner-events.txt');

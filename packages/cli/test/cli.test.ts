@@ -91,6 +91,22 @@ describe('teleport-plugin (no Teleport needed)', () => {
     assert.match(missing.stderr, /^teleport-plugin: error: cannot read config file .*nope\.toml: no such file \(pass the path with -c\/--config\)\n$/);
   });
 
+  test('[http] without a certificate: exit 1 naming file, line and key, before connecting', async () => {
+    const adapter = await writeFixtureAdapter(dir, 'hooked');
+    const file = path.join(dir, 'http-no-tls.toml');
+    // The identity does not exist: reaching the http check first proves it runs before connecting.
+    await fs.writeFile(file, `[teleport]\naddr = "127.0.0.1:1"\nidentity = "/nonexistent/identity"\n\n[http]\nlisten_addr = "127.0.0.1:0"\n\n[hooked]\ngreeting = "hi"\n`);
+    const r = await runCli(['start', '-c', file, '--plugin', adapter]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `teleport-plugin: error: ${file}:5: [http] https_cert_file: required (with https_key_file) to serve HTTPS; to serve plain HTTP instead, start with --insecure-no-tls\n`,
+    );
+    const checked = await runCli(['check', '-c', file, '--plugin', adapter], { timeoutMs: 25_000 });
+    assert.equal(checked.code, 1);
+    assert.match(checked.stdout, /^config\s+FAIL\s+.*http-no-tls\.toml:5: \[http\] https_cert_file: required/m);
+  });
+
   test('a missing adapter says how to install it', async () => {
     const file = path.join(dir, 'ok.toml');
     await fs.writeFile(file, '[teleport]\nidentity = "/nonexistent/identity"\n\n[notinstalled]\nx = 1\n');

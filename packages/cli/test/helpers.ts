@@ -23,6 +23,8 @@ export function runCli(args: string[], options: { cwd?: string; env?: NodeJS.Pro
 export interface RunningCli {
   child: ReturnType<typeof spawn>;
   result: Promise<RunResult>;
+  /** stdout+stderr so far. */
+  output(): string;
   /** Resolves when stderr+stdout matched `pattern` (rejects at the timeout or exit). */
   waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
 }
@@ -57,6 +59,7 @@ export function startCli(args: string[], options: { cwd?: string; env?: NodeJS.P
   return {
     child,
     result,
+    output: () => stdout + stderr,
     waitForOutput(pattern, timeoutMs = 15_000) {
       return new Promise((resolve, reject) => {
         const check = (): void => {
@@ -107,6 +110,8 @@ export default {
   },
   async setup(ctx) {
     const record = (line) => { if (ctx.config.events) appendFileSync(ctx.config.events, line + '\\n'); };
+    // Careless on purpose: the secret goes into the message text, where only redaction can hide it.
+    if (ctx.config.token) ctx.logger.debug('fixture using credential ' + ctx.config.token);
     return {
       async check() {
         return [

@@ -33,7 +33,9 @@ export async function loadAdapter(spec: string, options: LoadAdapterOptions = {}
 
 export async function loadAdapterInfo(spec: string, options: LoadAdapterOptions = {}): Promise<LoadedAdapter> {
   const from = options.from ?? [process.cwd(), path.dirname(fileURLToPath(import.meta.url))];
-  const isPath = spec.startsWith('.') || spec.startsWith('/') || /\.(c|m)?js$/.test(spec);
+  // A package name has at most one slash, after an @scope; anything else with a slash
+  // (`examples/custom-adapter`) can only be a path.
+  const isPath = spec.startsWith('.') || path.isAbsolute(spec) || /\.(c|m)?js$/.test(spec) || (spec.includes('/') && !spec.startsWith('@'));
   let entry: string;
   let packageName: string | undefined;
   if (isPath) {

@@ -319,6 +319,17 @@ describe('[log] and [http]', () => {
     assert.match(configErrorOf(() => parse(`${TELEPORT}[http]\npublic_addr = "ftp://h"\n`)), /:5: \[http\] public_addr: expected an http or https URL/);
     assert.deepEqual(parse(`${TELEPORT}[http]\n`).http, { listenAddr: ':8081' });
   });
+
+  test('client certificates: tls.verify_client_cert with tls.client_ca_file', () => {
+    const cfg = parse(`${TELEPORT}[http]\nhttps_key_file = "/k"\nhttps_cert_file = "/c"\n[http.tls]\nverify_client_cert = true\nclient_ca_file = "/etc/tls/clients.pem"\n`);
+    assert.equal(cfg.http?.verifyClientCert, true);
+    assert.equal(cfg.http?.clientCaFile, '/etc/tls/clients.pem');
+    assert.deepEqual(cfg.reportUnknownKeys(), []);
+    assert.match(
+      configErrorOf(() => parse(`${TELEPORT}[http]\ntls = { client_ca_file = "/ca.pem" }\n`)),
+      /^plugin\.toml:5: \[http\.tls\] client_ca_file: requires verify_client_cert = true/,
+    );
+  });
 });
 
 describe('secrets', () => {

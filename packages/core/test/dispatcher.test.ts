@@ -115,17 +115,21 @@ describe('dispatcher classification', () => {
     assert.equal(tp.pluginData('r1', 'chat')?.resolution, 'DENIED');
   });
 
-  it('ignores a resolution for a request it never saw pending (as upstream)', async () => {
-    const tp = new MemoryTeleport();
-    const log: Entry[] = [];
-    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
-    const req = makeRequest('r1', { state: 'DENIED' });
-    tp.put(req, false);
-    d.dispatch(put(req));
-    await d.idle();
-    assert.deepEqual(log, []);
-    assert.equal(tp.pluginData('r1', 'chat'), undefined);
-  });
+  // DENIED: a resolution for a request never seen pending is ignored, as upstream.
+  for (const state of ['DENIED', 'NONE'] as const) {
+    it(`ignores a ${state} request it never saw pending, writing nothing`, async () => {
+      const tp = new MemoryTeleport();
+      const log: Entry[] = [];
+      const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+      const req = makeRequest('r1', { state });
+      tp.put(req, false);
+      d.dispatch(put(req));
+      await d.idle();
+      assert.deepEqual(log, []);
+      assert.equal(tp.pluginData('r1', 'chat'), undefined);
+      assert.equal(tp.updates.length, 0);
+    });
+  }
 
   it('marks an unresolved deleted request EXPIRED once, and still announces it when the request is already gone', async () => {
     const tp = new MemoryTeleport();
@@ -162,18 +166,6 @@ describe('dispatcher classification', () => {
     d.dispatch(del('unknown'));
     await d.idle();
     assert.deepEqual(log, ['pending:r1', 'resolved:r1:DENIED']);
-  });
-
-  it('ignores requests in other states', async () => {
-    const tp = new MemoryTeleport();
-    const log: Entry[] = [];
-    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
-    const req = makeRequest('r1', { state: 'NONE' });
-    tp.put(req, false);
-    d.dispatch(put(req));
-    await d.idle();
-    assert.deepEqual(log, []);
-    assert.equal(tp.updates.length, 0);
   });
 
   it('continues a Go plugin\'s plugin data: no re-announcement, only new reviews, then the resolution', async () => {
@@ -347,22 +339,28 @@ describe('dispatcher retries and timeouts', () => {
     assert.equal((await metrics.handlerFailures.get()).values.length, 0);
   });
 
-  it('gives up after the configured tries', async () => {
+  it('gives up after the configured tries, then logs the adapter and the request id', async () => {
     const tp = new MemoryTeleport();
+    const capture = createCaptureLogger();
     let calls = 0;
-    const d = fastDispatcher([
-      target(tp, 'chat', {
-        async onPending() {
-          calls++;
-          throw new Error('down');
-        },
-      }),
-    ]);
+    const chat = target(tp, 'chat', {
+      async onPending() {
+        calls++;
+        throw new Error('down');
+      },
+    });
+    const d = fastDispatcher([{ ...chat, logger: capture.child({ adapter: 'chat' }) }]);
     const req = makeRequest('r1');
     tp.put(req, false);
     d.dispatch(put(req));
     await d.idle();
     assert.equal(calls, 3);
+    const errors = capture.entries.filter((e) => e.level === 'error');
+    assert.deepEqual(
+      errors.map((e) => [e.message, e.fields['adapter'], e.fields['requestId'], e.fields['handler'], e.fields['attempts'], e.fields['error']]),
+      [['handler failed', 'chat', 'r1', 'onPending', 3, 'down']],
+    );
+    assert.equal(capture.entries.filter((e) => e.message === 'handler failed; retrying').length, 2);
   });
 
   it('aborts a handler at its timeout and retries it', async () => {

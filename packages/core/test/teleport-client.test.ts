@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { status } from '@grpc/grpc-js';
 import { isAlreadyReviewed, isPluginError, type PluginError } from '../src/errors.js';
-import { createTeleportClient, type ConnectedTeleportClient } from '../src/teleport/client.js';
+import { channelOptions, createTeleportClient, type ConnectedTeleportClient } from '../src/teleport/client.js';
 import type { WatchEvent, WatchStream } from '../src/teleport/types.js';
-import { loadFakeTeleport, memoryLogger, type FakeTeleportLike, type FakeTeleportStatic } from './teleport-testkit.js';
+import { loadFakeTeleport, loadRawClient, memoryLogger, type FakeTeleportLike, type FakeTeleportStatic } from './teleport-testkit.js';
 
 let FakeTeleport: FakeTeleportStatic;
 let tp: FakeTeleportLike;
@@ -333,5 +333,124 @@ test('older servers: ListAccessRequests and users.v1 fall back once and remember
     }
   } finally {
     await old.close();
+  }
+});
+
+test('a proxy WITHOUT TLS routing shows its web certificate: CA_MISMATCH that names the likely cause', async () => {
+  const proxy = await tp.startProxy({ tlsRouting: false });
+  try {
+    await assert.rejects(createTeleportClient({ addr: proxy.addr, identityFile }, logger), code('CA_MISMATCH', 'without TLS routing'));
+    const last = proxy.decisions.at(-1);
+    assert.equal(last?.route, 'web');
+    assert.deepEqual(last?.alpn, ['teleport-auth@6578616d706c652e636f6d.teleport.cluster.local', 'h2'], 'we did offer teleport-auth first');
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('keepalive: never more often than every 60 s, even when asked to', async () => {
+  assert.equal(channelOptions(1)['grpc.keepalive_time_ms'], 60_000);
+  assert.equal(channelOptions()['grpc.keepalive_time_ms'], 90_000);
+  assert.equal(channelOptions(120_000)['grpc.keepalive_time_ms'], 120_000);
+
+  // Live: a fake enforcing auth's policy (pings at least 60 s apart). Our client asks for 1 ms and
+  // runs next to a stock grpc-js client pinging every 50 ms. The stock one gets GOAWAY
+  // too_many_pings; ours, had it really pinged every millisecond, would have been sent one first.
+  const strict = await FakeTeleport.start({ clusterName: 'strict.example' });
+  strict.addRequester('alice');
+  const rawTeleportClient = await loadRawClient();
+  const ours = await createTeleportClient(
+    { addr: strict.addr, identityFile: await strict.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'strict-id' }) },
+    logger,
+    { keepaliveTimeMs: 1 },
+  );
+  const watch = ours.watchAccessRequests();
+  const it = watch[Symbol.asyncIterator]();
+  const chatty = await rawTeleportClient(strict, {
+    user: 'access-plugin',
+    channelOptions: { 'grpc.keepalive_time_ms': 50, 'grpc.keepalive_permit_without_calls': 1 },
+  });
+  try {
+    assert.equal((await nextEvent(it)).type, 'init');
+    await chatty.call('Ping', {});
+    await strict.waitFor(() => strict.goaways.length > 0, 5000, 'GOAWAY for the stock client');
+    assert.equal(strict.goaways.length, 1, 'only the stock client was told too_many_pings');
+    const id = await strict.admin.createRequest({ user: 'alice', roles: ['editor'] });
+    const put = await nextEvent(it);
+    assert.ok(put.type === 'put' && put.request.id === id, 'our watch stream is still up');
+  } finally {
+    watch.close();
+    chatty.close();
+    await ours.close();
+    await strict.close();
+  }
+});
+
+const TRAIT_FIELDS = /^(systemAnnotations|resolveAnnotations|annotations|traits|requestAnnotations)$/;
+
+/** Traits: data keys, each mapped to a list of strings (never a wire LabelValues). */
+function assertTraits(value: unknown, where: string): void {
+  assert.equal(Object.getPrototypeOf(value), Object.prototype, `${where}: not a plain object`);
+  for (const [k, v] of Object.entries(value as object)) {
+    assert.ok(Array.isArray(v) && v.every((x) => typeof x === 'string'), `${where}.${k}: expected string[], got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Fails on anything that looks like a proto-loader object: PascalCase keys, Timestamps, LabelValues. */
+function assertDomainShaped(value: unknown, where: string): void {
+  if (value instanceof Date) {
+    assert.ok(!Number.isNaN(value.getTime()), `${where}: invalid Date`);
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => assertDomainShaped(v, `${where}[${i}]`));
+    return;
+  }
+  if (value === null) assert.fail(`${where}: null (wire "unset message"), expected undefined`);
+  if (typeof value !== 'object' || value === undefined) return;
+  assert.equal(Object.getPrototypeOf(value), Object.prototype, `${where}: not a plain object`);
+  for (const [k, v] of Object.entries(value)) {
+    assert.match(k, /^[a-z][A-Za-z0-9]*$/, `${where}.${k}: expected a camelCase domain field`);
+    assert.ok(!['seconds', 'nanos'].includes(k), `${where}.${k}: a wire Timestamp leaked`);
+    if (k === 'state' || k === 'proposedState') assert.match(String(v), /^(NONE|PENDING|APPROVED|DENIED|PROMOTED)$/, `${where}.${k}`);
+    // Traits and annotations are maps whose keys are data, not field names.
+    if (TRAIT_FIELDS.test(k)) assertTraits(v, `${where}.${k}`);
+    else assertDomainShaped(v, `${where}.${k}`);
+  }
+}
+
+test('only domain objects leave the client: camelCase, Dates, string states, no wire shapes', async () => {
+  tp.addRequester('dora', { requestAnnotations: { pagerduty_notify_service: ['Ops'] }, suggestedReviewers: ['lead@example.com'] });
+  tp.addReviewer('rev');
+  const stream = client.watchAccessRequests();
+  const it = stream[Symbol.asyncIterator]();
+  try {
+    const seen: unknown[] = [await nextEvent(it)];
+    const id = await tp.admin.createRequest({ user: 'dora', roles: ['editor'], reason: 'shape' });
+    seen.push(await nextEvent(it));
+    await tp.admin.review(id, { author: 'rev', state: 'APPROVED', reason: 'ok' });
+    const reviewed = await nextEvent(it);
+    seen.push(reviewed);
+    assert.ok(reviewed.type === 'put');
+    assert.deepEqual(reviewed.request.systemAnnotations, { pagerduty_notify_service: ['Ops'] });
+    assert.ok(reviewed.request.suggestedReviewers.includes('lead@example.com'));
+    assert.ok(reviewed.request.reviews[0]?.created instanceof Date);
+    assert.equal(reviewed.request.state, 'APPROVED');
+    await client.updatePluginData({ resource: id, plugin: 'shape', set: { reviews_count: '1' }, expect: {} });
+    seen.push(
+      client.cluster,
+      await client.ping(),
+      await client.listAccessRequests({ id }),
+      await client.getAccessRequest(id),
+      await client.getRole('editor'),
+      await client.getUser('dora'),
+    );
+    for (const [i, v] of seen.entries()) assertDomainShaped(v, `value ${i}`);
+    assert.deepEqual(await client.getPluginData(id, 'shape'), { reviews_count: '1' });
+    assert.equal(Object.getPrototypeOf(await client.getPluginData(id, 'shape')), Object.prototype);
+    await tp.admin.expire(id);
+    assertDomainShaped(await nextEvent(it), 'delete event');
+  } finally {
+    stream.close();
   }
 });

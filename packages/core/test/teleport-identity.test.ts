@@ -83,6 +83,23 @@ test('line rules: CRLF, comments and junk are ignored; several CA blocks are all
   const id = parseIdentityFile(text, 'mixed');
   assert.equal(id.caPems.length, 2);
   assert.equal(id.clusterName, 'example.com');
+
+  // A block of another kind among the CAs is skipped, as upstream's certificate pool skips it.
+  const note = '-----BEGIN TELEPORT NOTE-----\nbm90IGEgY2VydGlmaWNhdGU=\n-----END TELEPORT NOTE-----\n';
+  const withNote = parseIdentityFile(pki.identityFile(alice) + note + otherPki.hostCaPem(), 'with-note');
+  assert.equal(withNote.caPems.length, 2);
+  assert.ok(withNote.caPems.every((p) => p.startsWith('-----BEGIN CERTIFICATE-----')));
+  // ...but a file whose only block after the certificate is not a certificate has no CA.
+  const onlyNote = alice.privateKeyPem + alice.sshCert + '\n' + alice.tlsCertPem + note;
+  assert.throws(() => parseIdentityFile(onlyNote, 'only-note'), expectCode('IDENTITY_INVALID', 'only-note', 'CA certificates'));
+});
+
+test('an RSA key in PKCS#8 form ("PRIVATE KEY") is accepted too', async () => {
+  const rsa = await pki.issueUser({ user: 'rsa8-user', keyType: 'rsa' });
+  const pkcs8 = createPrivateKey(rsa.privateKeyPem).export({ format: 'pem', type: 'pkcs8' }).toString();
+  assert.match(pkcs8, /^-----BEGIN PRIVATE KEY-----/);
+  const text = pki.identityFile(rsa).replace(rsa.privateKeyPem.trimEnd(), pkcs8.trimEnd());
+  assert.equal(parseIdentityFile(text, 'rsa-pkcs8').username, 'rsa8-user');
 });
 
 test('missing, unreadable and non-identity files give clear errors naming the file', async () => {

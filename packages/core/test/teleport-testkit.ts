@@ -77,10 +77,11 @@ export interface FakeTeleportLike {
   upsertRole(role: { name: string; allowLogins?: string[]; requestRoles?: string[]; reviewRoles?: string[]; requestAnnotations?: Record<string, string[]>; suggestedReviewers?: string[] }): void;
   upsertUser(user: { name: string; roles: string[]; traits?: Record<string, string[]> }): void;
   addPluginUser(name?: string, opts?: { canReview?: boolean | string[]; canSetState?: boolean; readRolesAndUsers?: boolean }): void;
-  addRequester(name: string, opts?: { requestRoles?: string[]; traits?: Record<string, string[]> }): void;
+  addRequester(name: string, opts?: { requestRoles?: string[]; traits?: Record<string, string[]>; requestAnnotations?: Record<string, string[]>; suggestedReviewers?: string[] }): void;
   addReviewer(name: string, opts?: { reviewRoles?: string[] }): void;
   waitFor<T>(pred: () => T | Promise<T>, timeoutMs?: number, what?: string): Promise<NonNullable<T>>;
-  startProxy(): Promise<{ addr: string; decisions: Array<{ route: string; alpn: string[]; sni: string | undefined; cluster?: string }>; close(): Promise<void> }>;
+  readonly goaways: Array<{ reason: string; time: Date }>;
+  startProxy(opts?: { tlsRouting?: boolean }): Promise<{ addr: string; decisions: Array<{ route: string; alpn: string[]; sni: string | undefined; cluster?: string }>; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -92,7 +93,22 @@ export interface FakeTeleportStatic {
     proxyPublicAddr?: string;
     listAccessRequestsImplemented?: boolean;
     usersServiceImplemented?: boolean;
+    keepaliveMinTimeMs?: number;
   }): Promise<FakeTeleportLike>;
+}
+
+/** The testkit's bare grpc-js client (stock ALPN h2, no clamping), as a control in tests. */
+export interface RawClientLike {
+  call<T = unknown>(method: string, request: unknown): Promise<T>;
+  close(): void;
+}
+export async function loadRawClient(): Promise<
+  (tp: FakeTeleportLike, opts: { user?: string; channelOptions?: Record<string, number> }) => Promise<RawClientLike>
+> {
+  const mod = (await import(new URL('raw-client.js', testkitDist).href)) as {
+    rawTeleportClient: (tp: FakeTeleportLike, opts: { user?: string; channelOptions?: Record<string, number> }) => Promise<RawClientLike>;
+  };
+  return mod.rawTeleportClient;
 }
 
 export async function loadFakeTeleport(): Promise<FakeTeleportStatic> {

@@ -78,6 +78,32 @@ describe('watcher', () => {
     await w.watcher.stop();
   });
 
+  it('waits 15 s for INIT by default (as upstream), then reconnects', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const flush = async (): Promise<void> => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    };
+    const tp = new MemoryTeleport();
+    tp.onWatch = (s, i) => {
+      if (i > 0) s.push({ type: 'init', acceptedKinds: ['access_request'] });
+    };
+    const w = startWatcher(tp);
+    await flush();
+    assert.equal(tp.streams.length, 1);
+    t.mock.timers.tick(14_999);
+    await flush();
+    assert.equal(tp.streams[0]?.closed, false, 'still waiting just before 15 s');
+    t.mock.timers.tick(1);
+    await flush();
+    assert.equal(tp.streams[0]?.closed, true, 'given up at 15 s');
+    t.mock.timers.tick(10); // the reconnect backoff (1..5 ms here)
+    await flush();
+    assert.equal(w.watcher.ready, true);
+    assert.equal(tp.streams.length, 2);
+    t.mock.timers.reset();
+    await w.watcher.stop();
+  });
+
   it('fail-fast turns a lost connection into a fatal error', async () => {
     const tp = new MemoryTeleport();
     const w = startWatcher(tp, { failFast: true });

@@ -94,18 +94,8 @@ export interface AccessRequestSnapshot {
   expires: Date;
 }
 
-export interface RoleOptions {
-  name: string;
-  allowLogins?: string[];
-  requestRoles?: string[];
-  searchAsRoles?: string[];
-  requestAnnotations?: Traits;
-  thresholds?: Threshold[];
-  suggestedReviewers?: string[];
-  reviewRoles?: string[];
-  rules?: Rule[];
-  maxDurationMs?: number;
-}
+/** A role as `upsertRole` takes it (the cluster's own role record; see cluster-state.ts). */
+export type RoleOptions = RoleSpec;
 
 export interface PluginUserOptions {
   /** Roles the plugin may review (true = `*`). Default: none. */
@@ -319,7 +309,7 @@ export class FakeTeleport {
   // ---- users and roles -----------------------------------------------------------------------
 
   upsertRole(role: RoleOptions): void {
-    this.state.upsertRole(role as RoleSpec);
+    this.state.upsertRole(role);
   }
 
   upsertUser(user: { name: string; roles: string[]; traits?: Traits }): void {
@@ -546,26 +536,16 @@ export class FakeTeleport {
     fn: (caller: string, req: any, call: grpc.ServerUnaryCall<unknown, unknown>) => unknown,
   ): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
-      let caller = '';
-      try {
-        caller = callerOf(call);
-      } catch {
-        /* recorded with an empty caller; the handler fails below */
-      }
-      const rec = this.record(method, caller, call.request, call.metadata);
+      const { caller, rec } = this.begin(method, call);
       void (async () => {
         try {
-          await this.preamble(method, call.metadata);
-          if (!caller) callerOf(call);
+          await this.admit(method, caller, call);
           const res = await fn(caller, call.request, call);
           rec.code = grpc.status.OK;
           call.sendMetadata(this.responseHeaders());
           callback(null, res);
         } catch (err) {
-          const st = toStatus(err);
-          rec.code = st.code;
-          rec.details = st.details;
-          callback(st);
+          callback(this.failed(rec, err));
         }
         this.state.emit('change');
       })();
@@ -577,28 +557,43 @@ export class FakeTeleport {
     fn: (caller: string, req: any, call: grpc.ServerWritableStream<unknown, unknown>, rec: RecordedRpc) => void | Promise<void>,
   ): grpc.handleServerStreamingCall<unknown, unknown> {
     return (call) => {
-      let caller = '';
-      try {
-        caller = callerOf(call);
-      } catch {
-        /* fails below */
-      }
-      const rec = this.record(method, caller, call.request, call.metadata);
+      const { caller, rec } = this.begin(method, call);
       void (async () => {
         try {
-          await this.preamble(method, call.metadata);
-          if (!caller) callerOf(call);
+          await this.admit(method, caller, call);
           call.sendMetadata(this.responseHeaders());
           await fn(caller, call.request, call, rec);
         } catch (err) {
-          const st = toStatus(err);
-          rec.code = st.code;
-          rec.details = st.details;
-          call.emit('error', st);
+          call.emit('error', this.failed(rec, err));
           this.state.emit('change');
         }
       })();
     };
+  }
+
+  /** Records the call; the caller is '' when the certificate has no CN (admit() then refuses it). */
+  private begin(method: string, call: grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>): { caller: string; rec: RecordedRpc } {
+    let caller = '';
+    try {
+      caller = callerOf(call);
+    } catch {
+      /* refused in admit() */
+    }
+    return { caller, rec: this.record(method, caller, call.request, call.metadata) };
+  }
+
+  /** Latency, injected failures and the version gate (preamble), then the caller check. */
+  private async admit(method: string, caller: string, call: { metadata: grpc.Metadata }): Promise<void> {
+    await this.preamble(method, call.metadata);
+    if (!caller) throw accessDenied('client certificate required');
+  }
+
+  /** Records the final status of a failed call and returns it for the transport. */
+  private failed(rec: RecordedRpc, err: unknown): { code: grpc.status; details: string } {
+    const st = toStatus(err);
+    rec.code = st.code;
+    rec.details = st.details;
+    return st;
   }
 
   /** Auth echoes its own version in response headers. */

@@ -14,6 +14,11 @@ export interface TlsRoutingProxyOptions {
   webCert: CertAndKey;
   clusterName: string;
   serverVersion: string;
+  /**
+   * false emulates a proxy without TLS routing (separate listeners mode): every connection,
+   * `teleport-auth@` included, reaches the web handler and its public certificate. Default true.
+   */
+  tlsRouting?: boolean;
 }
 
 export type RouteKind = 'auth' | 'web' | 'rejected';
@@ -74,7 +79,7 @@ export async function startTlsRoutingProxy(opts: TlsRoutingProxyOptions): Promis
           cluster_name: opts.clusterName,
           server_version: opts.serverVersion,
           min_client_version: '',
-          proxy: { tls_routing_enabled: true },
+          proxy: { tls_routing_enabled: opts.tlsRouting !== false },
         }),
       );
       return;
@@ -117,7 +122,7 @@ export async function startTlsRoutingProxy(opts: TlsRoutingProxyOptions): Promis
         return;
       }
       const first = hello.alpn[0] ?? '';
-      if (first.startsWith(ALPN_AUTH_PREFIX)) {
+      if (first.startsWith(ALPN_AUTH_PREFIX) && opts.tlsRouting !== false) {
         const cluster = decodeAuthAlpn(first);
         if (cluster !== opts.clusterName) {
           decisions.push({

@@ -171,3 +171,30 @@ test('role and user kinds emit PUT events', async () => {
   const events = await w.count(3);
   assert.deepEqual(events.slice(1).map((e) => e.Resource), ['Role', 'User']);
 });
+
+test('an explicit deletion (admin or DeleteAccessRequest over gRPC) is a DELETE with only the header', async () => {
+  const w = watch({ Kinds: [{ Kind: 'access_request' }] });
+  await w.count(1);
+  const viaAdmin = await tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'] });
+  const viaRpc = await tp.admin.createRequest({ user: 'bob@example.com', roles: ['editor'] });
+  await tp.admin.deleteRequest(viaAdmin);
+  const admin = await rawTeleportClient(tp, { user: 'admin' });
+  try {
+    await admin.call('DeleteAccessRequest', { ID: viaRpc });
+  } finally {
+    admin.close();
+  }
+  const events = await w.count(5);
+  assert.deepEqual(
+    events.slice(3).map((e) => [e.Type, e.Resource, e.ResourceHeader?.Metadata.Name, e.AccessRequest]),
+    [
+      ['DELETE', 'ResourceHeader', viaAdmin, undefined],
+      ['DELETE', 'ResourceHeader', viaRpc, undefined],
+    ],
+  );
+  const deletions = tp.auditLog().filter((e) => e.type === 'access_request.delete' && (e.requestId === viaAdmin || e.requestId === viaRpc));
+  assert.deepEqual(deletions.map((e) => [e.requestId, e.author, e.reason]), [
+    [viaAdmin, 'admin', undefined],
+    [viaRpc, 'admin', undefined],
+  ]);
+});

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadTeleportProto } from '@teleport-plugin/core/internal/proto';
-import { FakeTeleport, rawTeleportClient, type RawTeleportClient } from '../src/index.js';
+import { FakeTeleport, FakeTeleportError, rawTeleportClient, type RawTeleportClient, type TraceKind } from '../src/index.js';
 
 let tp: FakeTeleport;
 // RSA key generation is slow; it runs on the thread pool while the other tests run.
@@ -84,6 +84,23 @@ test('a certificate from another cluster is refused', async () => {
   } finally {
     await other.close();
   }
+});
+
+test('mutual TLS is required: a client without a certificate never reaches a handler', async () => {
+  const Auth = (loadTeleportProto().grpcObject['proto'] as grpc.GrpcObject)['AuthService'] as grpc.ServiceClientConstructor;
+  const anonymous = new Auth(tp.addr, grpc.credentials.createSsl(Buffer.from(tp.pki.hostCaPem())), {
+    'grpc.ssl_target_name_override': 'teleport.cluster.local',
+  });
+  const before = tp.calls.length;
+  try {
+    const ping = new Promise((resolve, reject) =>
+      (anonymous as unknown as { Ping: (r: unknown, cb: (e: Error | null, r: unknown) => void) => void }).Ping({}, (e, r) => (e ? reject(e) : resolve(r))),
+    );
+    await rejects(ping, grpc.status.UNAVAILABLE);
+  } finally {
+    anonymous.close();
+  }
+  assert.equal(tp.calls.length, before, 'nothing reached the handlers');
 });
 
 test('unknown users get PERMISSION_DENIED beyond Ping', async () => {
@@ -338,4 +355,31 @@ test('CreateAccessRequestV2 with DryRun validates without storing or emitting', 
   assert.equal(res.Spec.State, 'PENDING');
   assert.equal(tp.admin.listRequests().length, before);
   assert.equal(tp.admin.getRequest(res.Metadata.Name), undefined);
+});
+
+test('trace errors map to gRPC codes as api/trail does (shared spec section 9)', async () => {
+  const spec: Record<TraceKind, number> = {
+    NotFound: 5,
+    AlreadyExists: 6,
+    AccessDenied: 7,
+    BadParameter: 3,
+    CompareFailed: 9,
+    ConnectionProblem: 14,
+    LimitExceeded: 8,
+    NotImplemented: 12,
+  };
+  for (const [kind, code] of Object.entries(spec) as Array<[TraceKind, number]>) {
+    assert.equal(new FakeTeleportError(kind, 'x').grpcCode, code, kind);
+  }
+  // End to end, the same mapping reaches a client with the server's message intact.
+  const c = await client('access-plugin');
+  await rejects(c.call('GetRole', { Name: 'nope' }), grpc.status.NOT_FOUND, /^role nope is not found$/);
+  await rejects(c.call('GetPluginData', { Kind: 'node', Resource: 'x', Plugin: 'p' }), grpc.status.INVALID_ARGUMENT, /unsupported resource kind/);
+  const id = await tp.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
+  await c.call('UpdatePluginData', { Kind: 'access_request', Resource: id, Plugin: 'p', Set: { a: '1' } });
+  await rejects(
+    c.call('UpdatePluginData', { Kind: 'access_request', Resource: id, Plugin: 'p', Set: { a: '2' }, Expect: { a: '9' } }),
+    grpc.status.FAILED_PRECONDITION,
+    /^expectations not met for field "a"$/,
+  );
 });

@@ -71,10 +71,11 @@ export async function approveIfOnCall(
       .map((o) => o.escalationPolicyId),
   );
   if (policies.size === 0) {
+    // The service names go into the message itself: "why was I not approved?" is usually asked by
+    // grepping the log for the request id, and the answer should not hide in a field.
     logger.info(
-      max === undefined
-        ? 'Not auto-approving: the requester is not on call in the services'
-        : 'Not auto-approving: the requester is not on call in the services within the escalation level',
+      `Not auto-approving: the requester is not on call in services ${names.join(', ')}` +
+        (max === undefined ? '' : ` within escalation levels 1..${max}`),
       { email: pdUser.email, services: names.join(', '), ...(max === undefined ? {} : { maxEscalationLevel: max }) },
     );
     return 'not-on-call';

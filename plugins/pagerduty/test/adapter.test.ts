@@ -94,6 +94,7 @@ test('on call only in an unrelated policy: no review, and the reason is logged a
   assert.deepEqual(w.ctx.teleport.reviews, []);
   const entry = w.ctx.logger.entries.find((e) => e.message.includes('not on call'));
   assert.equal(entry?.level, 'info');
+  assert.equal(entry?.message, 'Not auto-approving: the requester is not on call in services Databases, Production');
   assert.equal(entry?.fields['services'], 'Databases, Production');
 });
 
@@ -134,7 +135,8 @@ test('on_call_max_escalation_level: a level-2 shift does not count with a limit 
   const req = annotated();
   await strict.handlers.onPending!(req, new MemoryEntry(req).event(req.id, strict.ctx.logger));
   assert.deepEqual(strict.ctx.teleport.reviews, []);
-  const line = strict.ctx.logger.entries.find((e) => e.message.includes('within the escalation level'));
+  const line = strict.ctx.logger.entries.find((e) => e.message.includes('not on call'));
+  assert.equal(line?.message, 'Not auto-approving: the requester is not on call in services Databases, Production within escalation levels 1..1');
   assert.equal(line?.level, 'info');
   assert.equal(line?.fields['maxEscalationLevel'], 1);
 
@@ -277,4 +279,19 @@ test('check: key, user_email and check_services, in plain words', async () => {
   const noBot = await unknownBot.handlers.check!(AbortSignal.timeout(5_000));
   assert.equal(noBot[1]?.ok, false);
   assert.match(noBot[1]?.detail ?? '', /No PagerDuty user has the email bot@example.com/);
+});
+
+test('429 and 5xx on the way: the handler still ends with one incident and one approval', async () => {
+  const w = await world();
+  w.pd.addOnCall(w.alice, w.prodPolicy, 1);
+  w.pd.fail({ method: 'POST', path: '/incidents', status: 429, headers: { 'retry-after': '0' } });
+  w.pd.fail({ method: 'GET', path: '/oncalls', status: 503, times: 2 });
+  const req = annotated();
+  const entry = new MemoryEntry(req);
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger));
+  assert.deepEqual(w.pd.http.callsTo('POST', '/incidents').map((c) => c.status), [429, 201]);
+  assert.deepEqual(w.pd.http.callsTo('GET', '/oncalls').map((c) => c.status), [503, 503, 200]);
+  assert.equal(w.pd.incidents.length, 1);
+  assert.equal(entry.data?.['incident_id'], w.pd.incidents[0]!.id);
+  assert.equal(w.ctx.teleport.reviews.length, 1);
 });

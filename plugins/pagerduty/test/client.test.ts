@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { FakePagerDuty } from '@teleport-plugin/testkit';
+import { FakePagerDuty, TestPki } from '@teleport-plugin/testkit';
 import { PagerDutyClient, PagerDutyHttpError, retryAfterMs } from '../src/client.js';
 
 const fast = { retryBaseMs: 20, retryCapMs: 100, timeoutMs: 2_000 };
@@ -12,6 +15,16 @@ before(async () => {
   await pd.start();
 });
 after(() => pd.close());
+
+/** Runs an ES module snippet in a fresh node process; stdout and stderr together in `out`. */
+async function runModule(script: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  return { code, out };
+}
 
 function client(extra: Partial<ConstructorParameters<typeof PagerDutyClient>[0]> = {}): PagerDutyClient {
   return new PagerDutyClient({ apiEndpoint: pd.url, apiKey: 'pd-key', userEmail: 'bot@example.com', ...fast, ...extra });
@@ -148,12 +161,42 @@ test('a failed call does not keep the process alive (no lingering timers)', asyn
     try { await c.abilities(); } catch (e) { console.log('failed:', e.code); }
   `;
   const start = Date.now();
-  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  const { code, out } = await runModule(script);
   const elapsed = Date.now() - start;
   assert.equal(code, 0);
   assert.match(out, /failed: UNREACHABLE/);
   assert.ok(elapsed < 5_000, `process took ${elapsed} ms to exit`);
+});
+
+test('an https api_endpoint works (the fake serves TLS from a test CA the child process trusts)', async () => {
+  const pki = await TestPki.create();
+  const cert = await pki.issueWebCert(['localhost'], ['127.0.0.1']);
+  const secure = new FakePagerDuty({ apiKey: 'tls-key', tls: { cert: cert.certPem, key: cert.keyPem } });
+  await secure.start();
+  const dir = await mkdtemp(path.join(tmpdir(), 'pd-tls-'));
+  try {
+    assert.match(secure.url, /^https:\/\/127\.0\.0\.1:/);
+    secure.addService('Secure Service');
+    const caFile = path.join(dir, 'ca.pem');
+    await writeFile(caFile, pki.webCa.certPem);
+    // Node reads NODE_EXTRA_CA_CERTS at start-up only, hence the child process.
+    const moduleUrl = new URL('../src/client.js', import.meta.url).href;
+    const script = `
+      import { PagerDutyClient } from ${JSON.stringify(moduleUrl)};
+      const c = new PagerDutyClient({ apiEndpoint: ${JSON.stringify(secure.url)}, apiKey: 'tls-key', userEmail: 'b@x.io', maxAttempts: 1 });
+      const abilities = await c.abilities();
+      const svc = await c.findServiceByName('secure service');
+      console.log(JSON.stringify({ abilities: abilities.length, service: svc?.name }));
+    `;
+    const { code, out } = await runModule(script, { NODE_EXTRA_CA_CERTS: caFile });
+    assert.equal(code, 0, out);
+    assert.deepEqual(JSON.parse(out.trim()), { abilities: 3, service: 'Secure Service' });
+    assert.deepEqual(secure.calls.map((c) => [c.method, c.path, c.headers['authorization']]), [
+      ['GET', '/abilities', 'Token token=tls-key'],
+      ['GET', '/services', 'Token token=tls-key'],
+    ]);
+  } finally {
+    await secure.close();
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -25,11 +25,13 @@ before(async () => {
   pd.addService('Production', prodPolicy);
   alice = pd.addUser('alice@example.com', 'Alice');
   pd.addUser('bob@example.com', 'Bob');
+  pd.addOnCall(pd.addUser('carol@example.com', 'Carol'), prodPolicy, 1);
 
   tp = await FakeTeleport.start({ advancedWorkflows: true });
   const annotations = { pagerduty_notify_service: ['Access Requests'], pagerduty_services: ['Production'] };
   tp.addRequester('alice@example.com', { requestRoles: ['editor'], requestAnnotations: annotations });
   tp.addRequester('bob@example.com', { requestRoles: ['editor'], requestAnnotations: annotations });
+  tp.addRequester('carol@example.com', { requestRoles: ['editor'], requestAnnotations: annotations });
   tp.addReviewer('reviewer', { reviewRoles: ['editor'] });
   harness = await startHarness({
     teleport: tp,
@@ -104,4 +106,20 @@ test('PagerDuty failing more than the client retries: the runtime retries the ha
   const posts = pd.http.callsTo('POST', '/incidents').filter((c) => (c.json as { incident?: { incident_key?: string } })?.incident?.incident_key === `teleport-access-request/${id}`);
   assert.ok(posts.length >= 6, `expected the failed tries and a success, saw ${posts.length} POSTs`);
   assert.ok((harness.logger.entries ?? []).some((e) => e.message === 'handler failed; retrying'));
+});
+
+test('a retried handler approves again: Teleport\'s "already reviewed" is fine, one review, one incident', async () => {
+  // The first try cannot open the incident (4 answers of 500 use up the client's attempts) but
+  // does approve, then fails; the runtime's second try opens the incident and approves again.
+  pd.fail({ method: 'POST', path: '/incidents', status: 500, times: 4 });
+  const id = await tp.admin.createRequest({ user: 'carol@example.com', roles: ['editor'] });
+  await tp.waitFor(() => incidentFor(id)?.status === 'resolved', 20_000, 'incident opened and resolved');
+  const request = tp.admin.getRequest(id)!;
+  assert.equal(request.state, 'APPROVED');
+  assert.deepEqual(request.reviews.map((r) => r.author), [FakeTeleport.PLUGIN_USER]);
+  assert.equal(pd.incidents.filter((i) => i.incidentKey === `teleport-access-request/${id}`).length, 1);
+  const submits = tp.calls.filter((c) => c.method === 'SubmitAccessReview' && JSON.stringify(c.request).includes(id));
+  assert.equal(submits.length, 2, 'the retry must have submitted again');
+  const logs = (harness.logger.entries ?? []).filter((e) => e.fields['requestId'] === id);
+  assert.ok(logs.some((e) => e.level === 'info' && e.message === 'Auto-approval already submitted earlier'), logs.map((e) => e.message).join('\n'));
 });

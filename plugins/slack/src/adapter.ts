@@ -20,12 +20,14 @@ export const REQUIRED_SCOPES = ['chat:write', 'users:read', 'users:read.email', 
 export interface SlackAdapterOptions {
   /** Override the bounded retry policy (tests use short backoffs). */
   retry?: Partial<RetryPolicy>;
+  /** Per HTTP request timeout (default 10 s; tests shorten it). */
+  timeoutMs?: number;
 }
 
 /** Builds the handlers; exported so tests can tune the retry policy. */
 export async function setupSlack(ctx: AdapterContext<SlackConfig>, options: SlackAdapterOptions = {}): Promise<AdapterHandlers> {
   const { config, logger } = ctx;
-  const client = new SlackClient({ token: config.token, apiUrl: config.apiUrl, logger, retry: options.retry });
+  const client = new SlackClient({ token: config.token, apiUrl: config.apiUrl, logger, retry: options.retry, timeoutMs: options.timeoutMs });
 
   // Upstream's start-up health check: a bad token is fatal, in plain words.
   let auth: AuthInfo;

@@ -66,6 +66,21 @@ export function slackErrorCode(err: unknown): string | undefined {
 /** Slack errors that mean "the token is wrong", not "this call was wrong". */
 const AUTH_ERRORS = new Set(['not_authed', 'invalid_auth', 'account_inactive', 'token_revoked', 'token_expired', 'no_permission', 'org_login_required']);
 
+/**
+ * Connection errors raised before anything reached Slack: the call certainly did not happen and
+ * may be repeated. Any other transport failure (timeout, reset, dropped connection) may have
+ * happened after Slack acted on it.
+ */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+
+/**
+ * True when a call failed without an answer from Slack, so it may or may not have taken effect.
+ * For chat.postMessage that means "maybe posted": repeating it could post twice.
+ */
+export function isOutcomeUnknown(err: unknown): boolean {
+  return err instanceof PluginError && err.details?.outcomeUnknown === true;
+}
+
 export function isAuthError(err: unknown): boolean {
   const code = slackErrorCode(err);
   return code !== undefined && AUTH_ERRORS.has(code);
@@ -213,7 +228,8 @@ export class SlackClient {
           await sleep(delay, signal);
           continue;
         }
-        if (err instanceof WebAPIRequestError && options.idempotent && !last) {
+        // A call that must not be repeated is retried only when it never reached Slack.
+        if (err instanceof WebAPIRequestError && (options.idempotent || NOT_SENT_CODES.has(networkCode(err.original) ?? '')) && !last) {
           const delay = this.backoff(attempt);
           this.logger.warn('Slack request failed, retrying', { method, error: err.original.message, attempt, delayMs: delay });
           await sleep(delay, signal);
@@ -228,6 +244,15 @@ export class SlackClient {
     const exp = Math.min(this.retry.maxDelayMs, this.retry.baseDelayMs * 2 ** (attempt - 1));
     return Math.round(exp / 2 + Math.random() * (exp / 2));
   }
+}
+
+/** The system/undici error code behind a fetch failure (`fetch failed` hides it in `cause`). */
+function networkCode(err: Error): string | undefined {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth += 1) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+  }
+  return undefined;
 }
 
 function toChannel(value: unknown): SlackChannel | undefined {
@@ -248,7 +273,13 @@ function wrap(method: string, err: unknown): PluginError {
     });
   }
   if (err instanceof WebAPIRequestError) {
-    return new PluginError('CONNECTION_PROBLEM', `Slack ${method}: ${err.original.message}`, { cause: err, details: { method } });
+    const code = networkCode(err.original);
+    const outcomeUnknown = code === undefined || !NOT_SENT_CODES.has(code);
+    const what = err.original.name === 'TimeoutError' ? 'no answer in time' : err.original.message;
+    return new PluginError('CONNECTION_PROBLEM', `Slack ${method}: ${what}${code ? ` (${code})` : ''}`, {
+      cause: err,
+      details: { method, outcomeUnknown },
+    });
   }
   if (err instanceof Error && err.name === 'AbortError') {
     return new PluginError('TIMEOUT', `Slack ${method}: cancelled`, { cause: err, details: { method } });

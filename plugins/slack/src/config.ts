@@ -101,7 +101,9 @@ token = "/var/lib/teleport/plugins/slack/bot-token"
 enabled = false
 # Socket Mode: an app-level token (xapp-..., scope connections:write). No public endpoint needed.
 # app_token = "/var/lib/teleport/plugins/slack/app-token"
-# Or HTTP interactivity: Slack posts to https://<public addr>/slack/interactivity, signed with this secret.
+# Or HTTP interactivity: Slack posts to https://<public addr>/slack/interactivity, signed with this
+# secret (v0 signature, 5-minute replay window). Served by the shared [http] server (listen_addr,
+# default :8081; https_cert_file/https_key_file, or --insecure-no-tls behind a TLS proxy).
 # signing_secret = "/var/lib/teleport/plugins/slack/signing-secret"
 # The Teleport user trait holding each reviewer's Slack user id (recommended).
 # slack_user_id_trait = "slack_user_id"

@@ -11,7 +11,7 @@ import {
   type Resolution,
   type Traits,
 } from '@teleport-plugin/core';
-import { isAuthError, slackErrorCode, type SlackClient } from './client.js';
+import { isAuthError, isOutcomeUnknown, slackErrorCode, type SlackClient } from './client.js';
 import type { SlackConfig } from './config.js';
 import { batchedWriter } from './batched-writer.js';
 import { KeyedLock } from './keyed-lock.js';
@@ -20,12 +20,15 @@ import {
   KEY_REQUESTER_NOTIFIED,
   parseMessageRefs,
   parsePostedTo,
+  parsePosting,
   parseReviewReplies,
   refKey,
   viewFromData,
   viewFromRequest,
   withPostedMessage,
+  withPosting,
   withReviewReplies,
+  withoutPosting,
   type MessageRef,
 } from './plugin-data.js';
 import { isEmail, rawRecipients } from './recipients.js';
@@ -85,7 +88,15 @@ export class SlackNotifier {
         ev.logger.warn('No channel to post: no recipient resolved for this request (check role_to_recipients)');
         return;
       }
-      const missing = targets.filter((t) => !posted.has(t.address));
+      const posting = parsePosting(data);
+      const unknown = targets.filter((t) => !posted.has(t.address) && posting.has(t.address));
+      for (const t of unknown) {
+        ev.logger.error('Not posting to this Slack recipient again: an earlier post got no answer and may have gone through', {
+          recipient: t.recipient,
+          channel: t.address,
+        });
+      }
+      const missing = targets.filter((t) => !posted.has(t.address) && !posting.has(t.address));
       if (missing.length === 0) return;
 
       let loginsByRole = parseLoginsOrUndefined(data);
@@ -95,10 +106,16 @@ export class SlackNotifier {
 
       const failures: Array<{ target: Target; err: unknown }> = [];
       const store = batchedWriter((modify) => this.record(ev, modify));
+      // Write-ahead, so plugin data decides after a timeout or a crash: a post whose outcome we
+      // never learn stays in `posting` and is not repeated (a missing message is logged; a
+      // duplicate would not be).
+      await store((current) => withPosting(current, missing.map((t) => t.address)));
       await Promise.all(
         missing.map(async (target) => {
+          let sent = false;
           try {
             ev.signal.throwIfAborted();
+            sent = true;
             const ref = await this.client.postMessage({
               channel: target.address,
               text: messageFallbackText(view),
@@ -112,6 +129,18 @@ export class SlackNotifier {
             ev.logger.debug('Posted request message', { recipient: target.recipient, channel: ref.channel, ts: ref.ts });
             this.healthy();
           } catch (err) {
+            if (sent && isOutcomeUnknown(err)) {
+              ev.logger.error('Slack did not answer a post; it may or may not have been delivered, and it is not repeated to avoid a duplicate', {
+                recipient: target.recipient,
+                channel: target.address,
+                error: errorMessage(err),
+              });
+              return;
+            }
+            // Slack answered (or nothing was sent): no message exists, so a retry may post it.
+            await store((current) => withoutPosting(current, target.address)).catch((e: unknown) => {
+              ev.logger.warn('Could not clear the pending-post marker', { channel: target.address, error: errorMessage(e) });
+            });
             failures.push({ target, err });
           }
         }),
@@ -148,6 +177,12 @@ export class SlackNotifier {
               await this.client.postMessage({ channel: ref.channel, threadTs: ref.ts, text: reviewReply(review) });
               await store((current) => withReviewReplies(current, ref, i + 1));
             } catch (err) {
+              if (isOutcomeUnknown(err)) {
+                // Maybe posted: counted as replied, so a retry cannot reply twice.
+                ev.logger.error('Slack did not answer a review reply; it is not repeated to avoid a duplicate', { thread: refKey(ref), error: errorMessage(err) });
+                await store((current) => withReviewReplies(current, ref, i + 1));
+                return;
+              }
               failed.add(refKey(ref));
               failures.push({ target: { address: ref.channel, recipient: refKey(ref), requester: false }, err });
             }
@@ -209,12 +244,23 @@ export class SlackNotifier {
     }
     if (!userId) return;
     // Marked before sending: a retry must not DM twice (at most once is the lesser evil here).
+    // Only the writer that set the mark sends; the modify may run again on a CAS retry, so the
+    // last run decides.
+    let mine = false;
     try {
-      await this.record(ev, (current) => (current?.[KEY_REQUESTER_NOTIFIED] === tag ? undefined : { ...(current ?? {}), [KEY_REQUESTER_NOTIFIED]: tag }));
+      await this.record(ev, (current) => {
+        mine = current?.[KEY_REQUESTER_NOTIFIED] !== tag;
+        return mine ? { ...(current ?? {}), [KEY_REQUESTER_NOTIFIED]: tag } : undefined;
+      });
     } catch (err) {
       // After expiry the request is gone and Teleport refuses plugin-data writes; deletions are
       // never replayed, so the DM still goes out exactly once.
       if (!isPluginError(err, 'NOT_FOUND')) throw err;
+      mine = true;
+    }
+    if (!mine) {
+      ev.logger.debug('Requester already told about this outcome');
+      return;
     }
     try {
       await this.client.postMessage({ channel: userId, text: requesterUpdateText(requestId, tag) });

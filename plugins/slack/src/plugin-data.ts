@@ -13,11 +13,15 @@ export interface MessageRef {
  * - `posted_to`: the recipients (as we addressed them: channel name, id or user id) that already
  *   have their message, so a retried onPending never posts to one twice (Slack answers with a
  *   channel id, which need not equal what we addressed).
+ * - `posting`: recipients whose chat.postMessage was sent but whose outcome is not known yet.
+ *   Written before the call; cleared when Slack answers. An entry left behind (no answer in time,
+ *   dropped connection, crash) means "maybe posted": it is never posted to again.
  * - `review_replies`: per thread, how many of the request's reviews were replied to.
  * - `requester_notified`: the final state the requester was told about.
  */
 export const KEY_MESSAGES = 'messages';
 export const KEY_POSTED_TO = 'posted_to';
+export const KEY_POSTING = 'posting';
 export const KEY_REVIEW_REPLIES = 'review_replies';
 export const KEY_REQUESTER_NOTIFIED = 'requester_notified';
 export const KEY_LOGINS_BY_ROLE = 'logins_by_role';
@@ -40,8 +44,37 @@ export function parseMessageRefs(data: PluginData | undefined): MessageRef[] {
   return refs;
 }
 
+function parseList(data: PluginData | undefined, key: string): Set<string> {
+  return new Set((data?.[key] ?? '').split(',').filter((s) => s !== ''));
+}
+
+/** `data` with `key` set to the list, or the key removed when the list is empty. */
+function withList(data: PluginData, key: string, list: Set<string>): PluginData {
+  if (list.size > 0) data[key] = [...list].join(',');
+  else delete data[key];
+  return data;
+}
+
 export function parsePostedTo(data: PluginData | undefined): Set<string> {
-  return new Set((data?.[KEY_POSTED_TO] ?? '').split(',').filter((s) => s !== ''));
+  return parseList(data, KEY_POSTED_TO);
+}
+
+export function parsePosting(data: PluginData | undefined): Set<string> {
+  return parseList(data, KEY_POSTING);
+}
+
+/** Write-ahead: these recipients are about to be posted to. */
+export function withPosting(current: PluginData | undefined, targets: readonly string[]): PluginData {
+  const posting = parsePosting(current);
+  for (const t of targets) posting.add(t);
+  return withList({ ...(current ?? {}) }, KEY_POSTING, posting);
+}
+
+/** Slack answered with an error: nothing was posted, so a retry may post to `target`. */
+export function withoutPosting(current: PluginData | undefined, target: string): PluginData | undefined {
+  const posting = parsePosting(current);
+  if (!posting.delete(target)) return undefined;
+  return withList({ ...(current ?? {}) }, KEY_POSTING, posting);
 }
 
 /** Appends one posted message (and who it was addressed to) to the stored data. */
@@ -53,7 +86,9 @@ export function withPostedMessage(current: PluginData | undefined, target: strin
   const posted = parsePostedTo(current);
   posted.add(target);
   data[KEY_POSTED_TO] = [...posted].join(',');
-  return data;
+  const posting = parsePosting(current);
+  posting.delete(target);
+  return withList(data, KEY_POSTING, posting);
 }
 
 export function parseReviewReplies(data: PluginData | undefined): Map<string, number> {

@@ -111,9 +111,14 @@ export function titleText(view: RequestView): string {
   return view.resources.length > 0 ? 'You have a new Resource Request:' : 'You have a new Role Request:';
 }
 
-function capSection(text: string): string {
+/** Slack's section limit counts UTF-16 units; never cut a surrogate pair in half. */
+export function capSection(text: string): string {
   const suffix = ' (truncated)';
-  return text.length <= SECTION_TEXT_LIMIT ? text : text.slice(0, SECTION_TEXT_LIMIT - suffix.length) + suffix;
+  if (text.length <= SECTION_TEXT_LIMIT) return text;
+  let end = SECTION_TEXT_LIMIT - suffix.length;
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end -= 1;
+  return text.slice(0, end) + suffix;
 }
 
 export const REVIEW_BLOCK_ID = 'review_block';

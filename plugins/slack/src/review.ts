@@ -254,11 +254,17 @@ export class SlackReviewHandler {
   }
 }
 
-function replyForError(err: unknown): string {
+/**
+ * Teleport's refusal in the clicker's words. Order matters: Teleport reports a request that was
+ * resolved meanwhile ("the access request has been already approved") as AccessDenied too, so
+ * the state check comes before the permission check.
+ */
+export function replyForError(err: unknown): string {
   const message = errorMessage(err).toLowerCase();
-  if (isPluginError(err, 'ACCESS_DENIED')) return REPLY_INSUFFICIENT;
-  if (isPluginError(err, 'NOT_FOUND') || message.includes('already') || message.includes('not pending') || message.includes('resolved')) {
+  if (message.includes('has been already') || message.includes('already been') || message.includes('not pending') || message.includes('resolved')) {
     return REPLY_RESOLVED;
   }
+  if (isPluginError(err, 'NOT_FOUND') && message.includes('request')) return REPLY_RESOLVED;
+  if (isPluginError(err, 'ACCESS_DENIED')) return REPLY_INSUFFICIENT;
   return REPLY_UNKNOWN;
 }

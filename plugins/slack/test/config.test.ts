@@ -55,6 +55,24 @@ describe('slack config', () => {
     assert.equal(config.token, 'xoxb-from-file');
   });
 
+  it('reads the token from env:NAME and from token_file', async () => {
+    process.env.SLACK_ADAPTER_TEST_TOKEN = 'xoxb-from-env';
+    try {
+      assert.equal(load('[slack]\ntoken = "env:SLACK_ADAPTER_TEST_TOKEN"\n[role_to_recipients]\n"*" = "general"\n').config.token, 'xoxb-from-env');
+    } finally {
+      delete process.env.SLACK_ADAPTER_TEST_TOKEN;
+    }
+    const file = join(dir, 'token-file');
+    await writeFile(file, 'xoxb-token-file\n');
+    assert.equal(load(`[slack]\ntoken_file = ${JSON.stringify(file)}\n[role_to_recipients]\n"*" = "general"\n`).config.token, 'xoxb-token-file');
+  });
+
+  it('accepts [slack.role_to_recipients] and ignores deprecated recipients when a map is given', () => {
+    const { config, loaded } = load('[slack]\ntoken = "xoxb-1"\nrecipients = ["old"]\n[slack.role_to_recipients]\n"*" = ["new"]\n');
+    assert.deepEqual(config.roleToRecipients, { '*': ['new'] });
+    assert.ok(loaded.warnings.some((w) => /recipients/.test(w)), `warnings: ${loaded.warnings.join('; ')}`);
+  });
+
   it('requires the token', () => {
     assert.match(configError('[slack]\n[role_to_recipients]\n"*" = "general"\n'), /\[slack\] token/);
   });

@@ -1,3 +1,4 @@
+import { after, before } from 'node:test';
 import {
   PluginError,
   createCaptureLogger,
@@ -13,7 +14,8 @@ import {
   type TeleportActions,
   type UserInfo,
 } from '@teleport-plugin/core';
-import { FakeSlack } from '@teleport-plugin/testkit';
+import { FakeSlack, FakeTeleport, startHarness, type FakeSlackMessage, type Harness } from '@teleport-plugin/testkit';
+import slack from '../src/index.js';
 import type { SlackConfig } from '../src/config.js';
 
 export function makeRequest(overrides: Partial<AccessRequest> = {}): AccessRequest {
@@ -235,4 +237,56 @@ export async function until(predicate: () => boolean, what: string, timeoutMs = 
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+export const REVIEWERS = ['alice@example.com', 'bob@example.com', 'carol@example.com'];
+
+/** Root messages of one request (the fallback text names the request id). */
+export function rootsFor(fake: FakeSlack, id: string): FakeSlackMessage[] {
+  return fake.rootMessages().filter((m) => m.text.includes(`: ${id} by `));
+}
+
+/**
+ * The adapter in the real runtime against a fake Teleport: requester@example.com needs three
+ * approvals (so every reviewer's review lands while pending), REVIEWERS may review, and `editor`
+ * goes to two channels (plus the requester's DM copy).
+ */
+export async function startThreeReviewerHarness(): Promise<{ fake: FakeSlack; h: Harness; close(): Promise<void> }> {
+  const fake = await startFakeSlack();
+  fake.addUser({ id: 'U0CAROL', name: 'carol', email: 'carol@example.com' });
+  const teleport = await FakeTeleport.start();
+  teleport.addRequester('requester@example.com', { thresholds: [{ name: 'three', filter: '', approve: 3, deny: 1 }] as never });
+  for (const r of REVIEWERS) teleport.addReviewer(r);
+  const config = baseConfig(fake, { roleToRecipients: { '*': ['access-requests'], editor: ['access-requests', 'dev-access'] } });
+  const h = await startHarness({ teleport, adapters: [{ adapter: slack, config }] });
+  return {
+    fake,
+    h,
+    close: async () => {
+      await h.stop();
+      await teleport.close();
+      await fake.close();
+    },
+  };
+}
+
+/** Registers before/after hooks for startThreeReviewerHarness; read `fake` and `h` inside tests. */
+export function useThreeReviewerHarness(): { readonly fake: FakeSlack; readonly h: Harness } {
+  let env: Awaited<ReturnType<typeof startThreeReviewerHarness>> | undefined;
+  before(async () => {
+    env = await startThreeReviewerHarness();
+  });
+  after(async () => {
+    await env?.close();
+  });
+  return {
+    get fake() {
+      if (!env) throw new Error('harness not started');
+      return env.fake;
+    },
+    get h() {
+      if (!env) throw new Error('harness not started');
+      return env.h;
+    },
+  };
 }

@@ -21,9 +21,12 @@ afterEach(async () => {
   t = undefined;
 });
 
-async function setup(over: Partial<SlackConfig> = {}, options: { webProxyUrl?: string } = {}): Promise<{ t: TestContext; h: AdapterHandlers }> {
+async function setup(
+  over: Partial<SlackConfig> = {},
+  options: { webProxyUrl?: string; timeoutMs?: number } = {},
+): Promise<{ t: TestContext; h: AdapterHandlers }> {
   t = makeContext(baseConfig(fake, over), options);
-  const h = await setupSlack(t.ctx, { retry: FAST_RETRY });
+  const h = await setupSlack(t.ctx, options.timeoutMs ? { retry: FAST_RETRY, timeoutMs: options.timeoutMs } : { retry: FAST_RETRY });
   return { t, h };
 }
 
@@ -62,6 +65,8 @@ describe('onPending', () => {
     assert.match(text, /^You have a new Role Request:\n\*ID\*: req-n\d+\n\*Cluster\*: test-cluster\n\*User\*: requester@example\.com\n/);
     assert.match(text, /\*Status\*: ⏳ PENDING/);
     assert.match(text, /tsh request review --approve/);
+    // Reviews are off by default: no buttons anywhere.
+    assert.ok(posted.every((m) => !m.blocks.some((b) => (b as { type?: string }).type === 'actions')));
 
     // A retried handler posts nothing new.
     await h.onPending!(request, makeEvent(t, request.id, { attempt: 2 }));
@@ -105,6 +110,21 @@ describe('onPending', () => {
     await attempt1;
     assert.deepEqual(messagesFor(request.id).map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV']);
     assert.equal(parseMessageRefs(t.store.entries.get(request.id)).length, 2);
+  });
+
+  it('never posts twice when Slack does not answer in time: plugin data remembers the unanswered post', async () => {
+    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests'] } }, { timeoutMs: 150 });
+    const request = newRequest(t, { user: 'someone' });
+    // Slack receives the post but answers after our timeout: the message exists, we never learn its ts.
+    fake.slowDownPosts(1, 600);
+    await h.onPending!(request, makeEvent(t, request.id));
+    await fake.waitFor(() => messagesFor(request.id).length === 1);
+    assert.equal(t.store.entries.get(request.id)!.posting, 'access-requests');
+    assert.ok(t.logger.entries.some((e) => e.level === 'error' && e.fields.channel === 'access-requests' && /not repeated/.test(e.message)));
+    // The dispatcher's retry (or a restart) must not post it again.
+    await h.onPending!(request, makeEvent(t, request.id, { attempt: 2 }));
+    assert.equal(messagesFor(request.id).length, 1);
+    assert.equal(fake.callsTo('POST', '/api/chat.postMessage').filter((c) => String(c.form?.get('text') ?? '').includes(request.id)).length, 1);
   });
 
   it('reports the adapter unhealthy when Slack refuses the token, and healthy again after', async () => {
@@ -188,6 +208,19 @@ describe('onReviewed', () => {
       assert.deepEqual(replies, ['alice', 'bob', 'carol']);
     }
     assert.match(fake.replies(refs[0]!.channel, refs[0]!.ts)[0]!.text, /^alice reviewed the request at 25 Nov 26 10:05 UTC\.\nResolution: ✅ APPROVED\.\nReason: ```\nok```$/);
+  });
+
+  it('does not repeat a review reply that got no answer in time', async () => {
+    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests'] } }, { timeoutMs: 150 });
+    const request = newRequest(t, { user: 'someone' });
+    await h.onPending!(request, makeEvent(t, request.id));
+    const [ref] = parseMessageRefs(t.store.entries.get(request.id));
+    request.reviews.push(makeReview('alice', 'APPROVED'));
+    fake.slowDownPosts(1, 600);
+    await h.onReviewed!(request, request.reviews.slice(0), makeEvent(t, request.id));
+    await fake.waitFor(() => fake.replies(ref!.channel, ref!.ts).length === 1);
+    await h.onReviewed!(request, request.reviews.slice(0), makeEvent(t, request.id, { attempt: 2 }));
+    assert.equal(fake.replies(ref!.channel, ref!.ts).length, 1);
   });
 });
 

@@ -1,33 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { FakeTeleport, blocksText, startHarness, type FakeSlack, type Harness } from '@teleport-plugin/testkit';
-import slack from '../src/index.js';
-import { baseConfig, startFakeSlack } from './helpers.js';
-
-const REVIEWERS = ['alice@example.com', 'bob@example.com', 'carol@example.com'];
-const rootsFor = (fake: FakeSlack, id: string) => fake.rootMessages().filter((m) => m.text.includes(`: ${id} by `));
+import { describe, it } from 'node:test';
+import { blocksText } from '@teleport-plugin/testkit';
+import { REVIEWERS, rootsFor, useThreeReviewerHarness } from './helpers.js';
 
 describe('many concurrent requests through the real runtime', () => {
-  let fake: FakeSlack;
-  let h: Harness;
-
-  before(async () => {
-    fake = await startFakeSlack();
-    fake.addUser({ id: 'U0CAROL', name: 'carol', email: 'carol@example.com' });
-    const teleport = await FakeTeleport.start();
-    // Three approvals needed, so every reviewer's review lands while the request is pending.
-    teleport.addRequester('requester@example.com', { thresholds: [{ name: 'three', filter: '', approve: 3, deny: 1 }] as never });
-    for (const r of REVIEWERS) teleport.addReviewer(r);
-    const config = baseConfig(fake, { roleToRecipients: { '*': ['access-requests'], editor: ['access-requests', 'dev-access'] } });
-    h = await startHarness({ teleport, adapters: [{ adapter: slack, config }] });
-  });
-  after(async () => {
-    await h?.stop();
-    await h?.teleport.close();
-    await fake?.close();
-  });
+  const env = useThreeReviewerHarness();
 
   it('handles 30 concurrent requests with three reviewers each: one root per recipient, each review replied once', async () => {
+    const { fake, h } = env;
     const replies = () => fake.messages.filter((m) => m.threadTs !== undefined && m.text.includes(' reviewed the request at ')).length;
     const baseline = replies();
     const ids = await Promise.all(

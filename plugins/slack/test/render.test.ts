@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   REASON_LIMIT,
+  capSection,
   escapeBlock,
   escapeInline,
   messageBlocks,
@@ -47,6 +48,26 @@ describe('escaping', () => {
     assert.equal(escapeBlock(reason, REASON_LIMIT), `\`\`\`\nbecause of ${'A'.repeat(489)}\`\`\` (truncated)`);
     // Runes, not UTF-16 units.
     assert.equal(escapeInline('😀😀😀', 2), '`😀😀` (truncated)');
+  });
+});
+
+describe('one 500-rune limit for every free-text reason', () => {
+  const long = `because of ${'A'.repeat(600)}`;
+  const cut = `\`\`\`\nbecause of ${'A'.repeat(489)}\`\`\` (truncated)`;
+
+  it('applies to the request reason, the resolution reason and review reasons alike', () => {
+    assert.ok(messageFields(view({ reason: long }), opts).includes(`*Reason*: ${cut}\n`));
+    assert.equal(statusText('DENIED', long), `*Status*: ❌ DENIED\n*Resolution reason*: ${cut}`);
+    assert.ok(reviewReply(makeReview('bob', 'DENIED', long)).endsWith(`Reason: ${cut}`));
+    // Exactly at the limit nothing is cut.
+    assert.equal(escapeBlock('A'.repeat(500), REASON_LIMIT), `\`\`\`\n${'A'.repeat(500)}\`\`\``);
+  });
+
+  it('caps section text without splitting a surrogate pair', () => {
+    const capped = capSection(`${'x'.repeat(2987)}${'😀'.repeat(10)}`);
+    assert.ok(capped.length <= 3000);
+    assert.ok(capped.endsWith(' (truncated)'));
+    assert.ok(!/[\ud800-\udbff](?![\udc00-\udfff])/.test(capped), 'no lone high surrogate');
   });
 });
 

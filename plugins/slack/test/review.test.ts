@@ -117,6 +117,14 @@ describe('SlackReviewHandler', () => {
     t!.teleport.failNextReview = new PluginError('UNKNOWN', 'boom');
     await h.handle(fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'req-1', action: 'approve', channel: 'C0ACCESS' }) as never);
     assert.equal(lastEphemeral('U0ALICE'), REPLY_UNKNOWN);
+    // Resolved between our state check and the submission: Teleport says AccessDenied, but the
+    // clicker must read "already resolved", not "insufficient permissions".
+    t!.teleport.failNextReview = new PluginError('ACCESS_DENIED', 'the access request has been already approved');
+    await click(h, 'U0ALICE');
+    assert.equal(lastEphemeral('U0ALICE'), REPLY_RESOLVED);
+    t!.teleport.failNextReview = new PluginError('ACCESS_DENIED', 'user "alice@example.com" cannot submit reviews');
+    await click(h, 'U0ALICE');
+    assert.equal(lastEphemeral('U0ALICE'), REPLY_INSUFFICIENT);
     t!.teleport.requests.get('req-1')!.state = 'APPROVED';
     await click(h, 'U0ALICE');
     assert.equal(lastEphemeral('U0ALICE'), REPLY_RESOLVED);

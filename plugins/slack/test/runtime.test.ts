@@ -2,43 +2,25 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FakeSlack, FakeTeleport, blocksText, startHarness, type Harness } from '@teleport-plugin/testkit';
 import slack from '../src/index.js';
-import type { SlackConfig } from '../src/config.js';
 import { parseMessageRefs } from '../src/plugin-data.js';
-import { baseConfig, startFakeSlack } from './helpers.js';
-
-const REVIEWERS = ['alice@example.com', 'bob@example.com', 'carol@example.com'];
-
-function seedTeleport(teleport: FakeTeleport): void {
-  // Three approvals needed, so every reviewer's review lands while the request is pending.
-  teleport.addRequester('requester@example.com', { thresholds: [{ name: 'three', filter: '', approve: 3, deny: 1 }] as never });
-  for (const r of REVIEWERS) teleport.addReviewer(r);
-}
-
-const rootsFor = (fake: FakeSlack, id: string) => fake.rootMessages().filter((m) => m.text.includes(`: ${id} by `));
+import { baseConfig, rootsFor, startFakeSlack, useThreeReviewerHarness } from './helpers.js';
 
 describe('slack adapter in the real runtime', () => {
-  let fake: FakeSlack;
-  let h: Harness;
-
-  before(async () => {
-    fake = await startFakeSlack();
-    fake.addUser({ id: 'U0CAROL', name: 'carol', email: 'carol@example.com' });
-    const teleport = await FakeTeleport.start();
-    seedTeleport(teleport);
-    const config: SlackConfig = baseConfig(fake, { roleToRecipients: { '*': ['access-requests'], editor: ['access-requests', 'dev-access'] } });
-    h = await startHarness({ teleport, adapters: [{ adapter: slack, config }] });
-  });
-  after(async () => {
-    await h?.stop();
-    await h?.teleport.close();
-    await fake?.close();
-  });
+  const env = useThreeReviewerHarness();
 
   it('posts, threads reviews, resolves and DMs the requester', async () => {
+    const { fake, h } = env;
     const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'], reason: 'deploy' });
     await fake.waitFor(() => rootsFor(fake, id).length === 3);
     assert.deepEqual(rootsFor(fake, id).map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV', 'D0REQ']);
     await h.teleport.waitFor(() => parseMessageRefs(h.teleport.admin.pluginData(id, 'slack')).length === 3, 5000, 'refs stored');
+    // Upstream's format, so the Go plugin can take over: `channelID/ts`, comma-joined.
+    const stored = h.teleport.admin.pluginData(id, 'slack')!.messages!;
+    assert.deepEqual(stored.split(',').sort(), rootsFor(fake, id).map((m) => `${m.channel}/${m.ts}`).sort());
+    const text = blocksText(rootsFor(fake, id)[0]!.blocks);
+    assert.match(text, new RegExp(`^You have a new Role Request:\n\\*ID\\*: ${id}\n\\*Cluster\\*: \\S+\n\\*User\\*: requester@example\\.com\n`));
+    assert.match(text, /\*Role\*: `editor` \*Login\(s\)\*: `root`\n\*Reason\*: ```\ndeploy```\n/);
+    assert.match(text, /\*Status\*: ⏳ PENDING$/);
 
     await h.teleport.admin.review(id, { author: 'alice@example.com', state: 'APPROVED', reason: 'fine' });
     await fake.waitFor(() => rootsFor(fake, id).every((m) => fake.replies(m.channel, m.ts).length === 1));
@@ -50,6 +32,7 @@ describe('slack adapter in the real runtime', () => {
   });
 
   it('marks expired requests', async () => {
+    const { fake, h } = env;
     const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
     await fake.waitFor(() => rootsFor(fake, id).length === 3);
     await h.teleport.waitFor(() => parseMessageRefs(h.teleport.admin.pluginData(id, 'slack')).length === 3, 5000, 'refs stored');
@@ -70,6 +53,10 @@ describe('approve and deny from Slack through the runtime', () => {
     teleport.addRequester('requester@example.com', { traits: { slack_user_id: ['U0REQ'] } });
     teleport.addReviewer('alice@example.com');
     teleport.upsertUser({ name: 'alice@example.com', roles: ['alice@example.com-reviewer'], traits: { slack_user_id: ['U0ALICE'] } });
+    // Linked to Slack but not allowed to review anything.
+    teleport.upsertUser({ name: 'bob@example.com', roles: [], traits: { slack_user_id: ['U0BOB'] } });
+    // Needs two approvals, so one review leaves it pending.
+    teleport.addRequester('requester2@example.com', { thresholds: [{ name: 'two', filter: '', approve: 2, deny: 2 }] as never });
     const config = baseConfig(fake, {
       review: { enabled: true, appToken: fake.appToken, signingSecret: secret, slackUserIdTrait: 'slack_user_id', allowEmailUsernameMatch: false },
     });
@@ -125,6 +112,34 @@ describe('approve and deny from Slack through the runtime', () => {
     await fake.waitFor(() => fake.ephemerals.some((e) => e.user === 'U0ALICE' && /APPROVED/.test(e.text)));
     // The buttons disappear once resolved.
     await fake.waitFor(() => rootsFor(fake, id).every((m) => /✅ APPROVED/.test(blocksText(m.blocks)) && !m.blocks.some((b) => (b as { type?: string }).type === 'actions')));
+  });
+
+  it("shows Teleport's answers: insufficient permissions, already reviewed, already resolved", async () => {
+    const id = await h.teleport.admin.createRequest({ user: 'requester2@example.com', roles: ['editor'] });
+    await fake.waitFor(() => rootsFor(fake, id).length === 1);
+    const click = (userId: string) =>
+      FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId, requestId: id, action: 'approve', channel: 'C0ACCESS' }), { signingSecret: secret });
+    const answers = (user: string) => fake.ephemerals.filter((e) => e.user === user).map((e) => e.text);
+
+    const bobBefore = answers('U0BOB').length;
+    assert.equal((await click('U0BOB')).status, 200);
+    await fake.waitFor(() => answers('U0BOB').length > bobBefore);
+    assert.equal(answers('U0BOB').at(-1), 'Insufficient permissions to review request');
+
+    const aliceBefore = answers('U0ALICE').length;
+    await click('U0ALICE');
+    await fake.waitFor(() => answers('U0ALICE').length === aliceBefore + 1);
+    assert.match(answers('U0ALICE').at(-1)!, /APPROVED\) of request/);
+    await click('U0ALICE');
+    await fake.waitFor(() => answers('U0ALICE').length === aliceBefore + 2);
+    assert.equal(answers('U0ALICE').at(-1), 'Request has already been reviewed by user');
+    assert.equal(h.teleport.admin.getRequest(id)?.reviews.length, 1);
+    assert.equal(h.teleport.admin.getRequest(id)?.state, 'PENDING');
+
+    await h.teleport.admin.deny(id, { reason: 'closed' });
+    await click('U0ALICE');
+    await fake.waitFor(() => answers('U0ALICE').length === aliceBefore + 3);
+    assert.equal(answers('U0ALICE').at(-1), 'Request has already been resolved or expired');
   });
 
   it('denies over Socket Mode', async () => {

@@ -1,4 +1,5 @@
 import {
+  checkHttpTls,
   createCaptureLogger,
   createLogger,
   createPluginDataStore,
@@ -77,6 +78,12 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
         configOk = false;
         add(`${name}: config`, false, errorMessage(err));
       }
+    }
+    try {
+      checkHttpTls(config, flags.insecureNoTls);
+    } catch (err) {
+      configOk = false;
+      add('config', false, errorMessage(err));
     }
     config.reportUnknownKeys();
     const warnings = config.warnings.map((w): Row => ({ check: 'config', result: 'WARN', detail: w }));

@@ -166,28 +166,30 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
       if (late.length > 0) out(`   (${late.join(', ')} did not record ${what} within ${STEP_TIMEOUT_MS / 1000} s)`);
     };
 
+    // An adapter (PagerDuty's on-call auto-approval) may have decided already; then the demo
+    // only reports it instead of reviewing a request that is no longer pending.
+    const reviewUnlessDecided =
+      (state: 'APPROVED' | 'DENIED', reason: string, verb: string, decidedNote = '') =>
+      async (id: string): Promise<string> => {
+        if (tp.admin.getRequest(id)?.state !== 'PENDING') return `decided by an adapter${decidedNote}`;
+        await tp.admin.review(id, { author: REVIEWER, state, reason });
+        return `${REVIEWER} ${verb}`;
+      };
+
     const scenarios: Array<{ title: string; user: string; roles: string[]; reason: string; then: (id: string) => Promise<string> }> = [
       {
         title: 'approved',
         user: REQUESTER_ON_CALL,
         roles: ['editor'],
         reason: 'Investigate incident INC-42',
-        then: async (id) => {
-          if (tp.admin.getRequest(id)?.state !== 'PENDING') return 'decided by an adapter (on-call auto-approval)';
-          await tp.admin.review(id, { author: REVIEWER, state: 'APPROVED', reason: 'go ahead' });
-          return `${REVIEWER} approves`;
-        },
+        then: reviewUnlessDecided('APPROVED', 'go ahead', 'approves', ' (on-call auto-approval)'),
       },
       {
         title: 'denied',
         user: REQUESTER,
         roles: ['dba'],
         reason: 'Drop the staging database',
-        then: async (id) => {
-          if (tp.admin.getRequest(id)?.state !== 'PENDING') return 'decided by an adapter';
-          await tp.admin.review(id, { author: REVIEWER, state: 'DENIED', reason: 'not during the freeze' });
-          return `${REVIEWER} denies`;
-        },
+        then: reviewUnlessDecided('DENIED', 'not during the freeze', 'denies'),
       },
       {
         title: 'expired',

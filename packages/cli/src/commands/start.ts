@@ -1,4 +1,5 @@
 import {
+  checkHttpTls,
   createLogger,
   errorMessage,
   loadConfig,
@@ -87,6 +88,7 @@ export async function runStart(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
   });
 
   try {
+    checkHttpTls(config, flags.insecureNoTls);
     teleport = await connectTeleport(config.teleport, logger);
     const failFast = /^(true|1|yes)$/i.test(env['TELEPORT_PLUGIN_FAIL_FAST'] ?? '');
     const started = startRuntime({

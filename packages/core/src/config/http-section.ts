@@ -1,5 +1,6 @@
 import type { HttpServerConfig } from '../http/types.js';
 import { registerSecret } from '../log/redaction.js';
+import type { ConfigSection } from './section.js';
 import type { TomlSection } from './toml-section.js';
 
 /** `[http]` (lib.HTTPConfig of the Go jira/gitlab plugins, shared spec §3.4). */
@@ -58,6 +59,27 @@ export function parseHttpSection(s: TomlSection): HttpServerConfig {
 
   const tls = s.child('tls');
   const verify = tls.bool('verify_client_cert', false);
+  const clientCaFile = tls.string('client_ca_file', { description: 'a PEM bundle of the CAs that sign client certificates' });
   if (verify) out.verifyClientCert = true;
+  if (clientCaFile !== undefined && clientCaFile !== '') {
+    // A CA bundle that is never consulted would look like protection while giving none.
+    if (!verify) throw tls.errorAt('client_ca_file', 'requires verify_client_cert = true (it is only used to verify client certificates)');
+    out.clientCaFile = clientCaFile;
+  }
   return out;
+}
+
+/**
+ * `[http]` without a certificate may only serve plain HTTP when the operator says so with
+ * `--insecure-no-tls` (as upstream). Checked before connecting to Teleport, so the mistake is one
+ * clear config line instead of a failure after the adapters have started.
+ */
+export function checkHttpTls(
+  config: { readonly http: HttpServerConfig | undefined; section(name: string): ConfigSection },
+  insecureNoTls: boolean,
+): void {
+  if (config.http === undefined || insecureNoTls || config.http.httpsCertFile) return;
+  throw config
+    .section('http')
+    .error('https_cert_file', 'required (with https_key_file) to serve HTTPS; to serve plain HTTP instead, start with --insecure-no-tls');
 }

@@ -85,6 +85,25 @@ const MIN_KEEPALIVE_MS = 60_000;
 const LIST_PAGE_SIZE = 500;
 
 /**
+ * grpc-js channel options of every connection. The keepalive interval is raised to at least 60 s
+ * whatever the caller asks for: auth's keepalive policy (MinTime 60 s) answers more frequent
+ * pings with GOAWAY too_many_pings, which would drop the watch stream.
+ */
+export function channelOptions(keepaliveTimeMs: number = DEFAULT_KEEPALIVE_MS): grpc.ChannelOptions {
+  return {
+    'grpc.keepalive_time_ms': Math.max(MIN_KEEPALIVE_MS, keepaliveTimeMs),
+    'grpc.keepalive_timeout_ms': 20_000,
+    'grpc.keepalive_permit_without_calls': 1,
+    // Each connection owns its subchannels, so reconnect() really dials again.
+    'grpc.use_local_subchannel_pool': 1,
+    'grpc.initial_reconnect_backoff_ms': 500,
+    'grpc.max_reconnect_backoff_ms': 5_000,
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.primary_user_agent': 'teleport-plugin',
+  };
+}
+
+/**
  * Connects to Teleport: loads and checks the identity, probes the address once (for precise
  * errors), then Pings over gRPC and refuses servers older than 6.1.0.
  */
@@ -154,7 +173,7 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
     };
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.listPageSize = Math.max(1, options.listPageSize ?? LIST_PAGE_SIZE);
-    this.keepaliveTimeMs = Math.max(MIN_KEEPALIVE_MS, options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_MS);
+    this.keepaliveTimeMs = options.keepaliveTimeMs ?? DEFAULT_KEEPALIVE_MS;
     this.credentials = new TeleportChannelCredentials(
       () => this.identities.current(),
       dialTimeoutMs,
@@ -325,17 +344,7 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
   }
 
   private openConnection(): Connection {
-    const client = new grpc.Client(grpcTarget(this.config.addr), this.credentials, {
-      'grpc.keepalive_time_ms': this.keepaliveTimeMs,
-      'grpc.keepalive_timeout_ms': 20_000,
-      'grpc.keepalive_permit_without_calls': 1,
-      // Each connection owns its subchannels, so reconnect() really dials again.
-      'grpc.use_local_subchannel_pool': 1,
-      'grpc.initial_reconnect_backoff_ms': 500,
-      'grpc.max_reconnect_backoff_ms': 5_000,
-      'grpc.max_receive_message_length': 64 * 1024 * 1024,
-      'grpc.primary_user_agent': 'teleport-plugin',
-    });
+    const client = new grpc.Client(grpcTarget(this.config.addr), this.credentials, channelOptions(this.keepaliveTimeMs));
     return { client, id: ++this.connCounter };
   }
 

@@ -87,15 +87,12 @@ export function parseIdentityFile(text: string, source: string): Identity {
   if (certBlock.type !== 'CERTIFICATE') {
     throw invalid(source, `the second PEM block is "${certBlock.type}", expected the TLS certificate (CERTIFICATE)`);
   }
-  if (caBlocks.length === 0) {
+  // Upstream takes every PEM block after the TLS certificate as a CA and its certificate pool
+  // skips what is not a certificate; we do the same, so a file with an extra block of another
+  // kind still works as long as at least one CA certificate is there.
+  const caPems = caBlocks.filter((b) => b.type === 'CERTIFICATE').map((b) => b.text);
+  if (caPems.length === 0) {
     throw invalid(source, 'the cluster CA certificates (PEM blocks after the TLS certificate) are missing');
-  }
-  const caPems: string[] = [];
-  for (const [i, block] of caBlocks.entries()) {
-    if (block.type !== 'CERTIFICATE') {
-      throw invalid(source, `PEM block ${i + 3} is "${block.type}", expected a CA certificate (CERTIFICATE)`);
-    }
-    caPems.push(block.text);
   }
   return buildIdentity({
     source,

@@ -53,6 +53,8 @@ export interface FakePagerDutyOptions {
    * already exists on this service". `return` answers with the existing incident instead.
    */
   dedup?: 'reject' | 'return';
+  /** Serve HTTPS with this certificate (PEM) instead of plain HTTP. */
+  tls?: { cert: string; key: string };
 }
 
 const REFERENCE_TYPES = {
@@ -73,12 +75,12 @@ export class FakePagerDuty {
   readonly users: FakePdUser[] = [];
   readonly onCalls: FakePdOnCall[] = [];
   readonly incidents: FakePdIncident[] = [];
-  private readonly options: Required<Omit<FakePagerDutyOptions, 'apiKey'>> & { apiKey: string | undefined };
+  private readonly options: Required<Omit<FakePagerDutyOptions, 'apiKey' | 'tls'>> & { apiKey: string | undefined };
   private seq = 0;
 
   constructor(options: FakePagerDutyOptions = {}) {
     this.options = { apiKey: options.apiKey, maxLimit: options.maxLimit ?? 100, dedup: options.dedup ?? 'reject' };
-    this.http = new HttpFake('fake-pagerduty');
+    this.http = new HttpFake('fake-pagerduty', options.tls);
     this.http
       .route('GET', '/abilities', (c) => this.guard(c, false, () => ({ body: { abilities: ['teams', 'sso', 'read_only_users'] } })))
       .route('GET', '/services', (c) => this.guard(c, false, () => this.listServices(c)))
