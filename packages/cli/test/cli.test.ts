@@ -113,6 +113,11 @@ describe('teleport-plugin (no Teleport needed)', () => {
     const r = await runCli(['start', '-c', file]);
     assert.equal(r.code, 1);
     assert.equal(r.stderr, 'teleport-plugin: error: adapter "notinstalled" not found: install it with "npm install @teleport-plugin/notinstalled"\n');
+    // TELEPORT_PLUGINS wins over the file's sections, and --plugin over TELEPORT_PLUGINS.
+    const fromEnv = await runCli(['start', '-c', file], { env: { TELEPORT_PLUGINS: 'fromenv,other' } });
+    assert.equal(fromEnv.stderr, 'teleport-plugin: error: adapter "fromenv" not found: install it with "npm install @teleport-plugin/fromenv"\n');
+    const fromFlag = await runCli(['start', '-c', file, '--plugin', '@acme/fromflag'], { env: { TELEPORT_PLUGINS: 'fromenv' } });
+    assert.equal(fromFlag.stderr, 'teleport-plugin: error: adapter "@acme/fromflag" not found: install it with "npm install @acme/fromflag"\n');
   });
 
   test('an unusable identity file fails start-up with one line', async () => {

@@ -55,11 +55,16 @@ function fastDispatcher(targets: DispatchTarget[], extra: Partial<ConstructorPar
   return new Dispatcher({ targets, logger: createCaptureLogger(), retry: { attempts: 3, baseMs: 1, capMs: 5 }, handlerTimeoutMs: 2000, ...extra });
 }
 
+/** The common case: one recording adapter, `chat`, on a fresh in-memory Teleport. */
+function chatDispatcher(): { tp: MemoryTeleport; log: Entry[]; d: Dispatcher } {
+  const tp = new MemoryTeleport();
+  const log: Entry[] = [];
+  return { tp, log, d: fastDispatcher([target(tp, 'chat', recorder(log))]) };
+}
+
 describe('dispatcher classification', () => {
   it('announces a pending request once, even when it arrives from the re-list and the watch', async () => {
-    const tp = new MemoryTeleport();
-    const log: Entry[] = [];
-    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const { tp, log, d } = chatDispatcher();
     const req = makeRequest('r1', { roles: ['editor', 'auditor'], requestReason: 'deploy' });
     tp.put(req, false);
     d.dispatch(put(req, 'list'));
@@ -70,9 +75,7 @@ describe('dispatcher classification', () => {
   });
 
   it('reports only reviews beyond the stored count, and bumps reviews_count by CAS', async () => {
-    const tp = new MemoryTeleport();
-    const log: Entry[] = [];
-    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const { tp, log, d } = chatDispatcher();
     let req = makeRequest('r1', { reviews: [makeReview('bob')] });
     tp.put(req, false);
     d.dispatch(put(req));
@@ -85,9 +88,7 @@ describe('dispatcher classification', () => {
   });
 
   it('resolves once: outstanding reviews first, then the resolution; a repeat is a no-op', async () => {
-    const tp = new MemoryTeleport();
-    const log: Entry[] = [];
-    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const { tp, log, d } = chatDispatcher();
     const pending = makeRequest('r1');
     tp.put(pending, false);
     d.dispatch(put(pending));
@@ -118,9 +119,7 @@ describe('dispatcher classification', () => {
   // DENIED: a resolution for a request never seen pending is ignored, as upstream.
   for (const state of ['DENIED', 'NONE'] as const) {
     it(`ignores a ${state} request it never saw pending, writing nothing`, async () => {
-      const tp = new MemoryTeleport();
-      const log: Entry[] = [];
-      const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+      const { tp, log, d } = chatDispatcher();
       const req = makeRequest('r1', { state });
       tp.put(req, false);
       d.dispatch(put(req));
@@ -132,9 +131,7 @@ describe('dispatcher classification', () => {
   }
 
   it('marks an unresolved deleted request EXPIRED once, and still announces it when the request is already gone', async () => {
-    const tp = new MemoryTeleport();
-    const log: Entry[] = [];
-    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const { tp, log, d } = chatDispatcher();
     const a = makeRequest('a');
     const b = makeRequest('b');
     tp.put(a, false);
@@ -155,9 +152,7 @@ describe('dispatcher classification', () => {
   });
 
   it('does not expire a resolved request, and ignores deletions without plugin data', async () => {
-    const tp = new MemoryTeleport();
-    const log: Entry[] = [];
-    const d = fastDispatcher([target(tp, 'chat', recorder(log))]);
+    const { tp, log, d } = chatDispatcher();
     const req = makeRequest('r1');
     tp.put(req, false);
     d.dispatch(put(req));
@@ -250,6 +245,40 @@ describe('dispatcher ordering and isolation', () => {
       log.filter((e) => e.includes('slow')),
       ['pending:slow', 'reviewed:slow:bob', 'resolved:slow:APPROVED'],
     );
+  });
+
+  it('caps the requests an adapter handles at once (maxConcurrency)', async () => {
+    const tp = new MemoryTeleport();
+    const log: Entry[] = [];
+    let started = 0;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const d = fastDispatcher(
+      [
+        target(
+          tp,
+          'chat',
+          recorder(log, {
+            pending: async () => {
+              started++;
+              await gate;
+            },
+          }),
+        ),
+      ],
+      { maxConcurrency: 2 },
+    );
+    for (const id of ['a', 'b', 'c', 'd']) {
+      const r = makeRequest(id);
+      tp.put(r, false);
+      d.dispatch(put(r));
+    }
+    await waitUntil(() => started === 2, 'two handlers to start');
+    assert.deepEqual(d.backlog(), { chat: { queued: 2, active: 2 } });
+    release();
+    await d.idle();
+    assert.equal(started, 4);
+    assert.deepEqual([...log].sort(), ['pending:a', 'pending:b', 'pending:c', 'pending:d']);
   });
 
   it('an adapter that hangs does not delay another adapter', async () => {

@@ -4,9 +4,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { MethodDefinition } from '@grpc/proto-loader';
-import { AUTH_SERVICE, loadTeleportProto } from '../src/teleport/proto.js';
-import { fromPluginDataUpdate, fromStateChange, toAccessRequest, toWatchEvent, ZERO_TIME_SECONDS } from '../src/teleport/mapping.js';
-import type { WireAccessRequest, WireEvent } from '../src/teleport/wire.js';
+import { AUTH_SERVICE, USERS_SERVICE, loadTeleportProto } from '../src/teleport/proto.js';
+import {
+  fromPluginDataUpdate,
+  fromReviewSubmission,
+  fromStateChange,
+  toAccessRequest,
+  toClusterInfo,
+  toPluginData,
+  toRoleInfo,
+  toUserInfo,
+  toWatchEvent,
+  ZERO_TIME_SECONDS,
+} from '../src/teleport/mapping.js';
+import type { WireAccessRequest, WireEvent, WireListAccessRequestsResponse, WirePingResponse, WirePluginDataSeq, WireRole, WireUser } from '../src/teleport/wire.js';
 
 // ---- a tiny protobuf writer (independent of protobufjs) ------------------------------------------
 
@@ -84,8 +95,8 @@ function mapEntries(buf: Buffer, field: number): Array<{ key: string; value: str
     });
 }
 
-function method(name: string): MethodDefinition<object, object> {
-  const service = loadTeleportProto().definition[AUTH_SERVICE] as Record<string, MethodDefinition<object, object>>;
+function method(name: string, serviceName: string = AUTH_SERVICE): MethodDefinition<object, object> {
+  const service = loadTeleportProto().definition[serviceName] as Record<string, MethodDefinition<object, object>>;
   const def = service[name];
   assert.ok(def, `${name} in proto`);
   return def;
@@ -280,4 +291,87 @@ test('RequestStateSetter carries the delegator in field 3', () => {
   assert.equal(fields.find((f) => f.field === 2)?.value, 2n, 'State APPROVED = 2');
   assert.equal((fields.find((f) => f.field === 3)?.value as Buffer).toString(), 'jira:alice@example.com');
   assert.equal((fields.find((f) => f.field === 4)?.value as Buffer).toString(), 'ok');
+});
+
+test('every field AccessRequestSpecV3 can carry decodes (11 RoleThresholdMapping, 19 reserved, 23 DryRunEnrichment)', () => {
+  const spec = [
+    str(1, 'erin'),
+    vint(3, 1),
+    mapEntry(11, 'editor', msg(2, msg(1, vint(1, 0)))), // RoleThresholdMapping: editor -> {Sets: [{Indexes: [0]}]}
+    str(19, 'promoted title (reserved upstream)'),
+    msg(23, str(1, 'required'), str(2, 'Which ticket?')),
+  ];
+  const wire = method('GetAccessRequestsV2').responseDeserialize(Buffer.from([...msg(4, str(1, 'req-3')), ...msg(5, ...spec)])) as Record<string, any>;
+  assert.deepEqual(wire['Spec'].RoleThresholdMapping, { editor: { Sets: [{ Indexes: [0] }] } });
+  assert.deepEqual(wire['Spec'].DryRunEnrichment, { ReasonMode: 'required', ReasonPrompts: ['Which ticket?'] });
+  const r = toAccessRequest(wire as WireAccessRequest);
+  assert.equal(r.user, 'erin');
+  assert.equal(r.state, 'PENDING');
+});
+
+test('PingResponse: version 2, features 3 -> AdvancedAccessWorkflows 7, proxy address 4', () => {
+  const bytes = [...str(1, 'example.com'), ...str(2, '17.4.8'), ...msg(3, vint(1, 1), vint(7, 1)), ...str(4, 'teleport.example.com:443'), ...vint(5, 1)];
+  const info = toClusterInfo(method('Ping').responseDeserialize(Buffer.from(bytes)) as WirePingResponse);
+  assert.deepEqual(info, {
+    clusterName: 'example.com',
+    serverVersion: '17.4.8',
+    advancedAccessWorkflows: true,
+    proxyPublicAddr: 'teleport.example.com:443',
+    webProxyUrl: 'https://teleport.example.com',
+  });
+});
+
+test('ListAccessRequestsResponse (1 AccessRequests, 2 NextKey) and PluginDataSeq (1 -> Spec 5 -> Entries 1 -> Data 1)', () => {
+  const page = method('ListAccessRequests').responseDeserialize(
+    Buffer.from([...bytesField(1, accessRequestBytes()), ...str(2, 'next-key')]),
+  ) as WireListAccessRequestsResponse;
+  assert.equal(page.NextKey, 'next-key');
+  assert.equal(toAccessRequest(page.AccessRequests[0]!).id, REQUEST_ID);
+
+  const entry = msg(2, mapEntry(1, 'messages', str(2, 'C1/1')), mapEntry(1, 'reviews_count', str(2, '2')));
+  const pluginData = [str(1, 'plugin_data'), str(2, 'access_request'), str(3, 'v3'), msg(4, str(1, REQUEST_ID)), msg(5, mapEntry(1, 'slack', entry))];
+  const seq = method('GetPluginData').responseDeserialize(Buffer.from(msg(1, ...pluginData))) as WirePluginDataSeq;
+  assert.deepEqual(toPluginData(seq, 'slack'), { messages: 'C1/1', reviews_count: '2' });
+  assert.equal(toPluginData(seq, 'pagerduty'), undefined);
+});
+
+test('RoleV6: Allow 2 -> Logins 1, Request 6 (Roles 1, Annotations 3, Thresholds 4, SuggestedReviewers 5), ReviewRequests 15', () => {
+  const allow = [
+    str(1, '{{internal.logins}}'),
+    msg(6, str(1, 'editor'), msg(3, mapEntry(1, 'pagerduty_notify_service', msg(2, str(1, 'Ops')))), msg(4, str(1, 't'), vint(3, 2), vint(4, 1)), str(5, 'lead')),
+    msg(15, str(1, 'editor')),
+  ];
+  const bytes = [...str(1, 'role'), ...str(3, 'v7'), ...msg(4, str(1, 'dev')), ...msg(5, msg(2, ...allow), msg(3, str(1, 'root')))];
+  assert.deepEqual(toRoleInfo(method('GetRole').responseDeserialize(Buffer.from(bytes)) as WireRole), {
+    name: 'dev',
+    allowLogins: ['{{internal.logins}}'],
+    requestRoles: ['editor'],
+    requestAnnotations: { pagerduty_notify_service: ['Ops'] },
+    requestThresholds: [{ name: 't', filter: '', approve: 2, deny: 1 }],
+    requestSuggestedReviewers: ['lead'],
+    reviewRoles: ['editor'],
+  });
+});
+
+test('users: teleport.users.v1 GetUserRequest is name 1 / with_secrets 3, legacy is Name 1 / WithSecrets 2; Traits are UserSpecV2 5', () => {
+  const modern = readFields(method('GetUser', USERS_SERVICE).requestSerialize({ name: 'alice', with_secrets: true }));
+  assert.deepEqual(modern.map((f) => f.field), [1, 3]);
+  const legacy = readFields(method('GetUser').requestSerialize({ Name: 'alice', WithSecrets: true }));
+  assert.deepEqual(legacy.map((f) => f.field), [1, 2]);
+
+  const user = [...str(1, 'user'), ...str(3, 'v2'), ...msg(4, str(1, 'alice')), ...msg(5, str(4, 'dev'), msg(5, mapEntry(1, 'logins', msg(2, str(1, 'alice'), str(1, 'root')))))];
+  const res = method('GetUser', USERS_SERVICE).responseDeserialize(Buffer.from(bytesField(1, user))) as { user: WireUser };
+  assert.deepEqual(toUserInfo(res.user), { name: 'alice', roles: ['dev'], traits: { logins: ['alice', 'root'] } });
+  const legacyRes = method('GetUser').responseDeserialize(Buffer.from(user)) as WireUser;
+  assert.deepEqual(toUserInfo(legacyRes), { name: 'alice', roles: ['dev'], traits: { logins: ['alice', 'root'] } });
+});
+
+test('AccessReviewSubmission: RequestID 1, Review 2 (Author 1, ProposedState 3 = DENIED 3, Reason 4)', () => {
+  const fields = readFields(method('SubmitAccessReview').requestSerialize(fromReviewSubmission(REQUEST_ID, { proposedState: 'DENIED', reason: 'no' })));
+  assert.equal((fields.find((f) => f.field === 1)?.value as Buffer).toString(), REQUEST_ID);
+  const review = readFields(fields.find((f) => f.field === 2)?.value as Buffer);
+  assert.equal(review.find((f) => f.field === 3)?.value, 3n);
+  assert.equal((review.find((f) => f.field === 4)?.value as Buffer).toString(), 'no');
+  const author = review.find((f) => f.field === 1);
+  assert.ok(author === undefined || (author.value as Buffer).length === 0, 'empty Author: the server fills in the caller');
 });

@@ -113,10 +113,10 @@ describe('onPending', () => {
   });
 
   it('never posts twice when Slack does not answer in time: plugin data remembers the unanswered post', async () => {
-    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests'] } }, { timeoutMs: 150 });
+    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests'] } }, { timeoutMs: 500 });
     const request = newRequest(t, { user: 'someone' });
     // Slack receives the post but answers after our timeout: the message exists, we never learn its ts.
-    fake.slowDownPosts(1, 600);
+    fake.slowDownPosts(1, 1500);
     await h.onPending!(request, makeEvent(t, request.id));
     await fake.waitFor(() => messagesFor(request.id).length === 1);
     assert.equal(t.store.entries.get(request.id)!.posting, 'access-requests');
@@ -211,12 +211,12 @@ describe('onReviewed', () => {
   });
 
   it('does not repeat a review reply that got no answer in time', async () => {
-    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests'] } }, { timeoutMs: 150 });
+    const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests'] } }, { timeoutMs: 500 });
     const request = newRequest(t, { user: 'someone' });
     await h.onPending!(request, makeEvent(t, request.id));
     const [ref] = parseMessageRefs(t.store.entries.get(request.id));
     request.reviews.push(makeReview('alice', 'APPROVED'));
-    fake.slowDownPosts(1, 600);
+    fake.slowDownPosts(1, 1500);
     await h.onReviewed!(request, request.reviews.slice(0), makeEvent(t, request.id));
     await fake.waitFor(() => fake.replies(ref!.channel, ref!.ts).length === 1);
     await h.onReviewed!(request, request.reviews.slice(0), makeEvent(t, request.id, { attempt: 2 }));

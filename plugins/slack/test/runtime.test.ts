@@ -151,3 +151,35 @@ describe('approve and deny from Slack through the runtime', () => {
     await fake.waitFor(() => fake.ephemerals.some((e) => e.user === 'U0ALICE' && e.text.includes(`DENIED) of request ${id}`)));
   });
 });
+
+describe('Socket Mode alone (no signing secret)', () => {
+  it('approves over Socket Mode and exposes no HTTP interactivity route', async () => {
+    const fake = await startFakeSlack();
+    const teleport = await FakeTeleport.start();
+    let h: Harness | undefined;
+    try {
+      teleport.addRequester('requester@example.com');
+      teleport.addReviewer('alice@example.com');
+      teleport.upsertUser({ name: 'alice@example.com', roles: ['alice@example.com-reviewer'], traits: { slack_user_id: ['U0ALICE'] } });
+      const config = baseConfig(fake, {
+        review: { enabled: true, appToken: fake.appToken, signingSecret: undefined, slackUserIdTrait: 'slack_user_id', allowEmailUsernameMatch: false },
+      });
+      h = await startHarness({ teleport, adapters: [{ adapter: slack, config }], runtimeOptions: { http: { listenAddr: '127.0.0.1:0' }, insecureNoTls: true } });
+      teleport.upsertUser({ name: FakeTeleport.PLUGIN_USER, roles: [FakeTeleport.PLUGIN_USER, 'admin'] });
+      await fake.waitForSocket();
+      const id = await teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
+      await fake.waitFor(() => rootsFor(fake, id).length === 2);
+      const payload = fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'approve', channel: 'C0ACCESS' });
+      const http = await FakeSlack.sendInteraction(`${h.runtime.httpUrl}/slack/interactivity`, payload, { signingSecret: 'anything' });
+      assert.equal(http.status, 404);
+      await fake.sendSocketInteraction(payload);
+      await teleport.waitFor(() => teleport.admin.getRequest(id)?.state === 'APPROVED', 5000, 'approval');
+      assert.equal(teleport.admin.getRequest(id)?.reviews[0]?.author, 'alice@example.com');
+      await fake.waitFor(() => fake.ephemerals.some((e) => e.user === 'U0ALICE' && e.text.includes(`APPROVED) of request ${id}`)));
+    } finally {
+      await h?.stop();
+      await teleport.close();
+      await fake.close();
+    }
+  });
+});
