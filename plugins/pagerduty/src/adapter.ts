@@ -216,7 +216,21 @@ export const pagerDutyAdapter = defineAdapter<PagerDutyConfig>({
   name: ADAPTER_NAME,
   version: '0.1.0',
   parseConfig: (section) => parsePagerDutyConfig(section),
-  setup: async (ctx) => createPagerDutyHandlers(ctx),
+  async setup(ctx) {
+    // Upstream's start-up health check: a rejected API key is fatal, in plain words, rather
+    // than the first incident failing later.
+    const { config } = ctx;
+    const probe = new PagerDutyClient({ apiEndpoint: config.apiEndpoint, apiKey: config.apiKey, userEmail: config.userEmail, logger: ctx.logger });
+    try {
+      await probe.abilities(ctx.signal);
+    } catch (err) {
+      if (err instanceof PagerDutyHttpError && (err.status === 401 || err.status === 403)) {
+        throw new PluginError('CONFIG', `PagerDuty at ${probe.endpoint} rejected [pagerduty] api_key (HTTP ${err.status})`, { cause: err, userFacing: true });
+      }
+      throw new PluginError('UNREACHABLE', `cannot check the PagerDuty API key at ${probe.endpoint} ([pagerduty] api_endpoint): ${errorMessage(err)}`, { cause: err, userFacing: true });
+    }
+    return createPagerDutyHandlers(ctx);
+  },
   exampleConfig,
   pluginData: pagerDutyPluginData,
   demo: pagerDutyDemo,

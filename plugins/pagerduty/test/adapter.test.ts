@@ -295,3 +295,23 @@ test('429 and 5xx on the way: the handler still ends with one incident and one a
   assert.equal(entry.data?.['incident_id'], w.pd.incidents[0]!.id);
   assert.equal(w.ctx.teleport.reviews.length, 1);
 });
+
+test('setup refuses a rejected API key with one user-facing line, as the Go plugin does at start-up', async () => {
+  const { pagerDutyAdapter } = await import('../src/adapter.js');
+  const pd = new FakePagerDuty({ apiKey: 'the-real-key' });
+  open.push(pd);
+  await pd.start();
+  const ctx = adapterContext(pdConfig(pd.url)); // pdConfig uses api_key "pd-test-key"
+  await assert.rejects(pagerDutyAdapter.setup(ctx), (err: Error & { code?: string; userFacing?: boolean }) => {
+    assert.equal(err.code, 'CONFIG');
+    assert.equal(err.userFacing, true);
+    assert.match(err.message, /rejected \[pagerduty\] api_key \(HTTP 401\)/);
+    return true;
+  });
+  const good = new FakePagerDuty({ apiKey: 'pd-test-key' });
+  open.push(good);
+  await good.start();
+  const handlers = await pagerDutyAdapter.setup(adapterContext(pdConfig(good.url)));
+  assert.equal(typeof handlers.onPending, 'function');
+  assert.equal(good.http.callsTo('GET', '/abilities').length, 1);
+});
