@@ -34,3 +34,4 @@ export type { RawTeleportClient } from './raw-client.js';
 export { GO_ZERO_TIME } from './wire.js';
 export { startHarness } from './harness.js';
 export type { Harness, HarnessOptions } from './harness.js';
+export { accessRequestFixture, accessReviewFixture } from './fixtures.js';

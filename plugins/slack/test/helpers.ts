@@ -14,47 +14,29 @@ import {
   type TeleportActions,
   type UserInfo,
 } from '@teleport-plugin/core';
-import { FakeSlack, FakeTeleport, startHarness, type FakeSlackMessage, type Harness } from '@teleport-plugin/testkit';
+import {
+  FakeSlack,
+  FakeTeleport,
+  accessRequestFixture,
+  accessReviewFixture,
+  startHarness,
+  type FakeSlackMessage,
+  type Harness,
+} from '@teleport-plugin/testkit';
 import slack from '../src/index.js';
 import type { SlackConfig } from '../src/config.js';
 
 export function makeRequest(overrides: Partial<AccessRequest> = {}): AccessRequest {
-  return {
-    id: 'req-1',
+  return accessRequestFixture({
     user: 'requester@example.com',
-    roles: ['editor'],
-    state: 'PENDING',
     created: new Date('2026-11-25T10:00:00Z'),
-    accessExpires: undefined,
-    resourceExpires: undefined,
     requestReason: 'need to fix prod',
-    resolveReason: '',
-    resolveAnnotations: {},
-    systemAnnotations: {},
-    thresholds: [],
-    reviews: [],
-    suggestedReviewers: [],
-    requestedResources: [],
-    loginHint: '',
-    dryRun: false,
-    maxDuration: undefined,
-    sessionTtl: undefined,
-    assumeStartTime: undefined,
-    promotedAccessList: undefined,
     ...overrides,
-  };
+  });
 }
 
 export function makeReview(author: string, state: 'APPROVED' | 'DENIED', reason = ''): AccessReview {
-  return {
-    author,
-    roles: [],
-    proposedState: state,
-    reason,
-    created: new Date('2026-11-25T10:05:00Z'),
-    annotations: {},
-    assumeStartTime: undefined,
-  };
+  return accessReviewFixture({ author, proposedState: state, reason, created: new Date('2026-11-25T10:05:00Z') });
 }
 
 /** Plugin data in memory with Teleport's compare-and-swap semantics. */

@@ -10,6 +10,7 @@ import type {
   ReviewSubmission,
   TeleportActions,
 } from '@teleport-plugin/core';
+import { accessRequestFixture, accessReviewFixture } from '@teleport-plugin/testkit';
 import { parsePagerDutyConfig } from '../../src/config.js';
 import type { PagerDutyConfig } from '../../src/config.js';
 import { pagerDutySnapshot } from '../../src/pluginData.js';
@@ -27,43 +28,16 @@ export function pdConfig(apiEndpoint: string, extra = ''): PagerDutyConfig {
 }
 
 export function makeRequest(partial: Partial<AccessRequest> = {}): AccessRequest {
-  return {
-    id: 'req-1',
-    user: 'alice@example.com',
+  return accessRequestFixture({
     roles: ['editor', 'auditor'],
-    state: 'PENDING',
     created: new Date(Date.UTC(2026, 10, 25, 9, 5, 0)),
-    accessExpires: undefined,
-    resourceExpires: undefined,
     requestReason: 'deploy hotfix',
-    resolveReason: '',
-    resolveAnnotations: {},
-    systemAnnotations: {},
-    thresholds: [],
-    reviews: [],
-    suggestedReviewers: [],
-    requestedResources: [],
-    loginHint: '',
-    dryRun: false,
-    maxDuration: undefined,
-    sessionTtl: undefined,
-    assumeStartTime: undefined,
-    promotedAccessList: undefined,
     ...partial,
-  };
+  });
 }
 
 export function makeReview(partial: Partial<AccessReview> = {}): AccessReview {
-  return {
-    author: 'bob',
-    roles: [],
-    proposedState: 'APPROVED',
-    reason: 'looks fine',
-    created: new Date(Date.UTC(2026, 10, 25, 10, 0, 0)),
-    annotations: {},
-    assumeStartTime: undefined,
-    ...partial,
-  };
+  return accessReviewFixture({ reason: 'looks fine', created: new Date(Date.UTC(2026, 10, 25, 10, 0, 0)), ...partial });
 }
 
 export interface RecordingTeleport extends TeleportActions {
