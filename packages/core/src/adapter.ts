@@ -84,6 +84,13 @@ export interface TeleportActions {
   getRequest(requestId: string, signal?: AbortSignal): Promise<AccessRequest | undefined>;
   getUser(name: string, signal?: AbortSignal): Promise<UserInfo>;
   getRole(name: string, signal?: AbortSignal): Promise<RoleInfo>;
+  /**
+   * Every Teleport user (paged ListUsers). Needs `user: [list, read]` in the plugin's role:
+   * PluginError ACCESS_DENIED without it, NOT_IMPLEMENTED on servers without the RPC. Optional
+   * so that existing TeleportActions implementations (test doubles) keep compiling; the runtime
+   * always provides it.
+   */
+  listUsers?(signal?: AbortSignal): Promise<UserInfo[]>;
 }
 
 /** Per-event context: a logger with the request id, a deadline, and this request's plugin data. */

@@ -301,6 +301,7 @@ function teleportActions(client: TeleportClient): TeleportActions {
     getRequest: (requestId, signal) => client.getAccessRequest(requestId, signal),
     getUser: (name, signal) => client.getUser(name, signal),
     getRole: (name, signal) => client.getRole(name, signal),
+    listUsers: (signal) => client.listUsers(signal),
   };
 }
 

@@ -193,6 +193,10 @@ export class MemoryTeleport implements TeleportClient {
     throw new PluginError('NOT_IMPLEMENTED', 'memory teleport');
   }
 
+  async listUsers(): Promise<never> {
+    throw new PluginError('NOT_IMPLEMENTED', 'memory teleport');
+  }
+
   async close(): Promise<void> {
     for (const s of this.streams) s.close();
   }

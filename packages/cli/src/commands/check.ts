@@ -168,6 +168,7 @@ function readOnlyActions(teleport: TeleportClient): TeleportActions {
     getRequest: (id, signal) => teleport.getAccessRequest(id, signal),
     getUser: (name, signal) => teleport.getUser(name, signal),
     getRole: (name, signal) => teleport.getRole(name, signal),
+    listUsers: (signal) => teleport.listUsers(signal),
   };
 }
 

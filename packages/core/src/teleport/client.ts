@@ -43,6 +43,7 @@ import type {
   WireAccessRequest,
   WireEvent,
   WireListAccessRequestsResponse,
+  WireListUsersResponse,
   WirePingResponse,
   WirePluginDataSeq,
   WireRole,
@@ -83,6 +84,8 @@ const DEFAULT_DIAL_TIMEOUT_MS = 30_000;
 const DEFAULT_KEEPALIVE_MS = 90_000;
 const MIN_KEEPALIVE_MS = 60_000;
 const LIST_PAGE_SIZE = 500;
+/** ListUsers page size: users carry traits, so pages stay well under the message limit. */
+const USERS_PAGE_SIZE = 200;
 
 /**
  * grpc-js channel options of every connection. The keepalive interval is raised to at least 60 s
@@ -312,6 +315,23 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
       }
     }
     return toUserInfo(await this.unary<WireUser>(AUTH_SERVICE, 'GetUser', { Name: name, WithSecrets: false }, signal));
+  }
+
+  async listUsers(signal?: AbortSignal): Promise<UserInfo[]> {
+    const out: UserInfo[] = [];
+    let pageToken = '';
+    for (;;) {
+      const page = await this.unary<WireListUsersResponse>(
+        USERS_SERVICE,
+        'ListUsers',
+        { page_size: USERS_PAGE_SIZE, page_token: pageToken, with_secrets: false },
+        signal,
+      );
+      out.push(...page.users.map(toUserInfo));
+      // A server that hands back the token it was given would loop forever; stop instead.
+      if (!page.next_page_token || page.next_page_token === pageToken) return out;
+      pageToken = page.next_page_token;
+    }
   }
 
   async close(): Promise<void> {

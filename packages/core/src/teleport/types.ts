@@ -168,6 +168,11 @@ export interface TeleportClient {
   getRole(name: string, signal?: AbortSignal): Promise<RoleInfo>;
   /** teleport.users.v1.UsersService/GetUser, falling back to the legacy RPC on UNIMPLEMENTED. */
   getUser(name: string, signal?: AbortSignal): Promise<UserInfo>;
+  /**
+   * Every user (teleport.users.v1.UsersService/ListUsers, all pages). Needs `user: [list, read]`;
+   * PluginError ACCESS_DENIED without it, NOT_IMPLEMENTED on servers without the RPC.
+   */
+  listUsers(signal?: AbortSignal): Promise<UserInfo[]>;
   close(): Promise<void>;
 }
 

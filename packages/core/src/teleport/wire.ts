@@ -141,6 +141,12 @@ export interface WireUser {
   Spec: { Roles: string[]; Traits: WireLabelValues | null } | null;
 }
 
+/** teleport.users.v1.ListUsersResponse (snake_case: a modern proto). */
+export interface WireListUsersResponse {
+  users: WireUser[];
+  next_page_token: string;
+}
+
 export interface WireListAccessRequestsResponse {
   AccessRequests: WireAccessRequest[];
   NextKey: string;
