@@ -1,11 +1,15 @@
 #!/bin/sh
 # Build-stage helper for docker/Dockerfile (run from the repository root inside the image).
-# Produces /app: package.json + a flat production node_modules holding @teleport-plugin/cli and
-# the adapters named by $PLUGIN, plus /app/plugins (the resolved list, one name per line).
+# Produces $APP_DIR (default /app, the image's path): package.json + a flat production node_modules
+# holding @teleport-plugin/cli and the adapters named by $PLUGIN, plus $APP_DIR/plugins (the
+# resolved list, one name per line).
 #   VERSION empty: build this workspace, `pnpm pack` each needed package (pnpm rewrites
-#                  workspace:* to real versions) and npm-install the tarballs, so /app looks
+#                  workspace:* to real versions) and npm-install the tarballs, so $APP_DIR looks
 #                  exactly like a user's `npm install` of the published packages.
-#   VERSION=x.y.z: npm-install the published packages of that version.
+#   VERSION=x.y.z: npm-install the published packages of that version from the configured
+#                  registry. Reads nothing of the checkout but plugins/*/package.json (the adapter
+#                  names PLUGIN may use): no install, no build. test/packaging.test.ts runs this
+#                  path against a local fake registry serving freshly packed tarballs.
 set -eu
 
 fail() { echo "assemble.sh: $*" >&2; exit 1; }
@@ -28,9 +32,10 @@ done
 plugins=${plugins# }
 echo "assemble.sh: adapters: $plugins"
 
-mkdir -p /app
-printf '{\n  "name": "teleport-plugin-image",\n  "private": true,\n  "type": "module"\n}\n' >/app/package.json
-npm_install() { (cd /app && npm install --omit=dev --no-audit --no-fund --loglevel=warn "$@"); }
+# Absolute, so the paths below do not depend on where the subshells run.
+app=$(mkdir -p "${APP_DIR:-/app}" && cd "${APP_DIR:-/app}" >/dev/null && pwd)
+printf '{\n  "name": "teleport-plugin-image",\n  "private": true,\n  "type": "module"\n}\n' >"$app/package.json"
+npm_install() { (cd "$app" && npm install --omit=dev --no-audit --no-fund --loglevel=warn "$@"); }
 
 if [ -n "${VERSION:-}" ]; then
   specs="@teleport-plugin/cli@$VERSION"
@@ -61,10 +66,10 @@ else
   npm_install /tmp/pkgs/*.tgz
 fi
 
-printf '%s\n' $plugins >/app/plugins
+printf '%s\n' $plugins >"$app/plugins"
 # Type declarations and source maps of declarations are dead weight at run time.
-find /app/node_modules \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.d.ts.map' \) -type f -delete
-rm -rf /app/.npm /app/package-lock.json
+find "$app/node_modules" \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.d.ts.map' \) -type f -delete
+rm -rf "$app/.npm" "$app/package-lock.json"
 
 # Fail the build, not the first start, when an adapter cannot be loaded.
-TELEPORT_PLUGINS=$(printf '%s' "$plugins" | tr ' ' ',') /app/node_modules/.bin/teleport-plugin version
+TELEPORT_PLUGINS=$(printf '%s' "$plugins" | tr ' ' ',') "$app/node_modules/.bin/teleport-plugin" version

@@ -2,10 +2,12 @@
 // rewrites workspace:* to versions and runs prepack), checks the tarballs' contents and
 // manifests, installs core + cli + testkit + slack into an empty folder with plain npm, and runs
 // the installed `teleport-plugin`. Also runs the image's HEALTHCHECK script in that layout (the
-// image's /app is the same kind of flat npm install).
+// image's /app is the same kind of flat npm install), and the image's VERSION=x.y.z path
+// (docker/assemble.sh installing "published" packages) against a local fake npm registry that
+// serves the same tarballs.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -13,6 +15,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { FakeNpmRegistry, type RegistryPackage } from './lib/fake-npm-registry.js';
 
 const run = promisify(execFile);
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -214,5 +217,100 @@ describe('image HEALTHCHECK script (docker/healthcheck.mjs)', () => {
     const freePort = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
     assert.equal((await check(`[http]\nlisten_addr = "127.0.0.1:${freePort}"\n`)).code, 1);
+  });
+});
+
+describe('docker/assemble.sh with VERSION (published packages from a fake npm registry)', () => {
+  let registry: FakeNpmRegistry;
+  let context: string;
+  let adapters: string[];
+
+  before(async () => {
+    registry = await FakeNpmRegistry.start(
+      '@teleport-plugin',
+      [...packed.values()].map(({ tarball, manifest }) => ({ tarball, manifest: manifest as RegistryPackage['manifest'] })),
+    );
+    // `latest` is a newer version whose tarball cannot be fetched: assemble.sh must pin VERSION.
+    for (const name of packed.keys()) registry.addUnavailableVersion(name, '9.9.9');
+    // The build context cut down to what the VERSION path may read: the script and the adapters'
+    // package.json files. Anything else it touched (sources, dist, node_modules) would be missing.
+    context = path.join(scratch, 'context');
+    await mkdir(path.join(context, 'docker'), { recursive: true });
+    await copyFile(path.join(repo, 'docker/assemble.sh'), path.join(context, 'docker/assemble.sh'));
+    adapters = [];
+    for (const entry of await readdir(path.join(repo, 'plugins'), { withFileTypes: true })) {
+      if (!entry.isDirectory()) continue;
+      try {
+        await mkdir(path.join(context, 'plugins', entry.name), { recursive: true });
+        await copyFile(path.join(repo, 'plugins', entry.name, 'package.json'), path.join(context, 'plugins', entry.name, 'package.json'));
+        adapters.push(entry.name);
+      } catch {
+        // a folder without package.json is not an adapter for assemble.sh either
+      }
+    }
+  });
+  after(async () => {
+    if (registry) await registry.close();
+  });
+
+  async function assemble(appDir: string, env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+    // Only the @teleport-plugin scope goes to the fake; third-party dependencies come from the
+    // registry (and CA settings) configured on this machine, as in a real image build. Set in the
+    // project .npmrc of APP_DIR (npm runs there): `npm_config_@teleport-plugin:registry` is not a
+    // valid shell variable name, and dash (/bin/sh here and in the node image) drops it from the
+    // environment before npm starts.
+    await mkdir(appDir, { recursive: true });
+    await writeFile(path.join(appDir, '.npmrc'), `@teleport-plugin:registry=${registry.url}\n`);
+    try {
+      const { stdout, stderr } = await run('sh', ['docker/assemble.sh'], {
+        cwd: context,
+        timeout: 90_000,
+        maxBuffer: 16 * 1024 * 1024,
+        env: { ...process.env, npm_config_update_notifier: 'false', APP_DIR: appDir, ...env },
+      });
+      return { code: 0, stdout, stderr };
+    } catch (err) {
+      const e = err as { code?: number; stdout?: string; stderr?: string };
+      return { code: typeof e.code === 'number' ? e.code : -1, stdout: e.stdout ?? '', stderr: e.stderr ?? String(err) };
+    }
+  }
+
+  test('VERSION=0.1.0 PLUGIN=slack installs cli and slack 0.1.0 from the registry into APP_DIR', async () => {
+    const target = path.join(scratch, 'image-app');
+    const res = await assemble(target, { VERSION: '0.1.0', PLUGIN: 'slack' });
+    assert.equal(res.code, 0, `assemble.sh failed:\n${res.stdout}\n${res.stderr}`);
+    assert.match(res.stdout, /assemble\.sh: adapters: slack$/m);
+
+    for (const name of ['@teleport-plugin/cli', '@teleport-plugin/slack', '@teleport-plugin/core', '@teleport-plugin/testkit']) {
+      assert.ok(registry.packumentRequests(name).length > 0, `${name}: packument fetched from the fake registry`);
+      const installed = JSON.parse(await readFile(path.join(target, 'node_modules', name, 'package.json'), 'utf8')) as Manifest;
+      // npm takes the tarball from its cache when the integrity we announced is there already
+      // (the install above put it there), so tarball requests are not asserted; the installed
+      // manifest being the packed one shows the content is ours.
+      assert.deepEqual(installed, packed.get(name)!.manifest, name);
+    }
+    assert.deepEqual(registry.requests.filter((r) => r.kind === 'other'), [], 'no request for the unavailable 9.9.9 or anything else');
+    assert.equal(registry.packumentRequests('@teleport-plugin/pagerduty').length, 0, 'only the requested adapter');
+    assert.equal(await readFile(path.join(target, 'plugins'), 'utf8'), 'slack\n');
+
+    const { stdout } = await run(path.join(target, 'node_modules/.bin/teleport-plugin'), ['version'], {
+      cwd: target,
+      timeout: 30_000,
+      env: { ...process.env, TELEPORT_PLUGINS: 'slack' },
+    });
+    assert.match(stdout, /^teleport-plugin v0\.1\.0/);
+    assert.ok(stdout.includes('@teleport-plugin/slack v0.1.0 (adapter "slack")'), stdout);
+  });
+
+  test('an unknown PLUGIN fails with the list of adapters, before installing anything', async () => {
+    const target = path.join(scratch, 'image-app-unknown');
+    const seen = registry.requests.length;
+    const res = await assemble(target, { VERSION: '0.1.0', PLUGIN: 'slack,nosuch' });
+    assert.equal(res.code, 1);
+    assert.match(res.stderr, /^assemble\.sh: unknown adapter 'nosuch' in PLUGIN=slack,nosuch; expected a comma-separated list of: (.+) \(or all\)$/m);
+    const listed = /expected a comma-separated list of: (.+) \(or all\)/.exec(res.stderr)?.[1]?.split(' ');
+    assert.deepEqual(listed?.sort(), [...adapters].sort());
+    assert.equal(registry.requests.length, seen, 'no registry traffic');
+    assert.deepEqual(await readdir(target), ['.npmrc'], 'APP_DIR left untouched');
   });
 });

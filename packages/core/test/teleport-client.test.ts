@@ -166,6 +166,48 @@ test('roles and users: GetRole, users.v1 GetUser', async () => {
   await assert.rejects(client.getRole('no-such-role'), code('NOT_FOUND'));
 });
 
+test('users: ListUsers pages through every user; ACCESS_DENIED without user list', async () => {
+  const many = await FakeTeleport.start({ clusterName: 'many.example' });
+  try {
+    many.addPluginUser('access-plugin');
+    many.addPluginUser('no-user-read', { readRolesAndUsers: false });
+    const expected = ['access-plugin', 'no-user-read'];
+    for (let i = 0; i < 450; i++) {
+      const name = `user-${String(i).padStart(3, '0')}`;
+      many.upsertUser({ name, roles: [], traits: { slack_user_id: [`U${i}`] } });
+      expected.push(name);
+    }
+    const c = await createTeleportClient({ addr: many.addr, identityFile: await many.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'many-id' }) }, logger);
+    try {
+      const users = await c.listUsers();
+      const names = users.map((u) => u.name);
+      assert.equal(new Set(names).size, names.length, 'no user twice across pages');
+      for (const name of expected) assert.ok(names.includes(name), `${name} listed`);
+      assert.deepEqual(users.find((u) => u.name === 'user-321')?.traits, { slack_user_id: ['U321'] });
+      const calls = many.calls.filter((x) => x.method === 'UsersService.ListUsers');
+      assert.ok(calls.length >= 3, `several pages (${calls.length} calls)`);
+      assert.equal(calls.length, Math.ceil(names.length / 200));
+      const reqs = calls.map((x) => x.request as { page_size: number; page_token: string; with_secrets: boolean });
+      assert.equal(reqs[0]?.page_token, '');
+      assert.ok(reqs.every((r) => r.page_size === 200 && r.with_secrets === false));
+      assert.ok(reqs.slice(1).every((r) => r.page_token !== ''), 'later pages continue from the token');
+    } finally {
+      await c.close();
+    }
+    const denied = await createTeleportClient(
+      { addr: many.addr, identityFile: await many.writeIdentityFile(dir, { user: 'no-user-read', fileName: 'many-denied-id' }) },
+      logger,
+    );
+    try {
+      await assert.rejects(denied.listUsers(), code('ACCESS_DENIED', 'ListUsers'));
+    } finally {
+      await denied.close();
+    }
+  } finally {
+    await many.close();
+  }
+});
+
 test('watch: INIT, PUT on create/review/resolve, DELETE on expiry', async () => {
   const stream = client.watchAccessRequests();
   const it = stream[Symbol.asyncIterator]();
@@ -327,6 +369,7 @@ test('older servers: ListAccessRequests and users.v1 fall back once and remember
       assert.equal(count('GetUser'), 2);
       assert.equal(logged('ListAccessRequests is not implemented'), 1, 'tried once, then remembered');
       assert.equal(logged('UsersService is not implemented'), 1, 'tried once, then remembered');
+      await assert.rejects(c.listUsers(), code('NOT_IMPLEMENTED', 'ListUsers'));
       for (const x of old.calls.filter((x) => x.method !== 'Ping')) assert.equal(x.metadata['version'], '15.1.9');
     } finally {
       await c.close();

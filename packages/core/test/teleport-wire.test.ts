@@ -17,7 +17,16 @@ import {
   toWatchEvent,
   ZERO_TIME_SECONDS,
 } from '../src/teleport/mapping.js';
-import type { WireAccessRequest, WireEvent, WireListAccessRequestsResponse, WirePingResponse, WirePluginDataSeq, WireRole, WireUser } from '../src/teleport/wire.js';
+import type {
+  WireAccessRequest,
+  WireEvent,
+  WireListAccessRequestsResponse,
+  WireListUsersResponse,
+  WirePingResponse,
+  WirePluginDataSeq,
+  WireRole,
+  WireUser,
+} from '../src/teleport/wire.js';
 
 // ---- a tiny protobuf writer (independent of protobufjs) ------------------------------------------
 
@@ -364,6 +373,28 @@ test('users: teleport.users.v1 GetUserRequest is name 1 / with_secrets 3, legacy
   assert.deepEqual(toUserInfo(res.user), { name: 'alice', roles: ['dev'], traits: { logins: ['alice', 'root'] } });
   const legacyRes = method('GetUser').responseDeserialize(Buffer.from(user)) as WireUser;
   assert.deepEqual(toUserInfo(legacyRes), { name: 'alice', roles: ['dev'], traits: { logins: ['alice', 'root'] } });
+});
+
+test('users: ListUsersRequest is page_size 1 / page_token 2 / with_secrets 3; ListUsersResponse is users 1 (repeated UserV2) / next_page_token 2', () => {
+  const req = readFields(method('ListUsers', USERS_SERVICE).requestSerialize({ page_size: 200, page_token: 'bob', with_secrets: true }));
+  assert.deepEqual(req.map((f) => f.field), [1, 2, 3]);
+  assert.equal(req[0]?.value, 200n);
+  assert.equal((req[1]?.value as Buffer).toString(), 'bob');
+  assert.equal(req[2]?.value, 1n);
+
+  const user = (name: string, id: string): number[] =>
+    bytesField(1, [...str(1, 'user'), ...str(3, 'v2'), ...msg(4, str(1, name)), ...msg(5, msg(5, mapEntry(1, 'slack_user_id', msg(2, str(1, id)))))]);
+  const res = method('ListUsers', USERS_SERVICE).responseDeserialize(
+    Buffer.from([...user('octocat', 'U0OCTO'), ...user('alice@example.com', 'U0ALICE'), ...str(2, 'carol')]),
+  ) as WireListUsersResponse;
+  assert.equal(res.next_page_token, 'carol');
+  assert.deepEqual(res.users.map(toUserInfo), [
+    { name: 'octocat', roles: [], traits: { slack_user_id: ['U0OCTO'] } },
+    { name: 'alice@example.com', roles: [], traits: { slack_user_id: ['U0ALICE'] } },
+  ]);
+  // The last page: no token at all (proto3 default).
+  const last = method('ListUsers', USERS_SERVICE).responseDeserialize(Buffer.from([])) as WireListUsersResponse;
+  assert.deepEqual([last.users, last.next_page_token], [[], '']);
 });
 
 test('AccessReviewSubmission: RequestID 1, Review 2 (Author 1, ProposedState 3 = DENIED 3, Reason 4)', () => {

@@ -198,6 +198,9 @@ function interpolate(value: string, traits: Traits): string[] {
   return (traits[trait] ?? []).map((t) => `${prefix}${t}${suffix}`);
 }
 
+const DEFAULT_USERS_PAGE = 200;
+const MAX_USERS_PAGE = 1000;
+
 export class ClusterState extends EventEmitter {
   readonly roles = new Map<string, RoleSpec>();
   readonly users = new Map<string, UserSpec>();
@@ -250,6 +253,17 @@ export class ClusterState extends EventEmitter {
     const user = this.users.get(name);
     if (!user) throw notFound(`user "${name}" is not found`);
     return user;
+  }
+
+  /**
+   * One page of users in name order. The token is the name the next page starts at (opaque to
+   * clients, like upstream's); a page size of 0 or less means the server default.
+   */
+  listUsersPage(pageSize: number, pageToken: string): { users: UserSpec[]; nextPageToken: string } {
+    const size = pageSize > 0 ? Math.min(pageSize, MAX_USERS_PAGE) : DEFAULT_USERS_PAGE;
+    const names = [...this.users.keys()].sort().filter((n) => n >= pageToken);
+    const users = names.slice(0, size).map((n) => this.users.get(n)!);
+    return { users, nextPageToken: names[size] ?? '' };
   }
 
   getRoleOrThrow(name: string): RoleSpec {

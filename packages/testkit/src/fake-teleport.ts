@@ -55,7 +55,7 @@ export interface FakeTeleportOptions {
 export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
 
 export interface RecordedRpc {
-  /** Proto method name (`Ping`, `WatchEvents`, ...; `UsersService.GetUser` for the users service). */
+  /** Proto method name (`Ping`, `WatchEvents`, ...; `UsersService.GetUser`, `UsersService.ListUsers` for the users service). */
   method: string;
   /** Subject CN of the client certificate. */
   caller: string;
@@ -806,6 +806,16 @@ export class FakeTeleport {
             throw accessDenied(`access denied to perform action "read" on "user"`);
           }
           return { user: wire.user(st.getUserOrThrow(name)) };
+        }),
+        ListUsers: this.unary('UsersService.ListUsers', (caller, req) => {
+          this.requireUser(caller);
+          // Listing every user needs both verbs on `user`, as upstream checks it.
+          if (!this.state.can(caller, 'user', 'list') || !this.state.can(caller, 'user', 'read')) {
+            throw accessDenied(`access denied to perform action "list" on "user"`);
+          }
+          if (req?.with_secrets && !st.isAdmin(caller)) throw accessDenied(`access denied to read user secrets`);
+          const page = st.listUsersPage(Number(req?.page_size ?? 0), String(req?.page_token ?? ''));
+          return { users: page.users.map((u) => wire.user(u)), next_page_token: page.nextPageToken };
         }),
       });
     }

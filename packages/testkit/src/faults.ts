@@ -9,7 +9,7 @@ interface QueuedFailure {
 
 /**
  * Fault injection for the fake Teleport. Methods are named as in the proto (`Ping`, `WatchEvents`,
- * `UpdatePluginData`, ...; the users service's method is `UsersService.GetUser`).
+ * `UpdatePluginData`, ...; the users service's methods are `UsersService.GetUser` and `UsersService.ListUsers`).
  */
 export class FaultInjector {
   private latencyMs = 0;

@@ -105,7 +105,9 @@ enabled = false
 # secret (v0 signature, 5-minute replay window). Served by the shared [http] server (listen_addr,
 # default :8081; https_cert_file/https_key_file, or --insecure-no-tls behind a TLS proxy).
 # signing_secret = "/var/lib/teleport/plugins/slack/signing-secret"
-# The Teleport user trait holding each reviewer's Slack user id (recommended).
+# The Teleport user trait holding each reviewer's Slack user id (recommended). The reviewer is
+# the one Teleport user whose trait holds it, found by listing users: the plugin's role also
+# needs user: [list, read] (without it, the Slack email must be the Teleport username).
 # slack_user_id_trait = "slack_user_id"
 # Accept a Slack email equal to the Teleport username instead (less secure).
 # allow_email_username_match = false

@@ -84,6 +84,9 @@ export class FakeTeleportActions implements TeleportActions {
   readonly submitted: Array<{ requestId: string; review: ReviewSubmission }> = [];
   /** Next submitReview answers with this error. */
   failNextReview: Error | undefined;
+  /** Every listUsers call fails with this error while set. */
+  listUsersError: Error | undefined;
+  listUsersCalls = 0;
 
   async submitReview(requestId: string, review: ReviewSubmission) {
     this.submitted.push({ requestId, review });
@@ -113,6 +116,12 @@ export class FakeTeleportActions implements TeleportActions {
     const r = this.roles.get(name);
     if (!r) throw new PluginError('ACCESS_DENIED', `access denied to role ${name}`);
     return r;
+  }
+
+  async listUsers(): Promise<UserInfo[]> {
+    this.listUsersCalls += 1;
+    if (this.listUsersError) throw this.listUsersError;
+    return [...this.users.values()].map((u) => structuredClone(u));
   }
 }
 

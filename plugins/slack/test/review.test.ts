@@ -7,9 +7,12 @@ import type { SlackReviewConfig } from '../src/config.js';
 import {
   REPLY_ALREADY_REVIEWED,
   REPLY_INSUFFICIENT,
+  REPLY_LOOKUP_FAILED,
+  REPLY_NO_TRAIT_MATCH,
   REPLY_NO_USER,
   REPLY_OWN_REQUEST,
   REPLY_RESOLVED,
+  REPLY_SEVERAL_TRAIT_MATCHES,
   REPLY_UNKNOWN,
   SlackReviewHandler,
   verifySlackSignature,
@@ -51,7 +54,7 @@ describe('SlackReviewHandler', () => {
     t = undefined;
   });
 
-  function handler(review: Partial<SlackReviewConfig> = {}): SlackReviewHandler {
+  function handler(review: Partial<SlackReviewConfig> = {}, options: { now?: () => number } = {}): SlackReviewHandler {
     t = makeContext(
       baseConfig(fake, {
         review: { enabled: true, appToken: undefined, signingSecret: 's', slackUserIdTrait: 'slack_user_id', allowEmailUsernameMatch: false, ...review },
@@ -63,7 +66,7 @@ describe('SlackReviewHandler', () => {
     tc.teleport.users.set('bob@example.com', { name: 'bob@example.com', roles: [], traits: { slack_user_id: ['U0SOMEONEELSE'] } });
     tc.teleport.users.set('requester@example.com', { name: 'requester@example.com', roles: [], traits: { slack_user_id: ['U0REQ'] } });
     const client = new SlackClient({ token: fake.token, apiUrl: fake.apiUrl, logger: createCaptureLogger(), retry: FAST_RETRY });
-    return new SlackReviewHandler(tc.ctx, client);
+    return new SlackReviewHandler(tc.ctx, client, options);
   }
 
   const click = (h: SlackReviewHandler, userId: string, action: 'approve' | 'deny' = 'approve') =>
@@ -87,8 +90,83 @@ describe('SlackReviewHandler', () => {
     fake.addUser({ id: 'U0NOTP', name: 'stranger', email: 'stranger@example.com' });
     await click(h, 'U0NOTP');
     assert.equal(t!.teleport.submitted.length, 0);
-    assert.equal(lastEphemeral('U0BOB'), REPLY_NO_USER);
-    assert.equal(lastEphemeral('U0NOTP'), REPLY_NO_USER);
+    assert.equal(lastEphemeral('U0BOB'), REPLY_NO_TRAIT_MATCH('slack_user_id', 'U0BOB'));
+    assert.equal(lastEphemeral('U0NOTP'), REPLY_NO_TRAIT_MATCH('slack_user_id', 'U0NOTP'));
+  });
+
+  it('maps by trait to a Teleport user whose name is not an email (e.g. a GitHub login)', async () => {
+    const h = handler();
+    fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
+    t!.teleport.users.set('octocat', { name: 'octocat', roles: [], traits: { slack_user_id: ['U0OCTO'], github_teams: ['ops'] } });
+    await click(h, 'U0OCTO');
+    assert.deepEqual(t!.teleport.submitted, [
+      { requestId: 'req-1', review: { author: 'octocat', proposedState: 'APPROVED', reason: 'Reviewed in Slack' } },
+    ]);
+    assert.match(lastEphemeral('U0OCTO') ?? '', /APPROVED.*req-1/);
+    await click(h, 'U0ALICE');
+    assert.equal(t!.teleport.submitted[1]?.review.author, 'alice@example.com');
+    assert.equal(t!.teleport.listUsersCalls, 1, 'one listing answers both clicks');
+  });
+
+  it('refuses when several Teleport users hold the Slack id, even with email matching allowed', async () => {
+    const h = handler({ allowEmailUsernameMatch: true });
+    t!.teleport.users.set('alice-gh', { name: 'alice-gh', roles: [], traits: { slack_user_id: ['U0ALICE'] } });
+    await click(h, 'U0ALICE');
+    assert.equal(t!.teleport.submitted.length, 0);
+    assert.equal(lastEphemeral('U0ALICE'), REPLY_SEVERAL_TRAIT_MATCHES('slack_user_id', 'U0ALICE'));
+    assert.ok(t!.logger.entries.some((e) => e.level === 'warn' && /Several Teleport users/.test(e.message)));
+  });
+
+  it('lists users again on a miss at most once a minute, and after ten minutes', async () => {
+    let clock = 1_000_000;
+    const h = handler({}, { now: () => clock });
+    fake.addUser({ id: 'U0NEW', name: 'newbie', email: 'newbie@example.com' });
+    await click(h, 'U0ALICE');
+    assert.equal(t!.teleport.listUsersCalls, 1);
+    // The administrator links the new user just after our listing.
+    t!.teleport.users.set('newbie', { name: 'newbie', roles: [], traits: { slack_user_id: ['U0NEW'] } });
+    clock += 10_000;
+    await click(h, 'U0NEW');
+    assert.equal(lastEphemeral('U0NEW'), REPLY_NO_TRAIT_MATCH('slack_user_id', 'U0NEW'));
+    assert.equal(t!.teleport.listUsersCalls, 1, 'a miss within a minute does not list again');
+    clock += 50_000;
+    await click(h, 'U0NEW');
+    assert.equal(t!.teleport.listUsersCalls, 2);
+    assert.equal(t!.teleport.submitted.at(-1)?.review.author, 'newbie');
+    await click(h, 'U0REQ');
+    assert.equal(t!.teleport.listUsersCalls, 2, 'a hit uses the listing');
+    clock += 10 * 60_000;
+    t!.teleport.users.set('bob@example.com', { name: 'bob@example.com', roles: [], traits: { slack_user_id: ['U0BOB'] } });
+    await click(h, 'U0BOB');
+    assert.equal(t!.teleport.listUsersCalls, 3, 'the listing expires after ten minutes');
+    assert.equal(t!.teleport.submitted.at(-1)?.review.author, 'bob@example.com');
+  });
+
+  for (const code of ['ACCESS_DENIED', 'NOT_IMPLEMENTED'] as const) {
+    it(`falls back to the Slack email when listing users is refused (${code}), warning once`, async () => {
+      const h = handler();
+      t!.teleport.listUsersError = new PluginError(code, 'ListUsers: access denied to perform action "list" on "user"');
+      t!.teleport.users.set('octocat', { name: 'octocat', roles: [], traits: { slack_user_id: ['U0OCTO'] } });
+      fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
+      await click(h, 'U0ALICE');
+      assert.equal(t!.teleport.submitted[0]?.review.author, 'alice@example.com');
+      await click(h, 'U0BOB');
+      assert.equal(lastEphemeral('U0BOB'), REPLY_NO_USER, 'the email candidate still needs the trait');
+      await click(h, 'U0OCTO');
+      assert.equal(lastEphemeral('U0OCTO'), REPLY_NO_USER, 'no trait lookup without ListUsers');
+      assert.equal(t!.teleport.submitted.length, 1);
+      assert.equal(t!.teleport.listUsersCalls, 1, 'the refusal is remembered');
+      const warnings = t!.logger.entries.filter((e) => e.level === 'warn' && e.message.includes('"user: [list, read]"'));
+      assert.equal(warnings.length, 1);
+    });
+  }
+
+  it('refuses instead of falling back when listing users fails for another reason', async () => {
+    const h = handler();
+    t!.teleport.listUsersError = new PluginError('CONNECTION_PROBLEM', 'ListUsers: connection refused');
+    await click(h, 'U0ALICE');
+    assert.equal(t!.teleport.submitted.length, 0);
+    assert.equal(lastEphemeral('U0ALICE'), REPLY_LOOKUP_FAILED);
   });
 
   it('accepts an email-named Teleport user without the trait only when allowed', async () => {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { FakeSlack, FakeTeleport, blocksText, startHarness, type Harness } from '@teleport-plugin/testkit';
 import slack from '../src/index.js';
 import { parseMessageRefs } from '../src/plugin-data.js';
+import { REPLY_NO_TRAIT_MATCH, REPLY_NO_USER, REPLY_SEVERAL_TRAIT_MATCHES } from '../src/review.js';
 import { baseConfig, rootsFor, startFakeSlack, useThreeReviewerHarness } from './helpers.js';
 
 describe('slack adapter in the real runtime', () => {
@@ -181,5 +182,123 @@ describe('Socket Mode alone (no signing secret)', () => {
       await teleport.close();
       await fake.close();
     }
+  });
+});
+
+const TRAIT_SECRET = 'trait-signing-secret';
+/** gRPC status codes (the Slack package does not depend on grpc-js). */
+const GRPC_OK = 0;
+const GRPC_PERMISSION_DENIED = 7;
+
+/**
+ * Review over HTTP interactivity in the real runtime, with Teleport users that are not named
+ * after Slack emails: the plugin user may review for others (admin), so it may list users too.
+ */
+async function startTraitHarness(setup: (teleport: FakeTeleport, fake: FakeSlack) => void): Promise<{ fake: FakeSlack; h: Harness; close(): Promise<void> }> {
+  const fake = await startFakeSlack();
+  const teleport = await FakeTeleport.start();
+  teleport.addRequester('requester@example.com', { traits: { slack_user_id: ['U0REQ'] } });
+  setup(teleport, fake);
+  const config = baseConfig(fake, {
+    review: { enabled: true, appToken: undefined, signingSecret: TRAIT_SECRET, slackUserIdTrait: 'slack_user_id', allowEmailUsernameMatch: false },
+  });
+  const h = await startHarness({
+    teleport,
+    adapters: [{ adapter: slack, config }],
+    runtimeOptions: { http: { listenAddr: '127.0.0.1:0' }, insecureNoTls: true },
+  });
+  teleport.upsertUser({ name: FakeTeleport.PLUGIN_USER, roles: [FakeTeleport.PLUGIN_USER, 'admin'] });
+  return {
+    fake,
+    h,
+    close: async () => {
+      await h.stop();
+      await teleport.close();
+      await fake.close();
+    },
+  };
+}
+
+/** Clicks approve as `userId` and waits for the clicker's answer. */
+async function approveAs(env: { fake: FakeSlack; h: Harness }, userId: string, id: string): Promise<string> {
+  const before = env.fake.ephemerals.filter((e) => e.user === userId).length;
+  const res = await FakeSlack.sendInteraction(
+    `${env.h.runtime.httpUrl}/slack/interactivity`,
+    env.fake.blockActionPayload({ userId, requestId: id, action: 'approve', channel: 'C0ACCESS' }),
+    { signingSecret: TRAIT_SECRET },
+  );
+  assert.equal(res.status, 200);
+  await env.fake.waitFor(() => env.fake.ephemerals.filter((e) => e.user === userId).length > before);
+  return env.fake.ephemerals.filter((e) => e.user === userId).at(-1)!.text;
+}
+
+describe('Slack user -> Teleport user by trait (ListUsers) through the runtime', () => {
+  let env: Awaited<ReturnType<typeof startTraitHarness>>;
+  before(async () => {
+    env = await startTraitHarness((teleport, fake) => {
+      // A GitHub SSO login: the Teleport name is not the Slack email.
+      fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
+      teleport.addReviewer('octocat');
+      teleport.upsertUser({ name: 'octocat', roles: ['octocat-reviewer'], traits: { slack_user_id: ['U0OCTO'] } });
+      // The same Slack id on two Teleport users.
+      fake.addUser({ id: 'U0TWIN', name: 'twin', email: 'twin@example.com' });
+      for (const name of ['twin-a', 'twin-b']) {
+        teleport.addReviewer(name);
+        teleport.upsertUser({ name, roles: [`${name}-reviewer`], traits: { slack_user_id: ['U0TWIN'] } });
+      }
+      // A reviewer whose Teleport name is the Slack email, but without the trait.
+      teleport.addReviewer('bob@example.com');
+    });
+  });
+  after(() => env?.close());
+
+  it('approves as the user whose trait holds the Slack id, though the name is not an email', async () => {
+    const { fake, h } = env;
+    const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
+    await fake.waitFor(() => rootsFor(fake, id).length === 2);
+    assert.match(await approveAs(env, 'U0OCTO', id), new RegExp(`APPROVED\\) of request ${id}`));
+    assert.equal(h.teleport.admin.getRequest(id)?.state, 'APPROVED');
+    assert.deepEqual(h.teleport.admin.getRequest(id)?.reviews.map((r) => r.author), ['octocat']);
+    const listed = h.teleport.calls.filter((c) => c.method === 'UsersService.ListUsers');
+    assert.ok(listed.length >= 1 && listed.every((c) => c.code === GRPC_OK));
+  });
+
+  it('refuses when several users or no user hold the Slack id', async () => {
+    const { fake, h } = env;
+    const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
+    await fake.waitFor(() => rootsFor(fake, id).length === 2);
+    assert.equal(await approveAs(env, 'U0TWIN', id), REPLY_SEVERAL_TRAIT_MATCHES('slack_user_id', 'U0TWIN'));
+    // bob@example.com exists and may review, but email matching is off and he lacks the trait.
+    assert.equal(await approveAs(env, 'U0BOB', id), REPLY_NO_TRAIT_MATCH('slack_user_id', 'U0BOB'));
+    assert.equal(h.teleport.admin.getRequest(id)?.reviews.length, 0);
+    assert.equal(h.teleport.admin.getRequest(id)?.state, 'PENDING');
+  });
+});
+
+describe('Slack user -> Teleport user when ListUsers is denied', () => {
+  let env: Awaited<ReturnType<typeof startTraitHarness>>;
+  before(async () => {
+    env = await startTraitHarness((teleport, fake) => {
+      fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
+      teleport.addReviewer('octocat');
+      teleport.upsertUser({ name: 'octocat', roles: ['octocat-reviewer'], traits: { slack_user_id: ['U0OCTO'] } });
+      teleport.addReviewer('alice@example.com');
+      teleport.upsertUser({ name: 'alice@example.com', roles: ['alice@example.com-reviewer'], traits: { slack_user_id: ['U0ALICE'] } });
+      // As a plugin role without `user: list` is answered.
+      teleport.faults.failNext('UsersService.ListUsers', 1000, GRPC_PERMISSION_DENIED, 'access denied to perform action "list" on "user"');
+    });
+  });
+  after(() => env?.close());
+
+  it('falls back to the Slack email for an email-named user; others are refused', async () => {
+    const { fake, h } = env;
+    const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
+    await fake.waitFor(() => rootsFor(fake, id).length === 2);
+    assert.equal(await approveAs(env, 'U0OCTO', id), REPLY_NO_USER);
+    assert.match(await approveAs(env, 'U0ALICE', id), new RegExp(`APPROVED\\) of request ${id}`));
+    assert.deepEqual(h.teleport.admin.getRequest(id)?.reviews.map((r) => r.author), ['alice@example.com']);
+    const listed = h.teleport.calls.filter((c) => c.method === 'UsersService.ListUsers');
+    assert.equal(listed.length, 1, 'the refusal is remembered');
+    assert.equal(listed[0]?.code, GRPC_PERMISSION_DENIED);
   });
 });
