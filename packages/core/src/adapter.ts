@@ -161,6 +161,11 @@ export interface WebhookRoute {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   /** Relative to `/<adapter>`, e.g. `/` or `/interactivity`. */
   path: string;
+  /**
+   * The handler authenticates its callers itself (e.g. Slack's request signature), so the
+   * shared server's `[http] basic_auth` is not required on this route. Default false.
+   */
+  selfAuthenticated?: boolean;
   handle(req: WebhookRequest): Promise<WebhookResponse>;
 }
 

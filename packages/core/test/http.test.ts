@@ -35,6 +35,7 @@ describe('HTTP server', () => {
               },
             },
             { method: 'GET', path: '/status', handle: async () => ({ status: 200, body: 'fine' }) },
+            { method: 'POST', path: '/signed', selfAuthenticated: true, handle: async () => ({ status: 200, body: 'signature checked by the route' }) },
             {
               method: 'POST',
               path: '/boom',
@@ -83,6 +84,17 @@ describe('HTTP server', () => {
     const text = await res.text();
     assert.match(text, /teleport_plugin_events_total\{kind="put"\} 1/);
     assert.match(text, /teleport_plugin_handler_duration_seconds/);
+  });
+
+  it('lets a self-authenticated route through without basic auth, and only that route', async () => {
+    const signed = await call('/jira/signed', { method: 'POST', body: 'x' });
+    assert.equal(signed.status, 200);
+    assert.equal(await signed.text(), 'signature checked by the route');
+    for (const path of ['/jira/', '/jira/nope', '/nope/signed']) {
+      const res = await call(path, { method: 'POST', body: 'x' });
+      assert.equal(res.status, 401, path);
+      await res.body?.cancel();
+    }
   });
 
   it('routes webhooks under /<adapter>/ with the raw body', async () => {

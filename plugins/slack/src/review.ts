@@ -105,6 +105,8 @@ export class SlackReviewHandler {
     return {
       method: 'POST',
       path: '/interactivity',
+      // Slack cannot send basic auth; every request is verified by its v0 signature instead.
+      selfAuthenticated: true,
       handle: async (req: WebhookRequest): Promise<WebhookResponse> => {
         const verdict = verifySlackSignature(secret, req.headers, req.rawBody);
         if (!verdict.ok) {

@@ -97,10 +97,10 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
       const report = options.readiness();
       return send(res, { status: report.ready ? 200 : 503, body: report });
     }
-    if (expectedAuth && !authorized(req.headers.authorization, expectedAuth)) {
-      return send(res, { status: 401, headers: { 'WWW-Authenticate': 'Basic realm=Restricted' }, body: { error: 'unauthorized' } });
-    }
+    const unauthorized = (): void =>
+      send(res, { status: 401, headers: { 'WWW-Authenticate': 'Basic realm=Restricted' }, body: { error: 'unauthorized' } });
     if (path === '/metrics') {
+      if (expectedAuth && !authorized(req.headers.authorization, expectedAuth)) return unauthorized();
       if (!options.metrics) return send(res, { status: 404, body: { error: 'not found' } });
       const text = await options.metrics.registry.metrics();
       return send(res, { status: 200, headers: { 'Content-Type': options.metrics.registry.contentType }, body: text });
@@ -108,10 +108,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
 
     const match = /^\/([^/]+)(\/.*)?$/.exec(path);
     const adapterRoutes = match ? routes.get(decodeURIComponent(match[1]!)) : undefined;
-    if (!match || !adapterRoutes) return send(res, { status: 404, body: { error: 'not found' } });
-    const subPath = normalize(match[2] ?? '/');
-    const candidates = adapterRoutes.filter((r) => normalize(r.path) === subPath);
-    if (candidates.length === 0) return send(res, { status: 404, body: { error: 'not found' } });
+    const subPath = normalize(match?.[2] ?? '/');
+    const candidates = adapterRoutes?.filter((r) => normalize(r.path) === subPath) ?? [];
+    // Routes whose callers prove themselves (Slack signs every request and cannot send basic
+    // auth) skip basic auth; everything else, unknown paths included, is guarded by it when it
+    // is configured, so an unauthenticated caller cannot probe which routes exist.
+    const selfAuthenticated = candidates.length > 0 && candidates.every((r) => r.selfAuthenticated);
+    if (expectedAuth && !selfAuthenticated && !authorized(req.headers.authorization, expectedAuth)) return unauthorized();
+    if (!match || candidates.length === 0) return send(res, { status: 404, body: { error: 'not found' } });
     const route = candidates.find((r) => r.method === method);
     if (!route) {
       return send(res, { status: 405, headers: { Allow: candidates.map((r) => r.method).join(', ') }, body: { error: 'method not allowed' } });
