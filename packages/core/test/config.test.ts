@@ -22,7 +22,7 @@ const fixture = (name: string): string => path.join(FIXTURES, name);
 const TELEPORT = '[teleport]\naddr = "localhost:3025"\nidentity = "/id"\n';
 
 function parse(text: string, env: NodeJS.ProcessEnv = {}): LoadedConfig {
-  return parseConfig(text, 'plugin.toml', { env, cwd: '/work' });
+  return parseConfig(text, 'plugin.toml', { env, cwd: '/srv/plugin' });
 }
 
 function configErrorOf(fn: () => unknown): string {
@@ -252,7 +252,7 @@ describe('[teleport]', () => {
   test('defaults', () => {
     const cfg = parse('[teleport]\nidentity = "id.pem"\n');
     assert.equal(cfg.teleport.addr, 'localhost:3025');
-    assert.equal(cfg.teleport.identityFile, '/work/id.pem', 'relative paths resolve against the working directory');
+    assert.equal(cfg.teleport.identityFile, '/srv/plugin/id.pem', 'relative paths resolve against the working directory');
   });
 
   test('auth_server and addr must agree', () => {
