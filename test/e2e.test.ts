@@ -1,17 +1,16 @@
 // End to end: the real CLI as a child process, two adapters (the example webhook adapter and the
 // recorder test adapter), the gRPC FakeTeleport, and an HttpFake receiving what they post.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FakeTeleport, HttpFake, type RecordedCall } from '@teleport-plugin/testkit';
+import { startWatching, type CliProcess } from './lib/cli-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // test/dist
 const root = path.resolve(here, '..', '..');
-const BIN = path.join(root, 'packages', 'cli', 'dist', 'src', 'bin.js');
 const WEBHOOK_ADAPTER = path.join(root, 'examples', 'custom-adapter', 'dist', 'index.js');
 const RECORDER_ADAPTER = path.join(here, 'lib', 'recorder-adapter.js');
 
@@ -42,52 +41,22 @@ function eventsFor(sink: HttpFake, id: string, which: Posted['sink']): string[] 
     .map((p) => (p.event === 'reviewed' ? `reviewed:${p.authors.join('+')}` : p.event));
 }
 
-class Plugin {
-  readonly child: ChildProcess;
-  stderr = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(configFile: string, env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [BIN, 'start', '-c', configFile, '--plugin', WEBHOOK_ADAPTER, '--plugin', RECORDER_ADAPTER], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (c: Buffer) => (this.stderr += c.toString()));
-    this.child.stderr?.on('data', (c: Buffer) => (this.stderr += c.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode === null) this.child.kill('SIGTERM');
-    return this.exited;
-  }
-}
-
 describe('teleport-plugin start (end to end)', { timeout: 60_000 }, () => {
   let tp: FakeTeleport;
   let sink: HttpFake;
   let dir: string;
   let configFile: string;
-  let plugin: Plugin | undefined;
+  let plugin: CliProcess | undefined;
 
   const createRequest = (reason: string): Promise<string> => tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], reason });
 
   /** Started = the watch is open; requests created from now on are seen live or by the re-list. */
-  async function startPlugin(): Promise<Plugin> {
-    const watchesBefore = tp.calls.filter((c) => c.method === 'WatchEvents').length;
-    const p = new Plugin(configFile);
-    await Promise.race([
-      tp.waitFor(() => tp.calls.filter((c) => c.method === 'WatchEvents').length > watchesBefore && tp.openWatchCount > 0, 15_000, 'the plugin to watch'),
-      p.exited.then((code) => {
-        throw new Error(`plugin exited early (${code}):\n${p.stderr}`);
-      }),
-    ]);
-    return p;
-  }
+  const startPlugin = (): Promise<CliProcess> =>
+    startWatching(tp, ['start', '-c', configFile, '--plugin', WEBHOOK_ADAPTER, '--plugin', RECORDER_ADAPTER]);
 
   const waitPosts = (predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> =>
     sink.waitFor(() => predicate(), timeoutMs).catch((err: unknown) => {
-      throw new Error(`${what}: ${(err as Error).message}\n--- plugin output ---\n${plugin?.stderr ?? ''}`);
+      throw new Error(`${what}: ${(err as Error).message}\n--- plugin output ---\n${plugin?.output ?? ''}`);
     });
 
   before(async () => {
@@ -148,7 +117,7 @@ describe('teleport-plugin start (end to end)', { timeout: 60_000 }, () => {
     assert.ok(tp.faults.dropWatchStreams() >= 1);
     b = await createRequest('created during the gap');
     await waitPosts(() => eventsFor(sink, b, 'webhook').length === 1 && eventsFor(sink, b, 'recorder').length === 1, 'pending B after the reconnect', 15_000);
-    assert.match(plugin!.stderr, /reconnecting/);
+    assert.match(plugin!.output, /reconnecting/);
   });
 
   let c = '';
@@ -156,7 +125,7 @@ describe('teleport-plugin start (end to end)', { timeout: 60_000 }, () => {
 
   it('(b) stops on SIGTERM with exit 0', async () => {
     const code = await plugin!.stop();
-    assert.equal(code, 0, plugin!.stderr);
+    assert.equal(code, 0, plugin!.output);
     plugin = undefined;
   });
 
@@ -213,7 +182,7 @@ describe('teleport-plugin start (end to end)', { timeout: 60_000 }, () => {
     assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), []);
 
     const code = await plugin.stop();
-    assert.equal(code, 0, plugin.stderr);
+    assert.equal(code, 0, plugin.output);
     plugin = undefined;
   });
 });

@@ -3,53 +3,28 @@
 // FakePagerDuty. An on-call requester's request is approved by the pagerduty adapter, and the Slack
 // adapter, which knows nothing about PagerDuty, shows that review in its threads and ends APPROVED.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FakePagerDuty, FakeSlack, FakeTeleport, blocksText, type FakeSlackMessage } from '@teleport-plugin/testkit';
+import { CliProcess, startWatching } from './lib/cli-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // test/dist
 const testDir = path.resolve(here, '..');
-const BIN = path.resolve(testDir, '..', 'packages', 'cli', 'dist', 'src', 'bin.js');
 
 const PLUGIN_USER = FakeTeleport.PLUGIN_USER;
 const REQUESTER = 'alice@example.com';
 const PD_KEY = 'pd-e2e-key';
 const APPROVAL_REASON = 'Access requested by user Alice (alice@example.com) who is on call in service(s) Production';
 
-class Plugin {
-  readonly child: ChildProcess;
-  output = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(configFile: string) {
-    // cwd = the test package, whose node_modules holds @teleport-plugin/slack and /pagerduty:
-    // `--plugin slack` resolves from there exactly as from a user's install.
-    this.child = spawn(process.execPath, [BIN, 'start', '-c', configFile, '--plugin', 'slack', '--plugin', 'pagerduty'], {
-      cwd: testDir,
-      env: { ...process.env, TELEPORT_PLUGIN_FAIL_FAST: '' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.child.stdout?.on('data', (c: Buffer) => (this.output += c.toString()));
-    this.child.stderr?.on('data', (c: Buffer) => (this.output += c.toString()));
-    this.exited = new Promise((resolve) => this.child.on('exit', (code) => resolve(code)));
-  }
-
-  async stop(): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
-    return this.exited;
-  }
-}
-
 describe('slack + pagerduty in one process (end to end)', { timeout: 60_000 }, () => {
   let tp: FakeTeleport;
   let slack: FakeSlack;
   let pd: FakePagerDuty;
   let dir: string;
-  let plugin: Plugin | undefined;
+  let plugin: CliProcess | undefined;
   let configText = '';
 
   /** Waits for `predicate`; on timeout the error carries the plugin's log, which is what one needs then. */
@@ -117,15 +92,12 @@ describe('slack + pagerduty in one process (end to end)', { timeout: 60_000 }, (
       ].join('\n');
     await writeFile(configFile, configText);
 
-    const watchesBefore = tp.calls.filter((c) => c.method === 'WatchEvents').length;
-    plugin = new Plugin(configFile);
-    const started = plugin;
-    await Promise.race([
-      waitFor(() => tp.calls.filter((c) => c.method === 'WatchEvents').length > watchesBefore && tp.openWatchCount > 0, 'the plugin to watch'),
-      started.exited.then((code) => {
-        throw new Error(`plugin exited early (${code}):\n${started.output}`);
-      }),
-    ]);
+    // cwd = the test package, whose node_modules holds @teleport-plugin/slack and /pagerduty:
+    // `--plugin slack` resolves from there exactly as from a user's install.
+    plugin = await startWatching(tp, ['start', '-c', configFile, '--plugin', 'slack', '--plugin', 'pagerduty'], {
+      cwd: testDir,
+      env: { TELEPORT_PLUGIN_FAIL_FAST: '' },
+    });
   });
 
   after(async () => {
@@ -218,11 +190,9 @@ describe('slack + pagerduty in one process (end to end)', { timeout: 60_000 }, (
     // check_services is how the annotated names get checked (roles cannot be listed by adapters).
     const checkFile = path.join(dir, 'check.toml');
     await writeFile(checkFile, configText.replace('[pagerduty]\n', '[pagerduty]\ncheck_services = ["Production", "Access Requests", "Databasez"]\n'));
-    const child = spawn(process.execPath, [BIN, 'check', '-c', checkFile, '--plugin', 'pagerduty'], { cwd: testDir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    const check = new CliProcess(['check', '-c', checkFile, '--plugin', 'pagerduty'], { cwd: testDir });
+    const code = await check.exited;
+    const out = check.output;
     assert.equal(code, 1, out);
     assert.match(out, /PagerDuty API key\s+OK\s+accepted by http:\/\/127\.0\.0\.1/);
     assert.match(out, /PagerDuty user_email\s+OK/);

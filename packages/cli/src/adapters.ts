@@ -7,8 +7,13 @@ export function adapterSearchPath(): string[] {
   return [process.cwd(), path.dirname(fileURLToPath(import.meta.url))];
 }
 
+/** One adapter by name, package or path (for commands that report each failure on its own). */
+export function loadAdapter(spec: string): Promise<LoadedAdapter> {
+  return loadAdapterInfo(spec, { from: adapterSearchPath() });
+}
+
 export async function loadAdapters(specs: readonly string[]): Promise<LoadedAdapter[]> {
   const out: LoadedAdapter[] = [];
-  for (const spec of specs) out.push(await loadAdapterInfo(spec, { from: adapterSearchPath() }));
+  for (const spec of specs) out.push(await loadAdapter(spec));
   return out;
 }

@@ -5,7 +5,7 @@ import { Dispatcher, type DispatchTarget, type RetryPolicy } from './dispatcher/
 import { PluginError, errorMessage, isAlreadyReviewed, isPluginError } from './errors.js';
 import { createRuntimeMetrics, type RuntimeMetrics } from './http/metrics.js';
 import { startHttpServer, type ReadinessReport, type RuntimeHttpServer } from './http/server.js';
-import type { HttpServerConfig } from './http/types.js';
+import { DEFAULT_LISTEN_ADDR, type HttpServerConfig } from './http/types.js';
 import type { Logger } from './log/logger.js';
 import { accessRequestSnapshot } from './plugindata/accessRequestSnapshot.js';
 import { upperResolutionTag } from './plugindata/fields.js';
@@ -202,7 +202,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   if (options.http || routes.some((r) => r.routes.length > 0)) {
     try {
       server = await startHttpServer({
-        config: options.http ?? { listenAddr: ':8081' },
+        config: options.http ?? { listenAddr: DEFAULT_LISTEN_ADDR },
         insecureNoTls: options.insecureNoTls,
         logger: logger.child({ component: 'http' }),
         routes,

@@ -77,3 +77,4 @@ export { loadIdentity, loadIdentityFile, loadTlsTrio, parseIdentityFile, assertI
 export type { Identity } from './teleport/identity.js';
 export { authAlpnProtocol, TELEPORT_API_DOMAIN } from './teleport/dial.js';
 export { requestWebLink } from './teleport/links.js';
+export { goRfc822 } from './render/goRfc822.js';

@@ -51,6 +51,12 @@ function recorder(log: Entry[], extra: Partial<Record<'pending' | 'reviewed' | '
 const put = (request: AccessRequest, source: 'watch' | 'list' = 'watch'): WatcherEvent => ({ type: 'put', request, source });
 const del = (requestId: string): WatcherEvent => ({ type: 'delete', requestId, source: 'watch' });
 
+/** A request that exists in Teleport and whose PUT reaches the dispatcher. */
+function arrive(tp: MemoryTeleport, d: Dispatcher, request: AccessRequest): void {
+  tp.put(request, false);
+  d.dispatch(put(request));
+}
+
 function fastDispatcher(targets: DispatchTarget[], extra: Partial<ConstructorParameters<typeof Dispatcher>[0]> = {}): Dispatcher {
   return new Dispatcher({ targets, logger: createCaptureLogger(), retry: { attempts: 3, baseMs: 1, capMs: 5 }, handlerTimeoutMs: 2000, ...extra });
 }
@@ -77,8 +83,7 @@ describe('dispatcher classification', () => {
   it('reports only reviews beyond the stored count, and bumps reviews_count by CAS', async () => {
     const { tp, log, d } = chatDispatcher();
     let req = makeRequest('r1', { reviews: [makeReview('bob')] });
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     req = { ...req, reviews: [makeReview('bob'), makeReview('carol')] };
     d.dispatch(put(req));
     d.dispatch(put(req)); // a duplicate: nothing new
@@ -90,8 +95,7 @@ describe('dispatcher classification', () => {
   it('resolves once: outstanding reviews first, then the resolution; a repeat is a no-op', async () => {
     const { tp, log, d } = chatDispatcher();
     const pending = makeRequest('r1');
-    tp.put(pending, false);
-    d.dispatch(put(pending));
+    arrive(tp, d, pending);
     const approved = { ...pending, state: 'APPROVED' as const, resolveReason: 'ok by bob', reviews: [makeReview('bob')] };
     d.dispatch(put(approved));
     d.dispatch(put(approved));
@@ -121,8 +125,7 @@ describe('dispatcher classification', () => {
     it(`ignores a ${state} request it never saw pending, writing nothing`, async () => {
       const { tp, log, d } = chatDispatcher();
       const req = makeRequest('r1', { state });
-      tp.put(req, false);
-      d.dispatch(put(req));
+      arrive(tp, d, req);
       await d.idle();
       assert.deepEqual(log, []);
       assert.equal(tp.pluginData('r1', 'chat'), undefined);
@@ -154,8 +157,7 @@ describe('dispatcher classification', () => {
   it('does not expire a resolved request, and ignores deletions without plugin data', async () => {
     const { tp, log, d } = chatDispatcher();
     const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     d.dispatch(put({ ...req, state: 'DENIED' }));
     d.dispatch(del('r1'));
     d.dispatch(del('unknown'));
@@ -184,8 +186,7 @@ describe('dispatcher classification', () => {
     const log: Entry[] = [];
     const d = fastDispatcher([target(tp, 'pagerduty', recorder(log), 'ticket')]);
     const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     d.dispatch(put({ ...req, state: 'PROMOTED' }));
     await d.idle();
     const data = tp.pluginData('r1', 'pagerduty');
@@ -204,8 +205,7 @@ describe('dispatcher classification', () => {
       }),
     ]);
     const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     await d.idle();
     assert.equal(tp.pluginData('r1', 'chat')?.messages, 'C9/42');
   });
@@ -270,8 +270,7 @@ describe('dispatcher ordering and isolation', () => {
     );
     for (const id of ['a', 'b', 'c', 'd']) {
       const r = makeRequest(id);
-      tp.put(r, false);
-      d.dispatch(put(r));
+      arrive(tp, d, r);
     }
     await waitUntil(() => started === 2, 'two handlers to start');
     assert.deepEqual(d.backlog(), { chat: { queued: 2, active: 2 } });
@@ -293,8 +292,7 @@ describe('dispatcher ordering and isolation', () => {
     );
     const reqs = ['a', 'b', 'c'].map((id) => makeRequest(id));
     for (const r of reqs) {
-      tp.put(r, false);
-      d.dispatch(put(r));
+      arrive(tp, d, r);
       d.dispatch(put({ ...r, reviews: [makeReview('bob')] }));
       d.dispatch(put({ ...r, state: 'APPROVED', reviews: [makeReview('bob')] }));
     }
@@ -325,8 +323,7 @@ describe('dispatcher ordering and isolation', () => {
     };
     const d = fastDispatcher([target(tp, 'bad', failing), target(tp, 'good', recorder(good))], { metrics });
     const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     d.dispatch(put({ ...req, state: 'APPROVED' }));
     await d.idle();
     assert.deepEqual(good, ['pending:r1', 'resolved:r1:APPROVED']);
@@ -360,8 +357,7 @@ describe('dispatcher retries and timeouts', () => {
       { metrics, retry: { attempts: 5, baseMs: 1, capMs: 5 } },
     );
     const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     await d.idle();
     assert.deepEqual(attempts, [1, 2, 3]);
     assert.equal((await metrics.handlerRetries.get()).values[0]?.value, 2);
@@ -380,8 +376,7 @@ describe('dispatcher retries and timeouts', () => {
     });
     const d = fastDispatcher([{ ...chat, logger: capture.child({ adapter: 'chat' }) }]);
     const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     await d.idle();
     assert.equal(calls, 3);
     const errors = capture.entries.filter((e) => e.level === 'error');
@@ -411,8 +406,7 @@ describe('dispatcher retries and timeouts', () => {
       { handlerTimeoutMs: 50 },
     );
     const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     await d.idle();
     assert.match(reasons[0] ?? '', /did not finish within 50 ms/);
     assert.equal(reasons[1], 'second try ok');
@@ -424,8 +418,7 @@ describe('dispatcher retries and timeouts', () => {
     const metrics = createRuntimeMetrics();
     const d = fastDispatcher([target(tp, 'chat', recorder(log))], { metrics });
     const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     await d.idle();
     tp.conflicts = 2;
     d.dispatch(put({ ...req, reviews: [makeReview('bob')] }));
@@ -436,26 +429,33 @@ describe('dispatcher retries and timeouts', () => {
 });
 
 describe('dispatcher shutdown', () => {
-  it('lets an in-flight handler finish within the budget', async () => {
+  /** Dispatches one pending request to a `chat` adapter whose onPending runs `work`; resolves once it has started. */
+  async function withHandlerInFlight(work: (ev: EventContext) => Promise<void>): Promise<Dispatcher> {
     const tp = new MemoryTeleport();
-    let finished = false;
-    let aborted = false;
     let started!: () => void;
     const running = new Promise<void>((r) => (started = r));
     const d = fastDispatcher([
       target(tp, 'chat', {
         async onPending(_req, ev) {
           started();
-          await new Promise((r) => setTimeout(r, 150));
-          aborted = ev.signal.aborted;
-          finished = true;
+          await work(ev);
         },
       }),
     ]);
     const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
+    arrive(tp, d, req);
     await running;
+    return d;
+  }
+
+  it('lets an in-flight handler finish within the budget', async () => {
+    let finished = false;
+    let aborted = false;
+    const d = await withHandlerInFlight(async (ev) => {
+      await new Promise((r) => setTimeout(r, 150));
+      aborted = ev.signal.aborted;
+      finished = true;
+    });
     const drained = await d.stop(5000);
     assert.equal(drained, true);
     assert.equal(finished, true);
@@ -463,23 +463,11 @@ describe('dispatcher shutdown', () => {
   });
 
   it('aborts what is still running when the budget is spent', async () => {
-    const tp = new MemoryTeleport();
     let reason: unknown;
-    let started!: () => void;
-    const running = new Promise<void>((r) => (started = r));
-    const d = fastDispatcher([
-      target(tp, 'chat', {
-        async onPending(_req, ev) {
-          started();
-          await new Promise<void>((resolve) => ev.signal.addEventListener('abort', () => resolve(), { once: true }));
-          reason = ev.signal.reason;
-        },
-      }),
-    ]);
-    const req = makeRequest('r1');
-    tp.put(req, false);
-    d.dispatch(put(req));
-    await running;
+    const d = await withHandlerInFlight(async (ev) => {
+      await new Promise<void>((resolve) => ev.signal.addEventListener('abort', () => resolve(), { once: true }));
+      reason = ev.signal.reason;
+    });
     const t0 = Date.now();
     const drained = await d.stop(100);
     assert.equal(drained, false);

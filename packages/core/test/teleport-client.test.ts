@@ -9,14 +9,15 @@ import { status } from '@grpc/grpc-js';
 import { isAlreadyReviewed, isPluginError, type PluginError } from '../src/errors.js';
 import { channelOptions, createTeleportClient, type ConnectedTeleportClient } from '../src/teleport/client.js';
 import type { WatchEvent, WatchStream } from '../src/teleport/types.js';
-import { loadFakeTeleport, loadRawClient, memoryLogger, type FakeTeleportLike, type FakeTeleportStatic } from './teleport-testkit.js';
+import { createCaptureLogger } from '../src/log/capture-logger.js';
+import { loadFakeTeleport, loadRawClient, type FakeTeleportLike, type FakeTeleportStatic } from './teleport-testkit.js';
 
 let FakeTeleport: FakeTeleportStatic;
 let tp: FakeTeleportLike;
 let dir: string;
 let identityFile: string;
 let client: ConnectedTeleportClient;
-const logger = memoryLogger();
+const logger = createCaptureLogger();
 
 before(async () => {
   FakeTeleport = await loadFakeTeleport();
@@ -364,7 +365,7 @@ test('older servers: ListAccessRequests and users.v1 fall back once and remember
       await c.getUser('alice');
       // The fake records only methods it serves; the client logs each fallback once.
       const count = (m: string): number => old.calls.filter((x) => x.method === m).length;
-      const logged = (fragment: string): number => logger.lines.filter((l) => l.message.includes(fragment)).length;
+      const logged = (fragment: string): number => logger.entries.filter((l) => l.message.includes(fragment)).length;
       assert.equal(count('GetAccessRequestsV2'), 2);
       assert.equal(count('GetUser'), 2);
       assert.equal(logged('ListAccessRequests is not implemented'), 1, 'tried once, then remembered');

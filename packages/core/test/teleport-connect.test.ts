@@ -10,12 +10,13 @@ import { isPluginError, type PluginError } from '../src/errors.js';
 import { createTeleportClient } from '../src/teleport/client.js';
 import { classifyDialError } from '../src/teleport/dial.js';
 import { parseIdentityFile } from '../src/teleport/identity.js';
-import { loadFakeTeleport, memoryLogger, type FakeTeleportLike } from './teleport-testkit.js';
+import { createCaptureLogger } from '../src/log/capture-logger.js';
+import { loadFakeTeleport, type FakeTeleportLike } from './teleport-testkit.js';
 
 let tp: FakeTeleportLike;
 let other: FakeTeleportLike;
 let dir: string;
-const logger = memoryLogger();
+const logger = createCaptureLogger();
 
 before(async () => {
   const FakeTeleport = await loadFakeTeleport();

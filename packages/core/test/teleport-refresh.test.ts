@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createTeleportClient, type ConnectedTeleportClient } from '../src/teleport/client.js';
 import type { WatchEvent } from '../src/teleport/types.js';
-import { loadFakeTeleport, memoryLogger, type FakeTeleportLike } from './teleport-testkit.js';
+import { createCaptureLogger } from '../src/log/capture-logger.js';
+import { loadFakeTeleport, type FakeTeleportLike } from './teleport-testkit.js';
 
 let tp: FakeTeleportLike;
 let dir: string;
@@ -38,7 +39,7 @@ async function lastPingCaller(client: ConnectedTeleportClient): Promise<string |
 }
 
 test('a renewed identity reaches the server on new connections; bad replacements are ignored', { timeout: 15_000 }, async () => {
-  const logger = memoryLogger();
+  const logger = createCaptureLogger();
   const file = await tp.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'identity' });
   const client = await createTeleportClient({ addr: tp.addr, identityFile: file, refreshIdentity: true, refreshIdentityIntervalMs: 50 }, logger);
   const watch = client.watchAccessRequests();
@@ -51,7 +52,7 @@ test('a renewed identity reaches the server on new connections; bad replacements
     await replaceFile(file, await tp.identityFile({ user: 'plugin-two' }));
     await tp.waitFor(() => client.currentIdentity().username === 'plugin-two', 5000, 'identity reloaded');
     assert.equal(await lastPingCaller(client), 'plugin-two', 'new connection presents the new certificate');
-    assert.ok(logger.lines.some((l) => l.level === 'info' && /renewed Teleport identity/.test(l.message)));
+    assert.ok(logger.entries.some((l) => l.level === 'info' && /renewed Teleport identity/.test(l.message)));
 
     // The watch opened before the change still delivers events.
     const id = await tp.admin.createRequest({ user: 'alice', roles: ['editor'] });
@@ -60,15 +61,15 @@ test('a renewed identity reaches the server on new connections; bad replacements
 
     // A half-written file: warned about, current identity kept, calls keep working.
     await replaceFile(file, '-----BEGIN PRIVATE KEY-----\nAAAA\n');
-    await tp.waitFor(() => logger.lines.some((l) => l.level === 'warn' && /Ignoring the new identity/.test(l.message)), 5000, 'warning');
+    await tp.waitFor(() => logger.entries.some((l) => l.level === 'warn' && /Ignoring the new identity/.test(l.message)), 5000, 'warning');
     assert.equal(client.currentIdentity().username, 'plugin-two');
     assert.equal(await lastPingCaller(client), 'plugin-two');
 
     // An expired replacement is refused the same way.
-    const warnings = logger.lines.filter((l) => l.level === 'warn').length;
+    const warnings = logger.entries.filter((l) => l.level === 'warn').length;
     await replaceFile(file, await tp.identityFile({ user: 'access-plugin', expired: true }));
-    await tp.waitFor(() => logger.lines.filter((l) => l.level === 'warn').length > warnings, 5000, 'expired warning');
-    const last = logger.lines.filter((l) => l.level === 'warn').at(-1);
+    await tp.waitFor(() => logger.entries.filter((l) => l.level === 'warn').length > warnings, 5000, 'expired warning');
+    const last = logger.entries.filter((l) => l.level === 'warn').at(-1);
     assert.match(String(last?.fields['error']), /expired/);
     assert.equal(client.currentIdentity().username, 'plugin-two');
 
@@ -83,7 +84,7 @@ test('a renewed identity reaches the server on new connections; bad replacements
 });
 
 test('without refresh_identity the file is read once', async () => {
-  const logger = memoryLogger();
+  const logger = createCaptureLogger();
   const file = await tp.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'static-identity' });
   const client = await createTeleportClient({ addr: tp.addr, identityFile: file }, logger);
   try {

@@ -2,8 +2,6 @@
 // time (project references cannot be circular). Core's Teleport tests load the BUILT testkit at
 // run time instead (`tsc -b` at the root builds it before any test runs) and describe the small
 // part of its API they use here.
-import type { Identity } from '../src/teleport/identity.js';
-import type { Logger } from '../src/log/logger.js';
 
 const here = new URL('.', import.meta.url); // packages/core/dist/test/
 const testkitDist = new URL('../../../testkit/dist/src/', here);
@@ -115,27 +113,3 @@ export async function loadFakeTeleport(): Promise<FakeTeleportStatic> {
   const mod = (await import(new URL('fake-teleport.js', testkitDist).href)) as { FakeTeleport: FakeTeleportStatic };
   return mod.FakeTeleport;
 }
-
-/** A Logger that keeps every line, for asserting on warnings. */
-export interface LogLine {
-  level: string;
-  message: string;
-  fields: Record<string, unknown>;
-}
-export function memoryLogger(lines: LogLine[] = [], base: Record<string, unknown> = {}): Logger & { lines: LogLine[] } {
-  const log = (level: string) => (message: string, fields: Record<string, unknown> = {}) => {
-    lines.push({ level, message, fields: { ...base, ...fields } });
-  };
-  return {
-    lines,
-    error: log('error'),
-    warn: log('warn'),
-    info: log('info'),
-    debug: log('debug'),
-    trace: log('trace'),
-    child: (fields) => memoryLogger(lines, { ...base, ...fields }),
-  };
-}
-
-/** For assertions on the identity object produced by our parser. */
-export type { Identity };

@@ -147,7 +147,7 @@ export interface ReviewInput {
   roles?: string[];
 }
 
-export const DEFAULT_THRESHOLD: Threshold = { name: 'default', approve: 1, deny: 1 };
+const DEFAULT_THRESHOLD: Threshold = { name: 'default', approve: 1, deny: 1 };
 const DEFAULT_REQUEST_TTL_MS = 3600_000;
 const PLUGIN_DATA_GRACE_MS = 3600_000;
 const ACCESS_LIST_PLUGIN_DATA_TTL_MS = 14 * 24 * 3600_000;

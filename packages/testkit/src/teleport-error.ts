@@ -12,7 +12,7 @@ export type TraceKind =
   | 'NotImplemented';
 
 /** api/trail/trail.go mapping from trace errors to gRPC codes. */
-export const TRACE_TO_GRPC: Record<TraceKind, status> = {
+const TRACE_TO_GRPC: Record<TraceKind, status> = {
   NotFound: status.NOT_FOUND,
   AlreadyExists: status.ALREADY_EXISTS,
   AccessDenied: status.PERMISSION_DENIED,
@@ -39,7 +39,6 @@ export class FakeTeleportError extends Error {
 }
 
 export const notFound = (m: string): FakeTeleportError => new FakeTeleportError('NotFound', m);
-export const alreadyExists = (m: string): FakeTeleportError => new FakeTeleportError('AlreadyExists', m);
 export const accessDenied = (m: string): FakeTeleportError => new FakeTeleportError('AccessDenied', m);
 export const badParameter = (m: string): FakeTeleportError => new FakeTeleportError('BadParameter', m);
 export const compareFailed = (m: string): FakeTeleportError => new FakeTeleportError('CompareFailed', m);

@@ -40,7 +40,7 @@ function tokenize(src: string): string[] {
   return tokens;
 }
 
-export function parseThresholdFilter(src: string): Node {
+function parseThresholdFilter(src: string): Node {
   const tokens = tokenize(src);
   let i = 0;
   const peek = (): string | undefined => tokens[i];

@@ -30,7 +30,7 @@ export function fromTs(t: unknown): Date | undefined {
   return new Date(s * 1000 + Math.floor((nanos ?? 0) / 1_000_000));
 }
 
-export function labelValues(t: Traits | undefined): { Values: Record<string, { Values: string[] }> } {
+function labelValues(t: Traits | undefined): { Values: Record<string, { Values: string[] }> } {
   const Values: Record<string, { Values: string[] }> = {};
   for (const [k, v] of Object.entries(t ?? {})) Values[k] = { Values: [...v] };
   return { Values };

@@ -1,4 +1,4 @@
-import { PluginError, errorMessage } from '@teleport-plugin/core';
+import { PluginError, errorMessage, sleep } from '@teleport-plugin/core';
 import type { Logger } from '@teleport-plugin/core';
 
 /*
@@ -244,6 +244,15 @@ export class PagerDutyClient {
     const payload = options.body === undefined ? undefined : JSON.stringify(options.body);
 
     let backoff = this.retryBaseMs;
+    // Whatever made us retry, the wait is abortable and the next backoff doubles.
+    const waitToRetry = async (ms: number): Promise<void> => {
+      try {
+        await sleep(ms, options.signal);
+      } catch (err) {
+        throw options.signal?.aborted ? abortError(options.signal, method, path) : err;
+      }
+      backoff = Math.min(this.retryCapMs, backoff * 2);
+    };
     for (let attempt = 1; ; attempt++) {
       const last = attempt >= this.maxAttempts;
       let response: Response;
@@ -266,8 +275,7 @@ export class PagerDutyClient {
         );
         if (last || !options.idempotent) throw error;
         this.options.logger?.debug('PagerDuty call failed; retrying', { method, path, attempt, error: error.message });
-        await sleep(jitter(backoff), options.signal, method, path);
-        backoff = Math.min(this.retryCapMs, backoff * 2);
+        await waitToRetry(jitter(backoff));
         continue;
       }
 
@@ -279,15 +287,13 @@ export class PagerDutyClient {
         const waitMs = retryAfterMs(response.headers) ?? jitter(backoff);
         if (last || waitMs > this.maxRetryAfterMs) throw new PagerDutyHttpError(status, method, path, message || 'rate limited', errors, false);
         this.options.logger?.debug('PagerDuty rate limit; waiting', { method, path, attempt, waitMs });
-        await sleep(waitMs, options.signal, method, path);
-        backoff = Math.min(this.retryCapMs, backoff * 2);
+        await waitToRetry(waitMs);
         continue;
       }
       // 5xx: the write may or may not have happened; safe to repeat only when idempotent.
       if (status >= 500 && options.idempotent && !last) {
         this.options.logger?.debug('PagerDuty server error; retrying', { method, path, attempt, status });
-        await sleep(jitter(backoff), options.signal, method, path);
-        backoff = Math.min(this.retryCapMs, backoff * 2);
+        await waitToRetry(jitter(backoff));
         continue;
       }
       if (status === 401) {
@@ -358,17 +364,3 @@ function abortError(signal: AbortSignal, method: string, path: string): PluginEr
   return new PluginError('SHUTDOWN', `PagerDuty ${method} ${path} aborted`, { cause: reason });
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined, method: string, path: string): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal, method, path));
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortError(signal!, method, path));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}

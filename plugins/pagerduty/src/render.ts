@@ -1,3 +1,4 @@
+import { goRfc822 } from '@teleport-plugin/core';
 import type { AccessRequest, AccessReview } from '@teleport-plugin/core';
 
 /**
@@ -5,16 +6,8 @@ import type { AccessRequest, AccessReview } from '@teleport-plugin/core';
  * plugin's templates line for line, so incidents look the same after a swap.
  */
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** Go's `time.RFC822` layout (`02 Jan 06 15:04 MST`), always in UTC as Teleport's timestamps are. */
-export function formatRfc822(date: Date): string {
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return (
-    `${pad(date.getUTCDate())} ${MONTHS[date.getUTCMonth()]} ${pad(date.getUTCFullYear() % 100)} ` +
-    `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`
-  );
-}
+/** Go's `time.RFC822` in UTC (core's), under the name this package has always exported. */
+export { goRfc822 as formatRfc822 };
 
 export const INCIDENT_KEY_PREFIX = 'teleport-access-request';
 
@@ -28,7 +21,7 @@ export function incidentTitle(request: AccessRequest): string {
 }
 
 export function incidentDetails(request: AccessRequest, link: string | undefined, now: () => Date = () => new Date()): string {
-  const at = formatRfc822(request.created ?? now());
+  const at = goRfc822(request.created ?? now());
   return (
     `${request.user} requested permissions for roles ${request.roles.join(', ')} on Teleport at ${at}.\n` +
     `${request.requestReason ? `Reason: ${request.requestReason}` : ''}\n` +
@@ -37,7 +30,7 @@ export function incidentDetails(request: AccessRequest, link: string | undefined
 }
 
 export function reviewNote(review: AccessReview, now: () => Date = () => new Date()): string {
-  const at = formatRfc822(review.created ?? now());
+  const at = goRfc822(review.created ?? now());
   return (
     `${review.author} reviewed the request at ${at}.\n` +
     `Resolution: ${review.proposedState}.\n` +

@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { createCaptureLogger } from '@teleport-plugin/core';
 import { FakePagerDuty, TestPki } from '@teleport-plugin/testkit';
 import { PagerDutyClient, PagerDutyHttpError, retryAfterMs } from '../src/client.js';
 
@@ -199,4 +200,24 @@ test('an https api_endpoint works (the fake serves TLS from a test CA the child 
     await secure.close();
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('a shutdown during a retry wait ends the call at once, naming it', async () => {
+  pd.fail({ method: 'GET', path: '/abilities', status: 503, times: 1 });
+  const abort = new AbortController();
+  const logger = createCaptureLogger();
+  // Abort exactly when the client announces its backoff, so the wait (not the call) is cut short.
+  const debug = logger.debug.bind(logger);
+  logger.debug = (message, fields) => {
+    debug(message, fields);
+    if (message.startsWith('PagerDuty server error')) abort.abort();
+  };
+  const started = Date.now();
+  await assert.rejects(client({ logger, retryBaseMs: 60_000, retryCapMs: 60_000 }).abilities(abort.signal), (err: unknown) => {
+    assert.ok(err instanceof Error && 'code' in err);
+    assert.equal(err.code, 'SHUTDOWN');
+    assert.match(err.message, /PagerDuty GET \/abilities aborted/);
+    return true;
+  });
+  assert.ok(Date.now() - started < 10_000, 'did not wait out the backoff');
 });

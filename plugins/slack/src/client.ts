@@ -7,7 +7,7 @@ import {
   WebClient,
   type Logger as SlackLogger,
 } from '@slack/web-api';
-import { PluginError, errorMessage, type Logger } from '@teleport-plugin/core';
+import { PluginError, errorMessage, sleep, type Logger } from '@teleport-plugin/core';
 import type { Block } from './render.js';
 
 export interface RetryPolicy {
@@ -307,21 +307,6 @@ function raceAbort<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
         reject(e instanceof Error ? e : new Error(String(e)));
       },
     );
-  });
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }
 

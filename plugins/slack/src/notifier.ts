@@ -18,6 +18,7 @@ import { KeyedLock } from './keyed-lock.js';
 import {
   KEY_LOGINS_BY_ROLE,
   KEY_REQUESTER_NOTIFIED,
+  parseLoginsByRole,
   parseMessageRefs,
   parsePostedTo,
   parsePosting,
@@ -99,7 +100,7 @@ export class SlackNotifier {
       const missing = targets.filter((t) => !posted.has(t.address) && !posting.has(t.address));
       if (missing.length === 0) return;
 
-      let loginsByRole = parseLoginsOrUndefined(data);
+      let loginsByRole = parseLoginsByRole(data);
       if (loginsByRole === undefined && data?.[KEY_LOGINS_BY_ROLE] === undefined) loginsByRole = await this.loginsByRole(request, ev.logger);
       const loginsJson = loginsByRole ? JSON.stringify(loginsByRole) : undefined;
       const view = viewFromRequest(request, loginsByRole, '');
@@ -197,7 +198,7 @@ export class SlackNotifier {
     const resolution: Resolution = request.state === 'APPROVED' || request.state === 'DENIED' || request.state === 'PROMOTED' ? request.state : 'APPROVED';
     await this.lock.run(request.id, async (waited) => {
       const data = await this.current(ev, waited);
-      const view = viewFromRequest(request, parseLoginsOrUndefined(data), resolution);
+      const view = viewFromRequest(request, parseLoginsByRole(data), resolution);
       await this.finish(view, data, ev);
     });
   }
@@ -380,10 +381,6 @@ export class SlackNotifier {
       throw new PluginError('SERVICE_ERROR', `Slack: could not ${what} ${failures.length} recipient(s): ${errorMessage(retryable)}`, { cause: retryable });
     }
   }
-}
-
-function parseLoginsOrUndefined(data: PluginData | undefined): Record<string, string[]> | undefined {
-  return viewFromData('', data, '').loginsByRole;
 }
 
 /** `{{internal.logins}}` / `{{external.x}}` expansion from the requester's traits. */

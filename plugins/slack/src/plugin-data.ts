@@ -1,4 +1,4 @@
-import { resourceIdString, type AccessRequest, type PluginData, type Resolution } from '@teleport-plugin/core';
+import { decodeAccessRequestData, resourceIdString, type AccessRequest, type PluginData, type Resolution } from '@teleport-plugin/core';
 import type { RequestView } from './render.js';
 
 /** One posted Slack message: the root of a thread. */
@@ -109,17 +109,13 @@ export function withReviewReplies(current: PluginData | undefined, ref: MessageR
   return { ...(current ?? {}), [KEY_REVIEW_REPLIES]: [...replies].map(([k, n]) => `${k}=${n}`).join(',') };
 }
 
-function parseJson<T>(text: string | undefined, fallback: T): T {
-  if (!text) return fallback;
-  try {
-    return JSON.parse(text) as T;
-  } catch {
-    return fallback;
-  }
-}
-
 export function parseLoginsByRole(data: PluginData | undefined): Record<string, string[]> | undefined {
-  const parsed = parseJson<unknown>(data?.[KEY_LOGINS_BY_ROLE], undefined);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data?.[KEY_LOGINS_BY_ROLE] || 'null');
+  } catch {
+    return undefined;
+  }
   if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return undefined;
   const out: Record<string, string[]> = {};
   for (const [role, logins] of Object.entries(parsed as Record<string, unknown>)) {
@@ -148,14 +144,15 @@ export function viewFromRequest(
 
 /** The message rebuilt from plugin data alone (after expiry the request is gone). */
 export function viewFromData(requestId: string, data: PluginData | undefined, resolution: Resolution | ''): RequestView {
+  const stored = decodeAccessRequestData(data ?? {});
   return {
     id: requestId,
-    user: data?.user ?? '',
-    roles: (data?.roles ?? '').split(',').filter((r) => r !== ''),
-    resources: parseJson<unknown[]>(data?.resources, []).map(String),
-    reason: data?.request_reason ?? '',
+    user: stored.user,
+    roles: stored.roles.filter((r) => r !== ''),
+    resources: stored.resources.map(String),
+    reason: stored.requestReason,
     loginsByRole: parseLoginsByRole(data),
     resolution,
-    resolveReason: data?.resolve_reason ?? '',
+    resolveReason: stored.resolveReason,
   };
 }

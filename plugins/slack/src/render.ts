@@ -1,4 +1,4 @@
-import { requestWebLink, type AccessReview, type Resolution } from '@teleport-plugin/core';
+import { goRfc822, requestWebLink, type AccessReview, type Resolution } from '@teleport-plugin/core';
 
 /**
  * Rune limit for every free-text reason we show (request, resolution, review). Upstream's newer
@@ -150,18 +150,13 @@ export function messageFallbackText(view: RequestView): string {
   return `${titleText(view)} ${view.id} by ${view.user}`;
 }
 
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/** Go's time.RFC822 (`02 Jan 06 15:04 MST`) in UTC. */
-export function rfc822(date: Date): string {
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${pad(date.getUTCDate())} ${MONTHS[date.getUTCMonth()]} ${pad(date.getUTCFullYear() % 100)} ${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())} UTC`;
-}
+/** Go's time.RFC822 in UTC; core's, kept under this name for the render namespace export. */
+export { goRfc822 as rfc822 };
 
 /** The thread reply for one review. */
 export function reviewReply(review: AccessReview): string {
   const emoji = review.proposedState === 'APPROVED' ? '✅' : review.proposedState === 'DENIED' ? '❌' : '';
-  const when = rfc822(review.created ?? new Date(0));
+  const when = goRfc822(review.created ?? new Date(0));
   let text = `${review.author} reviewed the request at ${when}.\nResolution: ${emoji} ${review.proposedState}.\n`;
   if (review.reason) text += `Reason: ${escapeBlock(review.reason, REASON_LIMIT)}`;
   return text;

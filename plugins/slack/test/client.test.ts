@@ -81,4 +81,22 @@ describe('SlackClient against the fake', () => {
     fake.fail({ path: '/api/users.lookupByEmail', drop: true });
     assert.equal(await client().lookupByEmail('bob@example.com'), 'U0BOB');
   });
+
+  it('stops waiting for a retry when the caller aborts', async () => {
+    fake.fail({ path: '/api/auth.test', status: 503 });
+    const abort = new AbortController();
+    const logger = createCaptureLogger();
+    // Abort exactly when the client announces its backoff, so the wait (not the call) is cut short.
+    const warn = logger.warn.bind(logger);
+    logger.warn = (message, fields) => {
+      warn(message, fields);
+      if (message.startsWith('Slack server error')) abort.abort();
+    };
+    const started = Date.now();
+    await assert.rejects(
+      client({ logger, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 } }).authTest(abort.signal),
+      (err) => isPluginError(err, 'SHUTDOWN'),
+    );
+    assert.ok(Date.now() - started < 10_000, 'did not wait out the backoff');
+  });
 });

@@ -1,4 +1,4 @@
-import { after, before } from 'node:test';
+import { after, afterEach, before } from 'node:test';
 import {
   PluginError,
   createCaptureLogger,
@@ -208,6 +208,42 @@ export async function startFakeSlack(): Promise<FakeSlack> {
   return fake;
 }
 
+/**
+ * Hooks for a suite of unit tests: one fake Slack (startFakeSlack) for the whole suite, and the
+ * context a test opens with `context()` closed after that test (its abort signal fires then).
+ */
+export function useFakeSlackSuite(): {
+  readonly fake: FakeSlack;
+  /** The context the running test opened last. */
+  readonly t: TestContext;
+  context(config: SlackConfig, options?: Parameters<typeof makeContext>[1]): TestContext;
+} {
+  let fake: FakeSlack | undefined;
+  let current: TestContext | undefined;
+  before(async () => {
+    fake = await startFakeSlack();
+  });
+  after(() => fake?.close());
+  afterEach(async () => {
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    get fake() {
+      if (!fake) throw new Error('fake Slack not started');
+      return fake;
+    },
+    get t() {
+      if (!current) throw new Error('no context opened in this test');
+      return current;
+    },
+    context(config, options) {
+      current = makeContext(config, options);
+      return current;
+    },
+  };
+}
+
 export function baseConfig(fake: FakeSlack, overrides: Partial<SlackConfig> = {}): SlackConfig {
   return {
     token: fake.token,
@@ -220,15 +256,6 @@ export function baseConfig(fake: FakeSlack, overrides: Partial<SlackConfig> = {}
 
 /** Fast retries for tests. */
 export const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };
-
-/** Waits until `predicate` holds (polling the event loop), failing after `timeoutMs`. */
-export async function until(predicate: () => boolean, what: string, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 export const REVIEWERS = ['alice@example.com', 'bob@example.com', 'carol@example.com'];
 
@@ -250,6 +277,11 @@ export async function startThreeReviewerHarness(): Promise<{ fake: FakeSlack; h:
   for (const r of REVIEWERS) teleport.addReviewer(r);
   const config = baseConfig(fake, { roleToRecipients: { '*': ['access-requests'], editor: ['access-requests', 'dev-access'] } });
   const h = await startHarness({ teleport, adapters: [{ adapter: slack, config }] });
+  return runtimeEnv(fake, teleport, h);
+}
+
+/** A runtime test's fakes and harness, closed in reverse start order. */
+export function runtimeEnv(fake: FakeSlack, teleport: FakeTeleport, h: Harness): { fake: FakeSlack; h: Harness; close(): Promise<void> } {
   return {
     fake,
     h,

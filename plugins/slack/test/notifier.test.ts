@@ -1,31 +1,21 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { accessRequestSnapshot, type AccessRequest, type AdapterHandlers } from '@teleport-plugin/core';
-import { blocksText, type FakeSlack } from '@teleport-plugin/testkit';
+import { blocksText } from '@teleport-plugin/testkit';
 import { setupSlack } from '../src/adapter.js';
 import type { SlackConfig } from '../src/config.js';
 import { parseMessageRefs } from '../src/plugin-data.js';
-import { FAST_RETRY, baseConfig, makeContext, makeEvent, makeRequest, makeReview, startFakeSlack, type TestContext } from './helpers.js';
+import { FAST_RETRY, baseConfig, makeEvent, makeRequest, makeReview, useFakeSlackSuite, type TestContext } from './helpers.js';
 
-let fake: FakeSlack;
-let t: TestContext | undefined;
+const suite = useFakeSlackSuite();
 let counter = 0;
-
-before(async () => {
-  fake = await startFakeSlack();
-});
-after(() => fake.close());
-afterEach(async () => {
-  await t?.close();
-  t = undefined;
-});
 
 async function setup(
   over: Partial<SlackConfig> = {},
   options: { webProxyUrl?: string; timeoutMs?: number } = {},
 ): Promise<{ t: TestContext; h: AdapterHandlers }> {
-  t = makeContext(baseConfig(fake, over), options);
+  const t = suite.context(baseConfig(suite.fake, over), options);
   const h = await setupSlack(t.ctx, options.timeoutMs ? { retry: FAST_RETRY, timeoutMs: options.timeoutMs } : { retry: FAST_RETRY });
   return { t, h };
 }
@@ -38,7 +28,7 @@ function newRequest(tc: TestContext, over: Partial<AccessRequest> = {}): AccessR
   return request;
 }
 
-const messagesFor = (id: string) => fake.rootMessages().filter((m) => blocksText(m.blocks).includes(`*ID*: ${id}\n`));
+const messagesFor = (id: string) => suite.fake.rootMessages().filter((m) => blocksText(m.blocks).includes(`*ID*: ${id}\n`));
 
 describe('onPending', () => {
   it('posts one message per resolved recipient and stores every ref', async () => {
@@ -88,7 +78,7 @@ describe('onPending', () => {
     const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests', 'dev-access'] } });
     const request = newRequest(t, { user: 'someone' });
     // A Retry-After beyond the policy's limit fails that one post at once, as a retryable error.
-    fake.fail({ path: '/api/chat.postMessage', status: 429, headers: { 'retry-after': '120' } });
+    suite.fake.fail({ path: '/api/chat.postMessage', status: 429, headers: { 'retry-after': '120' } });
     await assert.rejects(h.onPending!(request, makeEvent(t, request.id)), /could not post/);
     assert.equal(messagesFor(request.id).length, 1);
     assert.equal(parseMessageRefs(t.store.entries.get(request.id)).length, 1);
@@ -99,9 +89,9 @@ describe('onPending', () => {
   it('never posts twice when a retry starts while the timed-out attempt is still in flight', async () => {
     const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests', 'dev-access'] } });
     const request = newRequest(t, { user: 'someone' });
-    fake.slowDownPosts(2, 300);
+    suite.fake.slowDownPosts(2, 300);
     const first = new AbortController();
-    const received = once(fake, 'post-received');
+    const received = once(suite.fake, 'post-received');
     const attempt1 = h.onPending!(request, makeEvent(t, request.id, { signal: first.signal })).catch(() => undefined);
     await received;
     // The dispatcher's handler timeout: attempt 1 is abandoned with its posts in flight.
@@ -116,21 +106,21 @@ describe('onPending', () => {
     const { t, h } = await setup({ roleToRecipients: { '*': ['access-requests'] } }, { timeoutMs: 500 });
     const request = newRequest(t, { user: 'someone' });
     // Slack receives the post but answers after our timeout: the message exists, we never learn its ts.
-    fake.slowDownPosts(1, 1500);
+    suite.fake.slowDownPosts(1, 1500);
     await h.onPending!(request, makeEvent(t, request.id));
-    await fake.waitFor(() => messagesFor(request.id).length === 1);
+    await suite.fake.waitFor(() => messagesFor(request.id).length === 1);
     assert.equal(t.store.entries.get(request.id)!.posting, 'access-requests');
     assert.ok(t.logger.entries.some((e) => e.level === 'error' && e.fields.channel === 'access-requests' && /not repeated/.test(e.message)));
     // The dispatcher's retry (or a restart) must not post it again.
     await h.onPending!(request, makeEvent(t, request.id, { attempt: 2 }));
     assert.equal(messagesFor(request.id).length, 1);
-    assert.equal(fake.callsTo('POST', '/api/chat.postMessage').filter((c) => String(c.form?.get('text') ?? '').includes(request.id)).length, 1);
+    assert.equal(suite.fake.callsTo('POST', '/api/chat.postMessage').filter((c) => String(c.form?.get('text') ?? '').includes(request.id)).length, 1);
   });
 
   it('reports the adapter unhealthy when Slack refuses the token, and healthy again after', async () => {
     const { t, h } = await setup();
     const request = newRequest(t, { user: 'someone' });
-    fake.fail({ path: '/api/chat.postMessage', status: 200, body: { ok: false, error: 'token_revoked' } });
+    suite.fake.fail({ path: '/api/chat.postMessage', status: 200, body: { ok: false, error: 'token_revoked' } });
     await assert.rejects(h.onPending!(request, makeEvent(t, request.id)));
     assert.deepEqual(t.health, [{ healthy: false, reason: 'Slack rejected the bot token (token_revoked); update [slack] token' }]);
     await h.onPending!(request, makeEvent(t, request.id, { attempt: 2 }));
@@ -184,7 +174,7 @@ describe('onPending', () => {
     const request = newRequest(t);
     await h.onPending!(request, makeEvent(t, request.id));
     const byChannel = new Map(messagesFor(request.id).map((m) => [m.channel, m]));
-    const actions = (m: (typeof fake.messages)[number] | undefined) => m?.blocks.find((b) => (b as { type?: string }).type === 'actions');
+    const actions = (m: (typeof suite.fake.messages)[number] | undefined) => m?.blocks.find((b) => (b as { type?: string }).type === 'actions');
     assert.ok(actions(byChannel.get('C0ACCESS')), 'channel message has buttons');
     assert.equal(actions(byChannel.get('D0REQ')), undefined, 'the requester copy has no buttons');
   });
@@ -204,10 +194,10 @@ describe('onReviewed', () => {
     request.reviews.push(makeReview('carol', 'APPROVED'));
     await h.onReviewed!(request, request.reviews.slice(2), makeEvent(t, request.id));
     for (const ref of refs) {
-      const replies = fake.replies(ref.channel, ref.ts).map((m) => m.text.split(' ')[0]);
+      const replies = suite.fake.replies(ref.channel, ref.ts).map((m) => m.text.split(' ')[0]);
       assert.deepEqual(replies, ['alice', 'bob', 'carol']);
     }
-    assert.match(fake.replies(refs[0]!.channel, refs[0]!.ts)[0]!.text, /^alice reviewed the request at 25 Nov 26 10:05 UTC\.\nResolution: ✅ APPROVED\.\nReason: ```\nok```$/);
+    assert.match(suite.fake.replies(refs[0]!.channel, refs[0]!.ts)[0]!.text, /^alice reviewed the request at 25 Nov 26 10:05 UTC\.\nResolution: ✅ APPROVED\.\nReason: ```\nok```$/);
   });
 
   it('does not repeat a review reply that got no answer in time', async () => {
@@ -216,11 +206,11 @@ describe('onReviewed', () => {
     await h.onPending!(request, makeEvent(t, request.id));
     const [ref] = parseMessageRefs(t.store.entries.get(request.id));
     request.reviews.push(makeReview('alice', 'APPROVED'));
-    fake.slowDownPosts(1, 1500);
+    suite.fake.slowDownPosts(1, 1500);
     await h.onReviewed!(request, request.reviews.slice(0), makeEvent(t, request.id));
-    await fake.waitFor(() => fake.replies(ref!.channel, ref!.ts).length === 1);
+    await suite.fake.waitFor(() => suite.fake.replies(ref!.channel, ref!.ts).length === 1);
     await h.onReviewed!(request, request.reviews.slice(0), makeEvent(t, request.id, { attempt: 2 }));
-    assert.equal(fake.replies(ref!.channel, ref!.ts).length, 1);
+    assert.equal(suite.fake.replies(ref!.channel, ref!.ts).length, 1);
   });
 });
 
@@ -238,7 +228,7 @@ describe('resolution', () => {
       assert.doesNotMatch(text, /tsh request review/);
       assert.ok(m.updates >= 1);
     }
-    const dms = fake.messages.filter((m) => m.channel === 'D0REQ' && m.text.startsWith(`Request with ID "${request.id}"`));
+    const dms = suite.fake.messages.filter((m) => m.channel === 'D0REQ' && m.text.startsWith(`Request with ID "${request.id}"`));
     assert.deepEqual(dms.map((m) => m.text), [`Request with ID "${request.id}" has been updated: *APPROVED*`]);
   });
 
@@ -248,7 +238,7 @@ describe('resolution', () => {
     await h.onPending!(request, makeEvent(t, request.id));
     await h.onExpired!(request.id, makeEvent(t, request.id));
     for (const m of messagesFor(request.id)) assert.match(blocksText(m.blocks), /\*Status\*: ⌛ EXPIRED$/);
-    assert.ok(fake.messages.some((m) => m.channel === 'D0REQ' && m.text === `Request with ID "${request.id}" has been updated: *EXPIRED*`));
+    assert.ok(suite.fake.messages.some((m) => m.channel === 'D0REQ' && m.text === `Request with ID "${request.id}" has been updated: *EXPIRED*`));
   });
 
   it('does not DM the requester on PROMOTED', async () => {
@@ -257,20 +247,20 @@ describe('resolution', () => {
     await h.onPending!(request, makeEvent(t, request.id));
     await h.onResolved!({ ...request, state: 'PROMOTED' }, makeEvent(t, request.id));
     assert.match(blocksText(messagesFor(request.id)[0]!.blocks), /\*Status\*: {2}PROMOTED/);
-    assert.ok(!fake.messages.some((m) => m.text.includes(`"${request.id}" has been updated`)));
+    assert.ok(!suite.fake.messages.some((m) => m.text.includes(`"${request.id}" has been updated`)));
   });
 
   it('updates a message stored with the legacy channel_id/timestamp keys', async () => {
     const { t, h } = await setup();
     const request = newRequest(t, { user: 'someone' });
-    const old = await fetch(`${fake.apiUrl}chat.postMessage`, {
+    const old = await fetch(`${suite.fake.apiUrl}chat.postMessage`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/json' },
+      headers: { authorization: `Bearer ${suite.fake.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ channel: 'C0ACCESS', text: 'legacy' }),
     }).then((r) => r.json() as Promise<{ ts: string }>);
     Object.assign(t.store.entries.get(request.id)!, { channel_id: 'C0ACCESS', timestamp: old.ts });
     await h.onResolved!({ ...request, state: 'DENIED' }, makeEvent(t, request.id));
-    const msg = fake.findMessage('C0ACCESS', old.ts)!;
+    const msg = suite.fake.findMessage('C0ACCESS', old.ts)!;
     assert.equal(msg.updates, 1);
     assert.match(blocksText(msg.blocks), /\*Status\*: ❌ DENIED/);
   });

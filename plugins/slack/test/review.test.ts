@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { PluginError, createCaptureLogger } from '@teleport-plugin/core';
-import { FakeSlack, slackSignature } from '@teleport-plugin/testkit';
+import { slackSignature } from '@teleport-plugin/testkit';
 import { SlackClient } from '../src/client.js';
 import type { SlackReviewConfig } from '../src/config.js';
 import {
@@ -17,7 +17,7 @@ import {
   SlackReviewHandler,
   verifySlackSignature,
 } from '../src/review.js';
-import { FAST_RETRY, baseConfig, makeContext, makeRequest, startFakeSlack, type TestContext } from './helpers.js';
+import { FAST_RETRY, baseConfig, makeRequest, useFakeSlackSuite } from './helpers.js';
 
 describe('verifySlackSignature', () => {
   const secret = 'signing-secret';
@@ -43,40 +43,30 @@ describe('verifySlackSignature', () => {
 });
 
 describe('SlackReviewHandler', () => {
-  let fake: FakeSlack;
-  let t: TestContext | undefined;
-  before(async () => {
-    fake = await startFakeSlack();
-  });
-  after(() => fake.close());
-  afterEach(async () => {
-    await t?.close();
-    t = undefined;
-  });
+  const suite = useFakeSlackSuite();
 
   function handler(review: Partial<SlackReviewConfig> = {}, options: { now?: () => number } = {}): SlackReviewHandler {
-    t = makeContext(
-      baseConfig(fake, {
+    const tc = suite.context(
+      baseConfig(suite.fake, {
         review: { enabled: true, appToken: undefined, signingSecret: 's', slackUserIdTrait: 'slack_user_id', allowEmailUsernameMatch: false, ...review },
       }),
     );
-    const tc = t;
     tc.teleport.requests.set('req-1', makeRequest({ id: 'req-1', user: 'requester@example.com' }));
     tc.teleport.users.set('alice@example.com', { name: 'alice@example.com', roles: [], traits: { slack_user_id: ['U0ALICE'] } });
     tc.teleport.users.set('bob@example.com', { name: 'bob@example.com', roles: [], traits: { slack_user_id: ['U0SOMEONEELSE'] } });
     tc.teleport.users.set('requester@example.com', { name: 'requester@example.com', roles: [], traits: { slack_user_id: ['U0REQ'] } });
-    const client = new SlackClient({ token: fake.token, apiUrl: fake.apiUrl, logger: createCaptureLogger(), retry: FAST_RETRY });
+    const client = new SlackClient({ token: suite.fake.token, apiUrl: suite.fake.apiUrl, logger: createCaptureLogger(), retry: FAST_RETRY });
     return new SlackReviewHandler(tc.ctx, client, options);
   }
 
   const click = (h: SlackReviewHandler, userId: string, action: 'approve' | 'deny' = 'approve') =>
-    h.handle(fake.blockActionPayload({ userId, requestId: 'req-1', action, channel: 'C0ACCESS' }) as never);
-  const lastEphemeral = (user: string) => fake.ephemerals.filter((e) => e.user === user).at(-1)?.text;
+    h.handle(suite.fake.blockActionPayload({ userId, requestId: 'req-1', action, channel: 'C0ACCESS' }) as never);
+  const lastEphemeral = (user: string) => suite.fake.ephemerals.filter((e) => e.user === user).at(-1)?.text;
 
   it('submits the review on behalf of the Teleport user whose trait holds the Slack id', async () => {
     const h = handler();
     await click(h, 'U0ALICE', 'deny');
-    assert.deepEqual(t!.teleport.submitted, [
+    assert.deepEqual(suite.t.teleport.submitted, [
       { requestId: 'req-1', review: { author: 'alice@example.com', proposedState: 'DENIED', reason: 'Reviewed in Slack' } },
     ]);
     assert.match(lastEphemeral('U0ALICE') ?? '', /DENIED.*req-1/);
@@ -87,136 +77,136 @@ describe('SlackReviewHandler', () => {
   it('fails closed when the trait holds another Slack id or the user is unknown', async () => {
     const h = handler({ allowEmailUsernameMatch: true });
     await click(h, 'U0BOB');
-    fake.addUser({ id: 'U0NOTP', name: 'stranger', email: 'stranger@example.com' });
+    suite.fake.addUser({ id: 'U0NOTP', name: 'stranger', email: 'stranger@example.com' });
     await click(h, 'U0NOTP');
-    assert.equal(t!.teleport.submitted.length, 0);
+    assert.equal(suite.t.teleport.submitted.length, 0);
     assert.equal(lastEphemeral('U0BOB'), REPLY_NO_TRAIT_MATCH('slack_user_id', 'U0BOB'));
     assert.equal(lastEphemeral('U0NOTP'), REPLY_NO_TRAIT_MATCH('slack_user_id', 'U0NOTP'));
   });
 
   it('maps by trait to a Teleport user whose name is not an email (e.g. a GitHub login)', async () => {
     const h = handler();
-    fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
-    t!.teleport.users.set('octocat', { name: 'octocat', roles: [], traits: { slack_user_id: ['U0OCTO'], github_teams: ['ops'] } });
+    suite.fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
+    suite.t.teleport.users.set('octocat', { name: 'octocat', roles: [], traits: { slack_user_id: ['U0OCTO'], github_teams: ['ops'] } });
     await click(h, 'U0OCTO');
-    assert.deepEqual(t!.teleport.submitted, [
+    assert.deepEqual(suite.t.teleport.submitted, [
       { requestId: 'req-1', review: { author: 'octocat', proposedState: 'APPROVED', reason: 'Reviewed in Slack' } },
     ]);
     assert.match(lastEphemeral('U0OCTO') ?? '', /APPROVED.*req-1/);
     await click(h, 'U0ALICE');
-    assert.equal(t!.teleport.submitted[1]?.review.author, 'alice@example.com');
-    assert.equal(t!.teleport.listUsersCalls, 1, 'one listing answers both clicks');
+    assert.equal(suite.t.teleport.submitted[1]?.review.author, 'alice@example.com');
+    assert.equal(suite.t.teleport.listUsersCalls, 1, 'one listing answers both clicks');
   });
 
   it('refuses when several Teleport users hold the Slack id, even with email matching allowed', async () => {
     const h = handler({ allowEmailUsernameMatch: true });
-    t!.teleport.users.set('alice-gh', { name: 'alice-gh', roles: [], traits: { slack_user_id: ['U0ALICE'] } });
+    suite.t.teleport.users.set('alice-gh', { name: 'alice-gh', roles: [], traits: { slack_user_id: ['U0ALICE'] } });
     await click(h, 'U0ALICE');
-    assert.equal(t!.teleport.submitted.length, 0);
+    assert.equal(suite.t.teleport.submitted.length, 0);
     assert.equal(lastEphemeral('U0ALICE'), REPLY_SEVERAL_TRAIT_MATCHES('slack_user_id', 'U0ALICE'));
-    assert.ok(t!.logger.entries.some((e) => e.level === 'warn' && /Several Teleport users/.test(e.message)));
+    assert.ok(suite.t.logger.entries.some((e) => e.level === 'warn' && /Several Teleport users/.test(e.message)));
   });
 
   it('lists users again on a miss at most once a minute, and after ten minutes', async () => {
     let clock = 1_000_000;
     const h = handler({}, { now: () => clock });
-    fake.addUser({ id: 'U0NEW', name: 'newbie', email: 'newbie@example.com' });
+    suite.fake.addUser({ id: 'U0NEW', name: 'newbie', email: 'newbie@example.com' });
     await click(h, 'U0ALICE');
-    assert.equal(t!.teleport.listUsersCalls, 1);
+    assert.equal(suite.t.teleport.listUsersCalls, 1);
     // The administrator links the new user just after our listing.
-    t!.teleport.users.set('newbie', { name: 'newbie', roles: [], traits: { slack_user_id: ['U0NEW'] } });
+    suite.t.teleport.users.set('newbie', { name: 'newbie', roles: [], traits: { slack_user_id: ['U0NEW'] } });
     clock += 10_000;
     await click(h, 'U0NEW');
     assert.equal(lastEphemeral('U0NEW'), REPLY_NO_TRAIT_MATCH('slack_user_id', 'U0NEW'));
-    assert.equal(t!.teleport.listUsersCalls, 1, 'a miss within a minute does not list again');
+    assert.equal(suite.t.teleport.listUsersCalls, 1, 'a miss within a minute does not list again');
     clock += 50_000;
     await click(h, 'U0NEW');
-    assert.equal(t!.teleport.listUsersCalls, 2);
-    assert.equal(t!.teleport.submitted.at(-1)?.review.author, 'newbie');
+    assert.equal(suite.t.teleport.listUsersCalls, 2);
+    assert.equal(suite.t.teleport.submitted.at(-1)?.review.author, 'newbie');
     await click(h, 'U0REQ');
-    assert.equal(t!.teleport.listUsersCalls, 2, 'a hit uses the listing');
+    assert.equal(suite.t.teleport.listUsersCalls, 2, 'a hit uses the listing');
     clock += 10 * 60_000;
-    t!.teleport.users.set('bob@example.com', { name: 'bob@example.com', roles: [], traits: { slack_user_id: ['U0BOB'] } });
+    suite.t.teleport.users.set('bob@example.com', { name: 'bob@example.com', roles: [], traits: { slack_user_id: ['U0BOB'] } });
     await click(h, 'U0BOB');
-    assert.equal(t!.teleport.listUsersCalls, 3, 'the listing expires after ten minutes');
-    assert.equal(t!.teleport.submitted.at(-1)?.review.author, 'bob@example.com');
+    assert.equal(suite.t.teleport.listUsersCalls, 3, 'the listing expires after ten minutes');
+    assert.equal(suite.t.teleport.submitted.at(-1)?.review.author, 'bob@example.com');
   });
 
   for (const code of ['ACCESS_DENIED', 'NOT_IMPLEMENTED'] as const) {
     it(`falls back to the Slack email when listing users is refused (${code}), warning once`, async () => {
       const h = handler();
-      t!.teleport.listUsersError = new PluginError(code, 'ListUsers: access denied to perform action "list" on "user"');
-      t!.teleport.users.set('octocat', { name: 'octocat', roles: [], traits: { slack_user_id: ['U0OCTO'] } });
-      fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
+      suite.t.teleport.listUsersError = new PluginError(code, 'ListUsers: access denied to perform action "list" on "user"');
+      suite.t.teleport.users.set('octocat', { name: 'octocat', roles: [], traits: { slack_user_id: ['U0OCTO'] } });
+      suite.fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
       await click(h, 'U0ALICE');
-      assert.equal(t!.teleport.submitted[0]?.review.author, 'alice@example.com');
+      assert.equal(suite.t.teleport.submitted[0]?.review.author, 'alice@example.com');
       await click(h, 'U0BOB');
       assert.equal(lastEphemeral('U0BOB'), REPLY_NO_USER, 'the email candidate still needs the trait');
       await click(h, 'U0OCTO');
       assert.equal(lastEphemeral('U0OCTO'), REPLY_NO_USER, 'no trait lookup without ListUsers');
-      assert.equal(t!.teleport.submitted.length, 1);
-      assert.equal(t!.teleport.listUsersCalls, 1, 'the refusal is remembered');
-      const warnings = t!.logger.entries.filter((e) => e.level === 'warn' && e.message.includes('"user: [list, read]"'));
+      assert.equal(suite.t.teleport.submitted.length, 1);
+      assert.equal(suite.t.teleport.listUsersCalls, 1, 'the refusal is remembered');
+      const warnings = suite.t.logger.entries.filter((e) => e.level === 'warn' && e.message.includes('"user: [list, read]"'));
       assert.equal(warnings.length, 1);
     });
   }
 
   it('refuses instead of falling back when listing users fails for another reason', async () => {
     const h = handler();
-    t!.teleport.listUsersError = new PluginError('CONNECTION_PROBLEM', 'ListUsers: connection refused');
+    suite.t.teleport.listUsersError = new PluginError('CONNECTION_PROBLEM', 'ListUsers: connection refused');
     await click(h, 'U0ALICE');
-    assert.equal(t!.teleport.submitted.length, 0);
+    assert.equal(suite.t.teleport.submitted.length, 0);
     assert.equal(lastEphemeral('U0ALICE'), REPLY_LOOKUP_FAILED);
   });
 
   it('accepts an email-named Teleport user without the trait only when allowed', async () => {
     let h = handler();
-    t!.teleport.users.set('alice@example.com', { name: 'alice@example.com', roles: [], traits: {} });
+    suite.t.teleport.users.set('alice@example.com', { name: 'alice@example.com', roles: [], traits: {} });
     await click(h, 'U0ALICE');
-    assert.equal(t!.teleport.submitted.length, 0);
-    await t!.close();
+    assert.equal(suite.t.teleport.submitted.length, 0);
+    await suite.t.close();
     h = handler({ slackUserIdTrait: undefined, allowEmailUsernameMatch: true });
     await click(h, 'U0BOB');
-    assert.equal(t!.teleport.submitted[0]?.review.author, 'bob@example.com');
+    assert.equal(suite.t.teleport.submitted[0]?.review.author, 'bob@example.com');
   });
 
   it('refuses self-review before calling Teleport', async () => {
     const h = handler();
     await click(h, 'U0REQ');
-    assert.equal(t!.teleport.submitted.length, 0);
+    assert.equal(suite.t.teleport.submitted.length, 0);
     assert.equal(lastEphemeral('U0REQ'), REPLY_OWN_REQUEST);
   });
 
   it('explains Teleport refusals and resolved requests', async () => {
     const h = handler();
-    t!.teleport.failNextReview = new PluginError('ACCESS_DENIED', 'user "alice@example.com" cannot submit a review');
+    suite.t.teleport.failNextReview = new PluginError('ACCESS_DENIED', 'user "alice@example.com" cannot submit a review');
     await click(h, 'U0ALICE');
     assert.equal(lastEphemeral('U0ALICE'), REPLY_INSUFFICIENT);
-    t!.teleport.failNextReview = new PluginError('UNKNOWN', 'boom');
-    await h.handle(fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'req-1', action: 'approve', channel: 'C0ACCESS' }) as never);
+    suite.t.teleport.failNextReview = new PluginError('UNKNOWN', 'boom');
+    await h.handle(suite.fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'req-1', action: 'approve', channel: 'C0ACCESS' }) as never);
     assert.equal(lastEphemeral('U0ALICE'), REPLY_UNKNOWN);
     // Resolved between our state check and the submission: Teleport says AccessDenied, but the
     // clicker must read "already resolved", not "insufficient permissions".
-    t!.teleport.failNextReview = new PluginError('ACCESS_DENIED', 'the access request has been already approved');
+    suite.t.teleport.failNextReview = new PluginError('ACCESS_DENIED', 'the access request has been already approved');
     await click(h, 'U0ALICE');
     assert.equal(lastEphemeral('U0ALICE'), REPLY_RESOLVED);
-    t!.teleport.failNextReview = new PluginError('ACCESS_DENIED', 'user "alice@example.com" cannot submit reviews');
+    suite.t.teleport.failNextReview = new PluginError('ACCESS_DENIED', 'user "alice@example.com" cannot submit reviews');
     await click(h, 'U0ALICE');
     assert.equal(lastEphemeral('U0ALICE'), REPLY_INSUFFICIENT);
-    t!.teleport.requests.get('req-1')!.state = 'APPROVED';
+    suite.t.teleport.requests.get('req-1')!.state = 'APPROVED';
     await click(h, 'U0ALICE');
     assert.equal(lastEphemeral('U0ALICE'), REPLY_RESOLVED);
   });
 
   it('ignores actions outside the review block and repeated triggers', async () => {
     const h = handler();
-    const payload = fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'req-1', action: 'approve', channel: 'C0ACCESS' });
+    const payload = suite.fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'req-1', action: 'approve', channel: 'C0ACCESS' });
     const other = structuredClone(payload) as { actions: Array<{ block_id: string }> };
     other.actions[0]!.block_id = 'something_else';
     await h.handle(other as never);
-    assert.equal(t!.teleport.submitted.length, 0);
+    assert.equal(suite.t.teleport.submitted.length, 0);
     await h.handle(payload as never);
     await h.handle(payload as never);
-    assert.equal(t!.teleport.submitted.length, 1);
+    assert.equal(suite.t.teleport.submitted.length, 1);
   });
 });

@@ -4,7 +4,7 @@ import { FakeSlack, FakeTeleport, blocksText, startHarness, type Harness } from 
 import slack from '../src/index.js';
 import { parseMessageRefs } from '../src/plugin-data.js';
 import { REPLY_NO_TRAIT_MATCH, REPLY_NO_USER, REPLY_SEVERAL_TRAIT_MATCHES } from '../src/review.js';
-import { baseConfig, rootsFor, startFakeSlack, useThreeReviewerHarness } from './helpers.js';
+import { baseConfig, rootsFor, runtimeEnv, startFakeSlack, useThreeReviewerHarness } from './helpers.js';
 
 describe('slack adapter in the real runtime', () => {
   const env = useThreeReviewerHarness();
@@ -208,15 +208,14 @@ async function startTraitHarness(setup: (teleport: FakeTeleport, fake: FakeSlack
     runtimeOptions: { http: { listenAddr: '127.0.0.1:0' }, insecureNoTls: true },
   });
   teleport.upsertUser({ name: FakeTeleport.PLUGIN_USER, roles: [FakeTeleport.PLUGIN_USER, 'admin'] });
-  return {
-    fake,
-    h,
-    close: async () => {
-      await h.stop();
-      await teleport.close();
-      await fake.close();
-    },
-  };
+  return runtimeEnv(fake, teleport, h);
+}
+
+/** A GitHub SSO login: the Teleport name `octocat` is not the Slack email; the trait links them. */
+function addOctocat(teleport: FakeTeleport, fake: FakeSlack): void {
+  fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
+  teleport.addReviewer('octocat');
+  teleport.upsertUser({ name: 'octocat', roles: ['octocat-reviewer'], traits: { slack_user_id: ['U0OCTO'] } });
 }
 
 /** Clicks approve as `userId` and waits for the clicker's answer. */
@@ -236,10 +235,7 @@ describe('Slack user -> Teleport user by trait (ListUsers) through the runtime',
   let env: Awaited<ReturnType<typeof startTraitHarness>>;
   before(async () => {
     env = await startTraitHarness((teleport, fake) => {
-      // A GitHub SSO login: the Teleport name is not the Slack email.
-      fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
-      teleport.addReviewer('octocat');
-      teleport.upsertUser({ name: 'octocat', roles: ['octocat-reviewer'], traits: { slack_user_id: ['U0OCTO'] } });
+      addOctocat(teleport, fake);
       // The same Slack id on two Teleport users.
       fake.addUser({ id: 'U0TWIN', name: 'twin', email: 'twin@example.com' });
       for (const name of ['twin-a', 'twin-b']) {
@@ -279,9 +275,7 @@ describe('Slack user -> Teleport user when ListUsers is denied', () => {
   let env: Awaited<ReturnType<typeof startTraitHarness>>;
   before(async () => {
     env = await startTraitHarness((teleport, fake) => {
-      fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
-      teleport.addReviewer('octocat');
-      teleport.upsertUser({ name: 'octocat', roles: ['octocat-reviewer'], traits: { slack_user_id: ['U0OCTO'] } });
+      addOctocat(teleport, fake);
       teleport.addReviewer('alice@example.com');
       teleport.upsertUser({ name: 'alice@example.com', roles: ['alice@example.com-reviewer'], traits: { slack_user_id: ['U0ALICE'] } });
       // As a plugin role without `user: list` is answered.

@@ -3,22 +3,24 @@ import {
   createCaptureLogger,
   createLogger,
   createPluginDataStore,
+  createTeleportClient,
   errorMessage,
   loadConfig,
   PluginError,
   selectPlugins,
+  type Adapter,
   type AdapterContext,
   type AdapterHandlers,
   type CheckItem,
   type ClusterInfo,
+  type ConnectedTeleportClient,
   type LoadedConfig,
   type Logger,
   type TeleportActions,
   type TeleportClient,
 } from '@teleport-plugin/core';
-import { loadAdapters } from '../adapters.js';
+import { loadAdapter } from '../adapters.js';
 import type { CommonFlags } from '../main.js';
-import { connectTeleport } from '../teleport.js';
 
 const CHECK_TIMEOUT_MS = 20_000;
 
@@ -56,7 +58,7 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
   const logger = createLogger({ ...config.log, output: 'stderr', severity: flags.debug ? 'debug' : 'warn' });
   config.useLogger(createCaptureLogger());
 
-  let teleport: TeleportClient | undefined;
+  let teleport: ConnectedTeleportClient | undefined;
   try {
     let names: string[];
     try {
@@ -66,14 +68,12 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
       return finish();
     }
 
-    const parsed: Array<{ name: string; adapter: Awaited<ReturnType<typeof loadAdapters>>[number]['adapter']; config: unknown }> = [];
+    const parsed: Array<{ name: string; adapter: Adapter<any>; config: unknown }> = [];
     let configOk = true;
     for (const name of names) {
       try {
-        const [loaded] = await loadAdapters([name]);
-        if (loaded === undefined) continue;
-        const adapterConfig = loaded.adapter.parseConfig(config.section(loaded.adapter.name), config.context);
-        parsed.push({ name: loaded.adapter.name, adapter: loaded.adapter, config: adapterConfig });
+        const { adapter } = await loadAdapter(name);
+        parsed.push({ name: adapter.name, adapter, config: adapter.parseConfig(config.section(adapter.name), config.context) });
       } catch (err) {
         configOk = false;
         add(`${name}: config`, false, errorMessage(err));
@@ -92,8 +92,9 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
 
     let cluster: ClusterInfo;
     try {
-      teleport = await connectTeleport(config.teleport, logger);
-      cluster = await teleport.ping(AbortSignal.timeout(10_000));
+      // The client Pinged during start-up; its answer is all this row needs.
+      teleport = await createTeleportClient(config.teleport, logger);
+      cluster = teleport.cluster;
       const web = cluster.webProxyUrl === undefined ? '' : `, web ${cluster.webProxyUrl}`;
       add('teleport', true, `cluster "${cluster.clusterName}", Teleport ${cluster.serverVersion} at ${config.teleport.addr}${web}`);
     } catch (err) {

@@ -1,10 +1,10 @@
-import type { EventEmitter } from 'node:events';
 import * as fsSync from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   createLogger,
+  createTeleportClient,
   errorMessage,
   PluginError,
   startRuntime,
@@ -14,9 +14,8 @@ import {
   type Runtime,
   type TeleportClient,
 } from '@teleport-plugin/core';
-import { loadAdapters } from '../adapters.js';
+import { loadAdapter } from '../adapters.js';
 import type { CommonFlags } from '../main.js';
-import { connectTeleport } from '../teleport.js';
 import { prepare, SHUTDOWN_BUDGET_MS } from './start.js';
 
 const DEFAULT_DEMO_ADAPTERS = ['slack', 'pagerduty'];
@@ -59,13 +58,12 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   const candidates: Adapter<any>[] = [];
   for (const spec of wanted) {
     try {
-      const [loaded] = await loadAdapters([spec]);
-      if (loaded === undefined) continue;
-      if (loaded.adapter.demo === undefined) {
+      const { adapter } = await loadAdapter(spec);
+      if (adapter.demo === undefined) {
         out(`  - skipping ${spec}: the adapter has no demo support`);
         continue;
       }
-      candidates.push(loaded.adapter);
+      candidates.push(adapter);
     } catch (err) {
       out(`  - skipping ${spec}: ${errorMessage(err)}`);
     }
@@ -135,16 +133,22 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
 
     const prepared = await prepare(configFile, { plugins: names, debug: flags.debug }, env);
     rootLogger = prepared.logger;
-    teleport = await connectTeleport(prepared.config.teleport, prepared.logger);
+    teleport = await createTeleportClient(prepared.config.teleport, prepared.logger);
     runtime = await startRuntime({ teleport, adapters: prepared.adapters, logger: prepared.logger });
     out(`* Runtime started: one Teleport connection, one watch stream, adapters ${names.join(', ')}`);
     out();
 
     const rt = runtime;
+    // True once `predicate` holds, false at the step timeout: a slow adapter is reported, not fatal.
+    const settled = (predicate: () => boolean): Promise<boolean> =>
+      tp.waitFor(predicate, STEP_TIMEOUT_MS).then(
+        () => true,
+        () => false,
+      );
     const pluginData = (id: string): Array<[string, Record<string, string> | undefined]> =>
       names.map((n) => [n, tp.admin.pluginData(id, n)]);
     const waitAll = async (id: string, test: (d: Record<string, string> | undefined) => boolean): Promise<string[]> => {
-      await waitFor(tp.state, () => pluginData(id).every(([, d]) => test(d)), STEP_TIMEOUT_MS);
+      await settled(() => pluginData(id).every(([, d]) => test(d)));
       await rt.idle();
       return pluginData(id).filter(([, d]) => !test(d)).map(([n]) => n);
     };
@@ -155,7 +159,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
     const waitExpiryHandled = async (id: string, since: number): Promise<string[]> => {
       const lookups = (): number =>
         tp.calls.slice(since).filter((c) => c.method === 'GetPluginData' && JSON.stringify(c.request ?? null).includes(id)).length;
-      const ok = await waitFor(tp.state, () => lookups() >= names.length, STEP_TIMEOUT_MS);
+      const ok = await settled(() => lookups() >= names.length);
       await rt.idle();
       return ok ? [] : names;
     };
@@ -253,23 +257,6 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   }
   out('Successfully shut down. Next: "teleport-plugin configure --plugin slack" for a real config.');
   return 0;
-}
-
-/** Resolves true when `predicate` holds (re-checked on every cluster change), false at the timeout. */
-function waitFor(emitter: EventEmitter, predicate: () => boolean, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (predicate()) return resolve(true);
-    const done = (value: boolean): void => {
-      clearTimeout(timer);
-      emitter.off('change', onChange);
-      resolve(value);
-    };
-    const onChange = (): void => {
-      if (predicate()) done(true);
-    };
-    const timer = setTimeout(() => done(predicate()), timeoutMs);
-    emitter.on('change', onChange);
-  });
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {

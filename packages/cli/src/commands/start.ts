@@ -1,6 +1,7 @@
 import {
   checkHttpTls,
   createLogger,
+  createTeleportClient,
   errorMessage,
   loadConfig,
   selectPlugins,
@@ -14,7 +15,6 @@ import {
 import { loadAdapters } from '../adapters.js';
 import { printFatal } from '../fatal.js';
 import type { CommonFlags } from '../main.js';
-import { connectTeleport } from '../teleport.js';
 
 /** Graceful shutdown budget (the Go plugins' 15 s). */
 export const SHUTDOWN_BUDGET_MS = 15_000;
@@ -89,7 +89,7 @@ export async function runStart(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
 
   try {
     checkHttpTls(config, flags.insecureNoTls);
-    teleport = await connectTeleport(config.teleport, logger);
+    teleport = await createTeleportClient(config.teleport, logger);
     const failFast = /^(true|1|yes)$/i.test(env['TELEPORT_PLUGIN_FAIL_FAST'] ?? '');
     const started = startRuntime({
       teleport,

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
-import { errorMessage, isPluginError } from '@teleport-plugin/core';
-import { loadAdapters } from '../adapters.js';
+import { errorMessage } from '@teleport-plugin/core';
+import { loadAdapter } from '../adapters.js';
 import type { CommonFlags } from '../main.js';
 
 const require = createRequire(import.meta.url);
@@ -24,12 +24,11 @@ export async function runVersion(flags: CommonFlags, env: NodeJS.ProcessEnv): Pr
   let code = 0;
   for (const spec of specs) {
     try {
-      const [loaded] = await loadAdapters([spec]);
-      if (loaded === undefined) continue;
+      const loaded = await loadAdapter(spec);
       const name = loaded.packageName ?? loaded.entry;
       lines.push(`${name} v${loaded.version ?? 'unknown'} (adapter "${loaded.adapter.name}")`);
     } catch (err) {
-      lines.push(`${spec}: ${isPluginError(err) ? err.message : errorMessage(err)}`);
+      lines.push(`${spec}: ${errorMessage(err)}`);
       if (explicit) code = 1;
     }
   }

@@ -1,11 +1,11 @@
-import type { HttpServerConfig } from '../http/types.js';
+import { DEFAULT_LISTEN_ADDR, type HttpServerConfig } from '../http/types.js';
 import { registerSecret } from '../log/redaction.js';
 import type { ConfigSection } from './section.js';
 import type { TomlSection } from './toml-section.js';
 
 /** `[http]` (lib.HTTPConfig of the Go jira/gitlab plugins, shared spec §3.4). */
 export function parseHttpSection(s: TomlSection): HttpServerConfig {
-  const listenAddr = s.string('listen_addr', { default: ':8081', description: 'host:port or :port to listen on' }) || ':8081';
+  const listenAddr = s.string('listen_addr', { default: DEFAULT_LISTEN_ADDR, description: 'host:port or :port to listen on' }) || DEFAULT_LISTEN_ADDR;
   const out: HttpServerConfig = { listenAddr };
 
   const publicAddr = s.string('public_addr', { description: 'the URL services reach this server at' })?.trim();

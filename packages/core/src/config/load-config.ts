@@ -2,15 +2,16 @@ import * as fs from 'node:fs/promises';
 import { parse, TomlError } from 'smol-toml';
 import { errorMessage } from '../errors.js';
 import type { HttpServerConfig } from '../http/types.js';
-import type { LogConfig } from '../log/log-config.js';
-import type { Logger } from '../log/logger.js';
+import { levelLogger } from '../log/level-logger.js';
+import type { LogConfig, LogSeverity } from '../log/log-config.js';
+import type { LogFields, Logger } from '../log/logger.js';
 import type { TeleportConnectionConfig } from '../teleport/types.js';
 import { parseHttpSection } from './http-section.js';
 import { KeyPositions } from './key-positions.js';
 import { parseLogSection } from './log-section.js';
 import type { ConfigContext, ConfigSection } from './section.js';
 import { parseTeleportSection } from './teleport-section.js';
-import { configError, TomlSection } from './toml-section.js';
+import { configError, isTable, TomlSection } from './toml-section.js';
 
 /** Top-level tables the core reads itself. */
 export const CORE_SECTIONS = ['teleport', 'log', 'http', 'role_to_recipients'] as const;
@@ -84,10 +85,11 @@ export async function loadConfig(file: string, options: LoadConfigOptions = {}):
 
 /** Parse and validate config text; `file` is used in messages. */
 export function parseConfig(text: string, file: string, options: LoadConfigOptions = {}): LoadedConfig {
+  // Editors on Windows like to start files with a byte-order mark; TOML does not allow one.
+  const toml = text.replace(/^\uFEFF/, '');
   let root: Record<string, unknown>;
   try {
-    // Editors on Windows like to start files with a byte-order mark; TOML does not allow one.
-    root = parse(text.replace(/^\uFEFF/, '')) as Record<string, unknown>;
+    root = parse(toml) as Record<string, unknown>;
   } catch (err) {
     if (err instanceof TomlError) {
       const first = err.message.split('\n')[0]?.replace(/^Invalid TOML document:\s*/i, '') ?? 'invalid TOML';
@@ -100,7 +102,7 @@ export function parseConfig(text: string, file: string, options: LoadConfigOptio
   let logger = options.logger;
   const host = {
     file,
-    positions: KeyPositions.scan(text.replace(/^\uFEFF/, '')),
+    positions: KeyPositions.scan(toml),
     env: options.env ?? process.env,
     cwd: options.cwd ?? process.cwd(),
     warn(message: string) {
@@ -118,29 +120,21 @@ export function parseConfig(text: string, file: string, options: LoadConfigOptio
   const pluginSections: string[] = [];
   for (const [name, value] of Object.entries(root)) {
     if ((CORE_SECTIONS as readonly string[]).includes(name)) continue;
-    if (typeof value !== 'object' || value === null || Array.isArray(value) || value instanceof Date) continue;
+    if (!isTable(value)) continue;
     const plugin = PLUGIN_OWNED_SECTIONS[name] ?? name;
     if (!pluginSections.includes(plugin)) pluginSections.push(plugin);
   }
 
-  const bufferedLogger: Logger = {
-    error: (m, f) => currentLogger().error(m, f),
-    warn: (m, f) => currentLogger().warn(m, f),
-    info: (m, f) => currentLogger().info(m, f),
-    debug: (m, f) => currentLogger().debug(m, f),
-    trace: (m, f) => currentLogger().trace(m, f),
-    child: (fields) => currentLogger().child(fields),
-  };
-  const early: Array<[keyof Omit<Logger, 'child'>, string, Record<string, unknown> | undefined]> = [];
-  const queueing: Logger = {
-    error: (m, f) => early.push(['error', m, f]),
-    warn: (m, f) => early.push(['warn', m, f]),
-    info: (m, f) => early.push(['info', m, f]),
-    debug: (m, f) => early.push(['debug', m, f]),
-    trace: (m, f) => early.push(['trace', m, f]),
-    child: () => queueing,
-  };
+  const early: Array<[LogSeverity, string, LogFields | undefined]> = [];
+  const queueing: Logger = levelLogger(
+    (level, message, fields) => early.push([level, message, fields]),
+    () => queueing,
+  );
   const currentLogger = (): Logger => logger ?? queueing;
+  const bufferedLogger = levelLogger(
+    (level, message, fields) => currentLogger()[level](message, fields),
+    (fields) => currentLogger().child(fields),
+  );
 
   const context: ConfigContext = {
     file,

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import type { TeleportConnectionConfig } from '../teleport/types.js';
-import type { TomlSection } from './toml-section.js';
+import { listWords, type TomlSection } from './toml-section.js';
 
 const TRIO = ['client_key', 'client_crt', 'root_cas'] as const;
 
@@ -34,7 +34,7 @@ export function parseTeleportSection(s: TomlSection, cwd: string): TeleportConne
   if (given.length > 0 && absent.length > 0) {
     throw s.errorAt(
       given[0] ?? 'client_key',
-      `client_key, client_crt and root_cas must be set together: ${listWords(given)} ${given.length === 1 ? 'is' : 'are'} set but ${listWords(absent)} ${absent.length === 1 ? 'is' : 'are'} missing`,
+      `client_key, client_crt and root_cas must be set together: ${listWords(given, 'and')} ${given.length === 1 ? 'is' : 'are'} set but ${listWords(absent, 'and')} ${absent.length === 1 ? 'is' : 'are'} missing`,
     );
   }
   if (identity === undefined && given.length === 0) {
@@ -63,9 +63,4 @@ export function parseTeleportSection(s: TomlSection, cwd: string): TeleportConne
 
 function nonEmpty(v: string | undefined): string | undefined {
   return v === undefined || v.trim() === '' ? undefined : v.trim();
-}
-
-function listWords(words: readonly string[]): string {
-  if (words.length <= 1) return words.join('');
-  return `${words.slice(0, -1).join(', ')} and ${words[words.length - 1]}`;
 }

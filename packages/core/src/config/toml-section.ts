@@ -171,7 +171,7 @@ export class TomlSection implements ConfigSection {
   oneOf<T extends string>(key: string, values: readonly T[], defaultValue: T): T {
     const found = this.lookup(key);
     if (found === undefined) return defaultValue;
-    const listed = listWords(values.map((v) => JSON.stringify(v)));
+    const listed = listWords(values.map((v) => JSON.stringify(v)), 'or');
     if (typeof found.value !== 'string') throw this.typeError(found.key, `one of ${listed}`);
     if (found.value.trim() === '') return defaultValue;
     const match = values.find((v) => v.toLowerCase() === (found.value as string).trim().toLowerCase());
@@ -346,7 +346,7 @@ export function configError(message: string, cause?: unknown): PluginError {
   return new PluginError('CONFIG', message, { userFacing: true, cause });
 }
 
-function isTable(value: unknown): value is TomlTable {
+export function isTable(value: unknown): value is TomlTable {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
@@ -360,7 +360,8 @@ function sameValue(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-function listWords(words: string[]): string {
+/** `a, b or c` (or `and`), for messages. */
+export function listWords(words: readonly string[], conjunction: 'and' | 'or'): string {
   if (words.length <= 1) return words.join('');
-  return `${words.slice(0, -1).join(', ')} or ${words[words.length - 1]}`;
+  return `${words.slice(0, -1).join(', ')} ${conjunction} ${words[words.length - 1]}`;
 }

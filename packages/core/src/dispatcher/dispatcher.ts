@@ -5,7 +5,7 @@ import { PluginError, errorMessage, isPluginError } from '../errors.js';
 import type { RuntimeMetrics } from '../http/metrics.js';
 import type { Logger } from '../log/logger.js';
 import { RESOLUTION_KEY, RESOLVE_REASON_KEY, REVIEWS_COUNT_KEY, formatReviewsCount, parseReviewsCount } from '../plugindata/fields.js';
-import type { CasPluginDataStore } from '../store/pluginDataStore.js';
+import { storedData, type CasPluginDataStore } from '../store/pluginDataStore.js';
 import type { PluginDataStore } from '../store/types.js';
 import type { AccessRequest, PluginData } from '../teleport/types.js';
 import type { WatcherEvent } from '../watcher/watcher.js';
@@ -78,10 +78,10 @@ export class Dispatcher {
     // Every in-flight call listens on these two signals (up to maxConcurrency per adapter).
     setMaxListeners(0, this.stopping.signal, this.halted.signal);
     const concurrency = options.maxConcurrency ?? 128;
-    this.lanes = options.targets.map((target) => ({
-      target,
-      queue: new KeyedQueue<WatcherEvent>(concurrency, (key, event) => this.process(target, key, event)),
-    }));
+    this.lanes = options.targets.map((target) => {
+      const queue: KeyedQueue<WatcherEvent> = new KeyedQueue(concurrency, (key, event) => this.process(target, queue, key, event));
+      return { target, queue };
+    });
   }
 
   /** Events waiting or running, per adapter. */
@@ -142,9 +142,9 @@ export class Dispatcher {
     return drained;
   }
 
-  private async process(target: DispatchTarget, requestId: string, event: WatcherEvent): Promise<void> {
+  private async process(target: DispatchTarget, queue: KeyedQueue<WatcherEvent>, requestId: string, event: WatcherEvent): Promise<void> {
     const logger = target.logger.child({ requestId });
-    this.options.metrics?.queued.set({ adapter: target.name }, this.lanes.find((l) => l.target === target)?.queue.queued ?? 0);
+    this.options.metrics?.queued.set({ adapter: target.name }, queue.queued);
     try {
       if (event.type === 'delete') await this.onDelete(target, requestId, logger);
       else if (event.request.state === 'PENDING') await this.onPendingPut(target, event.request, logger);
@@ -168,7 +168,7 @@ export class Dispatcher {
         store.createAfterRead ? store.createAfterRead(id, snapshot, signal) : store.create(id, snapshot, signal),
       );
       if (created) {
-        data = withoutEmpty(snapshot);
+        data = storedData(snapshot) ?? {};
         logger.debug('new access request');
         // From here on only the handler is retried: the CAS create already decided that this
         // process announces the request, and re-classifying would now say "already seen".
@@ -405,12 +405,6 @@ function isRetryable(err: unknown): boolean {
   if (!isPluginError(err)) return true;
   if (err.userFacing) return false;
   return !['NOT_FOUND', 'ACCESS_DENIED', 'BAD_PARAMETER', 'CONFIG', 'NOT_IMPLEMENTED', 'SHUTDOWN', 'ALREADY_EXISTS'].includes(err.code);
-}
-
-function withoutEmpty(data: PluginData): PluginData {
-  const out: PluginData = {};
-  for (const [key, value] of Object.entries(data)) if (value !== '') out[key] = value;
-  return out;
 }
 
 function describe(event: WatcherEvent): string {

@@ -8,7 +8,7 @@ import type { WebhookRequest, WebhookResponse, WebhookRoute } from '../adapter.j
 import { PluginError, errorMessage } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { RuntimeMetrics } from './metrics.js';
-import type { HttpServerConfig } from './types.js';
+import { DEFAULT_LISTEN_ADDR, type HttpServerConfig } from './types.js';
 
 /** What /readyz reports. */
 export interface ReadinessReport {
@@ -38,7 +38,6 @@ export interface RuntimeHttpServer {
   close(): Promise<void>;
 }
 
-export const DEFAULT_LISTEN_ADDR = ':8081';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 
 /**
@@ -107,7 +106,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
     }
 
     const match = /^\/([^/]+)(\/.*)?$/.exec(path);
-    const adapterRoutes = match ? routes.get(decodeURIComponent(match[1]!)) : undefined;
+    const adapter = match ? decodeURIComponent(match[1]!) : undefined;
+    const adapterRoutes = adapter === undefined ? undefined : routes.get(adapter);
     const subPath = normalize(match?.[2] ?? '/');
     const candidates = adapterRoutes?.filter((r) => normalize(r.path) === subPath) ?? [];
     // Routes whose callers prove themselves (Slack signs every request and cannot send basic
@@ -115,7 +115,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
     // is configured, so an unauthenticated caller cannot probe which routes exist.
     const selfAuthenticated = candidates.length > 0 && candidates.every((r) => r.selfAuthenticated);
     if (expectedAuth && !selfAuthenticated && !authorized(req.headers.authorization, expectedAuth)) return unauthorized();
-    if (!match || candidates.length === 0) return send(res, { status: 404, body: { error: 'not found' } });
+    if (candidates.length === 0) return send(res, { status: 404, body: { error: 'not found' } });
     const route = candidates.find((r) => r.method === method);
     if (!route) {
       return send(res, { status: 405, headers: { Allow: candidates.map((r) => r.method).join(', ') }, body: { error: 'method not allowed' } });
@@ -138,7 +138,6 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
       rawBody: Buffer.concat(chunks),
       remoteAddress: req.socket.remoteAddress,
     };
-    const adapter = decodeURIComponent(match[1]!);
     let response: WebhookResponse;
     try {
       response = await route.handle(request);

@@ -1,6 +1,9 @@
+/** The Go jira/gitlab plugins' listen address. */
+export const DEFAULT_LISTEN_ADDR = ':8081';
+
 /** `[http]` of the config: the one shared HTTP(S) server for webhooks, health and metrics. */
 export interface HttpServerConfig {
-  /** host:port or :port. Default `:8081` (the Go jira/gitlab default). */
+  /** host:port or :port. Default DEFAULT_LISTEN_ADDR. */
   listenAddr: string;
   /** The address reviewers' services reach us at (webhook URLs), e.g. `https://plugins.example.com`. */
   publicAddr?: string;

@@ -1,3 +1,4 @@
+import { levelLogger } from './level-logger.js';
 import type { LogSeverity } from './log-config.js';
 import type { LogFields, Logger } from './logger.js';
 import { redactFields, redactString } from './redaction.js';
@@ -15,18 +16,12 @@ export interface CaptureLogger extends Logger {
 
 export function createCaptureLogger(): CaptureLogger {
   const entries: CapturedLogEntry[] = [];
-  const make = (base: LogFields): Logger => {
-    const write = (level: LogSeverity) => (message: string, fields?: LogFields) => {
-      entries.push({ level, message: redactString(message), fields: redactFields({ ...base, ...fields }) });
-    };
-    return {
-      error: write('error'),
-      warn: write('warn'),
-      info: write('info'),
-      debug: write('debug'),
-      trace: write('trace'),
-      child: (fields) => make({ ...base, ...fields }),
-    };
-  };
+  const make = (base: LogFields): Logger =>
+    levelLogger(
+      (level, message, fields) => {
+        entries.push({ level, message: redactString(message), fields: redactFields({ ...base, ...fields }) });
+      },
+      (fields) => make({ ...base, ...fields }),
+    );
   return Object.assign(make({}), { entries });
 }

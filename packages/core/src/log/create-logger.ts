@@ -1,12 +1,14 @@
 import * as fs from 'node:fs';
 import winston from 'winston';
 import { PluginError, errorMessage } from '../errors.js';
-import type { LogConfig, LogSeverity } from './log-config.js';
+import { levelLogger } from './level-logger.js';
+import { LOG_SEVERITIES, type LogConfig, type LogSeverity } from './log-config.js';
 import type { LogFields, Logger } from './logger.js';
 import { redactFields, redactString } from './redaction.js';
 import { formatTextLine } from './text-line.js';
 
-const LEVELS: Record<LogSeverity, number> = { error: 0, warn: 1, info: 2, debug: 3, trace: 4 };
+// winston's numbers: lower is more severe, in LOG_SEVERITIES order.
+const LEVELS = Object.fromEntries(LOG_SEVERITIES.map((s, i) => [s, i])) as Record<LogSeverity, number>;
 
 export interface CreateLoggerOptions extends Partial<LogConfig> {
   /** `--debug`: at least debug, whatever `[log] severity` says. */
@@ -69,14 +71,11 @@ export function createLogger(options: CreateLoggerOptions = {}): RootLogger {
     winstonLogger.log({ level, message: redactString(message), [FIELDS]: safe } as unknown as winston.LogEntry);
   };
 
-  const make = (base: LogFields): Logger => ({
-    error: (m, f) => write('error', m, base, f),
-    warn: (m, f) => write('warn', m, base, f),
-    info: (m, f) => write('info', m, base, f),
-    debug: (m, f) => write('debug', m, base, f),
-    trace: (m, f) => write('trace', m, base, f),
-    child: (fields) => make({ ...base, ...fields }),
-  });
+  const make = (base: LogFields): Logger =>
+    levelLogger(
+      (level, message, fields) => write(level, message, base, fields),
+      (fields) => make({ ...base, ...fields }),
+    );
 
   return {
     ...make({}),

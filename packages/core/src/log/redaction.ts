@@ -27,13 +27,7 @@ export function registerSecret(value: string | undefined): void {
   ordered = [...secrets].sort((a, b) => b.length - a.length);
 }
 
-/** For tests: forget registered secrets. */
-export function clearRegisteredSecrets(): void {
-  secrets.clear();
-  ordered = [];
-}
-
-export function isSecretFieldName(name: string): boolean {
+function isSecretFieldName(name: string): boolean {
   return SECRET_FIELD.test(name) && !SECRET_LOCATION_FIELD.test(name);
 }
 
@@ -48,7 +42,7 @@ export function redactString(text: string): string {
 const MAX_DEPTH = 6;
 
 /** A copy of `value` with secrets replaced; Errors become `{ message, code }` plain objects. */
-export function redactValue(value: unknown, fieldName?: string, depth = 0): unknown {
+function redactValue(value: unknown, fieldName?: string, depth = 0): unknown {
   if (typeof value === 'string') {
     return fieldName !== undefined && isSecretFieldName(fieldName) && value !== '' ? REDACTED : redactString(value);
   }

@@ -1,19 +1,16 @@
+import { rfc3339 } from '../plugindata/fields.js';
+
 /**
  * The `text` log format: `2026-11-25T12:00:00Z INFO message key=value ...`, one line per entry.
  * Values that would break `key=value` parsing (spaces, quotes, `=`, newlines) are JSON-quoted.
  */
 export function formatTextLine(time: Date, level: string, message: string, fields: Record<string, unknown>): string {
-  let line = `${formatTime(time)} ${level.toUpperCase()} ${oneLine(message)}`;
+  let line = `${rfc3339(time)} ${level.toUpperCase()} ${oneLine(message)}`;
   for (const [key, value] of Object.entries(fields)) {
     if (value === undefined) continue;
     line += ` ${key}=${formatValue(value)}`;
   }
   return line;
-}
-
-/** RFC 3339 in UTC, whole seconds (the Go plugins' logrus text timestamps). */
-export function formatTime(time: Date): string {
-  return time.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
 function oneLine(text: string): string {
@@ -24,7 +21,7 @@ function formatValue(value: unknown): string {
   if (typeof value === 'string') return /^[^\s"=\\]+$/.test(value) ? value : JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (value === null) return 'null';
-  if (value instanceof Date) return formatTime(value);
+  if (value instanceof Date) return rfc3339(value);
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {

@@ -66,7 +66,7 @@ function sortKeys(value: unknown): unknown {
   return value;
 }
 
-/** RFC 3339 without fractional seconds, UTC (`time.RFC3339` of a UTC time). */
+/** RFC 3339 without fractional seconds, UTC (`time.RFC3339` of a UTC time; also logrus's text timestamps). */
 export function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

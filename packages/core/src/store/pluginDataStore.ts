@@ -14,10 +14,6 @@ export interface PluginDataStoreOptions {
   onConflict?: () => void;
 }
 
-/**
- * Plugin data with the Go plugins' compare-and-swap semantics (`integrations/lib/plugindata/cas.go`).
- * Every write carries a non-empty Expect map, because an empty one means "no check" to Teleport.
- */
 /** The store plus what the dispatcher needs to classify with one read less. */
 export interface CasPluginDataStore extends PluginDataStore {
   /**
@@ -27,6 +23,10 @@ export interface CasPluginDataStore extends PluginDataStore {
   createAfterRead(requestId: string, data: PluginData, signal?: AbortSignal): Promise<boolean>;
 }
 
+/**
+ * Plugin data with the Go plugins' compare-and-swap semantics (`integrations/lib/plugindata/cas.go`).
+ * Every write carries a non-empty Expect map, because an empty one means "no check" to Teleport.
+ */
 export function createPluginDataStore(
   client: TeleportClient,
   plugin: string,
@@ -40,13 +40,11 @@ export function createPluginDataStore(
     client.getPluginData(requestId, plugin, { kind, signal });
 
   const createAfterRead = async (requestId: string, data: PluginData, signal?: AbortSignal): Promise<boolean> => {
+    const keys = Object.keys(data);
+    if (keys.length === 0) throw new PluginError('BAD_PARAMETER', `plugin data for ${plugin} must have at least one key`);
     // Expect "" for every key = "no entry yet": if another writer created it in between,
     // Teleport answers COMPARE_FAILED instead of letting us overwrite its data.
-    const expect: PluginData = {};
-    for (const key of Object.keys(data)) expect[key] = '';
-    if (Object.keys(expect).length === 0) {
-      throw new PluginError('BAD_PARAMETER', `plugin data for ${plugin} must have at least one key`);
-    }
+    const expect: PluginData = Object.fromEntries(keys.map((key) => [key, '']));
     try {
       await client.updatePluginData({ kind, resource: requestId, plugin, set: { ...data }, expect }, signal);
       return true;
@@ -68,7 +66,7 @@ export function createPluginDataStore(
       return createAfterRead(requestId, data, signal);
     },
 
-    createAfterRead: (requestId, data, signal) => createAfterRead(requestId, data, signal),
+    createAfterRead,
 
     async update(requestId, modify, signal) {
       const backoff = new DecorrelatedBackoff(backoffOptions);
@@ -80,7 +78,7 @@ export function createPluginDataStore(
         if (Object.keys(set).length === 0) return current;
         try {
           await client.updatePluginData({ kind, resource: requestId, plugin, set, expect }, signal);
-          return stored(next);
+          return storedData(next);
         } catch (err) {
           if (!isPluginError(err, 'COMPARE_FAILED')) throw err;
           options.onConflict?.();
@@ -114,7 +112,7 @@ function diff(old: PluginData, next: PluginData): { set: PluginData; expect: Plu
 }
 
 /** What Teleport holds after writing `data` ("" values are deletions), undefined if nothing is left. */
-function stored(data: PluginData): PluginData | undefined {
+export function storedData(data: PluginData): PluginData | undefined {
   const out: PluginData = {};
   for (const [key, value] of Object.entries(data)) if (value !== '') out[key] = value;
   return Object.keys(out).length > 0 ? out : undefined;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import type { MethodDefinition, ServiceDefinition } from '@grpc/proto-loader';
-import { PluginError } from '../errors.js';
+import { PluginError, isPluginError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { TeleportChannelCredentials, assertConnectorHook } from './credentials.js';
 import { classifyDialError, grpcTarget, probeTeleport } from './dial.js';
@@ -247,7 +247,7 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
       try {
         return await this.listPaged(filter, signal);
       } catch (err) {
-        if (!(err instanceof PluginError && err.code === 'NOT_IMPLEMENTED')) throw err;
+        if (!isPluginError(err, 'NOT_IMPLEMENTED')) throw err;
         // Servers before ListAccessRequests (v15.1 and older) only have the streaming RPC.
         this.listUnimplemented = true;
         this.logger.debug('ListAccessRequests is not implemented by the server; using GetAccessRequestsV2');
@@ -308,7 +308,7 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
         if (!res.user) throw new PluginError('NOT_FOUND', `GetUser: user "${name}" not found`);
         return toUserInfo(res.user);
       } catch (err) {
-        if (!(err instanceof PluginError && err.code === 'NOT_IMPLEMENTED')) throw err;
+        if (!isPluginError(err, 'NOT_IMPLEMENTED')) throw err;
         // teleport.users.v1 appeared in v15; older servers only have the legacy RPC.
         this.usersServiceUnimplemented = true;
         this.logger.debug('UsersService is not implemented by the server; using the legacy GetUser');

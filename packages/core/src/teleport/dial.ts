@@ -40,7 +40,7 @@ export function parseAddr(addr: string): HostPort {
     const port = Number(trimmed.slice(colon + 1));
     if (Number.isInteger(port) && port > 0 && port < 65536) return { host: trimmed.slice(0, colon), port };
   }
-  if (trimmed.includes(':')) return { host: trimmed, port: DEFAULT_AUTH_PORT }; // bare IPv6
+  // A bare host, IPv6 included.
   return { host: trimmed, port: DEFAULT_AUTH_PORT };
 }
 
@@ -56,7 +56,7 @@ export function grpcTarget(addr: string): string {
  * `teleport.cluster.local` (auth's certificate carries that name and auth treats it as "the local
  * cluster"), and the hostname check against that same name.
  */
-export function tlsConnectOptions(identity: Identity): tls.ConnectionOptions {
+function tlsConnectOptions(identity: Identity): tls.ConnectionOptions {
   return {
     key: identity.privateKeyPem,
     cert: identity.certPem,

@@ -1,5 +1,5 @@
 import { status as Status, type ServiceError } from '@grpc/grpc-js';
-import { PluginError, type ErrorCode } from '../errors.js';
+import { PluginError, errorMessage, type ErrorCode } from '../errors.js';
 
 /**
  * gRPC status -> ErrorCode, as Teleport's trail package maps its trace errors (shared spec §9).
@@ -17,12 +17,8 @@ const CODES: ReadonlyMap<number, ErrorCode> = new Map<number, ErrorCode>([
   [Status.DEADLINE_EXCEEDED, 'TIMEOUT'],
 ]);
 
-export function isServiceError(err: unknown): err is ServiceError {
+function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && typeof (err as Partial<ServiceError>).code === 'number' && 'details' in err;
-}
-
-export function grpcCodeOf(err: unknown): number | undefined {
-  return isServiceError(err) ? err.code : undefined;
 }
 
 /**
@@ -33,7 +29,7 @@ export function grpcCodeOf(err: unknown): number | undefined {
 export function fromGrpcError(err: unknown, method: string, dialError?: PluginError): PluginError {
   if (err instanceof PluginError) return err;
   if (!isServiceError(err)) {
-    return new PluginError('UNKNOWN', `${method}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    return new PluginError('UNKNOWN', `${method}: ${errorMessage(err)}`, { cause: err });
   }
   const code = CODES.get(err.code) ?? 'UNKNOWN';
   const serverMessage = err.details || Status[err.code] || 'unknown error';

@@ -1,6 +1,6 @@
 import { createHash, createPrivateKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { PluginError } from '../errors.js';
+import { PluginError, errorMessage } from '../errors.js';
 
 /**
  * The credentials the client dials with: one private key, the user's TLS certificate and the
@@ -203,36 +203,31 @@ function pemBlocks(text: string): PemBlock[] {
   return out;
 }
 
-interface IdentityParts {
-  source: string;
+/** What the files hold, plus which file each part came from (for errors); the rest is derived. */
+type IdentityParts = Pick<Identity, 'source' | 'privateKeyPem' | 'certPem' | 'caPems' | 'sshCert' | 'sshCertAuthorities'> & {
   keySource: string;
   certSource: string;
   casSource: string;
-  privateKeyPem: string;
-  certPem: string;
-  caPems: string[];
-  sshCert: string | undefined;
-  sshCertAuthorities: string[];
-}
+};
 
 function buildIdentity(parts: IdentityParts): Identity {
   let key: KeyObject;
   try {
     key = createPrivateKey(parts.privateKeyPem);
   } catch (err) {
-    throw invalid(parts.keySource, `the private key cannot be parsed (${shortError(err)})`, err);
+    throw invalid(parts.keySource, `the private key cannot be parsed (${errorMessage(err)})`, err);
   }
   let cert: X509Certificate;
   try {
     cert = new X509Certificate(parts.certPem);
   } catch (err) {
-    throw invalid(parts.certSource, `the TLS certificate cannot be parsed (${shortError(err)})`, err);
+    throw invalid(parts.certSource, `the TLS certificate cannot be parsed (${errorMessage(err)})`, err);
   }
   for (const [i, pem] of parts.caPems.entries()) {
     try {
       new X509Certificate(pem);
     } catch (err) {
-      throw invalid(parts.casSource, `CA certificate ${i + 1} cannot be parsed (${shortError(err)})`, err);
+      throw invalid(parts.casSource, `CA certificate ${i + 1} cannot be parsed (${errorMessage(err)})`, err);
     }
   }
   if (!cert.checkPrivateKey(key)) {
@@ -298,7 +293,7 @@ async function readCredentialFile(file: string, what: string): Promise<string> {
     }
     throw new PluginError(
       'IDENTITY_UNREADABLE',
-      `${what} ${file} cannot be read (${code ?? shortError(err)}); check its permissions and that it is a regular file`,
+      `${what} ${file} cannot be read (${code ?? errorMessage(err)}); check its permissions and that it is a regular file`,
       { cause: err, userFacing: true, details: { file } },
     );
   }
@@ -310,8 +305,4 @@ function invalid(file: string, why: string, cause?: unknown): PluginError {
     details: { file },
     ...(cause === undefined ? {} : { cause }),
   });
-}
-
-function shortError(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }

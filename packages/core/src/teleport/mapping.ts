@@ -44,12 +44,6 @@ export function toDate(ts: WireTimestamp | null | undefined): Date | undefined {
   return new Date(seconds * 1000 + Math.floor(nanos / 1e6));
 }
 
-export function fromDate(date: Date): WireTimestamp {
-  const ms = date.getTime();
-  const seconds = Math.floor(ms / 1000);
-  return { seconds: String(seconds), nanos: (ms - seconds * 1000) * 1e6 };
-}
-
 export function toState(value: string | number | undefined): RequestState {
   if (typeof value === 'number') return STATES[value] ?? 'NONE';
   return (STATES as readonly string[]).includes(value ?? '') ? (value as RequestState) : 'NONE';

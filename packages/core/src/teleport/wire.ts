@@ -79,11 +79,7 @@ export interface WireAccessRequestSpec {
   ResourceExpiry: WireTimestamp | null;
 }
 
-export interface WireAccessRequest {
-  Kind: string;
-  SubKind: string;
-  Version: string;
-  Metadata: WireMetadata | null;
+export interface WireAccessRequest extends WireResourceHeader {
   Spec: WireAccessRequestSpec | null;
 }
 
