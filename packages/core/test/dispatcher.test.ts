@@ -412,6 +412,59 @@ describe('dispatcher retries and timeouts', () => {
     assert.equal(reasons[1], 'second try ok');
   });
 
+  it('never runs two attempts at once: a retry waits for an attempt that ignored its timeout', async () => {
+    const tp = new MemoryTeleport();
+    let running = 0;
+    let maxRunning = 0;
+    const attempts: number[] = [];
+    const d = fastDispatcher(
+      [
+        target(tp, 'chat', {
+          async onPending(_req, ev) {
+            running++;
+            maxRunning = Math.max(maxRunning, running);
+            attempts.push(ev.attempt);
+            try {
+              // The first attempt ignores its signal and finishes after its 50 ms timeout.
+              if (ev.attempt === 1) await new Promise((r) => setTimeout(r, 80));
+              if (ev.attempt === 1) throw new Error('late failure');
+            } finally {
+              running--;
+            }
+          },
+        }),
+      ],
+      { handlerTimeoutMs: 50 },
+    );
+    arrive(tp, d, makeRequest('r1'));
+    await d.idle();
+    assert.deepEqual(attempts, [1, 2]);
+    assert.equal(maxRunning, 1);
+  });
+
+  it('gives a handler up, without a retry, while its timed-out attempt is still running', async () => {
+    const tp = new MemoryTeleport();
+    const capture = createCaptureLogger();
+    const attempts: number[] = [];
+    let release!: () => void;
+    const stuck = new Promise<void>((r) => (release = r));
+    const chat = target(tp, 'chat', {
+      async onPending(_req, ev) {
+        attempts.push(ev.attempt);
+        await stuck;
+      },
+    });
+    const d = fastDispatcher([{ ...chat, logger: capture.child({ adapter: 'chat' }) }], { handlerTimeoutMs: 30 });
+    arrive(tp, d, makeRequest('r1'));
+    await d.idle();
+    release();
+    assert.deepEqual(attempts, [1]);
+    assert.deepEqual(
+      capture.entries.filter((e) => e.level === 'error').map((e) => [e.message, e.fields['requestId']]),
+      [['handler still running after its timeout; not retried, so nothing runs twice', 'r1']],
+    );
+  });
+
   it('retries plugin-data conflicts inside the CAS loop', async () => {
     const tp = new MemoryTeleport();
     const log: Entry[] = [];

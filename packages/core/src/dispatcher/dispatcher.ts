@@ -321,6 +321,11 @@ export class Dispatcher {
    * Call one handler with a per-try timeout and bounded retries. A handler that ignores its
    * signal is abandoned at the timeout (its promise keeps running), so it cannot wedge the
    * adapter's queue.
+   *
+   * Two attempts of one handler never run at the same time: after a timeout the retry waits for
+   * the abandoned attempt to settle (at most one more handler timeout). An attempt still running
+   * by then may yet post something, so the handler is given up rather than risk a duplicate.
+   * This is why adapters need no locks of their own against their own retries.
    */
   private async invoke(
     target: DispatchTarget,
@@ -349,9 +354,12 @@ export class Dispatcher {
       let onHalt: (() => void) | undefined;
       let failure: unknown;
       let failed = false;
+      const running = Promise.resolve().then(() => call(ev));
+      // A late rejection of an abandoned attempt must not become an unhandled rejection.
+      running.catch(() => undefined);
       try {
         await Promise.race([
-          Promise.resolve().then(() => call(ev)),
+          running,
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => {
               const err = new PluginError('TIMEOUT', `${handler} did not finish within ${this.handlerTimeoutMs} ms`);
@@ -386,6 +394,15 @@ export class Dispatcher {
         });
         return;
       }
+      if (!(await this.settles(running))) {
+        metrics?.handlerFailures.inc(labels);
+        logger.error('handler still running after its timeout; not retried, so nothing runs twice', {
+          handler,
+          attempts: attempt,
+          error: errorMessage(failure),
+        });
+        return;
+      }
       metrics?.handlerRetries.inc(labels);
       const delay = backoff.next();
       logger.warn('handler failed; retrying', { handler, attempt, delayMs: Math.round(delay), error: errorMessage(failure) });
@@ -397,6 +414,22 @@ export class Dispatcher {
         return;
       }
     }
+  }
+
+  /** Whether an attempt settles within one more handler timeout (or already has). */
+  private async settles(attempt: Promise<void>): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const settled = await Promise.race([
+      attempt.then(
+        () => true,
+        () => true,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.handlerTimeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    return settled;
   }
 }
 
