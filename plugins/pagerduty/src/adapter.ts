@@ -1,4 +1,4 @@
-import { PluginError, defineAdapter, errorMessage, requestWebLink } from '@teleport-plugin/core';
+import { PluginError, defineAdapter, errorMessage, isPluginError, requestWebLink } from '@teleport-plugin/core';
 import type {
   AccessRequest,
   AccessReview,
@@ -6,6 +6,7 @@ import type {
   AdapterHandlers,
   CheckItem,
   EventContext,
+  PluginData,
 } from '@teleport-plugin/core';
 import { PagerDutyClient, PagerDutyHttpError } from './client.js';
 import type { PagerDutyClientOptions } from './client.js';
@@ -14,7 +15,14 @@ import { parsePagerDutyConfig } from './config.js';
 import type { PagerDutyConfig } from './config.js';
 import { pagerDutyDemo } from './demo.js';
 import { approveIfOnCall } from './onCallApproval.js';
-import { INCIDENT_ID_KEY, SERVICE_ID_KEY, pagerDutyPluginData } from './pluginData.js';
+import {
+  INCIDENT_ID_KEY,
+  NOTES_POSTED_KEY,
+  RESOLUTION_NOTE_KEY,
+  SERVICE_ID_KEY,
+  pagerDutyPluginData,
+  parseNotesPosted,
+} from './pluginData.js';
 import { incidentDetails, incidentKey, incidentTitle, resolutionNote, reviewNote } from './render.js';
 
 export const ADAPTER_NAME = 'pagerduty';
@@ -39,12 +47,28 @@ export function createPagerDutyHandlers(ctx: AdapterContext<PagerDutyConfig>, tu
     logger: ctx.logger,
   });
 
+  /**
+   * Closing notes posted during an expiry whose recording Teleport refused (the request is gone),
+   * keyed by request id: only this memory keeps a retry in this process from posting them again.
+   * An entry is dropped once the incident is resolved, so only failing requests stay.
+   */
+  const unrecordedClosingNotes = new Set<string>();
+
+  /**
+   * This request's plugin data. ev.data was read when the event was classified; a retried handler
+   * may have raced with (or itself made) writes since, so read again then.
+   */
+  async function currentData(ev: EventContext): Promise<PluginData | undefined> {
+    return ev.attempt > 1 ? await ev.updateData(() => undefined) : ev.data;
+  }
+
   /** This request's incident id, or undefined when none was opened (no notify annotation). */
-  async function storedIncident(ev: EventContext): Promise<string | undefined> {
-    // ev.data was read when the event was classified; a retried handler may have raced with the
-    // write that stored the incident, so read again then.
-    const data = ev.attempt > 1 ? await ev.updateData(() => undefined) : ev.data;
+  function incidentOf(data: PluginData | undefined): string | undefined {
     return data?.[INCIDENT_ID_KEY] || undefined;
+  }
+
+  async function storedIncident(ev: EventContext): Promise<string | undefined> {
+    return incidentOf(await currentData(ev));
   }
 
   async function ensureIncident(request: AccessRequest, serviceName: string, ev: EventContext): Promise<void> {
@@ -76,14 +100,36 @@ export function createPagerDutyHandlers(ctx: AdapterContext<PagerDutyConfig>, tu
     ev.logger.info('PagerDuty incident opened', { incidentId: incident.id, service: service.name });
   }
 
-  async function closeIncident(tag: string, reason: string, ev: EventContext): Promise<void> {
-    const incidentId = await storedIncident(ev);
+  /**
+   * Closing note, then resolve. The note is recorded (`resolution_note` = tag) right after it is
+   * posted, so a retry after a failed resolve does not post it again; resolving is a plain
+   * `status: resolved` PUT, safe to repeat.
+   */
+  async function closeIncident(tag: string, reason: string, ev: EventContext, expired: boolean): Promise<void> {
+    const data = await currentData(ev);
+    const incidentId = incidentOf(data);
     if (!incidentId) {
       ev.logger.debug('No PagerDuty incident for this request; nothing to resolve');
       return;
     }
-    await client.addNote(incidentId, resolutionNote(tag, reason), ev.signal);
+    const noted = data?.[RESOLUTION_NOTE_KEY] === tag || unrecordedClosingNotes.has(ev.requestId);
+    if (noted) {
+      ev.logger.debug('Closing note already posted; not posting it again', { incidentId, resolution: tag });
+    } else {
+      await client.addNote(incidentId, resolutionNote(tag, reason), ev.signal);
+      try {
+        await ev.updateData((current) => (current === undefined ? undefined : { ...current, [RESOLUTION_NOTE_KEY]: tag }));
+      } catch (err) {
+        // An expired request is deleted, and Teleport then refuses plugin-data writes with
+        // NOT_FOUND. The note is posted all the same and the incident still gets resolved; only
+        // the in-memory mark keeps a retry in this process from repeating the note.
+        if (!expired || !isPluginError(err, 'NOT_FOUND')) throw err;
+        ev.logger.debug('Request is gone; closing note not recorded in plugin data', { incidentId });
+        unrecordedClosingNotes.add(ev.requestId);
+      }
+    }
     await client.resolveIncident(incidentId, ev.signal);
+    unrecordedClosingNotes.delete(ev.requestId);
     ev.logger.info('PagerDuty incident resolved', { incidentId, resolution: tag });
   }
 
@@ -134,21 +180,42 @@ export function createPagerDutyHandlers(ctx: AdapterContext<PagerDutyConfig>, tu
       if (approveError !== undefined) throw approveError;
     },
 
-    async onReviewed(_request: AccessRequest, added: readonly AccessReview[], ev) {
-      const incidentId = await storedIncident(ev);
+    async onReviewed(request: AccessRequest, added: readonly AccessReview[], ev) {
+      const data = await currentData(ev);
+      const incidentId = incidentOf(data);
       if (!incidentId) {
         ev.logger.debug('No PagerDuty incident for this request; reviews not posted');
         return;
       }
-      for (const review of added) await client.addNote(incidentId, reviewNote(review), ev.signal);
+      // `added` is the tail of request.reviews, so review k of it is review `first + k` of the
+      // request. `notes_posted` counts the request's reviews whose note is on the incident; each
+      // note is recorded right after it is posted, so a retry after a failure partway through
+      // posts only the rest. (A note whose POST failed ambiguously, or whose recording failed,
+      // is posted again by the retry: PagerDuty may hold it twice, never zero times.)
+      const first = Math.max(0, request.reviews.length - added.length);
+      let posted = parseNotesPosted(data?.[NOTES_POSTED_KEY]);
+      for (const [k, review] of added.entries()) {
+        const index = first + k;
+        if (index < posted) {
+          ev.logger.debug('Review note already posted; not posting it again', { incidentId, review: index + 1 });
+          continue;
+        }
+        await client.addNote(incidentId, reviewNote(review), ev.signal);
+        const stored = await ev.updateData((current) => {
+          if (current === undefined) return undefined;
+          if (parseNotesPosted(current[NOTES_POSTED_KEY]) >= index + 1) return undefined;
+          return { ...current, [NOTES_POSTED_KEY]: String(index + 1) };
+        });
+        posted = Math.max(posted, parseNotesPosted(stored?.[NOTES_POSTED_KEY]), index + 1);
+      }
     },
 
     async onResolved(request, ev) {
-      await closeIncident(request.state.toLowerCase(), request.resolveReason, ev);
+      await closeIncident(request.state.toLowerCase(), request.resolveReason, ev, false);
     },
 
     async onExpired(_requestId, ev) {
-      await closeIncident('expired', '', ev);
+      await closeIncident('expired', '', ev, true);
     },
   };
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { FakePagerDuty } from '@teleport-plugin/testkit';
 import type { FakePdEscalationPolicy, FakePdService, FakePdUser } from '@teleport-plugin/testkit';
-import type { AdapterHandlers } from '@teleport-plugin/core';
+import { PluginError } from '@teleport-plugin/core';
+import type { AdapterHandlers, EventContext } from '@teleport-plugin/core';
 import { createPagerDutyHandlers } from '../src/adapter.js';
 import { adapterContext, infoMessages, makeRequest, makeReview, MemoryEntry, pdConfig } from './helpers/contexts.js';
 import type { TestAdapterContext } from './helpers/contexts.js';
@@ -232,6 +233,91 @@ test('reviews become notes; the resolution adds a note and resolves the incident
   const put = w.pd.http.callsTo('PUT', `/incidents/${incident.id}`)[0];
   assert.deepEqual(put?.json, { incident: { type: 'incident_reference', status: 'resolved' } });
   assert.equal(put?.headers['from'], 'bot@example.com');
+});
+
+test('a retried onReviewed posts only the notes the failed try did not (notes_posted)', async () => {
+  const w = await world();
+  const req = annotated([]);
+  const entry = new MemoryEntry(req);
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger));
+  const incident = w.pd.incidents[0]!;
+  const notesPath = `/incidents/${incident.id}/notes`;
+
+  // The second note POST answers 500 (a note POST is not repeated by the client), so the first
+  // try fails after posting one of its two notes.
+  const failSecond = (call: { method: string; path: string }): void => {
+    if (call.method !== 'POST' || call.path !== notesPath) return;
+    w.pd.http.off('call', failSecond);
+    w.pd.fail({ method: 'POST', path: notesPath, status: 500 });
+  };
+  w.pd.http.on('call', failSecond);
+  const reviewed = { ...req, reviews: [makeReview({ author: 'bob', reason: 'fine' }), makeReview({ author: 'carol', proposedState: 'DENIED', reason: '' })] };
+  const added = reviewed.reviews;
+  await assert.rejects(w.handlers.onReviewed!(reviewed, added, entry.event(req.id, w.ctx.logger, 1)));
+  assert.equal(incident.notes.length, 1);
+
+  await w.handlers.onReviewed!(reviewed, added, entry.event(req.id, w.ctx.logger, 2));
+  assert.deepEqual(incident.notes.map((n) => n.content), [
+    'bob reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: APPROVED.\nReason: fine.',
+    'carol reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: DENIED.\n',
+  ]);
+  assert.deepEqual(w.pd.http.callsTo('POST', notesPath).map((c) => c.status), [201, 500, 201]);
+
+  // A later review (only it is "added") is numbered from the request's full review list.
+  const third = { ...reviewed, reviews: [...reviewed.reviews, makeReview({ author: 'dave', reason: 'ok' })] };
+  await w.handlers.onReviewed!(third, third.reviews.slice(2), entry.event(req.id, w.ctx.logger, 1));
+  assert.equal(incident.notes.length, 3);
+  assert.equal(entry.data?.['notes_posted'], '3');
+  // Go keys untouched.
+  assert.equal(entry.data?.['incident_id'], incident.id);
+  assert.equal(entry.data?.['user'], 'alice@example.com');
+});
+
+test('a retried onResolved after a failed resolve PUT posts the closing note once and resolves', async () => {
+  const w = await world();
+  const req = annotated([]);
+  const entry = new MemoryEntry(req);
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger));
+  const incident = w.pd.incidents[0]!;
+  const resolved = makeRequest({ id: 'req-1', state: 'APPROVED', resolveReason: 'approved by bob' });
+
+  // Every attempt of the client's resolve PUT fails (it retries 5xx on an idempotent PUT).
+  w.pd.fail({ method: 'PUT', path: `/incidents/${incident.id}`, status: 500, times: 4 });
+  await assert.rejects(w.handlers.onResolved!(resolved, entry.event(req.id, w.ctx.logger, 1)));
+  assert.equal(incident.status, 'triggered');
+
+  await w.handlers.onResolved!(resolved, entry.event(req.id, w.ctx.logger, 2));
+  assert.deepEqual(incident.notes.map((n) => n.content), ['Access request has been approved\nReason: approved by bob']);
+  assert.equal(incident.status, 'resolved');
+  assert.deepEqual(w.pd.http.callsTo('PUT', `/incidents/${incident.id}`).map((c) => c.status), [500, 500, 500, 500, 200]);
+  assert.equal(entry.data?.['resolution_note'], 'approved');
+});
+
+test('expiry after the request is gone: the closing note is posted once though Teleport refuses to record it', async () => {
+  const w = await world();
+  const req = annotated([]);
+  const entry = new MemoryEntry(req);
+  await w.handlers.onPending!(req, entry.event(req.id, w.ctx.logger));
+  const incident = w.pd.incidents[0]!;
+
+  // Plugin-data writes now fail like Teleport's after the request was deleted.
+  const gone = (attempt: number): EventContext => {
+    const ev = entry.event(req.id, w.ctx.logger, attempt);
+    return {
+      ...ev,
+      updateData: async (modify) => {
+        const before = entry.data;
+        const next = modify(before ? { ...before } : undefined);
+        if (next === undefined) return before;
+        throw new PluginError('NOT_FOUND', `access request "${req.id}" is not found`);
+      },
+    };
+  };
+  w.pd.fail({ method: 'PUT', path: `/incidents/${incident.id}`, status: 500, times: 4 });
+  await assert.rejects(w.handlers.onExpired!(req.id, gone(1)));
+  await w.handlers.onExpired!(req.id, gone(2));
+  assert.deepEqual(incident.notes.map((n) => n.content), ['Access request has been expired\n']);
+  assert.equal(incident.status, 'resolved');
 });
 
 test('expiry resolves the incident with an "expired" note; no incident means no calls', async () => {
