@@ -31,7 +31,9 @@ export type ErrorCode =
   | 'ADAPTER_FAILED'
   | 'SERVICE_ERROR'
   | 'RATE_LIMITED'
-  | 'SHUTDOWN';
+  | 'SHUTDOWN'
+  // Delivery
+  | 'BUSY';
 
 export interface PluginErrorOptions {
   cause?: unknown;
@@ -39,6 +41,30 @@ export interface PluginErrorOptions {
   userFacing?: boolean;
   /** Extra structured context for logs (never secrets). */
   details?: Record<string, unknown>;
+  /** Facts about a failed call to a service (see outbound/); undefined for other errors. */
+  service?: ServiceFacts;
+}
+
+/**
+ * What a failed call to a service (Slack, PagerDuty, Jira...) tells the layers above it: the
+ * outbound policy decides on retries from these, the ledger decides whether an effect may have
+ * happened, the dispatcher whether the handler is worth another try.
+ */
+export interface ServiceFacts {
+  /** `Slack`, `PagerDuty`... */
+  service: string;
+  /** The call: `chat.postMessage`, `POST /incidents`. */
+  operation: string;
+  /** HTTP status, when the service answered. */
+  status?: number;
+  /** The service's own error code (`channel_not_found`, `Invalid Input Provided`). */
+  serviceCode?: string;
+  /** Trying again later may succeed (429, 5xx, network). */
+  retryable: boolean;
+  /** The call may have taken effect although it failed (no answer, or a 5xx to a write). */
+  outcomeUnknown: boolean;
+  /** How long the service asked us to wait (429 Retry-After / ratelimit-reset). */
+  retryAfterMs?: number;
 }
 
 export class PluginError extends Error {
@@ -46,13 +72,31 @@ export class PluginError extends Error {
   readonly code: ErrorCode;
   readonly userFacing: boolean;
   readonly details: Record<string, unknown> | undefined;
+  readonly service: ServiceFacts | undefined;
 
   constructor(code: ErrorCode, message: string, options: PluginErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.userFacing = options.userFacing ?? false;
     this.details = options.details;
+    this.service = options.service;
   }
+}
+
+/** True when a failed call may nevertheless have taken effect on the service. */
+export function isOutcomeUnknown(err: unknown): boolean {
+  return isPluginError(err) && err.service?.outcomeUnknown === true;
+}
+
+/**
+ * Whether trying again may help. Service failures say so themselves; other errors by their code:
+ * a retry cannot fix what the user must (config, permissions) or a request that is gone.
+ */
+export function isRetryable(err: unknown): boolean {
+  if (!isPluginError(err)) return true;
+  if (err.service) return err.service.retryable;
+  if (err.userFacing) return false;
+  return !['NOT_FOUND', 'ACCESS_DENIED', 'BAD_PARAMETER', 'CONFIG', 'NOT_IMPLEMENTED', 'SHUTDOWN', 'ALREADY_EXISTS'].includes(err.code);
 }
 
 export function isPluginError(err: unknown, code?: ErrorCode): err is PluginError {

@@ -1,6 +1,16 @@
 // Public entry of @teleport-plugin/core. Hand-picked exports only.
-export { PluginError, isPluginError, isAlreadyReviewed, errorMessage, ALREADY_REVIEWED_SUFFIX } from './errors.js';
-export type { ErrorCode, PluginErrorOptions } from './errors.js';
+export { PluginError, isPluginError, isAlreadyReviewed, isOutcomeUnknown, isRetryable, errorMessage, ALREADY_REVIEWED_SUFFIX } from './errors.js';
+export type { ErrorCode, PluginErrorOptions, ServiceFacts } from './errors.js';
+// Outbound policy: every client's calls to its service (outbound/).
+export { callService } from './outbound/callService.js';
+export type { CallServiceOptions } from './outbound/callService.js';
+export { DEFAULT_OUTBOUND_POLICY } from './outbound/policy.js';
+export type { OutboundCall, OutboundPolicy } from './outbound/policy.js';
+export { httpFailure, networkFailure, refusal, certainlyNotSent, networkCode } from './outbound/serviceFailure.js';
+export type { HttpFailureInput } from './outbound/serviceFailure.js';
+export { fetchFailure } from './outbound/fetchFailure.js';
+export { retryAfterMs, headerSource } from './outbound/retryAfter.js';
+export type { HeaderSource } from './outbound/retryAfter.js';
 export { defineAdapter } from './adapter.js';
 export type {
   Adapter,
