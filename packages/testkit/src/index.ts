@@ -1,5 +1,5 @@
-export { HttpFake } from './http-fake.js';
-export type { Fault, FakeReply, RecordedCall, RouteHandler } from './http-fake.js';
+export { HttpFake } from '@teleport-plugin/core/testing';
+export type { Fault, FakeReply, RecordedCall, RouteHandler } from '@teleport-plugin/core/testing';
 export { FakeSlack, slackSignature, blocksText } from './services/slack.js';
 export type { FakeSlackUser, FakeSlackChannel, FakeSlackMessage, FakeSlackEphemeral, FakeSlackOptions, BlockActionOptions } from './services/slack.js';
 export { TestPki, API_DOMAIN, generateKeyMaterial } from './pki.js';

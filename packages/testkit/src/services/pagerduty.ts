@@ -1,5 +1,5 @@
-import { HttpFake } from '../http-fake.js';
-import type { Fault, FakeReply, RecordedCall } from '../http-fake.js';
+import { HttpFake } from '@teleport-plugin/core/testing';
+import type { Fault, FakeReply, RecordedCall } from '@teleport-plugin/core/testing';
 
 export interface FakePdEscalationPolicy {
   id: string;

@@ -1,7 +1,7 @@
 import { createHmac } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
-import { HttpFake, type FakeReply, type RecordedCall } from '../http-fake.js';
+import { HttpFake, type FakeReply, type RecordedCall } from '@teleport-plugin/core/testing';
 
 export interface FakeSlackUser {
   id: string;

@@ -44,6 +44,12 @@ export interface Fault {
   body?: unknown;
   /** Destroy the connection without answering. */
   drop?: boolean;
+  /**
+   * Run the route first (its effect happens: the message is posted, the issue created), then
+   * answer with `status` or `drop`: the client sees a failure for a call that did take effect,
+   * which is what exactly-once delivery has to survive.
+   */
+  afterEffect?: boolean;
   /** Wait this long before answering (and still run the route unless status/drop is set). */
   delayMs?: number;
 }
@@ -197,6 +203,9 @@ export class HttpFake extends EventEmitter {
     if (delay > 0) await new Promise((r) => setTimeout(r, delay));
 
     let reply: FakeReply;
+    if (fault?.afterEffect) {
+      await this.dispatch(call);
+    }
     if (fault?.drop) {
       call.injected = true;
       this.record(call);

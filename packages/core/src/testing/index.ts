@@ -1,0 +1,4 @@
+// @teleport-plugin/core/testing: what adapter tests (ours and third parties') share. Not loaded by
+// the runtime itself.
+export { HttpFake } from './httpFake.js';
+export type { Fault, FakeReply, RecordedCall, RouteHandler } from './httpFake.js';
