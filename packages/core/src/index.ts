@@ -20,6 +20,7 @@ export type {
   DemoKit,
   DemoProvider,
   DemoService,
+  EffectOptions,
   EventContext,
   PluginDataLayout,
   Resolution,
@@ -30,7 +31,7 @@ export type {
 } from './adapter.js';
 export type { ConfigContext, ConfigSection, StringOptions } from './config/section.js';
 export type { Logger, LogFields } from './log/logger.js';
-export type { PluginDataStore } from './store/types.js';
+export type { PluginDataStore } from './ledger/pluginDataStoreTypes.js';
 export type * from './teleport/types.js';
 // Config, logging and adapter loading (config/, log/, adapter-loader.ts).
 export { loadConfig, parseConfig, CORE_SECTIONS, PLUGIN_OWNED_SECTIONS } from './config/load-config.js';
@@ -55,11 +56,11 @@ export { startRuntime } from './host.js';
 export type { Runtime, RuntimeOptions } from './host.js';
 export { DecorrelatedBackoff, sleep } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
-export { createPluginDataStore } from './store/pluginDataStore.js';
-export type { PluginDataStoreOptions } from './store/pluginDataStore.js';
-export { accessRequestSnapshot, decodeAccessRequestData } from './plugindata/accessRequestSnapshot.js';
-export type { AccessRequestData } from './plugindata/accessRequestSnapshot.js';
-export { ticketSnapshot } from './plugindata/ticketSnapshot.js';
+export { createPluginDataStore } from './ledger/pluginDataStore.js';
+export type { PluginDataStoreOptions } from './ledger/pluginDataStore.js';
+export { accessRequestSnapshot, decodeAccessRequestData } from './ledger/accessRequestSnapshot.js';
+export type { AccessRequestData } from './ledger/accessRequestSnapshot.js';
+export { ticketSnapshot } from './ledger/ticketSnapshot.js';
 export {
   REVIEWS_COUNT_KEY,
   RESOLUTION_KEY,
@@ -70,11 +71,19 @@ export {
   lowerResolutionTag,
   resourceIdString,
   goJson,
-} from './plugindata/fields.js';
+} from './ledger/fields.js';
 export { Watcher, isConnectionProblem } from './watcher/watcher.js';
 export type { WatcherEvent, WatcherOptions } from './watcher/watcher.js';
 export { Dispatcher } from './dispatcher/dispatcher.js';
 export type { DispatchTarget, DispatcherOptions, RetryPolicy } from './dispatcher/dispatcher.js';
+export { Reconciler } from './dispatcher/reconciler.js';
+export type { ReconcileReport, ReconcilerOptions } from './dispatcher/reconciler.js';
+export { ANNOUNCED_KEY, isUnfinished } from './dispatcher/lifecycle.js';
+export { RequestLedger } from './ledger/requestLedger.js';
+export type { LedgerOptions, OnceOptions } from './ledger/requestLedger.js';
+export { KnownData } from './ledger/knownData.js';
+export { parseEffectRecord, effectKey, hasRunningEffects } from './ledger/effectRecord.js';
+export type { EffectRecord } from './ledger/effectRecord.js';
 export { KeyedQueue } from './dispatcher/keyedQueue.js';
 export { startHttpServer, parseListenAddr } from './http/server.js';
 export type { HttpServerOptions, ReadinessReport, RuntimeHttpServer } from './http/server.js';

@@ -585,10 +585,14 @@ export class ClusterState extends EventEmitter {
     }
     let expires: Date | undefined;
     if (params.kind === 'access_request') {
-      const req = this.requests.get(params.resource);
-      if (!req) throw notFound(`access request "${params.resource}" does not exist`);
-      // Plugin data outlives the request by an hour so resolution/expiry handlers can still read it.
-      expires = new Date(req.accessExpires.getTime() + PLUGIN_DATA_GRACE_MS);
+      // As lib/services/local/plugin_data.go: the request must exist only when the PluginData
+      // resource is created; its expiry is then set to the access expiry + 1 h, so that handlers
+      // of the DELETE (expiry) event can still read AND update it after the request is gone.
+      if (!rec) {
+        const req = this.requests.get(params.resource);
+        if (!req) throw notFound(`access request "${params.resource}" does not exist`);
+        expires = new Date(req.accessExpires.getTime() + PLUGIN_DATA_GRACE_MS);
+      }
     } else {
       expires = new Date(Date.now() + ACCESS_LIST_PLUGIN_DATA_TTL_MS);
     }

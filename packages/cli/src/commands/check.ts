@@ -129,6 +129,7 @@ async function checkAdapter(
     store: createPluginDataStore(teleport, p.name),
     teleport: readOnlyActions(teleport),
     signal: abort.signal,
+    resync: () => undefined,
     onClose: (fn) => {
       closers.push(fn);
     },

@@ -18,6 +18,7 @@ import {
   toAccessRequest,
   toClusterInfo,
   toPluginData,
+  toPluginDataEntries,
   toRoleInfo,
   toUserInfo,
 } from './mapping.js';
@@ -295,6 +296,18 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
       options.signal,
     );
     return toPluginData(wire, plugin);
+  }
+
+  async listPluginData(plugin: string, options: { kind?: string; signal?: AbortSignal } = {}): Promise<Array<{ resource: string; data: PluginData }>> {
+    // Resource "" asks for every entry of this kind; Teleport filters by plugin server-side
+    // (lib/services/local/plugin_data.go getPluginData).
+    const wire = await this.unary<WirePluginDataSeq>(
+      AUTH_SERVICE,
+      'GetPluginData',
+      { Kind: options.kind ?? 'access_request', Resource: '', Plugin: plugin },
+      options.signal,
+    );
+    return toPluginDataEntries(wire, plugin);
   }
 
   async updatePluginData(update: PluginDataUpdate, signal?: AbortSignal): Promise<void> {

@@ -159,6 +159,17 @@ export function toPluginData(wire: WirePluginDataSeq, plugin: string): PluginDat
   return undefined;
 }
 
+/** Every entry of `plugin` in a bulk GetPluginData answer (Resource empty), by resource name. */
+export function toPluginDataEntries(wire: WirePluginDataSeq, plugin: string): Array<{ resource: string; data: PluginData }> {
+  const out: Array<{ resource: string; data: PluginData }> = [];
+  for (const item of wire.PluginData ?? []) {
+    const entry = item.Spec?.Entries?.[plugin];
+    const resource = item.Metadata?.Name ?? '';
+    if (entry && resource) out.push({ resource, data: { ...(entry.Data ?? {}) } });
+  }
+  return out;
+}
+
 export function toRoleInfo(wire: WireRole): RoleInfo {
   const allow = wire.Spec?.Allow;
   const request = allow?.Request;

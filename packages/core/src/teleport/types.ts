@@ -170,7 +170,16 @@ export interface TeleportClient {
   setAccessRequestState(requestId: string, change: StateChange, signal?: AbortSignal): Promise<void>;
   /** Undefined when the request has no entry for this plugin. */
   getPluginData(resource: string, plugin: string, options?: { kind?: string; signal?: AbortSignal }): Promise<PluginData | undefined>;
-  /** Throws PluginError COMPARE_FAILED when `expect` does not hold, NOT_FOUND for an unknown request. */
+  /**
+   * Every entry of `plugin` (one bulk GetPluginData with an empty resource name). Optional so test
+   * doubles need not implement it; the runtime then reads entry by entry.
+   */
+  listPluginData?(plugin: string, options?: { kind?: string; signal?: AbortSignal }): Promise<Array<{ resource: string; data: PluginData }>>;
+  /**
+   * Throws PluginError COMPARE_FAILED when `expect` does not hold, NOT_FOUND when creating the
+   * entry of a request that does not exist (an existing entry stays writable after the request is
+   * deleted, until the entry itself expires).
+   */
   updatePluginData(update: PluginDataUpdate, signal?: AbortSignal): Promise<void>;
   getRole(name: string, signal?: AbortSignal): Promise<RoleInfo>;
   /**
@@ -186,6 +195,12 @@ export interface TeleportClient {
    */
   listUsers(signal?: AbortSignal): Promise<UserInfo[]>;
   close(): Promise<void>;
+  /** Opens a fresh connection for new calls (the watchdog's rebuild). Optional for test doubles. */
+  reconnect?(): void;
+  /** Re-reads the identity file now; true when a new identity was taken. Optional for test doubles. */
+  refreshIdentity?(): Promise<boolean>;
+  /** Who we are to Teleport (for error messages). Optional for test doubles. */
+  currentIdentity?(): { username: string; clusterName: string; validUntil: Date; source: string };
 }
 
 /** `[teleport]` as the client needs it (paths already resolved). */
