@@ -97,3 +97,36 @@ export type { Identity } from './teleport/identity.js';
 export { authAlpnProtocol, TELEPORT_API_DOMAIN } from './teleport/dial.js';
 export { requestWebLink } from './teleport/links.js';
 export { goRfc822 } from './render/goRfc822.js';
+
+// Messaging kit: chat and mail adapters (messaging/).
+export { messagingHandlers } from './messaging/messagingHandlers.js';
+export type { MessagingOptions } from './messaging/messagingHandlers.js';
+export type { MessagingBot, ChatRecipient, ReviewReply } from './messaging/bot.js';
+export { goMessagesLayout, MESSAGES_KEY } from './messaging/messageLayout.js';
+export type { MessageLayout, MessageRef } from './messaging/messageLayout.js';
+export { messageFromRequest, messageFromData, statusOf, parseLoginsByRole, LOGINS_BY_ROLE_KEY } from './messaging/requestMessage.js';
+export type { RequestMessage, MessageStatus } from './messaging/requestMessage.js';
+export { rawRecipients, isEmail } from './messaging/recipients.js';
+export { escapeBlock, escapeInline, truncateRunes } from './messaging/escape.js';
+export { LoginsByRole, expandLogin } from './messaging/loginsByRole.js';
+export {
+  ChatUserMapper,
+  submitChatReview,
+  replyForError,
+  REPLY_ALREADY_REVIEWED,
+  REPLY_INSUFFICIENT,
+  REPLY_RESOLVED,
+  REPLY_UNKNOWN,
+  REPLY_OWN_REQUEST,
+  REPLY_SUBMITTED,
+  REPLY_LONG_TERM,
+  REPLY_NO_USER,
+  REPLY_NO_TRAIT_MATCH,
+  REPLY_SEVERAL_TRAIT_MATCHES,
+  REPLY_LOOKUP_FAILED,
+} from './messaging/chatReviews.js';
+export type { ChatUserMapperOptions, UserMapping } from './messaging/chatReviews.js';
+export { TraitUserIndex, TRAIT_INDEX_TTL_MS, TRAIT_INDEX_MISS_REFRESH_MS } from './messaging/traitUserIndex.js';
+export type { TraitLookup } from './messaging/traitUserIndex.js';
+export { TtlCache } from './cache/ttlCache.js';
+export type { TtlCacheOptions } from './cache/ttlCache.js';

@@ -1,14 +1,10 @@
 export { HttpFake } from '@teleport-plugin/core/testing';
 export type { Fault, FakeReply, RecordedCall, RouteHandler } from '@teleport-plugin/core/testing';
-export { FakeSlack, slackSignature, blocksText } from './services/slack.js';
-export type { FakeSlackUser, FakeSlackChannel, FakeSlackMessage, FakeSlackEphemeral, FakeSlackOptions, BlockActionOptions } from './services/slack.js';
 export { TestPki, API_DOMAIN, generateKeyMaterial } from './pki.js';
 export type { KeyType, KeyMaterial, CertAuthority, SshAuthority, CertAndKey, UserIdentity, UserIdentityOptions } from './pki.js';
 export { writeIdentityFile, writeTlsTrio } from './identity-file.js';
 export type { WriteIdentityOptions, TlsTrioPaths } from './identity-file.js';
 export { buildSshCertificate, sshPublicKeyLine, sshPublicKeyBlob } from './ssh-cert.js';
-export { FakePagerDuty } from './services/pagerduty.js';
-export type { FakePagerDutyOptions, FakePdService, FakePdEscalationPolicy, FakePdUser, FakePdOnCall, FakePdIncident, FakePdNote } from './services/pagerduty.js';
 export { FakeTeleport } from './fake-teleport.js';
 export type {
   FakeTeleportOptions,
