@@ -264,6 +264,28 @@ describe('[teleport]', () => {
     assert.match(configErrorOf(() => parse('[teleport]\naddr = "https://t.example.com"\nidentity = "/i"\n')), /:2: \[teleport\] addr: expected host:port without a scheme/);
   });
 
+  test('a port out of range or not a number is a config error at load time', () => {
+    for (const addr of ['auth.example.com:70000', 'auth.example.com:0', 'auth.example.com:-5', 'auth.example.com:abc', 'auth.example.com:', '[::1]:65536']) {
+      assert.equal(
+        configErrorOf(() => parse(`[teleport]\naddr = "${addr}"\nidentity = "/i"\n`)),
+        `plugin.toml:2: [teleport] addr: expected host:port with a port between 1 and 65535, got ${JSON.stringify(addr)}`,
+      );
+    }
+    // The deprecated alias is checked the same way, under the name the file uses.
+    assert.equal(
+      configErrorOf(() => parse('[teleport]\nidentity = "/i"\nauth_server = "auth.example.com:99999"\n')),
+      'plugin.toml:3: [teleport] auth_server: expected host:port with a port between 1 and 65535, got "auth.example.com:99999"',
+    );
+    assert.equal(
+      configErrorOf(() => parse('[teleport]\naddr = ":3025"\nidentity = "/i"\n')),
+      'plugin.toml:2: [teleport] addr: expected host:port with a host name before the port, got ":3025"',
+    );
+    // Without a port the dialer uses auth's 3025, as before; bracketed and bare IPv6 still load.
+    for (const addr of ['auth.example.com', 'auth.example.com:1', 'auth.example.com:65535', '[::1]:3025', '::1', '[::1]']) {
+      assert.equal(parse(`[teleport]\naddr = "${addr}"\nidentity = "/i"\n`).teleport.addr, addr);
+    }
+  });
+
   test('credentials: identity xor the trio', () => {
     assert.equal(
       configErrorOf(() => parse('[teleport]\naddr = "a:1"\n')),
