@@ -123,6 +123,14 @@ export class SlackReviewHandler {
         } catch {
           return { status: 400, body: 'expected a form field "payload" holding JSON' };
         }
+        // Valid JSON is not yet an interaction: `null` or `42` would fail later as a TypeError.
+        if (!isJsonObject(payload)) {
+          this.ctx.logger.warn('Rejected an invalid Slack interaction payload: expected a JSON object', {
+            payload: describeJson(payload),
+            remote: req.remoteAddress,
+          });
+          return { status: 400, body: 'invalid interaction payload' };
+        }
         this.dispatch(payload);
         return { status: 200 };
       },
@@ -162,16 +170,25 @@ export class SlackReviewHandler {
 
   /** Work after the ack; tracked so shutdown can wait for it. */
   private dispatch(payload: unknown): void {
-    const p = this.handle(payload as BlockActionsPayload).catch((err: unknown) => {
+    const p = this.handle(payload).catch((err: unknown) => {
       this.ctx.logger.error('Slack review action failed', { error: errorMessage(err) });
     });
     this.inFlight.add(p);
     void p.finally(() => this.inFlight.delete(p));
   }
 
-  /** Processes one `block_actions` payload (exported for tests through the class). */
-  async handle(payload: BlockActionsPayload): Promise<void> {
+  /**
+   * Processes one `block_actions` payload (exported for tests through the class). The HTTP route
+   * refuses non-objects with a 400 first, and Bolt routes only objects here; the check keeps
+   * anything else that arrives a warning instead of a TypeError.
+   */
+  async handle(received: unknown): Promise<void> {
     const { logger } = this.ctx;
+    if (!isJsonObject(received)) {
+      logger.warn('Ignored an invalid Slack interaction payload: expected a JSON object', { payload: describeJson(received) });
+      return;
+    }
+    const payload = received as BlockActionsPayload;
     if (payload.type !== 'block_actions') return;
     const actions = payload.actions ?? [];
     const action = actions[0];
@@ -351,6 +368,18 @@ export class SlackReviewHandler {
     }
     return profile.email;
   }
+}
+
+function isJsonObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** What a payload was instead of an object, for logs (never its content). */
+function describeJson(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
 /**

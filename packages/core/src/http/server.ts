@@ -90,6 +90,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
+    // `%zz` or a cut-off `%E0%A4%A` is the client's mistake: a 400, not the 500 of the URIError
+    // decoding would throw below. Debug, without a stack: scanners send these all day.
+    if (!decodable(path)) {
+      logger.debug('Refused a request with malformed percent-encoding in the path', { path: path.slice(0, 200), remoteAddress: req.socket.remoteAddress });
+      return send(res, { status: 400, body: 'bad request: malformed percent-encoding in the path\n' });
+    }
 
     if (path === '/healthz') return send(res, { status: 200, body: { status: 'ok' } });
     if (path === '/readyz') {
@@ -197,6 +203,15 @@ export function parseListenAddr(addr: string): { host: string | undefined; port:
   if (port > 65535) throw new PluginError('CONFIG', `[http] listen_addr: port ${port} is out of range`, { userFacing: true });
   const host = m[1] ?? m[2];
   return { host: host ? host : undefined, port };
+}
+
+function decodable(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function normalize(path: string): string {
