@@ -130,3 +130,11 @@ export { TraitUserIndex, TRAIT_INDEX_TTL_MS, TRAIT_INDEX_MISS_REFRESH_MS } from 
 export type { TraitLookup } from './messaging/traitUserIndex.js';
 export { TtlCache } from './cache/ttlCache.js';
 export type { TtlCacheOptions } from './cache/ttlCache.js';
+
+// Ticketing kit: incident and issue trackers (ticketing/).
+export { ticketHandlers } from './ticketing/ticketHandlers.js';
+export type { TicketingOptions } from './ticketing/ticketHandlers.js';
+export { encodeTicket, decodeTicket } from './ticketing/tracker.js';
+export type { TicketTracker, TicketRef, TicketNote, TicketOutcome } from './ticketing/tracker.js';
+export { applyTicketDecision } from './ticketing/ticketDecision.js';
+export type { TicketDecisionOutcome } from './ticketing/ticketDecision.js';
