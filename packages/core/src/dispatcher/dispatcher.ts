@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import type { AdapterHandlers, EffectOptions, EventContext, Resolution } from '../adapter.js';
+import type { AdapterHandlers, EventContext, Resolution } from '../adapter.js';
 import { DecorrelatedBackoff, sleep } from '../backoff.js';
 import { PluginError, errorMessage, isPluginError, isRetryable } from '../errors.js';
 import type { RuntimeMetrics } from '../http/metrics.js';
@@ -12,6 +12,7 @@ import { RequestLedger } from '../ledger/requestLedger.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessRequest, AccessReview, PluginData } from '../teleport/types.js';
 import type { WatcherEvent } from '../watcher/watcher.js';
+import { eventContext } from '../ledger/eventContext.js';
 import { KeyedQueue } from './keyedQueue.js';
 import { ANNOUNCED_KEY } from './lifecycle.js';
 
@@ -405,21 +406,6 @@ export class Dispatcher {
     logger.warn('an abandoned handler attempt is still running; this request waits for it', { handler });
     await Promise.race([done, new Promise<void>((resolve) => this.halted.signal.addEventListener('abort', () => resolve(), { once: true }))]);
   }
-}
-
-function eventContext(ledger: RequestLedger, logger: Logger, signal: AbortSignal, attempt: number): EventContext {
-  return {
-    requestId: ledger.requestId,
-    logger,
-    signal,
-    attempt,
-    get data() {
-      return ledger.data;
-    },
-    updateData: (modify) => ledger.update(modify),
-    once: (name: string, run: (signal: AbortSignal | undefined) => Promise<string | void>, options: EffectOptions = {}) =>
-      ledger.once(name, run, { ...options, signal }),
-  };
 }
 
 function describe(event: WatcherEvent): string {

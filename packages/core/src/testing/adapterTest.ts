@@ -1,4 +1,7 @@
-import type { Adapter, AdapterContext } from '../adapter.js';
+import type { Adapter, AdapterContext, EventContext } from '../adapter.js';
+import { eventContext } from '../ledger/eventContext.js';
+import { KnownData } from '../ledger/knownData.js';
+import { RequestLedger } from '../ledger/requestLedger.js';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../host.js';
 import { createCaptureLogger, type CaptureLogger } from '../log/capture-logger.js';
 import { createPluginDataStore } from '../ledger/pluginDataStore.js';
@@ -106,4 +109,28 @@ export function adapterContext<TConfig>(
       for (const fn of closers.reverse()) await fn();
     },
   };
+}
+
+/**
+ * An EventContext like the dispatcher's for calling an adapter's handlers directly: a real ledger
+ * over the context's plugin-data store (write-ahead records, leases, batched writes). `owner`
+ * stands for the runtime instance (a different owner is another replica or a restart).
+ */
+export async function handlerEvent(
+  ctx: AdapterContext<unknown>,
+  requestId: string,
+  options: { signal?: AbortSignal; attempt?: number; owner?: string; leaseMs?: number; known?: KnownData } = {},
+): Promise<EventContext> {
+  const ledger = new RequestLedger(requestId, {
+    store: ctx.store,
+    known: options.known ?? new KnownData(),
+    owner: options.owner ?? 'test',
+    leaseMs: options.leaseMs ?? 60_000,
+    signal: ctx.signal,
+    logger: ctx.logger,
+    writeBackoff: { baseMs: 1, capMs: 5 },
+  });
+  // As the dispatcher: a handler starts with the request's plugin data as Teleport holds it.
+  await ledger.load(true);
+  return eventContext(ledger, ctx.logger.child({ requestId }), options.signal ?? new AbortController().signal, options.attempt ?? 1);
 }
