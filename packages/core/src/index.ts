@@ -34,7 +34,7 @@ export type { Logger, LogFields } from './log/logger.js';
 export type { PluginDataStore } from './ledger/pluginDataStoreTypes.js';
 export type * from './teleport/types.js';
 // Config, logging and adapter loading (config/, log/, adapter-loader.ts).
-export { loadConfig, parseConfig, CORE_SECTIONS, PLUGIN_OWNED_SECTIONS } from './config/load-config.js';
+export { loadConfig, parseConfig, CORE_SECTIONS } from './config/load-config.js';
 export type { LoadedConfig, LoadConfigOptions } from './config/load-config.js';
 export { selectPlugins } from './config/select-plugins.js';
 export { checkHttpTls } from './config/http-section.js';
@@ -48,7 +48,7 @@ export type { CaptureLogger, CapturedLogEntry } from './log/capture-logger.js';
 export { DEFAULT_LOG_CONFIG, LOG_SEVERITIES } from './log/log-config.js';
 export type { LogConfig, LogFormat, LogSeverity } from './log/log-config.js';
 export { registerSecret, redactString, REDACTED } from './log/redaction.js';
-export { loadAdapter, loadAdapterInfo } from './adapter-loader.js';
+export { loadAdapter, loadAdapterInfo, readAdapterTables } from './adapter-loader.js';
 export type { LoadAdapterOptions, LoadedAdapter } from './adapter-loader.js';
 
 // Watch-and-review loop, plugin data and HTTP (runtime host).

@@ -55,7 +55,7 @@ describe('example configs load unchanged', () => {
   });
 
   test('slack (TLS trio, role_to_recipients, [review])', async () => {
-    const cfg = await loadConfig(fixture('slack.toml'), { env: {} });
+    const cfg = await loadConfig(fixture('slack.toml'), { env: {}, tableOwners: { review: 'slack' } });
     assert.equal(cfg.teleport.identityFile, undefined);
     assert.equal(cfg.teleport.clientKey, '/var/lib/teleport/plugins/slack/auth.key');
     assert.equal(cfg.teleport.clientCrt, '/var/lib/teleport/plugins/slack/auth.crt');
@@ -111,9 +111,13 @@ describe('example configs load unchanged', () => {
     assert.equal(annotations.string('services'), 'pagerduty_services');
   });
 
-  test('email ([mailgun]/[smtp]/[delivery] imply the email plugin)', async () => {
-    const cfg = await loadConfig(fixture('email.toml'), { env: {} });
+  test('email ([mailgun]/[smtp]/[delivery] imply the email plugin, as the adapter declares them)', async () => {
+    const owners = { smtp: 'email', mailgun: 'email', delivery: 'email' };
+    const cfg = await loadConfig(fixture('email.toml'), { env: {}, tableOwners: owners });
     assert.deepEqual(cfg.pluginSections, ['email']);
+    // The core itself knows no adapter's tables.
+    const bare = await loadConfig(fixture('email.toml'), { env: {} });
+    assert.ok(bare.pluginSections.includes('smtp'));
     assert.equal(cfg.log.severity, 'error');
     const smtp = cfg.context.root().section('smtp');
     assert.equal(smtp.integer('port', { default: 587, min: 1, max: 65535 }), 587);
@@ -121,7 +125,7 @@ describe('example configs load unchanged', () => {
   });
 
   test('gitlab (credentials in public_addr, [db], empty log output)', async () => {
-    const cfg = await loadConfig(fixture('gitlab.toml'), { env: {} });
+    const cfg = await loadConfig(fixture('gitlab.toml'), { env: {}, tableOwners: { db: 'gitlab' } });
     assert.deepEqual(cfg.pluginSections, ['gitlab']);
     assert.equal(cfg.http?.publicAddr, 'https://example.com');
     assert.deepEqual(cfg.http?.basicAuth, { user: 'gitlab-hook', password: 's3cret' });

@@ -19,7 +19,7 @@ import {
   type TeleportActions,
   type TeleportClient,
 } from '@teleport-plugin/core';
-import { loadAdapter } from '../adapters.js';
+import { loadAdapter, tableOwners } from '../adapters.js';
 import type { CommonFlags } from '../main.js';
 
 const CHECK_TIMEOUT_MS = 20_000;
@@ -48,7 +48,7 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
 
   let config: LoadedConfig;
   try {
-    config = await loadConfig(flags.config, { env });
+    config = await loadConfig(flags.config, { env, tableOwners: tableOwners(flags.plugins) });
   } catch (err) {
     add('config', false, errorMessage(err));
     return finish();

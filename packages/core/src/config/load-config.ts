@@ -16,17 +16,6 @@ import { configError, isTable, TomlSection } from './toml-section.js';
 /** Top-level tables the core reads itself. */
 export const CORE_SECTIONS = ['teleport', 'log', 'http', 'role_to_recipients'] as const;
 
-/**
- * Top-level tables that belong to a plugin without being named after it (the Go email plugin
- * has no `[email]`, only `[smtp]`/`[mailgun]`/`[delivery]`; slack's `[review]`, gitlab's `[db]`).
- */
-export const PLUGIN_OWNED_SECTIONS: Readonly<Record<string, string>> = {
-  smtp: 'email',
-  mailgun: 'email',
-  delivery: 'email',
-  review: 'slack',
-  db: 'gitlab',
-};
 
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
@@ -34,6 +23,12 @@ export interface LoadConfigOptions {
   logger?: Logger;
   /** Base for relative paths (default: the working directory, as the Go plugins did). */
   cwd?: string;
+  /**
+   * Top-level tables that belong to an adapter without being named after it, as adapters declare
+   * them (the Go email plugin has no `[email]`, only `[smtp]`/`[mailgun]`/`[delivery]`): table ->
+   * adapter name. See readAdapterTables.
+   */
+  tableOwners?: Readonly<Record<string, string>>;
 }
 
 export interface LoadedConfig {
@@ -182,7 +177,7 @@ export function parseConfig(text: string, file: string, options: LoadConfigOptio
   for (const [name, value] of Object.entries(root)) {
     if ((CORE_SECTIONS as readonly string[]).includes(name)) continue;
     if (!isTable(value)) continue;
-    const plugin = PLUGIN_OWNED_SECTIONS[name] ?? name;
+    const plugin = options.tableOwners?.[name] ?? name;
     if (!pluginSections.includes(plugin)) pluginSections.push(plugin);
   }
 
