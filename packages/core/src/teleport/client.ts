@@ -82,6 +82,8 @@ export interface ConnectedTeleportClient extends TeleportClient {
   refreshIdentity(): Promise<boolean>;
   /** Opens a fresh connection for new calls; calls and watches in flight finish on the old one. */
   reconnect(): void;
+  /** Always present on the real client (optional on TeleportClient only for test doubles). */
+  listAccessMonitoringRules(filter: AccessMonitoringRuleFilter, signal?: AbortSignal): Promise<AccessMonitoringRule[]>;
 }
 
 /** The oldest Teleport the Go plugins accept (they require ServerVersion >= 6.1.0-beta.1). */
