@@ -68,6 +68,8 @@ test('contains(set, string) and the .contains method', () => {
   is('access_request.spec.roles.contains("editor")', true);
   is('user.traits["team"].contains("ops")', false);
   is('set("a", "b").contains("b")', true);
+  is('!access_request.spec.roles.contains("root")', true); // ! applies to the whole call
+  is('!access_request.spec.roles.contains("access") || false', false);
 });
 
 test('contains_any(set, set): any element of the second is in the first', () => {
