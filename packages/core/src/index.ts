@@ -96,6 +96,16 @@ export { loadIdentity, loadIdentityFile, loadTlsTrio, parseIdentityFile, assertI
 export type { Identity } from './teleport/identity.js';
 export { authAlpnProtocol, TELEPORT_API_DOMAIN } from './teleport/dial.js';
 export { requestWebLink } from './teleport/links.js';
+
+// Access Monitoring Rules (amr/): the condition language and schedules. Pure, no I/O.
+export { compileRule } from './amr/compileRule.js';
+export type { CompiledRule, CompileRuleResult, RuleCompileFailure, RuleOutcome } from './amr/compileRule.js';
+export { matchingRules } from './amr/matchingRules.js';
+export { buildConditionContext } from './amr/buildConditionContext.js';
+export type { ConditionContext, ConditionContextInput } from './amr/buildConditionContext.js';
+export { parseCondition } from './amr/parseCondition.js';
+export type { ParsedCondition, ParseConditionResult } from './amr/parseCondition.js';
+export { ConditionError } from './amr/conditionError.js';
 export { goRfc822 } from './render/goRfc822.js';
 
 // Messaging kit: chat and mail adapters (messaging/).

@@ -18,6 +18,8 @@ export type {
   Truthy,
 } from './fake-teleport.js';
 export type { AuditEntry, RequestState, Threshold, Rule, Traits, ResourceIdSpec, ClusterState, ClusterEvent } from './cluster-state.js';
+export type { AccessMonitoringRuleInput } from './access-monitoring-rule-input.js';
+export type { AccessMonitoringRuleRecord } from './validate-access-monitoring-rule.js';
 export { FaultInjector } from './faults.js';
 export { FakeTeleportError } from './teleport-error.js';
 export type { TraceKind } from './teleport-error.js';
