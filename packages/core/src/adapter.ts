@@ -158,6 +158,8 @@ export interface AdapterHandlers {
 export interface CheckItem {
   name: string;
   ok: boolean;
+  /** Works, but deserves attention (e.g. an unauthenticated webhook allowed on purpose). */
+  warning?: boolean;
   /** Plain words: what is wrong and how to fix it, or what was verified. */
   detail?: string;
 }
@@ -189,6 +191,14 @@ export interface WebhookRoute {
    * shared server's `[http] basic_auth` is not required on this route. Default false.
    */
   selfAuthenticated?: boolean;
+  /** Largest body accepted on this route (default: the server's, 1 MiB); 413 beyond it. */
+  maxBodyBytes?: number;
+  /**
+   * Also serve this route at an absolute path, for webhook URLs the Go plugins used (Jira posts
+   * to `/`, GitLab to `/webhook`), so a swap needs no change on the service's side. The first
+   * adapter to claim a path keeps it; a second claim is logged and ignored.
+   */
+  legacyPath?: string;
   handle(req: WebhookRequest): Promise<WebhookResponse>;
 }
 

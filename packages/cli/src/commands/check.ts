@@ -103,7 +103,10 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
     }
 
     for (const p of parsed) {
-      for (const item of await checkAdapter(p, teleport, cluster, logger)) add(`${p.name}: ${item.name}`, item.ok, item.detail ?? '');
+      for (const item of await checkAdapter(p, teleport, cluster, logger)) {
+        if (item.ok && item.warning) rows.push({ check: `${p.name}: ${item.name}`, result: 'WARN', detail: item.detail ?? '' });
+        else add(`${p.name}: ${item.name}`, item.ok, item.detail ?? '');
+      }
     }
     return finish();
   } finally {

@@ -200,6 +200,7 @@ export function parseConfig(text: string, file: string, options: LoadConfigOptio
       return own ?? rootSection.stringListMap('role_to_recipients');
     },
     root: () => rootSection,
+    http: () => http,
   };
 
   let reported = false;
