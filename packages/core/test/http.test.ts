@@ -215,3 +215,47 @@ describe('HTTP server configuration', () => {
     }
   });
 });
+
+describe('HTTP server: legacy webhook paths and per-route body limits', () => {
+  let server: RuntimeHttpServer;
+  const logger = createCaptureLogger();
+  const hits: string[] = [];
+  before(async () => {
+    server = await startHttpServer({
+      config: { listenAddr: '127.0.0.1:0', maxBodyBytes: 64 },
+      insecureNoTls: true,
+      logger,
+      readiness: () => ({ ready: true, teleport: { connected: true }, watch: { initialised: true }, adapters: {} }),
+      routes: [
+        {
+          adapter: 'jira',
+          routes: [{ method: 'POST', path: '/', legacyPath: '/', maxBodyBytes: 4096, handle: async (req) => (hits.push(`jira ${req.rawBody.length}`), { status: 200 }) }],
+        },
+        {
+          adapter: 'gitlab',
+          routes: [
+            { method: 'POST', path: '/webhook', legacyPath: '/webhook', handle: async () => (hits.push('gitlab'), { status: 204 }) },
+            { method: 'POST', path: '/other', legacyPath: '/', handle: async () => (hits.push('stolen'), { status: 200 }) },
+          ],
+        },
+      ],
+    });
+  });
+  after(() => server.close());
+
+  it('serves a route at the Go plugin\'s path too, the first claim winning', async () => {
+    const post = (path: string, body = '{}') => fetch(server.url + path, { method: 'POST', body });
+    assert.equal((await post('/')).status, 200);
+    assert.equal((await post('/jira/')).status, 200);
+    assert.equal((await post('/webhook')).status, 204);
+    assert.equal((await post('/gitlab/webhook')).status, 204);
+    assert.deepEqual(hits, ['jira 2', 'jira 2', 'gitlab', 'gitlab']);
+    assert.ok(logger.entries.some((e) => e.level === 'warn' && e.fields['adapter'] === 'gitlab' && e.fields['servedBy'] === 'jira'));
+  });
+
+  it('a route may accept larger bodies than the server default', async () => {
+    const big = 'x'.repeat(1000);
+    assert.equal((await fetch(server.url + '/jira/', { method: 'POST', body: big })).status, 200);
+    assert.equal((await fetch(server.url + '/gitlab/webhook', { method: 'POST', body: big })).status, 413);
+  });
+});
