@@ -1,5 +1,6 @@
-// The ONE place the soak harness imports the service fakes from. They are moving to
-// @teleport-plugin/slack/testing and @teleport-plugin/pagerduty/testing; when they do, only the
-// import lines below change.
-export { FakeSlack, FakePagerDuty, blocksText } from '@teleport-plugin/testkit';
-export type { FakeSlackMessage, FakePdIncident, Fault } from '@teleport-plugin/testkit';
+// The one place the soak harness imports the service fakes from (each adapter's /testing export).
+export { FakeSlack, blocksText } from '@teleport-plugin/slack/testing';
+export type { FakeSlackMessage } from '@teleport-plugin/slack/testing';
+export { FakePagerDuty } from '@teleport-plugin/pagerduty/testing';
+export type { FakePdIncident } from '@teleport-plugin/pagerduty/testing';
+export type { Fault } from '@teleport-plugin/core/testing';

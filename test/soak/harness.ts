@@ -229,7 +229,16 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakO
       logs.push(logFile);
       return new PluginProcess(`${role}-${spawned}`, ['start', '-c', configFile, '--plugin', 'slack', '--plugin', 'pagerduty'], {
         cwd: TEST_DIR,
-        env: { TELEPORT_PLUGIN_FAIL_FAST: '' },
+        // As in Kubernetes: a stable instance name per pod (the restarted main is the same pod),
+        // and tighter delivery timings than the defaults so a vanished replica's leases expire
+        // within the run.
+        env: {
+          TELEPORT_PLUGIN_FAIL_FAST: '',
+          TELEPORT_PLUGIN_INSTANCE: role,
+          TELEPORT_PLUGIN_HANDLER_TIMEOUT: '10s',
+          TELEPORT_PLUGIN_LEASE: '15s',
+          TELEPORT_PLUGIN_RECONCILE_INTERVAL: '10s',
+        },
         logFile,
       });
     };

@@ -63,6 +63,13 @@ export interface WorkloadOptions {
    * while its review is being posted), which is realistic and finds bugs without any fault.
    */
   resolveGapMs?: number;
+  /**
+   * At least this long between a request's last review and its expiry (default 4 s). An expiry
+   * deletes the request and its reviews with it: a review made during a stream outage and
+   * followed by a deletion within the same outage can be seen by no plugin (nor by Teleport's own).
+   * Longer than any outage this harness injects, so every review is visible to a watching plugin.
+   */
+  expiryGapMs?: number;
 }
 
 /** Seeded lifecycles: 0–2 reviews by distinct reviewers, then approved, denied, expired or left pending. */
@@ -88,7 +95,10 @@ export function planWorkload(options: WorkloadOptions, random: () => number): Pl
       createAt,
       reviews,
       outcome,
-      resolveAt: outcome === 'pending' ? undefined : Math.max(end, (times.at(-1) ?? 0) + (options.resolveGapMs ?? 100)),
+      resolveAt:
+        outcome === 'pending'
+          ? undefined
+          : Math.max(end, (times.at(-1) ?? 0) + (outcome === 'expire' && times.length > 0 ? Math.max(options.resolveGapMs ?? 100, options.expiryGapMs ?? 4_000) : (options.resolveGapMs ?? 100))),
     });
   }
   return out;
