@@ -108,6 +108,35 @@ test('429: pdjs retries three times by itself, then the call fails (retryable); 
   assert.ok(pair[1]!.at - pair[0]!.at >= 950, `retried ${pair[1]!.at - pair[0]!.at} ms after a 429 asking for 1 s`);
 });
 
+test('the always-429 bound: one rate-limited call is at most 4 requests (pdjs\'s 3 + 1), whatever the policy says, and fails retryable', async () => {
+  const svc = pd.addService('Rate Limited Service');
+  // A policy that would retry 429s itself: the client still leaves them to pdjs.
+  const c = client({ policy: { attempts: 10, rateLimitedAttempts: 10, baseMs: 1, capMs: 1 } });
+  const incident = await c.createIncident({ title: 't', incidentKey: 'k-429', serviceId: svc.id, details: 'd' });
+  const notes = `/incidents/${incident.id}/notes`;
+  pd.fail({ status: 429, times: 1_000 });
+  try {
+    for (const [what, method, path, call] of [
+      ['a read', 'GET', '/abilities', () => c.abilities()],
+      ['a note (not idempotent)', 'POST', notes, () => c.addNote(incident.id, 'never')],
+      ['the resolve PUT', 'PUT', `/incidents/${incident.id}`, () => c.resolveIncident(incident.id)],
+    ] as const) {
+      const before = pd.http.callsTo(method, path).length;
+      await assert.rejects(call(), (err: unknown) => {
+        assert.ok(isPluginError(err, 'RATE_LIMITED'), `${what}: ${String(err)}`);
+        assert.equal(err.service?.retryable, true, what);
+        // A 429 means PagerDuty did nothing: the ledger may simply do it again later.
+        assert.equal(err.service?.outcomeUnknown, false, what);
+        return true;
+      });
+      assert.equal(pd.http.callsTo(method, path).length - before, 4, what);
+    }
+  } finally {
+    pd.http.clearFaults();
+  }
+  assert.deepEqual(pd.incidents.find((i) => i.id === incident.id)?.notes, []);
+});
+
 test('429 with PagerDuty ratelimit-reset is understood; a long wait fails at once', async () => {
   // core's retryAfterMs reads PagerDuty's own header (seconds from now).
   assert.equal(retryAfterMs(new Headers({ 'ratelimit-reset': '2' })), 2000);
