@@ -304,7 +304,7 @@ test('a shutdown during a retry wait ends the call at once', async () => {
   assert.equal(line?.fields['status'], 503);
 });
 
-test('a shutdown during a retry wait names the call it cut short', { todo: "core's callService rethrows the abort of its retry wait as it is (the bare abort reason), not wrapped like an abort during an attempt" }, async () => {
+test('a shutdown during a retry wait names the call it cut short', async () => {
   pd.fail({ method: 'GET', path: '/abilities', status: 503, times: 1 });
   const abort = new AbortController();
   const logger = createCaptureLogger();
