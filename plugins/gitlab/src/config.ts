@@ -117,7 +117,7 @@ function parseProjectId(section: ConfigSection): string {
     return id;
   }
   if (/^https?:\/\//i.test(id)) {
-    throw section.error('project_id', `${expected}, not a URL: use the path after the host`);
+    throw section.error('project_id', 'the project\'s path after the host ("group/project" for https://gitlab.com/group/project), not its URL');
   }
   if (!/^[\w.-]+(\/[\w.-]+)+$/.test(id)) throw section.error('project_id', expected);
   return id;
