@@ -18,3 +18,4 @@ export * from './labels.js';
 export * from './webhook.js';
 export { ensureLabels, ensureProjectHook } from './projectSetup.js';
 export type { LabelSetup, HookSetup, HookSetupOptions } from './projectSetup.js';
+export { checkGitlab, REQUIRED_SCOPE } from './check.js';

@@ -377,6 +377,26 @@ describe('transport', () => {
     assert.equal(gl.calls.length, before);
   });
 
+  test('connections are kept alive and reused', async () => {
+    const ports: number[] = [];
+    const server = http.createServer((req, res) => {
+      ports.push(req.socket.remotePort ?? 0);
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 9, username: 'bot', name: 'Bot' }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const c = new GitlabClient({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, token: 't', policy: POLICY });
+      for (let i = 0; i < 6; i += 1) await c.currentUser();
+      assert.equal(ports.length, 6);
+      // undici hands a connection back to its pool a moment after the body is read, so an
+      // immediate next call may open a second one; after that they are reused.
+      assert.ok(new Set(ports).size <= 2, `sequential calls reuse connections, saw ports ${ports.join(', ')}`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   test('sameHookTarget ignores credentials, case of the host and a trailing slash only', () => {
     assert.ok(sameHookTarget('https://u:p@Plugins.Example.com/gitlab/webhook/', 'https://plugins.example.com/gitlab/webhook'));
     assert.ok(!sameHookTarget('http://plugins.example.com/gitlab/webhook', 'https://plugins.example.com/gitlab/webhook'));
