@@ -19,3 +19,5 @@ export * from './webhook.js';
 export { ensureLabels, ensureProjectHook } from './projectSetup.js';
 export type { LabelSetup, HookSetup, HookSetupOptions } from './projectSetup.js';
 export { checkGitlab, REQUIRED_SCOPE } from './check.js';
+export { gitlabSnapshot, gitlabPluginData, issueRefData, readIssueRef, issueMatches, PROJECT_ID_KEY, ISSUE_IID_KEY, ISSUE_ID_KEY } from './pluginData.js';
+export type { IssueRef } from './pluginData.js';
