@@ -65,7 +65,7 @@ export function parseGitlabConfig(section: ConfigSection, ctx: ConfigContext): G
   });
   if (!webhookSecret) throw section.error('webhook_secret', 'a passphrase GitLab sends back with every webhook call (X-Gitlab-Token)');
 
-  const { webhookUrl, webhookUrlRedacted, upstreamWebhookUrl } = parseWebhookUrl(root.section('http'));
+  const { webhookUrl, webhookUrlRedacted, upstreamWebhookUrl } = parseWebhookUrl(ctx);
   return { url, token, projectId, webhookSecret, webhookUrl, webhookUrlRedacted, upstreamWebhookUrl };
 }
 
@@ -123,22 +123,30 @@ function parseProjectId(section: ConfigSection): string {
   return id;
 }
 
-function parseWebhookUrl(http: ConfigSection): { webhookUrl: string; webhookUrlRedacted: string; upstreamWebhookUrl: string } {
-  const expected = 'required: the address GitLab reaches this plugin at (e.g. "https://teleport-plugins.example.com"); the webhook is <public_addr>/gitlab/webhook';
-  const raw = (http.string('public_addr') ?? '').trim();
-  if (raw === '') throw http.error('public_addr', expected);
-  // As upstream (lib.HTTPConfig.BaseURL): no scheme means https.
-  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(raw) ? raw : `https://${raw}`;
-  let url: URL;
-  try {
-    url = new URL(withScheme);
-  } catch {
-    throw http.error('public_addr', 'a URL such as "https://teleport-plugins.example.com"');
+/**
+ * The hook URLs from the parsed `[http]` (core's reading of it: scheme defaulted to https, the
+ * credentials of `public_addr` moved to basic auth). Credentials written in public_addr go back
+ * into the hook URL, as upstream registered it, so GitLab keeps sending them; those of an
+ * `[http.basic_auth]` table are not handed to GitLab (the webhook route authenticates GitLab by
+ * its token, so it needs no basic auth).
+ */
+function parseWebhookUrl(ctx: ConfigContext): { webhookUrl: string; webhookUrlRedacted: string; upstreamWebhookUrl: string } {
+  const httpSection = ctx.root().section('http');
+  const http = ctx.http();
+  const publicAddr = http?.publicAddr;
+  if (publicAddr === undefined || publicAddr === '') {
+    throw httpSection.error(
+      'public_addr',
+      'required: the address GitLab reaches this plugin at (e.g. "https://teleport-plugins.example.com"); the webhook is <public_addr>/gitlab/webhook',
+    );
   }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw http.error('public_addr', 'an http or https URL');
+  const url = new URL(publicAddr);
+  if (url.search || url.hash) throw httpSection.error('public_addr', 'a base URL without a query or fragment');
+  const auth = http?.basicAuth;
+  if (auth && !httpSection.section('basic_auth').present) {
+    url.username = encodeURIComponent(auth.user);
+    url.password = encodeURIComponent(auth.password);
   }
-  if (url.search || url.hash) throw http.error('public_addr', 'a base URL without a query or fragment');
   const base = url.pathname.replace(/\/+$/, '');
   url.pathname = `${base}${UPSTREAM_WEBHOOK_PATH}`;
   const upstreamWebhookUrl = url.toString();

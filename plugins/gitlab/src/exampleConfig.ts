@@ -7,7 +7,8 @@ export function exampleConfig(): string {
 # Opens an issue for each access request (label "Teleport: Pending"), adds reviews as notes, and
 # closes it with the outcome's label when the request is decided or expires. A reviewer approves
 # or denies by adding the "Teleport: Approved" or "Teleport: Denied" label to the issue.
-# The token needs the api scope and the Maintainer role in the project (to manage its webhook).
+# The token needs the api scope and the Maintainer role in the project (to manage its webhook);
+# the plugin's Teleport role needs access_request [list, read, update] (it sets decided states).
 [gitlab]
 # Instance URL; leave empty for https://gitlab.com.
 url = ""
