@@ -144,3 +144,13 @@ test('the example config parses (with its token file present) and uses only know
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('[http.basic_auth] protects the server but is not handed to GitLab: the hook authenticates by its token', () => {
+  const c = parse(`[gitlab]\ntoken = "t"\nproject_id = "7"\nwebhook_secret = "s"\n[http]\npublic_addr = "https://plugins.example.com"\n[http.basic_auth]\nuser = "ops"\npassword = "pw"\n`);
+  assert.equal(c.webhookUrl, 'https://plugins.example.com/gitlab/webhook');
+});
+
+test('package.json declares the top-level tables the adapter reads ([db])', () => {
+  const pkg = JSON.parse(fs.readFileSync(fileURLToPath(new URL('../../package.json', import.meta.url)), 'utf8')) as { teleportPlugin?: { tables?: string[] } };
+  assert.deepEqual(pkg.teleportPlugin?.tables, [...GITLAB_TABLES]);
+});
