@@ -268,6 +268,27 @@ describe('decisions by label', () => {
     }
   });
 
+  test('a label on the issue of a request that is gone: nothing decided, the issue closed as expired', async () => {
+    const project = newProject();
+    const { t } = await startPlugin(project);
+    try {
+      const r = t.teleport.put(newRequest());
+      await t.settled();
+      const issue = onlyIssue(project, r.id);
+      // Deleted without the plugin hearing of it (a missed event).
+      t.teleport.remove(r.id, false);
+      assert.deepEqual((await gl.addLabelAs('carol', project, issue.iid, 'Teleport: Approved')).map((d) => d.status), [204]);
+      await waitFor(() => issue.state === 'closed', 'the issue closed by the resync');
+      await t.settled();
+      assert.equal(t.teleport.decisions.length, 0);
+      assert.ok(issue.labels.includes('Teleport: Expired'), issue.labels.join(', '));
+      assert.deepEqual(notes(issue), ['Access request has been expired\n\n']);
+      assert.equal(t.data(r.id)?.['resolution'], 'expired');
+    } finally {
+      await t.close();
+    }
+  });
+
   test('authentication: a wrong or missing token gets 401 and changes nothing; bad calls are refused or ignored', async () => {
     const project = newProject();
     const { t, base } = await startPlugin(project);
