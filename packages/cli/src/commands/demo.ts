@@ -134,7 +134,15 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
     const prepared = await prepare(configFile, { plugins: names, debug: flags.debug }, env);
     rootLogger = prepared.logger;
     teleport = await createTeleportClient(prepared.config.teleport, prepared.logger);
-    runtime = await startRuntime({ teleport, adapters: prepared.adapters, logger: prepared.logger });
+    // Adapters that take webhooks (GitLab) serve them on the [http] their demo asked for, in
+    // plain HTTP on 127.0.0.1: the demo never leaves this machine.
+    runtime = await startRuntime({
+      teleport,
+      adapters: prepared.adapters,
+      logger: prepared.logger,
+      ...(prepared.config.http === undefined ? {} : { http: prepared.config.http }),
+      insecureNoTls: true,
+    });
     out(`* Runtime started: one Teleport connection, one watch stream, adapters ${names.join(', ')}`);
     out();
 
