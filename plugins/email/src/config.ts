@@ -61,14 +61,13 @@ export function parseEmailConfig(section: ConfigSection, ctx: ConfigContext): Em
   const mailgunSection = root.section('mailgun');
   const delivery = root.section('delivery');
 
-  const roleToRecipients = parseRecipients(section, delivery, ctx);
-
   if (!smtpSection.present && !mailgunSection.present) {
     throw root.error(
       'smtp',
       'required: a [smtp] table (host, port, username, password) or a [mailgun] table (domain, private_key); the file has neither',
     );
   }
+  const roleToRecipients = parseRecipients(section, delivery, ctx);
   // Upstream validates both tables when both are present, then SMTP wins.
   const mailgun = mailgunSection.present ? parseMailgun(mailgunSection) : undefined;
   const smtp = smtpSection.present ? parseSmtp(smtpSection) : undefined;
@@ -127,7 +126,7 @@ function parseRecipients(section: ConfigSection, delivery: ConfigSection, ctx: C
   if (legacy.length > 0) {
     if (hasMap) throw delivery.error('recipients', 'conflicts with role_to_recipients: provide either delivery.recipients or role_to_recipients, not both');
     for (const r of legacy) {
-      if (!isEmail(r.trim())) throw delivery.error('recipients', `invalid email address "${r}" in delivery.recipients`);
+      if (!isEmail(r.trim())) throw delivery.error('recipients', `must list email addresses only, got "${r}": invalid email address in delivery.recipients`);
     }
     out = { '*': legacy.map((r) => r.trim()) };
   } else {
@@ -138,7 +137,7 @@ function parseRecipients(section: ConfigSection, delivery: ConfigSection, ctx: C
     for (const [role, list] of Object.entries(map)) {
       const cleaned = list.map((r) => r.trim()).filter((r) => r !== '');
       for (const r of cleaned) {
-        if (!isEmail(r)) throw table.error(role, `invalid email address "${r}" in role_to_recipients.${role} (every recipient must be an email address)`);
+        if (!isEmail(r)) throw table.error(role, `must list email addresses only, got "${r}": invalid email address in role_to_recipients.${role}`);
       }
       out[role] = cleaned;
     }

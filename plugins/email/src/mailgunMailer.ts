@@ -1,8 +1,8 @@
-import { PluginError, callService, httpFailure, isPluginError, networkFailure, retryAfterMs } from '@teleport-plugin/core';
+import { PluginError, callService, httpFailure, isPluginError, networkFailure, registerSecret, retryAfterMs } from '@teleport-plugin/core';
 import type { CheckItem, Logger, OutboundCall, OutboundPolicy } from '@teleport-plugin/core';
 import { mailboxAddress } from './address.js';
 import type { Mailer, MailerOptions, OutgoingMail, SentMail } from './client.js';
-import { MAILGUN_EU_API_BASE, MAILGUN_US_API_BASE } from './config.js';
+import { MAILGUN_EU_API_BASE } from './config.js';
 import type { MailgunConfig } from './config.js';
 import { bracketed, unbracketed } from './messageId.js';
 
@@ -36,7 +36,10 @@ export class MailgunMailer implements Mailer {
     options: MailerOptions = {},
   ) {
     this.base = config.apiBase.replace(/\/+$/, '');
-    this.authorization = `Basic ${Buffer.from(`api:${config.privateKey}`).toString('base64')}`;
+    const credentials = Buffer.from(`api:${config.privateKey}`).toString('base64');
+    registerSecret(config.privateKey);
+    registerSecret(credentials);
+    this.authorization = `Basic ${credentials}`;
     this.senderAddress = mailboxAddress(sender) ?? sender;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.logger = options.logger;
@@ -177,7 +180,8 @@ export class MailgunMailer implements Mailer {
     const status = res.status;
     const said = mailgunMessage(text);
     const domain = this.config.domain;
-    const region = this.base === MAILGUN_US_API_BASE ? `; a domain in Mailgun's EU region needs mailgun.api_base = "${MAILGUN_EU_API_BASE}"` : '';
+    // Upstream's classic failure: an EU-region domain asked at the US endpoint (401 or 404).
+    const region = new URL(this.base).host === new URL(MAILGUN_EU_API_BASE).host ? '' : `; if ${this.config.domain} is in Mailgun's EU region, set mailgun.api_base = "${MAILGUN_EU_API_BASE}"`;
     let explanationText: string;
     let extra: Record<string, unknown> = {};
     if (status === 401 || status === 403) {

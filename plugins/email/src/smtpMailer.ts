@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import { Readable } from 'node:stream';
-import { callService, isPluginError } from '@teleport-plugin/core';
+import { callService, isPluginError, registerSecret } from '@teleport-plugin/core';
 import type { CheckItem, Logger, OutboundCall, OutboundPolicy } from '@teleport-plugin/core';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
@@ -57,6 +57,10 @@ export class SmtpMailer implements Mailer {
     private readonly options: MailerOptions = {},
   ) {
     this.senderAddress = mailboxAddress(sender) ?? sender;
+    // What AUTH PLAIN / LOGIN put on the wire, in case a server echoes it in an error reply.
+    registerSecret(config.password);
+    registerSecret(Buffer.from(`\0${config.username}\0${config.password}`).toString('base64'));
+    registerSecret(Buffer.from(config.password).toString('base64'));
     this.maxConnections = Math.max(1, options.maxConnections ?? 3);
     this.idleTimeoutMs = options.idleTimeoutMs ?? 15_000;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -77,7 +81,7 @@ export class SmtpMailer implements Mailer {
   }
 
   /** SMTP cannot be asked whether it accepted a mail: the Message-ID is the only safeguard. */
-  async findSent(): Promise<boolean | undefined> {
+  async findSent(_messageId: string, _signal?: AbortSignal): Promise<boolean | undefined> {
     return undefined;
   }
 
