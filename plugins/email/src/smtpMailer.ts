@@ -1,6 +1,6 @@
 import * as os from 'node:os';
 import { Readable } from 'node:stream';
-import { callService, isPluginError, registerSecret } from '@teleport-plugin/core';
+import { PluginError, callService, isPluginError, registerSecret } from '@teleport-plugin/core';
 import type { CheckItem, Logger, OutboundCall, OutboundPolicy } from '@teleport-plugin/core';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
@@ -186,6 +186,11 @@ export class SmtpMailer implements Mailer {
   private async acquire(call: OutboundCall, recipient: string, signal: AbortSignal | undefined): Promise<Pooled> {
     await this.permit(signal);
     try {
+      if (this.closed) {
+        throw new PluginError('SHUTDOWN', `${call.service} ${call.operation}: the mailer is closed`, {
+          service: { service: call.service, operation: call.operation, retryable: false, outcomeUnknown: false },
+        });
+      }
       for (let p = this.idle.pop(); p; p = this.idle.pop()) {
         clearTimeout(p.timer);
         if (p.alive && !p.conn.destroyed) return p;

@@ -86,7 +86,7 @@ describe('Mailgun mailer against the fake Mailgun', () => {
     assert.equal(answer.id, reply.messageId);
   });
 
-  it('createMailer picks Mailgun when [smtp] is absent', () => {
+  it('createMailer picks Mailgun when [smtp] is absent, SMTP otherwise', () => {
     const m = createMailer({
       transport: 'mailgun',
       smtp: undefined,
@@ -97,6 +97,16 @@ describe('Mailgun mailer against the fake Mailgun', () => {
       html: false,
     });
     assert.equal(m.service, 'Mailgun');
+    const smtp = createMailer({
+      transport: 'smtp',
+      smtp: { host: '127.0.0.1', port: 25, username: 'u', password: 'p-12345', startTlsPolicy: 'mandatory' },
+      mailgun: { domain: DOMAIN, privateKey: KEY, apiBase: us.apiBase },
+      sender: SENDER,
+      senderAddress: 'noreply@example.com',
+      roleToRecipients: { '*': ['a@example.com'] },
+      html: false,
+    });
+    assert.equal(smtp.service, 'SMTP', 'SMTP wins when both are configured');
   });
 
   it('an EU-region domain works with the EU base URL, and the US one explains what to set', async () => {

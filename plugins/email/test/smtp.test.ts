@@ -411,6 +411,16 @@ describe('SMTP mailer against a real SMTP server (STARTTLS + AUTH)', () => {
       }
     });
 
+    it('a closed mailer refuses to send', async () => {
+      const s = await server();
+      const m = mailer(s.port);
+      await m.send(simpleMail('a@example.com'));
+      await m.close();
+      const err = await failure(m.send(simpleMail('b@example.com')));
+      assert.equal(err.code, 'SHUTDOWN');
+      assert.equal(s.mails.length, 1);
+    });
+
     it('an abort while sending ends the attempt', async () => {
       const s = await server();
       const m = mailer(s.port);
