@@ -37,6 +37,8 @@ export interface SentMail {
 export interface Mailer {
   /** `SMTP` or `Mailgun`: the service name in errors and logs. */
   readonly service: 'SMTP' | 'Mailgun';
+  /** Whether findSent can answer (Mailgun's events); false for SMTP, which cannot be asked. */
+  readonly canFindSent: boolean;
   /**
    * Sends one mail. Not idempotent: it is repeated only when it certainly never reached the
    * service; a failure after that carries `outcomeUnknown` and goes to findSent (Mailgun) or is

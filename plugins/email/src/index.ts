@@ -1,5 +1,13 @@
-// Public entry of @teleport-plugin/email. No default export yet: the adapter is wired onto the
-// core's delivery layer in a later stage; this is its config, texts and mail client.
+// Public entry of @teleport-plugin/email: the adapter (default export), its config, texts, mail
+// clients and plugin-data layout. Test servers are in @teleport-plugin/email/testing.
+import { emailAdapter } from './adapter.js';
+
+export default emailAdapter;
+export { emailAdapter, setupEmail, checkEmail, ADAPTER_NAME } from './adapter.js';
+export type { EmailAdapterOptions } from './adapter.js';
+export { EmailBot } from './bot.js';
+export type { EmailBotOptions } from './bot.js';
+export { emailDemo, describeMails } from './demo.js';
 export {
   parseEmailConfig,
   exampleConfig,
@@ -23,6 +31,8 @@ export {
   encodeEmailThreads,
   isEncodableThread,
   threadTimestamp,
+  emailThreadsLayout,
+  emailPluginData,
   EMAIL_THREADS_KEY,
   LEGACY_EMAIL_KEY,
   LEGACY_TIMESTAMP_KEY,

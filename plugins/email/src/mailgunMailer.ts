@@ -23,6 +23,7 @@ interface MailgunAnswer {
 
 export class MailgunMailer implements Mailer {
   readonly service = SERVICE;
+  readonly canFindSent = true;
   private readonly base: string;
   private readonly authorization: string;
   private readonly senderAddress: string;

@@ -1,3 +1,5 @@
+import { accessRequestSnapshot } from '@teleport-plugin/core';
+import type { AccessRequest, MessageLayout, MessageRef, PluginData, PluginDataLayout } from '@teleport-plugin/core';
 import { unbracketed } from './messageId.js';
 
 /** Plugin data key holding the threads, in the Go plugin's layout. */
@@ -53,3 +55,43 @@ export function isEncodableThread(thread: EmailThread): boolean {
 export function threadTimestamp(now: Date = new Date()): string {
   return now.toISOString();
 }
+
+/**
+ * The messaging kit's view of `email_threads`: one ref per thread, `{channel: address, id:
+ * first Message-ID, extra: timestamp}`, so replies and outcome mails go to the threads a Go
+ * plugin started as well as ours. A ref's string form is the Go entry (`email/timestamp/id`).
+ */
+export const emailThreadsLayout: MessageLayout = {
+  refs(data) {
+    if (!data) return [];
+    return decodeEmailThreads(data).map((t) => ({ channel: t.email, id: t.messageId, extra: t.timestamp }));
+  },
+  withRef(data, ref) {
+    const thread = threadOf(ref);
+    if (!isEncodableThread(thread)) return data;
+    // Only the `email_threads` entries: a legacy `email`/`timestamp` pair stays where it is
+    // (copying it over would list that thread twice).
+    const threads = decodeEmailThreads({ [EMAIL_THREADS_KEY]: data[EMAIL_THREADS_KEY] ?? '' });
+    if (threads.some((t) => t.email === thread.email && t.messageId === thread.messageId)) return data;
+    return { ...data, [EMAIL_THREADS_KEY]: encodeEmailThreads([...threads, thread]) };
+  },
+  encode: (ref) => encodeEmailThreads([threadOf(ref)]),
+  decode(value) {
+    const [thread] = decodeEmailThreads({ [EMAIL_THREADS_KEY]: value });
+    return thread && thread.email !== '' ? { channel: thread.email, id: thread.messageId, extra: thread.timestamp } : undefined;
+  },
+};
+
+function threadOf(ref: MessageRef): EmailThread {
+  return { email: ref.channel, timestamp: ref.extra ?? '', messageId: ref.id };
+}
+
+/**
+ * What the Go email plugin writes when it first sees a request (`user`, `roles`,
+ * `request_reason`, `reviews_count`, `resolution`, `resolve_reason`, `email_threads`), on top of
+ * core's common snapshot (its extra keys are ignored by the Go plugin). `resolution` is spelled
+ * `APPROVED`/`DENIED`/`EXPIRED`, the default.
+ */
+export const emailPluginData: PluginDataLayout = {
+  snapshot: (request: AccessRequest): PluginData => ({ ...accessRequestSnapshot(request), [EMAIL_THREADS_KEY]: '' }),
+};

@@ -40,6 +40,7 @@ type StepCallback<T> = (err: Error | null | undefined, result?: T) => void;
 
 export class SmtpMailer implements Mailer {
   readonly service = SERVICE;
+  readonly canFindSent = false;
   private readonly senderAddress: string;
   private readonly idle: Pooled[] = [];
   private readonly waiters: Array<() => void> = [];
@@ -148,9 +149,9 @@ export class SmtpMailer implements Mailer {
       case 'opportunistic':
         return conn.secure
           ? { name: 'SMTP STARTTLS', ok: true, detail: 'connection upgraded with STARTTLS (starttls_policy = "opportunistic")' }
-          : { name: 'SMTP STARTTLS', ok: true, detail: `${where} offers no STARTTLS: the password and mails go unencrypted (starttls_policy = "opportunistic")` };
+          : { name: 'SMTP STARTTLS', ok: true, warning: true, detail: `${where} offers no STARTTLS: the password and mails go unencrypted (starttls_policy = "opportunistic")` };
       case 'disabled':
-        return { name: 'SMTP STARTTLS', ok: true, detail: 'not used (starttls_policy = "disabled"): the password and mails go unencrypted' };
+        return { name: 'SMTP STARTTLS', ok: true, warning: true, detail: 'not used (starttls_policy = "disabled"): the password and mails go unencrypted' };
     }
   }
 
