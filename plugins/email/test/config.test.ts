@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
-import { createCaptureLogger, isPluginError, parseConfig } from '@teleport-plugin/core';
+import { createCaptureLogger, isPluginError, parseConfig, readAdapterTables } from '@teleport-plugin/core';
 import { EMAIL_TABLES, MAILGUN_EU_API_BASE, MAILGUN_US_API_BASE, exampleConfig, parseEmailConfig } from '../src/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,8 +46,15 @@ function configError(body: string): string {
 }
 
 describe('email config', () => {
-  it('declares the top-level tables it reads', () => {
+  it('declares the top-level tables it reads, in package.json too (so the core never names the adapter)', async () => {
     assert.deepEqual([...EMAIL_TABLES], ['smtp', 'mailgun', 'delivery']);
+    const pkg = JSON.parse(await readFile(join(here, '..', '..', 'package.json'), 'utf8')) as { teleportPlugin?: { tables?: unknown } };
+    assert.deepEqual(pkg.teleportPlugin?.tables, [...EMAIL_TABLES]);
+    // What the CLI does: read the declaration without importing the adapter; [smtp] then names it.
+    assert.deepEqual(readAdapterTables(['email'], { from: [here] }), { smtp: 'email', mailgun: 'email', delivery: 'email' });
+    const loaded = parseConfig(`${TELEPORT()}${SMTP}${RTR}`, 'teleport-email.toml', { cwd: dir, env: {}, tableOwners: { smtp: 'email', mailgun: 'email', delivery: 'email' } });
+    assert.deepEqual(loaded.pluginSections, ['email']);
+    assert.equal(loaded.section('email').present, false, 'the Go file has no [email] table');
   });
 
   it('reads [smtp] with upstream defaults: port 587, starttls_policy mandatory', () => {

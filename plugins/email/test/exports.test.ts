@@ -6,12 +6,16 @@ const MAIN = '@teleport-plugin/email';
 const TESTING = '@teleport-plugin/email/testing';
 
 describe('package exports', () => {
-  it('"." exposes config, client and texts, and no default adapter yet', async () => {
+  it('"." exposes the adapter as its default export, with config, client and texts', async () => {
     const mod = (await import(MAIN)) as Record<string, unknown>;
     for (const name of ['parseEmailConfig', 'exampleConfig', 'EMAIL_TABLES', 'createMailer', 'SmtpMailer', 'MailgunMailer', 'mailMessageId', 'newRequestMail', 'reviewReplyText', 'resolutionMail', 'requesterOutcomeMail', 'decodeEmailThreads', 'encodeEmailThreads']) {
       assert.ok(name in mod, name);
     }
-    assert.equal(mod['default'], undefined);
+    const adapter = mod['default'] as { name?: unknown; setup?: unknown; parseConfig?: unknown; demo?: unknown; pluginData?: unknown };
+    assert.equal(adapter.name, 'email');
+    assert.equal(typeof adapter.setup, 'function');
+    assert.equal(typeof adapter.parseConfig, 'function');
+    assert.ok(adapter.demo && adapter.pluginData);
   });
 
   it('"./testing" exposes the SMTP server and the fake Mailgun', async () => {
