@@ -57,6 +57,12 @@ export interface PluginDataLayout {
 export interface AdapterContext<TConfig> {
   readonly name: string;
   readonly config: TConfig;
+  /**
+   * `run` for `teleport-plugin start`; `check` when setup() runs only so `teleport-plugin check`
+   * can call the handlers' check(): then setup must change nothing on the service (no labels or
+   * webhooks created), only read.
+   */
+  readonly mode: 'run' | 'check';
   /** Child logger carrying `{ adapter: name }`. */
   readonly logger: Logger;
   readonly cluster: ClusterInfo;

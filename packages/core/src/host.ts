@@ -132,6 +132,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     const ctx: AdapterContext<unknown> = {
       name,
       config,
+      mode: 'run',
       logger: adapterLogger,
       cluster,
       store,

@@ -33,7 +33,7 @@ export interface ProjectState {
  * written again, or created once). Safe on every start and on several replicas at once. Any
  * failure is fatal, as one line naming the key to fix or the GitLab that could not be reached.
  */
-export async function setUpProject(client: GitlabClient, config: GitlabConfig, logger: Logger, signal?: AbortSignal): Promise<ProjectState> {
+export async function setUpProject(client: GitlabClient, config: GitlabConfig, logger: Logger, signal?: AbortSignal, mode: 'run' | 'check' = 'run'): Promise<ProjectState | undefined> {
   const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();
@@ -43,6 +43,8 @@ export async function setUpProject(client: GitlabClient, config: GitlabConfig, l
   };
   const project = await step('find the project', () => client.project(config.projectId, signal));
   const bot = await step("read the token's user", () => client.currentUser(signal));
+  // `teleport-plugin check` changes nothing: its own checks report missing labels and hooks.
+  if (mode === 'check') return undefined;
   const labels = await step('set up the labels', () => ensureLabels(client, project.id, signal));
   const hook = await step('set up the project webhook', () =>
     ensureProjectHook(client, project.id, { url: config.webhookUrl, token: config.webhookSecret, legacyUrls: [config.upstreamWebhookUrl], logger }, signal),
@@ -95,7 +97,8 @@ export function createGitlabAdapter(tuning: GitlabTuning = {}): Adapter<GitlabCo
     async setup(ctx) {
       const { config } = ctx;
       const client = new GitlabClient({ ...tuning.client, url: config.url, token: config.token, logger: ctx.logger });
-      const state = await setUpProject(client, config, ctx.logger, ctx.signal);
+      const state = await setUpProject(client, config, ctx.logger, ctx.signal, ctx.mode);
+      if (!state) return { check: (signal) => checkGitlab(client, config, signal) };
       return createGitlabHandlers(ctx, client, state, tuning);
     },
     exampleConfig,

@@ -127,6 +127,7 @@ async function checkAdapter(
   const ctx: AdapterContext<unknown> = {
     name: p.name,
     config: p.config,
+    mode: 'check',
     logger: logger.child({ adapter: p.name }),
     cluster,
     store: createPluginDataStore(teleport, p.name),

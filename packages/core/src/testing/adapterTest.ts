@@ -73,7 +73,7 @@ export async function startAdapterTest<TConfig>(adapter: Adapter<TConfig>, confi
 export function adapterContext<TConfig>(
   name: string,
   config: TConfig,
-  options: { teleport?: MemoryTeleport; webProxyUrl?: string } = {},
+  options: { teleport?: MemoryTeleport; webProxyUrl?: string; mode?: 'run' | 'check' } = {},
 ): { ctx: AdapterContext<TConfig>; teleport: MemoryTeleport; logger: CaptureLogger; health: Array<{ healthy: boolean; reason?: string }>; close(): Promise<void> } {
   const teleport = options.teleport ?? new MemoryTeleport();
   const logger = createCaptureLogger();
@@ -83,6 +83,7 @@ export function adapterContext<TConfig>(
   const ctx: AdapterContext<TConfig> = {
     name,
     config,
+    mode: options.mode ?? 'run',
     logger: logger.child({ adapter: name }),
     cluster: {
       ...teleport.cluster,
