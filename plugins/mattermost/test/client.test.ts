@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { isOutcomeUnknown, isRetryable } from '@teleport-plugin/core';
 import { HttpFake } from '@teleport-plugin/core/testing';
@@ -28,6 +30,26 @@ describe('requests', () => {
     const post = fake.apiCalls('POST', '/posts').at(-1)!;
     assert.equal(post.headers['content-type'], 'application/json');
     assert.deepEqual(post.json, { channel_id: general.id, message: 'hello', props: { teleport_request_id: 'req-h', teleport_kind: 'request' } });
+  });
+
+  it('keeps the connection alive between calls', async () => {
+    const ports: number[] = [];
+    const server = http.createServer((req, res) => {
+      ports.push(req.socket.remotePort ?? 0);
+      req.resume();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'bot', username: 'b', email: '', is_bot: true }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const c = clientFor(fake, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
+      for (let i = 0; i < 6; i += 1) await c.me();
+      assert.equal(ports.length, 6);
+      // Node's fetch pool may open a second socket while the first is being released.
+      assert.ok(new Set(ports).size <= 2, `connections from ports ${ports.join(', ')}`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 
   it('me(): the bot user; a repeated GET sends If-None-Match and a 304 answer is served from the cache', async () => {
