@@ -1,5 +1,11 @@
-// Public entry of @teleport-plugin/mattermost (stage A: config, client, rendering, checks; the
-// adapter itself comes with the delivery layer).
+// Public entry of @teleport-plugin/mattermost: the adapter (default export) and its parts.
+import { mattermostAdapter } from './adapter.js';
+
+export default mattermostAdapter;
+export { mattermostAdapter, setupMattermost, ADAPTER_NAME } from './adapter.js';
+export type { MattermostAdapterOptions } from './adapter.js';
+export { MattermostBot, viewOf } from './bot.js';
+export type { MattermostBotOptions } from './bot.js';
 export { parseMattermostConfig, exampleConfig } from './config.js';
 export type { MattermostConfig } from './config.js';
 export { MattermostClient, SERVICE } from './client.js';
@@ -11,7 +17,7 @@ export type { RecipientSpec } from './recipient.js';
 export { resolveRecipient } from './resolveRecipient.js';
 export type { ResolvedRecipient } from './resolveRecipient.js';
 export { checkMattermost } from './check.js';
-export { PLUGIN_DATA_NAME, MESSAGES_KEY, LEGACY_CHANNEL_KEY, LEGACY_POST_KEY, decodePostRefs, encodePostRefs, withPostRefs } from './pluginData.js';
-export type { PostRef } from './pluginData.js';
+export { mattermostPluginData } from './pluginData.js';
+export { mattermostDemo } from './demo.js';
 export { REASON_LIMIT, PENDING_HEADER, markdownEscape, statusLine, postText, reviewReplyText, requesterOutcomeText } from './render.js';
 export type { PostView, PostRenderOptions, RequesterOutcome } from './render.js';

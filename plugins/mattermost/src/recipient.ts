@@ -1,3 +1,5 @@
+import { isEmail } from '@teleport-plugin/core';
+
 /**
  * A recipient as written in `[mattermost] recipients` or `[role_to_recipients]` (or a suggested
  * reviewer): an email becomes the direct-message channel between the bot and that user, and
@@ -9,13 +11,7 @@ export type RecipientSpec =
   | { kind: 'channel'; raw: string; team: string; channel: string }
   | { kind: 'invalid'; raw: string; problem: string };
 
-/**
- * A plain `local@domain` address, without display name or comments: what upstream accepts
- * (`lib.IsEmail`, an exact `mail.ParseAddress` round trip).
- */
-export function isEmail(value: string): boolean {
-  return /^[^\s@<>()[\],;:"\\]+@[^\s@<>()[\],;:"\\]+$/.test(value);
-}
+export { isEmail };
 
 /** Team and channel URL names: lower case letters, digits, `-`, `_` and `.`. */
 const URL_NAME = /^[a-z0-9][a-z0-9._-]*$/;

@@ -330,6 +330,29 @@ export class FakeMattermost extends HttpFake {
     });
   }
 
+  /**
+   * What the bot posted, for `teleport-plugin demo`: each root post (where, its first line and
+   * status), its replies, and the direct messages.
+   */
+  describe(): string[] {
+    const lines: string[] = [];
+    const where = (channelId: string): string => {
+      const channel = this.channels.get(channelId);
+      if (!channel) return channelId;
+      if (channel.type === 'D') return `DM with ${this.directChannelUser(channelId)?.email ?? '?'}`;
+      return `${this.teams.get(channel.teamId)?.name ?? '?'}/${channel.name}`;
+    };
+    for (const root of this.rootPosts().filter((p) => p.userId === this.bot.id)) {
+      const field = (name: string): string | undefined => new RegExp(`^\\*\\*${name}\\*\\*: (.+)$`, 'm').exec(root.message)?.[1]?.trim();
+      const id = field('Request ID');
+      const text = id ? `request ${id} by ${field('User') ?? '?'} [${field('Status') ?? '?'}]` : (root.message.split('\n')[0] ?? '');
+      lines.push(`Mattermost post in ${where(root.channelId)}: ${text}`);
+      if (root.history.length > 0) lines.push(`  edited ${root.history.length} time(s)`);
+      for (const reply of this.replies(root.id)) lines.push(`  reply: ${reply.message.split('\n')[0] ?? ''}`);
+    }
+    return lines.length > 0 ? lines : ['Mattermost: no posts yet'];
+  }
+
   // ---- the API --------------------------------------------------------------------------
 
   private registerRoutes(): void {
