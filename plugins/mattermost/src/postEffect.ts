@@ -12,10 +12,9 @@ export const KIND_PROP = 'teleport_kind';
 /**
  * - `request`: the request's root post in one channel;
  * - `review:<n>`: the reply for the request's n-th review (0-based, in Teleport's order);
- * - `outcome:<TAG>`: a reply announcing the final state in the thread;
  * - `requester-notice:<TAG>`: the direct message telling the requester the outcome.
  */
-export type PostKind = 'request' | `review:${number}` | `outcome:${Resolution}` | `requester-notice:${Resolution}`;
+export type PostKind = 'request' | `review:${number}` | `requester-notice:${Resolution}`;
 
 /** Which effect a post is. */
 export interface PostEffect {
@@ -23,7 +22,7 @@ export interface PostEffect {
   kind: PostKind;
 }
 
-const KIND = /^(request|review:(0|[1-9]\d*)|(outcome|requester-notice):(APPROVED|DENIED|PROMOTED|EXPIRED))$/;
+const KIND = /^(request|review:(0|[1-9]\d*)|requester-notice:(APPROVED|DENIED|PROMOTED|EXPIRED))$/;
 
 export function isPostKind(value: unknown): value is PostKind {
   return typeof value === 'string' && KIND.test(value);

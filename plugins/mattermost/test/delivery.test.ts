@@ -112,6 +112,30 @@ describe('rate limits and server errors (core outbound policy)', () => {
     }
   });
 
+  it("with the server's rate limiter on (RateLimitSettings), a burst of requests is slowed down, not lost or doubled", async () => {
+    const limited = await startFake({ rateLimit: { perSecond: 10, burst: 6 } });
+    try {
+      const who = limited.addUser({ email: reviewer.email });
+      limited.addChannel({ team: 'ops', name: 'access' });
+      const t = await startMattermost(limited, recipients());
+      try {
+        const reqs = Array.from({ length: 4 }, () => t.teleport.put(newRequest()));
+        await t.settled();
+        assert.ok(limited.calls.some((c) => c.status === 429), 'the limiter refused some calls');
+        for (const req of reqs) {
+          const roots = rootsOf(limited, req.id);
+          assert.equal(roots.length, 2, `${req.id}: one post per recipient`);
+          assert.ok(roots.some((p) => p.channelId === limited.directChannelFor(limited.bot, who).id));
+          assert.equal(t.data(req.id)?.messages?.split(',').length, 2);
+        }
+      } finally {
+        await t.close();
+      }
+    } finally {
+      await limited.close();
+    }
+  });
+
   it('5xx on look-ups and edits is retried with backoff; the step completes', async () => {
     const t = await startMattermost(fake, { roleToRecipients: { '*': ['ops/access', 'late@example.com'] } });
     try {
@@ -212,6 +236,9 @@ describe('crashes, restarts and replicas', () => {
     const a = await startMattermost(fake, recipients(), { teleport, runtime: { instanceId: 'replica-a' } });
     const b = await startMattermost(fake, recipients(), { teleport, runtime: { instanceId: 'replica-b' } });
     const settled = () => Promise.all([a.settled(), b.settled()]);
+    // The first posts hang for a while (made only when answered): the other replica reaches the
+    // same posts while they are in flight, and must leave them to their owner.
+    fake.fail({ method: 'POST', path: POSTS, delayMs: 300, times: 10 });
     try {
       const reqs = Array.from({ length: 5 }, () => teleport.put(newRequest()));
       await settled();
@@ -230,6 +257,7 @@ describe('crashes, restarts and replicas', () => {
         assert.equal(teleport.pluginData(req.id, 'mattermost')?.resolution, 'DENIED');
       }
     } finally {
+      fake.clearFaults();
       await a.runtime.stop(2_000);
       await b.close();
     }
