@@ -107,7 +107,10 @@ describe('mattermost end to end (teleport-plugin start with a Go plugin TOML)', 
       assert.equal(status(root), '⏳ PENDING');
       assert.match(root.message, new RegExp(`\\*\\*Approve\\*\\*: \`tsh request review --approve ${id}\``));
     }
-    const messages = await waitFor(() => tp.admin.pluginData(id, 'mattermost')?.['messages'], 'posts recorded in plugin data');
+    const messages = await waitFor(() => {
+      const m = tp.admin.pluginData(id, 'mattermost')?.['messages'];
+      return m?.split(',').length === 2 ? m : undefined;
+    }, 'both posts recorded in plugin data');
     assert.deepEqual(new Set(messages.split(',')), new Set(roots.map((p) => `${p.channelId}/${p.id}`)));
 
     await tp.admin.review(id, { author: REVIEWER, state: 'APPROVED', reason: 'looks fine' });
