@@ -163,6 +163,12 @@ describe('teleport-plugin start (end to end)', { timeout: 60_000 }, () => {
     );
     await tp.admin.expire(c);
     await waitPosts(() => (['webhook', 'recorder'] as const).every((w) => eventsFor(sink, c, w).includes('expired')), 'the expiry of C');
+    // A step is recorded once its handler has returned: wait for the records, not just the posts.
+    await tp.waitFor(
+      () => (['webhook', 'recorder'] as const).every((w) => tp.admin.pluginData(d, w)?.resolution === 'DENIED' && tp.admin.pluginData(c, w)?.resolution === 'EXPIRED'),
+      10_000,
+      'the resolutions recorded',
+    );
 
     for (const w of ['webhook', 'recorder'] as const) {
       assert.deepEqual(eventsFor(sink, a, w), ['pending', 'reviewed:bob', 'reviewed:dave', 'resolved'], `${w} A`);

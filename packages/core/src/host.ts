@@ -42,6 +42,11 @@ export interface RuntimeOptions {
   leaseMs?: number;
   /** This instance's name in write-ahead records (default: random per start). */
   instanceId?: string;
+  /**
+   * A stable name for this instance, unique among running replicas and kept across restarts (a
+   * Kubernetes pod name): a restarted process then takes over what its predecessor left at once.
+   */
+  instanceName?: string;
   /** Plugin-data write retries (tests shorten the backoff). */
   ledgerWrites?: { attempts: number; baseMs: number; capMs: number };
 }
@@ -175,8 +180,10 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     retry: options.retry,
     metrics,
     owner: options.instanceId,
+    instanceName: options.instanceName,
     leaseMs: options.leaseMs,
     ledgerWrites: options.ledgerWrites,
+    onUnfinished: (requestId, retryAt) => retries.schedule(requestId, retryAt),
   });
   const reconciler = new Reconciler({
     client: teleport,
@@ -185,6 +192,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger: logger.child({ component: 'reconcile' }),
     intervalMs: options.reconcileIntervalMs,
   });
+  const retries = new RetryTimers((requestId) => resync(requestId));
   resync = (requestId) => {
     void teleport
       .getAccessRequest(requestId)
@@ -299,6 +307,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger.info('shutting down', { budgetMs });
       server?.stopAccepting();
       reconciler.stop();
+      retries.stop();
       await watcher.stop();
       const drained = await dispatcher.stop(Math.max(0, deadline - Date.now()));
       if (!drained) logger.warn('shutdown budget spent before every handler finished');
@@ -341,6 +350,41 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     instanceId: dispatcher.owner,
     stop,
   };
+}
+
+/**
+ * A request whose step could not be finished now is looked at again later, once per request at
+ * the earliest time asked for; after a few rounds it is left to the periodic reconciliation.
+ */
+class RetryTimers {
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout; rounds: number }>();
+  private readonly rounds = new Map<string, number>();
+  private stopped = false;
+
+  constructor(private readonly fire: (requestId: string) => void) {}
+
+  schedule(requestId: string, at: number): void {
+    if (this.stopped) return;
+    const rounds = (this.rounds.get(requestId) ?? 0) + 1;
+    if (rounds > 8) return;
+    const existing = this.timers.get(requestId);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(requestId);
+      this.fire(requestId);
+    }, Math.max(0, at - Date.now()));
+    timer.unref();
+    this.timers.set(requestId, { at, timer, rounds });
+    this.rounds.set(requestId, rounds);
+    if (this.rounds.size > 10_000) this.rounds.clear();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+  }
 }
 
 /** onClose callbacks in reverse registration order; each runs once even if stop() is retried. */

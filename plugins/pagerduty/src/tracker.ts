@@ -69,8 +69,9 @@ export class PagerDutyTracker implements TicketTracker {
   }
 
   async findNote(ticket: TicketRef, note: TicketNote, signal?: AbortSignal): Promise<boolean> {
-    const wanted = noteText(note);
-    return (await this.client.listNotes(ticket[INCIDENT_ID_KEY] ?? '', signal)).includes(wanted);
+    // Compared without surrounding whitespace, in case PagerDuty trims what it stores.
+    const wanted = noteText(note).trim();
+    return (await this.client.listNotes(ticket[INCIDENT_ID_KEY] ?? '', signal)).some((n) => n.trim() === wanted);
   }
 
   async close(ticket: TicketRef, _outcome: unknown, signal?: AbortSignal): Promise<void> {

@@ -4,11 +4,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
-import { createCaptureLogger } from '@teleport-plugin/core';
-import { FakePagerDuty, TestPki } from '@teleport-plugin/testkit';
-import { PagerDutyClient, PagerDutyHttpError, retryAfterMs } from '../src/client.js';
+import { PluginError, createCaptureLogger, isPluginError, retryAfterMs } from '@teleport-plugin/core';
+import { TestPki } from '@teleport-plugin/testkit';
+import { PagerDutyClient, pagerDutyErrors, pagerDutyStatus } from '../src/client.js';
+import { FakePagerDuty } from '../src/testing/index.js';
 
-const fast = { retryBaseMs: 20, retryCapMs: 100, timeoutMs: 2_000, rateLimitWaitMs: 20 };
+const fast = { policy: { baseMs: 20, capMs: 100 }, timeoutMs: 2_000, rateLimitWaitMs: 20 };
 
 let pd: FakePagerDuty;
 before(async () => {
@@ -53,9 +54,11 @@ test('sends the PagerDuty headers; From only on writes', async () => {
 test('the fake enforces auth and From', async () => {
   const bad = client({ apiKey: 'wrong' });
   await assert.rejects(bad.abilities(), (err: unknown) => {
-    assert.ok(err instanceof PagerDutyHttpError);
-    assert.equal(err.status, 401);
+    assert.ok(isPluginError(err, 'ACCESS_DENIED'), String(err));
+    assert.equal(pagerDutyStatus(err), 401);
+    assert.equal(pagerDutyErrors(err), 'Unauthorized');
     assert.equal(err.userFacing, true);
+    assert.equal(err.service?.retryable, false);
     assert.match(err.message, /api_key/);
     return true;
   });
@@ -78,19 +81,25 @@ test('lists follow offset pagination across pages', async () => {
   assert.deepEqual(pages.map((c) => c.query.get('offset')), pages.map((_, i) => String(i * 2)));
 });
 
-test('429: pdjs retries three times by itself; then the client waits what Retry-After asks', async () => {
-  // pdjs's own retries (every 429 is one) are spaced by rateLimitWaitMs; the fourth 429 reaches us.
+test('429: pdjs retries three times by itself, then the call fails (retryable); the wait PagerDuty asked for is used from then on', async () => {
+  // pdjs's own retries (every 429 is one) are spaced by rateLimitWaitMs; the fourth 429 reaches
+  // us, and the client adds no retry of its own: the dispatcher retries the handler later.
   pd.fail({ method: 'GET', path: '/abilities', status: 429, headers: { 'retry-after': '1' }, times: 4 });
   const before = pd.http.callsTo('GET', '/abilities').length;
   const c = client({ rateLimitWaitMs: 50 });
-  await c.abilities();
+  await assert.rejects(c.abilities(), (err: unknown) => {
+    assert.ok(isPluginError(err, 'RATE_LIMITED'), String(err));
+    assert.equal(err.service?.status, 429);
+    assert.equal(err.service?.retryable, true);
+    assert.equal(err.service?.retryAfterMs, 1_000);
+    return true;
+  });
   const calls = pd.http.callsTo('GET', '/abilities').slice(before);
-  assert.deepEqual(calls.map((x) => x.status), [429, 429, 429, 429, 200]);
+  assert.deepEqual(calls.map((x) => x.status), [429, 429, 429, 429]);
   const gaps = calls.slice(1).map((x, i) => x.at - calls[i]!.at);
-  for (const gap of gaps.slice(0, 3)) assert.ok(gap >= 40, `pdjs retried after ${gap} ms, before its wait`);
-  assert.ok(gaps[3]! >= 950, `retried ${gaps[3]} ms after a 429 asking for 1 s`);
+  for (const gap of gaps) assert.ok(gap >= 40, `pdjs retried after ${gap} ms, before its wait`);
 
-  // The wait PagerDuty asked for is what pdjs waits from now on, so a lone 429 is honoured too.
+  // The wait PagerDuty asked for is what pdjs waits from now on, so a lone 429 is honoured.
   pd.fail({ method: 'GET', path: '/abilities', status: 429, headers: { 'retry-after': '1' } });
   const again = pd.http.callsTo('GET', '/abilities').length;
   await c.abilities();
@@ -99,24 +108,59 @@ test('429: pdjs retries three times by itself; then the client waits what Retry-
   assert.ok(pair[1]!.at - pair[0]!.at >= 950, `retried ${pair[1]!.at - pair[0]!.at} ms after a 429 asking for 1 s`);
 });
 
-test('429 with PagerDuty ratelimit-reset is honoured; a too-long wait fails at once', async () => {
-  const h = new Headers({ 'ratelimit-reset': '2' });
-  assert.equal(retryAfterMs(h), 2000);
+test('the always-429 bound: one rate-limited call is at most 4 requests (pdjs\'s 3 + 1), whatever the policy says, and fails retryable', async () => {
+  const svc = pd.addService('Rate Limited Service');
+  // A policy that would retry 429s itself: the client still leaves them to pdjs.
+  const c = client({ policy: { attempts: 10, rateLimitedAttempts: 10, baseMs: 1, capMs: 1 } });
+  const incident = await c.createIncident({ title: 't', incidentKey: 'k-429', serviceId: svc.id, details: 'd' });
+  const notes = `/incidents/${incident.id}/notes`;
+  pd.fail({ status: 429, times: 1_000 });
+  try {
+    for (const [what, method, path, call] of [
+      ['a read', 'GET', '/abilities', () => c.abilities()],
+      ['a note (not idempotent)', 'POST', notes, () => c.addNote(incident.id, 'never')],
+      ['the resolve PUT', 'PUT', `/incidents/${incident.id}`, () => c.resolveIncident(incident.id)],
+    ] as const) {
+      const before = pd.http.callsTo(method, path).length;
+      await assert.rejects(call(), (err: unknown) => {
+        assert.ok(isPluginError(err, 'RATE_LIMITED'), `${what}: ${String(err)}`);
+        assert.equal(err.service?.retryable, true, what);
+        // A 429 means PagerDuty did nothing: the ledger may simply do it again later.
+        assert.equal(err.service?.outcomeUnknown, false, what);
+        return true;
+      });
+      assert.equal(pd.http.callsTo(method, path).length - before, 4, what);
+    }
+  } finally {
+    pd.http.clearFaults();
+  }
+  assert.deepEqual(pd.incidents.find((i) => i.id === incident.id)?.notes, []);
+});
+
+test('429 with PagerDuty ratelimit-reset is understood; a long wait fails at once', async () => {
+  // core's retryAfterMs reads PagerDuty's own header (seconds from now).
+  assert.equal(retryAfterMs(new Headers({ 'ratelimit-reset': '2' })), 2000);
   assert.equal(retryAfterMs(new Headers({ 'retry-after': '0.5', 'ratelimit-reset': '9' })), 500);
   pd.fail({ method: 'GET', path: '/abilities', status: 429, headers: { 'retry-after': '3600' }, times: 4 });
   const start = Date.now();
-  await assert.rejects(client().abilities(), (err: unknown) => err instanceof PagerDutyHttpError && err.code === 'RATE_LIMITED');
+  await assert.rejects(client().abilities(), (err: unknown) => isPluginError(err, 'RATE_LIMITED') && err.service?.retryAfterMs === 3_600_000);
   assert.ok(Date.now() - start < 1_000);
 });
 
-test('5xx is retried with bounded backoff; it gives up after maxAttempts', async () => {
+test('5xx is retried with bounded backoff; it gives up after the policy\'s attempts', async () => {
   pd.fail({ method: 'GET', path: '/abilities', status: 503, times: 2 });
   await client().abilities();
   assert.deepEqual(pd.http.callsTo('GET', '/abilities').slice(-3).map((c) => c.status), [503, 503, 200]);
 
   const beforeCount = pd.http.callsTo('GET', '/abilities').length;
   pd.fail({ method: 'GET', path: '/abilities', status: 500, times: 3 });
-  await assert.rejects(client({ maxAttempts: 3 }).abilities(), /HTTP 500/);
+  await assert.rejects(client({ policy: { attempts: 3, baseMs: 5, capMs: 20 } }).abilities(), (err: unknown) => {
+    assert.ok(isPluginError(err, 'SERVICE_ERROR'));
+    assert.match(err.message, /HTTP 500/);
+    assert.equal(err.service?.retryable, true);
+    assert.equal(err.service?.outcomeUnknown, false, 'a read has no effect to be unsure about');
+    return true;
+  });
   assert.equal(pd.http.callsTo('GET', '/abilities').length - beforeCount, 3);
 });
 
@@ -126,7 +170,12 @@ test('a note is not repeated after a 5xx (it may have been stored) but is after 
   const incident = await c.createIncident({ title: 't', incidentKey: 'k-notes', serviceId: svc.id, details: 'd' });
   const path = `/incidents/${incident.id}/notes`;
   pd.fail({ method: 'POST', path, status: 502 });
-  await assert.rejects(c.addNote(incident.id, 'first'), /HTTP 502/);
+  await assert.rejects(c.addNote(incident.id, 'first'), (err: unknown) => {
+    assert.match(String(err), /HTTP 502/);
+    // It may have been stored: the ledger asks PagerDuty (GET notes) before posting it again.
+    assert.ok(isPluginError(err) && err.service?.outcomeUnknown === true && err.service.retryable);
+    return true;
+  });
   assert.equal(pd.http.callsTo('POST', path).length, 1);
   pd.fail({ method: 'POST', path, status: 429, headers: { 'retry-after': '0' } });
   await c.addNote(incident.id, 'second');
@@ -140,8 +189,13 @@ test('a shutdown while pdjs sleeps between its own 429 retries ends the call at 
   const call = client({ rateLimitWaitMs: 5_000 }).abilities(abort.signal);
   await pd.http.waitFor(() => pd.http.callsTo('GET', '/abilities').length > before);
   const started = Date.now();
-  abort.abort();
-  await assert.rejects(call, (err: unknown) => err instanceof Error && 'code' in err && err.code === 'SHUTDOWN');
+  // As the runtime aborts a handler at shutdown: the reason is what the call fails with.
+  abort.abort(new PluginError('SHUTDOWN', 'shutting down'));
+  await assert.rejects(call, (err: unknown) => {
+    assert.ok(isPluginError(err, 'SHUTDOWN'), String(err));
+    assert.equal(err.message, 'PagerDuty GET /abilities: shutting down');
+    return true;
+  });
   assert.ok(Date.now() - started < 1_000, `took ${Date.now() - started} ms to give up`);
   // pdjs's pending retry fails on the aborted signal without reaching the server.
   assert.equal(pd.http.callsTo('GET', '/abilities').length - before, 1);
@@ -185,7 +239,7 @@ test('a failed call does not keep the process alive (no lingering timers)', asyn
   const moduleUrl = new URL('../src/client.js', import.meta.url).href;
   const script = `
     import { PagerDutyClient } from ${JSON.stringify(moduleUrl)};
-    const c = new PagerDutyClient({ apiEndpoint: 'http://127.0.0.1:1', apiKey: 'k', userEmail: 'b@x.io', maxAttempts: 2, retryBaseMs: 10 });
+    const c = new PagerDutyClient({ apiEndpoint: 'http://127.0.0.1:1', apiKey: 'k', userEmail: 'b@x.io', policy: { attempts: 2, baseMs: 10, capMs: 10 } });
     try { await c.abilities(); } catch (e) { console.log('failed:', e.code); }
   `;
   const start = Date.now();
@@ -211,7 +265,7 @@ test('an https api_endpoint works (the fake serves TLS from a test CA the child 
     const moduleUrl = new URL('../src/client.js', import.meta.url).href;
     const script = `
       import { PagerDutyClient } from ${JSON.stringify(moduleUrl)};
-      const c = new PagerDutyClient({ apiEndpoint: ${JSON.stringify(secure.url)}, apiKey: 'tls-key', userEmail: 'b@x.io', maxAttempts: 1 });
+      const c = new PagerDutyClient({ apiEndpoint: ${JSON.stringify(secure.url)}, apiKey: 'tls-key', userEmail: 'b@x.io', policy: { attempts: 1 } });
       const abilities = await c.abilities();
       const svc = await c.findServiceByName('secure service');
       console.log(JSON.stringify({ abilities: abilities.length, service: svc?.name }));
@@ -229,22 +283,35 @@ test('an https api_endpoint works (the fake serves TLS from a test CA the child 
   }
 });
 
-test('a shutdown during a retry wait ends the call at once, naming it', async () => {
+test('a shutdown during a retry wait ends the call at once', async () => {
   pd.fail({ method: 'GET', path: '/abilities', status: 503, times: 1 });
   const abort = new AbortController();
   const logger = createCaptureLogger();
   // Abort exactly when the client announces its backoff, so the wait (not the call) is cut short.
-  const debug = logger.debug.bind(logger);
-  logger.debug = (message, fields) => {
-    debug(message, fields);
-    if (message.startsWith('PagerDuty server error')) abort.abort();
+  const warn = logger.warn.bind(logger);
+  logger.warn = (message, fields) => {
+    warn(message, fields);
+    if (message === 'service call failed; retrying') abort.abort(new PluginError('SHUTDOWN', 'shutting down'));
   };
   const started = Date.now();
-  await assert.rejects(client({ logger, retryBaseMs: 60_000, retryCapMs: 60_000 }).abilities(abort.signal), (err: unknown) => {
-    assert.ok(err instanceof Error && 'code' in err);
-    assert.equal(err.code, 'SHUTDOWN');
-    assert.match(err.message, /PagerDuty GET \/abilities aborted/);
+  await assert.rejects(client({ logger, policy: { baseMs: 60_000, capMs: 60_000 } }).abilities(abort.signal), (err: unknown) => {
+    assert.ok(isPluginError(err, 'SHUTDOWN'), String(err));
     return true;
   });
   assert.ok(Date.now() - started < 10_000, 'did not wait out the backoff');
+  const line = logger.entries.find((e) => e.message === 'service call failed; retrying');
+  assert.equal(line?.fields['operation'], 'GET /abilities');
+  assert.equal(line?.fields['status'], 503);
+});
+
+test('a shutdown during a retry wait names the call it cut short', async () => {
+  pd.fail({ method: 'GET', path: '/abilities', status: 503, times: 1 });
+  const abort = new AbortController();
+  const logger = createCaptureLogger();
+  const warn = logger.warn.bind(logger);
+  logger.warn = (message, fields) => {
+    warn(message, fields);
+    if (message === 'service call failed; retrying') abort.abort(new PluginError('SHUTDOWN', 'shutting down'));
+  };
+  await assert.rejects(client({ logger, policy: { baseMs: 60_000, capMs: 60_000 } }).abilities(abort.signal), /PagerDuty GET \/abilities/);
 });

@@ -1,13 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { FakePagerDuty, FakeTeleport, startHarness } from '@teleport-plugin/testkit';
-import type { FakePdEscalationPolicy, FakePdUser, Harness } from '@teleport-plugin/testkit';
-import pagerDutyAdapter from '../src/index.js';
-import { pdConfig } from './helpers/contexts.js';
+import { FakeTeleport, startHarness } from '@teleport-plugin/testkit';
+import type { Harness } from '@teleport-plugin/testkit';
+import { FakePagerDuty } from '../src/testing/index.js';
+import type { FakePdEscalationPolicy, FakePdUser } from '../src/testing/index.js';
+import { pdConfig, tunedAdapter } from './helpers/contexts.js';
 
 /**
  * The adapter inside the real runtime (real gRPC client over mutual TLS, watcher, dispatcher,
- * plugin data with CAS) against the fake Teleport and the fake PagerDuty.
+ * plugin data with CAS) against the fake Teleport and the fake PagerDuty. The client is tuned for
+ * tests (short backoff); setup()'s key probe over this path is covered by demo.test.ts.
  */
 
 let pd: FakePagerDuty;
@@ -35,7 +37,7 @@ before(async () => {
   tp.addReviewer('reviewer', { reviewRoles: ['editor'] });
   harness = await startHarness({
     teleport: tp,
-    adapters: [{ adapter: pagerDutyAdapter, config: pdConfig(pd.url) }],
+    adapters: [{ adapter: tunedAdapter(), config: pdConfig(pd.url) }],
     // Auto-approval reviews as the plugin's own user, which needs review rights.
     pluginUser: { canReview: ['editor'] },
   });

@@ -3,8 +3,8 @@ import type { HistoryMessage, MessageTag, SlackClient } from './client.js';
 import { messageBlocks, messageFallbackText, requesterUpdateText, reviewReply } from './render.js';
 
 /** Slack ids of channels (C), private channels (G) and DMs (D); users are U or W. */
-const CHANNEL_ID = /^[CGD][A-Z0-9]{6,}$/;
-const USER_ID = /^[UW][A-Z0-9]{6,}$/;
+const CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
+const USER_ID = /^[UW][A-Z0-9]{2,}$/;
 
 /**
  * Slack as the messaging kit sees it. Recipients: an email is the DM with that Slack user

@@ -14,6 +14,7 @@ import {
 } from '@teleport-plugin/core';
 import { loadAdapters, tableOwners } from '../adapters.js';
 import { printFatal } from '../fatal.js';
+import { runtimeEnv } from '../runtimeEnv.js';
 import type { CommonFlags } from '../main.js';
 
 /** Graceful shutdown budget (the Go plugins' 15 s). */
@@ -89,15 +90,15 @@ export async function runStart(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
 
   try {
     checkHttpTls(config, flags.insecureNoTls);
+    const tuning = runtimeEnv(env);
     teleport = await createTeleportClient(config.teleport, logger);
-    const failFast = /^(true|1|yes)$/i.test(env['TELEPORT_PLUGIN_FAIL_FAST'] ?? '');
     const started = startRuntime({
       teleport,
       adapters,
       logger,
       ...(config.http === undefined ? {} : { http: config.http }),
       insecureNoTls: flags.insecureNoTls,
-      failFast,
+      ...tuning,
     });
     // A signal during start-up still stops cleanly once start-up settles.
     runtime = await started;

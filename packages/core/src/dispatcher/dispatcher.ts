@@ -4,7 +4,7 @@ import type { AdapterHandlers, EventContext, Resolution } from '../adapter.js';
 import { DecorrelatedBackoff, sleep } from '../backoff.js';
 import { PluginError, errorMessage, isPluginError, isRetryable } from '../errors.js';
 import type { RuntimeMetrics } from '../http/metrics.js';
-import { parseEffectRecord, runningRecord } from '../ledger/effectRecord.js';
+import { leaseState, ownerName, parseEffectRecord, runningRecord } from '../ledger/effectRecord.js';
 import { RESOLUTION_KEY, RESOLVE_REASON_KEY, REVIEWS_COUNT_KEY, formatReviewsCount, parseReviewsCount } from '../ledger/fields.js';
 import { KnownData } from '../ledger/knownData.js';
 import type { PluginDataStore } from '../ledger/pluginDataStoreTypes.js';
@@ -48,6 +48,14 @@ export interface DispatcherOptions {
   metrics?: RuntimeMetrics;
   /** This runtime instance in write-ahead records (default: random). */
   owner?: string;
+  /**
+   * A stable name for this instance (a Kubernetes pod name): unique among running replicas and
+   * kept across restarts, so a restarted process takes over what its crashed predecessor left
+   * unfinished at once instead of waiting for the lease to run out.
+   */
+  instanceName?: string;
+  /** A request whose step could not be finished (retries spent, or another instance holds it) is tried again then. */
+  onUnfinished?(requestId: string, retryAt: number): void;
   /** How long another instance's started work is left to it (default 2 handler timeouts + 30 s). */
   leaseMs?: number;
   /** Plugin-data write retries (tests shorten the backoff). */
@@ -101,7 +109,7 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.options = options;
-    this.owner = options.owner ?? randomBytes(4).toString('hex');
+    this.owner = options.owner ?? ownerName(options.instanceName, randomBytes(4).toString('hex'));
     this.retry = { attempts: 5, baseMs: 1000, capMs: 30_000, ...options.retry };
     this.handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000;
     this.leaseMs = options.leaseMs ?? 2 * this.handlerTimeoutMs + 30_000;
@@ -237,8 +245,10 @@ export class Dispatcher {
       const record = parseEffectRecord(ledger.data?.[ANNOUNCED_KEY]);
       // No record: announced by someone who does not keep one (a Go plugin) — theirs, and done.
       if (record.state !== 'running') return true;
-      if (record.owner !== this.owner && Date.now() - record.at < this.leaseMs) {
+      const lease = leaseState(record, this.owner, Date.now(), this.leaseMs);
+      if (lease.state === 'busy') {
         logger.debug('another instance is announcing this request; leaving it to it', { owner: record.owner });
+        this.options.onUnfinished?.(ledger.requestId, lease.until + 1_000);
         return false;
       }
       let claim = record.raw;
@@ -372,6 +382,8 @@ export class Dispatcher {
         const fields = { handler, attempts: attempt, error: errorMessage(failure), code: isPluginError(failure) ? failure.code : undefined };
         if (busy) logger.info('another instance is still delivering this request; leaving it to it', fields);
         else logger.error('handler failed; the reconciliation will try again later', fields);
+        const retryAt = busy && isPluginError(failure) && typeof failure.details?.['retryAt'] === 'number' ? failure.details['retryAt'] + 1_000 : Date.now() + this.retry.capMs;
+        this.options.onUnfinished?.(ledger.requestId, retryAt);
         return false;
       }
       metrics?.handlerRetries.inc(labels);

@@ -50,3 +50,27 @@ export function hasRunningEffects(data: Readonly<Record<string, string>> | undef
   }
   return false;
 }
+
+/**
+ * Owner names in `run` records are `<nonce>` or, for an instance with a stable name (a Kubernetes
+ * pod name: unique among running replicas, kept across a container restart), `<name>~<nonce>`.
+ */
+export function ownerName(instanceName: string | undefined, nonce: string): string {
+  return instanceName ? `${instanceName}~${nonce}` : nonce;
+}
+
+/**
+ * Who may act on a `run` record now:
+ * - `mine`: this process wrote it (an earlier attempt; the dispatcher never overlaps attempts);
+ * - `free`: its lease ran out, or it was written by an earlier process under our own stable name
+ *   (that process is gone: a name runs once at a time), so whatever it did must be asked about;
+ * - `busy`: another live instance holds it; `until` is when its lease runs out.
+ */
+export function leaseState(record: { owner: string; at: number }, me: string, now: number, leaseMs: number): { state: 'mine' | 'free' } | { state: 'busy'; until: number } {
+  if (record.owner === me) return { state: 'mine' };
+  const mine = me.lastIndexOf('~');
+  const theirs = record.owner.lastIndexOf('~');
+  if (mine > 0 && theirs > 0 && me.slice(0, mine) === record.owner.slice(0, theirs)) return { state: 'free' };
+  const until = record.at + leaseMs;
+  return now < until ? { state: 'busy', until } : { state: 'free' };
+}

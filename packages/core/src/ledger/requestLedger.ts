@@ -2,7 +2,7 @@ import { DecorrelatedBackoff } from '../backoff.js';
 import { PluginError, errorMessage, isOutcomeUnknown, isPluginError, isRetryable } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { PluginData } from '../teleport/types.js';
-import { doneRecord, effectKey, parseEffectRecord, runningRecord, type EffectRecord } from './effectRecord.js';
+import { doneRecord, effectKey, leaseState, parseEffectRecord, runningRecord, type EffectRecord } from './effectRecord.js';
 import type { KnownData } from './knownData.js';
 import { storedData } from './pluginDataStore.js';
 import type { PluginDataStore } from './pluginDataStoreTypes.js';
@@ -11,7 +11,7 @@ export interface LedgerOptions {
   store: PluginDataStore;
   /** Last read/written data per request (shared by every ledger of this adapter). */
   known: KnownData;
-  /** This runtime instance (random per start): the owner named in `run` records. */
+  /** This runtime instance in `run` records (see ownerName: random per start, or `<name>~<nonce>`). */
   owner: string;
   /** How long another instance's `run` record keeps us away from its work. */
   leaseMs: number;
@@ -160,9 +160,10 @@ export class RequestLedger {
       const record = parseEffectRecord(this.current?.[key]);
       if (record.state === 'done') return record.result;
       if (record.state === 'running') {
-        if (record.owner !== this.options.owner && this.now() - record.at < this.options.leaseMs) {
+        const lease = leaseState(record, this.options.owner, this.now(), this.options.leaseMs);
+        if (lease.state === 'busy') {
           throw new PluginError('BUSY', `another instance (${record.owner}) is doing ${name} for request ${this.requestId}`, {
-            details: { effect: name, owner: record.owner },
+            details: { effect: name, owner: record.owner, retryAt: lease.until },
           });
         }
         // Ours from an earlier attempt, or a lease its owner never settled: it may have happened.

@@ -179,7 +179,22 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
       },
       ev.logger,
     );
-    if (message.status === 'PENDING' && bot.update) await rerender(refs, message, ev);
+    if (message.status === 'PENDING' && bot.update) await rerenderPending(request, refs, ev);
+  }
+
+  /**
+   * Re-render after reviews, from the request as Teleport holds it now: this event's copy may be
+   * old (a retry, a replica that was kept waiting), and a pending render landing after the final
+   * one would leave the message stale. Once the request is resolved the resolution step renders.
+   */
+  async function rerenderPending(request: AccessRequest, refs: readonly MessageRef[], ev: EventContext): Promise<void> {
+    if ((ev.data?.resolution ?? '') !== '') return;
+    const current = await ctx.teleport.getRequest(request.id, ev.signal).catch((err: unknown) => {
+      ev.logger.debug('could not re-read the request before re-rendering; using the event', { error: errorMessage(err) });
+      return request;
+    });
+    if (!current || current.state !== 'PENDING') return;
+    await rerender(refs, messageFromRequest(current, ctx.cluster, parseLoginsByRole(ev.data)), ev);
   }
 
   async function rerender(refs: readonly MessageRef[], message: RequestMessage, ev: EventContext): Promise<void> {

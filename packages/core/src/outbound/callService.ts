@@ -66,7 +66,11 @@ export async function callService<T>(
         waitMs: Math.round(waitMs),
         error: err.message,
       });
-      await sleep(waitMs, signal);
+      try {
+        await sleep(waitMs, signal);
+      } catch (abort) {
+        throw abortedDuring(call, signal!, abort);
+      }
     }
   }
 }

@@ -52,6 +52,8 @@ export interface Fault {
   afterEffect?: boolean;
   /** Wait this long before answering (and still run the route unless status/drop is set). */
   delayMs?: number;
+  /** Stop matching at this time (ms since the epoch), used up or not: a burst bounded in time. */
+  until?: number;
 }
 
 interface Route {
@@ -240,6 +242,10 @@ export class HttpFake extends EventEmitter {
   }
 
   private takeFault(call: RecordedCall): Fault | undefined {
+    for (let i = this.faults.length - 1; i >= 0; i--) {
+      const until = this.faults[i]!.until;
+      if (until !== undefined && until <= call.at) this.faults.splice(i, 1);
+    }
     const index = this.faults.findIndex(
       (f) =>
         (f.method === undefined || f.method.toUpperCase() === call.method) &&
