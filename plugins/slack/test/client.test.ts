@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createCaptureLogger, isOutcomeUnknown, isPluginError } from '@teleport-plugin/core';
+import { createCaptureLogger, isOutcomeUnknown, isPluginError, isRetryable } from '@teleport-plugin/core';
 import { SlackClient, slackErrorCode } from '../src/client.js';
 import { FAST_POLICY, IDS, startFakeSlack, type FakeSlack } from './helpers.js';
 
@@ -23,9 +23,18 @@ describe('SlackClient against the fake', () => {
 
   it('reports Slack errors by their code', async () => {
     await assert.rejects(client({ token: 'xoxb-wrong' }).authTest(), (err) => slackErrorCode(err) === 'invalid_auth');
+    // A refused token is tried once per call, but is retryable for the caller (the handler step
+    // is retried, not skipped), and user-facing (health shows it).
+    const before = fake.callsTo('POST', '/api/chat.postMessage').length;
+    await assert.rejects(
+      client({ token: 'xoxb-wrong' }).postMessage({ channel: 'access-requests', text: 'x' }),
+      (err) => slackErrorCode(err) === 'invalid_auth' && isRetryable(err) && isPluginError(err) && err.userFacing && !isOutcomeUnknown(err),
+    );
+    assert.equal(fake.callsTo('POST', '/api/chat.postMessage').length - before, 1);
+    // A channel that does not exist stays final.
     await assert.rejects(
       client().postMessage({ channel: 'nope', text: 'x' }),
-      (err) => isPluginError(err, 'SERVICE_ERROR') && slackErrorCode(err) === 'channel_not_found' && /channel_not_found/.test(err.message),
+      (err) => isPluginError(err, 'SERVICE_ERROR') && slackErrorCode(err) === 'channel_not_found' && /channel_not_found/.test(err.message) && !isRetryable(err),
     );
     assert.equal(await client().lookupByEmail('nobody@example.com'), undefined);
     assert.equal(await client().lookupByEmail('alice@example.com'), IDS.alice);

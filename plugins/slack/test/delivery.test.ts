@@ -99,6 +99,19 @@ describe('onPending', () => {
     assert.ok(t.logger.entries.some((e) => e.level === 'info' && /had happened already; recorded, not repeated/.test(e.message)));
   });
 
+  it('reports the adapter unhealthy when Slack refuses the token, retries the post, and healthy again after', async () => {
+    const t = await suite.open();
+    const request = t.newRequest({ user: 'someone' });
+    suite.fake.fail({ path: '/api/chat.postMessage', status: 200, body: { ok: false, error: 'token_revoked' } });
+    // A refused token is not this channel refusing for good: the step fails and is tried again.
+    await assert.rejects(t.h.onPending!(request, await t.event(request.id)), (err) => isRetryable(err));
+    assert.deepEqual(t.health, [{ healthy: false, reason: 'Slack chat.postMessage: token_revoked: Slack rejected the bot token; update [slack] token' }]);
+    assert.equal(t.data(request.id)!['fx/post/access-requests'], undefined);
+    await t.h.onPending!(request, await t.event(request.id, { attempt: 2 }));
+    assert.deepEqual(t.health.at(-1), { healthy: true });
+    assert.equal(messagesFor(request.id).length, 1);
+  });
+
   it('does not post again for data written by the Go plugin (messages without post records)', async () => {
     const t = await suite.open();
     const request = t.newRequest();

@@ -78,4 +78,17 @@ describe('one runtime', () => {
       assert.equal(t.data(r.id)!.announced, 'ok');
     });
   });
+
+  it('a refused token holds the announcement back instead of skipping every recipient; it is posted once the token works', async () => {
+    await withRuntime({ config: TWO_CHANNELS }, async (t) => {
+      // The token is revoked for the first calls, then works again (the retry budget is 4 tries).
+      fake.fail({ path: '/api/chat.postMessage', status: 200, body: { ok: false, error: 'token_revoked' }, times: 3 });
+      const r = t.teleport.put(newRequest());
+      await t.settled();
+      assert.deepEqual(rootsOf(r.id).map((m) => m.channel).sort(), ALL_THREE);
+      assert.deepEqual(storedRefs(t.data(r.id)), refStrings(rootsOf(r.id)));
+      assert.equal(t.data(r.id)!.announced, 'ok');
+      assert.equal(t.runtime.readiness().adapters.slack?.healthy, true);
+    });
+  });
 });
