@@ -194,11 +194,6 @@ export function postCallsFor(fake: FakeSlack, id: string, kind = 'request'): Rec
   });
 }
 
-/** Review replies in a thread. */
-export function repliesUnder(fake: FakeSlack, root: FakeSlackMessage): FakeSlackMessage[] {
-  return fake.replies(root.channel, root.ts);
-}
-
 /** `channel/ts` of messages, sorted (the form plugin data stores them in). */
 export const refStrings = (messages: readonly { channel: string; ts?: string; id?: string }[]): string[] =>
   messages.map((m) => `${m.channel}/${m.ts ?? m.id}`).sort();
@@ -275,5 +270,5 @@ export function storedRefs(data: PluginData | undefined): string[] {
   return refStrings(goMessagesLayout.refs(data));
 }
 
-export { FakeSlack, blocksText, MemoryTeleport };
+export { FakeSlack, blocksText };
 export type { FakeSlackMessage };
