@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createCaptureLogger, isOutcomeUnknown, isPluginError, isRetryable } from '@teleport-plugin/core';
+import { PluginError, createCaptureLogger, isOutcomeUnknown, isPluginError, isRetryable } from '@teleport-plugin/core';
 import { SlackClient, slackErrorCode } from '../src/client.js';
 import { FAST_POLICY, IDS, startFakeSlack, type FakeSlack } from './helpers.js';
 
@@ -113,7 +113,7 @@ describe('SlackClient against the fake', () => {
     const warn = logger.warn.bind(logger);
     logger.warn = (message, fields) => {
       warn(message, fields);
-      if (message === 'service call failed; retrying') abort.abort();
+      if (message === 'service call failed; retrying') abort.abort(new PluginError('SHUTDOWN', 'shutting down'));
     };
     const started = Date.now();
     await assert.rejects(
