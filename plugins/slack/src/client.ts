@@ -217,14 +217,18 @@ export class SlackClient {
   }
 
   /** One Web API method under the outbound policy; failures carry Slack's error code as service facts. */
-  call(method: string, args: Record<string, unknown>, idempotent: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  async call(method: string, args: Record<string, unknown>, idempotent: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const call: OutboundCall = { service: 'Slack', operation: method, idempotent };
-    return callService(call, async () => (await this.web.apiCall(method, args)) as unknown as Record<string, unknown>, {
-      signal,
-      logger: this.logger,
-      policy: this.policy,
-      classify: classifySlackError,
-    });
+    try {
+      return await callService(call, async () => (await this.web.apiCall(method, args)) as unknown as Record<string, unknown>, {
+        signal,
+        logger: this.logger,
+        policy: this.policy,
+        classify: classifySlackError,
+      });
+    } catch (err) {
+      throw laterRetryable(err);
+    }
   }
 }
 
@@ -241,6 +245,20 @@ export function classifySlackError(err: unknown, call: OutboundCall): PluginErro
   if (err instanceof WebAPIHTTPError) return httpFailure(call, { status: err.statusCode, detail: err.statusMessage, cause: err });
   if (err instanceof WebAPIRequestError) return networkFailure(call, err.original);
   return networkFailure(call, err);
+}
+
+/**
+ * A refused token (token_revoked, invalid_auth...) is not repeated within the call (the policy
+ * has already given up on it), but it is retryable for whoever called: it is the credential that
+ * failed, not the channel or the message. The messaging kit skips a recipient whose failure is
+ * final and records the step as done, so a final auth error would record every request seen
+ * during a token outage as announced (or resolved) with nothing posted (or updated), and nothing
+ * would ever try again. Retryable, it fails the step: the dispatcher retries it, and the
+ * reconciliation picks it up once the token works. Message and userFacing are kept (health).
+ */
+function laterRetryable(err: unknown): unknown {
+  if (!isAuthError(err) || !(err instanceof PluginError) || !err.service || err.service.retryable) return err;
+  return new PluginError(err.code, err.message, { cause: err.cause, userFacing: err.userFacing, details: err.details, service: { ...err.service, retryable: true } });
 }
 
 function toChannel(value: unknown): SlackChannel | undefined {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createCaptureLogger, isPluginError } from '@teleport-plugin/core';
-import type { FakeSlack } from '@teleport-plugin/testkit';
+import { adapterContext } from '@teleport-plugin/core/testing';
 import { checkSlack, setupSlack } from '../src/adapter.js';
 import { SlackClient } from '../src/client.js';
-import { FAST_RETRY, baseConfig, makeContext, startFakeSlack } from './helpers.js';
+import { FAST_POLICY, baseConfig, startFakeSlack, type FakeSlack } from './helpers.js';
 
 let fake: FakeSlack;
 before(async () => {
@@ -13,7 +13,7 @@ before(async () => {
 after(() => fake.close());
 
 const run = (token: string, roleToRecipients: Record<string, string[]>) => {
-  const client = new SlackClient({ token, apiUrl: fake.apiUrl, logger: createCaptureLogger(), retry: FAST_RETRY });
+  const client = new SlackClient({ token, apiUrl: fake.apiUrl, logger: createCaptureLogger(), policy: FAST_POLICY });
   return checkSlack(client, baseConfig(fake, { roleToRecipients }), AbortSignal.timeout(5000));
 };
 
@@ -54,11 +54,11 @@ describe('check', () => {
   });
 
   it('fails setup with a plain message when Slack rejects the token', async () => {
-    const t = makeContext({ ...baseConfig(fake), token: 'xoxb-wrong' });
+    const t = adapterContext('slack', { ...baseConfig(fake), token: 'xoxb-wrong' });
     await assert.rejects(setupSlack(t.ctx), (err) => isPluginError(err, 'CONFIG') && err.userFacing && /\[slack\] token/.test(err.message));
     await t.close();
-    const down = makeContext({ ...baseConfig(fake), apiUrl: 'http://127.0.0.1:1/api/' });
-    await assert.rejects(setupSlack(down.ctx, { retry: { maxAttempts: 1 } }), (err) => isPluginError(err, 'UNREACHABLE') && /\[slack\] api_url/.test(err.message));
+    const down = adapterContext('slack', { ...baseConfig(fake), apiUrl: 'http://127.0.0.1:1/api/' });
+    await assert.rejects(setupSlack(down.ctx, { policy: { attempts: 1 } }), (err) => isPluginError(err, 'UNREACHABLE') && /\[slack\] api_url/.test(err.message));
     await down.close();
   });
 });

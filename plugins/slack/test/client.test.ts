@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createCaptureLogger, isPluginError } from '@teleport-plugin/core';
-import type { FakeSlack } from '@teleport-plugin/testkit';
+import { PluginError, createCaptureLogger, isOutcomeUnknown, isPluginError, isRetryable } from '@teleport-plugin/core';
 import { SlackClient, slackErrorCode } from '../src/client.js';
-import { FAST_RETRY, startFakeSlack } from './helpers.js';
+import { FAST_POLICY, IDS, startFakeSlack, type FakeSlack } from './helpers.js';
 
 let fake: FakeSlack;
 before(async () => {
@@ -12,7 +11,7 @@ before(async () => {
 after(() => fake.close());
 
 const client = (over: Partial<ConstructorParameters<typeof SlackClient>[0]> = {}): SlackClient =>
-  new SlackClient({ token: fake.token, apiUrl: fake.apiUrl, logger: createCaptureLogger(), retry: FAST_RETRY, ...over });
+  new SlackClient({ token: fake.token, apiUrl: fake.apiUrl, logger: createCaptureLogger(), policy: FAST_POLICY, ...over });
 
 describe('SlackClient against the fake', () => {
   it('sends Bearer auth and reads scopes from x-oauth-scopes', async () => {
@@ -24,12 +23,21 @@ describe('SlackClient against the fake', () => {
 
   it('reports Slack errors by their code', async () => {
     await assert.rejects(client({ token: 'xoxb-wrong' }).authTest(), (err) => slackErrorCode(err) === 'invalid_auth');
+    // A refused token is tried once per call, but is retryable for the caller (the handler step
+    // is retried, not skipped), and user-facing (health shows it).
+    const before = fake.callsTo('POST', '/api/chat.postMessage').length;
+    await assert.rejects(
+      client({ token: 'xoxb-wrong' }).postMessage({ channel: 'access-requests', text: 'x' }),
+      (err) => slackErrorCode(err) === 'invalid_auth' && isRetryable(err) && isPluginError(err) && err.userFacing && !isOutcomeUnknown(err),
+    );
+    assert.equal(fake.callsTo('POST', '/api/chat.postMessage').length - before, 1);
+    // A channel that does not exist stays final.
     await assert.rejects(
       client().postMessage({ channel: 'nope', text: 'x' }),
-      (err) => isPluginError(err, 'SERVICE_ERROR') && slackErrorCode(err) === 'channel_not_found' && /channel_not_found/.test(err.message),
+      (err) => isPluginError(err, 'SERVICE_ERROR') && slackErrorCode(err) === 'channel_not_found' && /channel_not_found/.test(err.message) && !isRetryable(err),
     );
     assert.equal(await client().lookupByEmail('nobody@example.com'), undefined);
-    assert.equal(await client().lookupByEmail('alice@example.com'), 'U0ALICE');
+    assert.equal(await client().lookupByEmail('alice@example.com'), IDS.alice);
   });
 
   it('waits for Retry-After on 429 and then succeeds', async () => {
@@ -39,17 +47,17 @@ describe('SlackClient against the fake', () => {
     const posted = await client().postMessage({ channel: 'access-requests', text: 'after 429' });
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 950, `waited only ${elapsed} ms`);
-    assert.equal(posted.channel, 'C0ACCESS');
+    assert.equal(posted.channel, IDS.access);
     const calls = fake.callsTo('POST', '/api/chat.postMessage').slice(before);
     assert.deepEqual(calls.map((c) => c.status), [429, 200]);
-    assert.equal(fake.rootMessages('C0ACCESS').filter((m) => m.text === 'after 429').length, 1);
+    assert.equal(fake.rootMessages(IDS.access).filter((m) => m.text === 'after 429').length, 1);
   });
 
   it('gives up on persistent 429 after a bounded number of tries', async () => {
     fake.fail({ path: '/api/chat.update', status: 429, headers: { 'retry-after': '0' }, times: 3 });
     const before = fake.callsTo('POST', '/api/chat.update').length;
     await assert.rejects(
-      client({ retry: { ...FAST_RETRY, maxAttempts: 3 } }).updateMessage({ channel: 'C0ACCESS', ts: '1.1', text: 'x', blocks: [] }),
+      client({ policy: { ...FAST_POLICY, attempts: 3 } }).updateMessage({ channel: IDS.access, ts: '1.1', text: 'x', blocks: [] }),
       (err) => isPluginError(err, 'RATE_LIMITED'),
     );
     assert.equal(fake.callsTo('POST', '/api/chat.update').length - before, 3);
@@ -62,24 +70,39 @@ describe('SlackClient against the fake', () => {
     assert.ok(Date.now() - started < 1000);
   });
 
-  it('retries 5xx a few times', async () => {
+  it('retries 5xx a few times on calls that are safe to repeat, within the attempt budget', async () => {
+    fake.fail({ path: '/api/users.lookupByEmail', status: 503, times: 2 });
+    assert.equal(await client().lookupByEmail('bob@example.com'), IDS.bob);
+    const posted = await client().postMessage({ channel: 'dev-access', text: 'to update' });
+    fake.fail({ path: '/api/chat.update', status: 500, times: 2 });
+    const before = fake.callsTo('POST', '/api/chat.update').length;
+    await assert.rejects(
+      client({ policy: { ...FAST_POLICY, attempts: 2 } }).updateMessage({ channel: posted.channel, ts: posted.ts, text: 'never', blocks: [] }),
+      /HTTP 500/,
+    );
+    assert.equal(fake.callsTo('POST', '/api/chat.update').length - before, 2);
+    assert.equal(fake.findMessage(posted.channel, posted.ts)?.text, 'to update');
+  });
+
+  // Changed with the outbound policy: a 5xx answer to chat.postMessage may come after Slack stored
+  // the message, so the post is not repeated here; it fails as "outcome unknown" and the ledger
+  // looks the message up (metadata) before the handler's retry posts again.
+  it('does not repeat chat.postMessage after a 5xx: the outcome is unknown', async () => {
     fake.fail({ path: '/api/chat.postMessage', status: 503, times: 2 });
-    const posted = await client().postMessage({ channel: 'dev-access', text: 'after 503' });
-    assert.equal(posted.channel, 'C0DEV');
-    assert.equal(fake.rootMessages('C0DEV').filter((m) => m.text === 'after 503').length, 1);
-    fake.fail({ path: '/api/chat.postMessage', status: 500, times: 2 });
-    await assert.rejects(client({ retry: { ...FAST_RETRY, maxAttempts: 2 } }).postMessage({ channel: 'dev-access', text: 'never' }), /HTTP 500/);
-    assert.equal(fake.rootMessages('C0DEV').filter((m) => m.text === 'never').length, 0);
+    const before = fake.callsTo('POST', '/api/chat.postMessage').length;
+    await assert.rejects(client().postMessage({ channel: 'dev-access', text: 'after 503' }), (err) => isOutcomeUnknown(err) && /HTTP 503/.test(String(err)));
+    assert.equal(fake.callsTo('POST', '/api/chat.postMessage').length - before, 1);
+    fake.clearFaults();
   });
 
   it('never repeats chat.postMessage after a dropped connection, but repeats safe reads', async () => {
     fake.fail({ path: '/api/chat.postMessage', drop: true });
     const before = fake.callsTo('POST', '/api/chat.postMessage').length;
-    await assert.rejects(client().postMessage({ channel: 'dev-access', text: 'dropped' }), (err) => isPluginError(err, 'CONNECTION_PROBLEM'));
+    await assert.rejects(client().postMessage({ channel: 'dev-access', text: 'dropped' }), (err) => isPluginError(err, 'CONNECTION_PROBLEM') && isOutcomeUnknown(err));
     assert.equal(fake.callsTo('POST', '/api/chat.postMessage').length - before, 1);
 
     fake.fail({ path: '/api/users.lookupByEmail', drop: true });
-    assert.equal(await client().lookupByEmail('bob@example.com'), 'U0BOB');
+    assert.equal(await client().lookupByEmail('bob@example.com'), IDS.bob);
   });
 
   it('stops waiting for a retry when the caller aborts', async () => {
@@ -90,11 +113,11 @@ describe('SlackClient against the fake', () => {
     const warn = logger.warn.bind(logger);
     logger.warn = (message, fields) => {
       warn(message, fields);
-      if (message.startsWith('Slack server error')) abort.abort();
+      if (message === 'service call failed; retrying') abort.abort(new PluginError('SHUTDOWN', 'shutting down'));
     };
     const started = Date.now();
     await assert.rejects(
-      client({ logger, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000 } }).authTest(abort.signal),
+      client({ logger, policy: { baseMs: 60_000, capMs: 60_000 } }).authTest(abort.signal),
       (err) => isPluginError(err, 'SHUTDOWN'),
     );
     assert.ok(Date.now() - started < 10_000, 'did not wait out the backoff');

@@ -1,33 +1,43 @@
 import { after, afterEach, before } from 'node:test';
 import {
-  PluginError,
-  createCaptureLogger,
+  accessRequestSnapshot,
+  defineAdapter,
+  goMessagesLayout,
   type AccessRequest,
   type AccessReview,
-  type AdapterContext,
-  type CaptureLogger,
+  type Adapter,
+  type AdapterHandlers,
   type EventContext,
+  type MessageRef,
+  type OutboundPolicy,
   type PluginData,
-  type PluginDataStore,
-  type ReviewSubmission,
-  type RoleInfo,
-  type TeleportActions,
-  type UserInfo,
 } from '@teleport-plugin/core';
-import {
-  FakeSlack,
-  FakeTeleport,
-  accessRequestFixture,
-  accessReviewFixture,
-  startHarness,
-  type FakeSlackMessage,
-  type Harness,
-} from '@teleport-plugin/testkit';
-import slack from '../src/index.js';
+import { MemoryTeleport, adapterContext, handlerEvent, makeAccessRequest, makeAccessReview, startAdapterTest, type AdapterTest, type AdapterTestOptions, type RecordedCall } from '@teleport-plugin/core/testing';
+import { FakeTeleport, startHarness, type Harness } from '@teleport-plugin/testkit';
+import { setupSlack, slackAdapter, type SlackAdapterOptions } from '../src/adapter.js';
 import type { SlackConfig } from '../src/config.js';
+import slack from '../src/index.js';
+import { FakeSlack, blocksText, type FakeSlackMessage } from '../src/testing/index.js';
+
+/**
+ * Slack ids as the fixtures use them. They have the shape of real ids (a letter and at least six
+ * more): the bot tells a user id (`U…`) from a channel id (`C…`) from a channel name by it when it
+ * looks a message up again, so shorter made-up ids would be taken for channel names.
+ */
+export const IDS = {
+  access: 'C0ACCESS',
+  dev: 'C0DEVACCESS',
+  priv: 'C0PRIVOPS',
+  requester: 'U0REQUESTER',
+  alice: 'U0ALICE',
+  bob: 'U0BOBBY',
+  carol: 'U0CAROL',
+} as const;
+/** The DM channel the fake opens for a user id. */
+export const dmOf = (userId: string): string => `D${userId.replace(/^U/, '')}`;
 
 export function makeRequest(overrides: Partial<AccessRequest> = {}): AccessRequest {
-  return accessRequestFixture({
+  return makeAccessRequest({
     user: 'requester@example.com',
     created: new Date('2026-11-25T10:00:00Z'),
     requestReason: 'need to fix prod',
@@ -36,212 +46,28 @@ export function makeRequest(overrides: Partial<AccessRequest> = {}): AccessReque
 }
 
 export function makeReview(author: string, state: 'APPROVED' | 'DENIED', reason = ''): AccessReview {
-  return accessReviewFixture({ author, proposedState: state, reason, created: new Date('2026-11-25T10:05:00Z') });
+  return makeAccessReview(author, state, reason, new Date('2026-11-25T10:05:00Z'));
 }
 
-/** Plugin data in memory with Teleport's compare-and-swap semantics. */
-export class MemoryStore implements PluginDataStore {
-  readonly plugin = 'slack';
-  readonly entries = new Map<string, PluginData>();
-  writes = 0;
+/** Short backoffs for tests (core's outbound policy; the attempt budget stays the default 4). */
+export const FAST_POLICY: Partial<OutboundPolicy> = { baseMs: 5, capMs: 20 };
 
-  async get(requestId: string): Promise<PluginData | undefined> {
-    await Promise.resolve();
-    const v = this.entries.get(requestId);
-    return v ? { ...v } : undefined;
-  }
-
-  async create(requestId: string, data: PluginData): Promise<boolean> {
-    if (this.entries.has(requestId)) return false;
-    this.entries.set(requestId, { ...data });
-    return true;
-  }
-
-  async update(
-    requestId: string,
-    modify: (current: PluginData | undefined) => PluginData | undefined,
-  ): Promise<PluginData | undefined> {
-    for (;;) {
-      const read = await this.get(requestId);
-      // Yield so concurrent updaters interleave and really exercise the compare step.
-      await new Promise((r) => setImmediate(r));
-      const next = modify(read ? { ...read } : undefined);
-      if (next === undefined) return read;
-      const now = this.entries.get(requestId);
-      if (JSON.stringify(now) !== JSON.stringify(read)) continue;
-      this.entries.set(requestId, { ...next });
-      this.writes += 1;
-      return { ...next };
-    }
-  }
-}
-
-/** TeleportActions over in-memory users, roles and requests; records submitted reviews. */
-export class FakeTeleportActions implements TeleportActions {
-  readonly users = new Map<string, UserInfo>();
-  readonly roles = new Map<string, RoleInfo>();
-  readonly requests = new Map<string, AccessRequest>();
-  readonly submitted: Array<{ requestId: string; review: ReviewSubmission }> = [];
-  /** Next submitReview answers with this error. */
-  failNextReview: Error | undefined;
-  /** Every listUsers call fails with this error while set. */
-  listUsersError: Error | undefined;
-  listUsersCalls = 0;
-
-  async submitReview(requestId: string, review: ReviewSubmission) {
-    this.submitted.push({ requestId, review });
-    const err = this.failNextReview;
-    this.failNextReview = undefined;
-    if (err) throw err;
-    const request = this.requests.get(requestId);
-    if (!request) throw new PluginError('NOT_FOUND', `access request ${requestId} not found`);
-    if (request.reviews.some((r) => r.author === review.author)) return { outcome: 'already-reviewed' as const };
-    request.reviews.push(makeReview(review.author ?? '', review.proposedState, review.reason));
-    return { outcome: 'submitted' as const, request };
-  }
-
-  async setState(): Promise<void> {}
-
-  async getRequest(requestId: string) {
-    return this.requests.get(requestId);
-  }
-
-  async getUser(name: string): Promise<UserInfo> {
-    const u = this.users.get(name);
-    if (!u) throw new PluginError('NOT_FOUND', `user ${name} not found`);
-    return u;
-  }
-
-  async getRole(name: string): Promise<RoleInfo> {
-    const r = this.roles.get(name);
-    if (!r) throw new PluginError('ACCESS_DENIED', `access denied to role ${name}`);
-    return r;
-  }
-
-  async listUsers(): Promise<UserInfo[]> {
-    this.listUsersCalls += 1;
-    if (this.listUsersError) throw this.listUsersError;
-    return [...this.users.values()].map((u) => structuredClone(u));
-  }
-}
-
-export interface TestContext {
-  ctx: AdapterContext<SlackConfig>;
-  store: MemoryStore;
-  teleport: FakeTeleportActions;
-  logger: CaptureLogger;
-  abort: AbortController;
-  /** Every reportHealth call, in order. */
-  health: Array<{ healthy: boolean; reason?: string }>;
-  close(): Promise<void>;
-}
-
-export function makeContext(
-  config: SlackConfig,
-  options: { webProxyUrl?: string; store?: MemoryStore; teleport?: FakeTeleportActions } = {},
-): TestContext {
-  const store = options.store ?? new MemoryStore();
-  const teleport = options.teleport ?? new FakeTeleportActions();
-  const logger = createCaptureLogger();
-  const abort = new AbortController();
-  const closers: Array<() => Promise<void> | void> = [];
-  const health: Array<{ healthy: boolean; reason?: string }> = [];
-  const ctx: AdapterContext<SlackConfig> = {
-    name: 'slack',
-    config,
-    logger: logger.child({ adapter: 'slack' }),
-    cluster: {
-      clusterName: 'test-cluster',
-      serverVersion: '17.0.0',
-      advancedAccessWorkflows: Boolean(options.webProxyUrl),
-      proxyPublicAddr: '',
-      webProxyUrl: options.webProxyUrl,
-    },
-    store,
-    teleport,
-    signal: abort.signal,
-    onClose: (fn) => closers.push(fn),
-    reportHealth: (healthy, reason) => {
-      health.push(reason === undefined ? { healthy } : { healthy, reason });
-    },
-  };
-  return {
-    ctx,
-    store,
-    teleport,
-    logger,
-    abort,
-    health,
-    close: async () => {
-      abort.abort();
-      for (const fn of closers.reverse()) await fn();
-    },
-  };
-}
-
-/** An EventContext like the dispatcher's, over the test store. */
-export function makeEvent(t: TestContext, requestId: string, options: { signal?: AbortSignal; attempt?: number } = {}): EventContext {
-  const signal = options.signal ?? new AbortController().signal;
-  return {
-    requestId,
-    logger: t.ctx.logger.child({ requestId }),
-    signal,
-    attempt: options.attempt ?? 1,
-    data: t.store.entries.get(requestId),
-    updateData: (modify) => {
-      signal.throwIfAborted();
-      return t.store.update(requestId, modify);
-    },
-  };
+/** The Slack adapter with its client tuned for tests (the real adapter's setup with options). */
+export function slackWith(options: SlackAdapterOptions = { policy: FAST_POLICY }): Adapter<SlackConfig> {
+  return defineAdapter<SlackConfig>({ ...slackAdapter, setup: (ctx) => setupSlack(ctx, options) });
 }
 
 /** A fake Slack with the channels and users most tests use. */
 export async function startFakeSlack(): Promise<FakeSlack> {
   const fake = new FakeSlack();
-  fake.addChannel({ id: 'C0ACCESS', name: 'access-requests' });
-  fake.addChannel({ id: 'C0DEV', name: 'dev-access' });
-  fake.addChannel({ id: 'C0PRIV', name: 'private-ops', isMember: false });
-  fake.addUser({ id: 'U0REQ', name: 'requester', email: 'requester@example.com' });
-  fake.addUser({ id: 'U0ALICE', name: 'alice', email: 'alice@example.com' });
-  fake.addUser({ id: 'U0BOB', name: 'bob', email: 'bob@example.com' });
+  fake.addChannel({ id: IDS.access, name: 'access-requests' });
+  fake.addChannel({ id: IDS.dev, name: 'dev-access' });
+  fake.addChannel({ id: IDS.priv, name: 'private-ops', isMember: false });
+  fake.addUser({ id: IDS.requester, name: 'requester', email: 'requester@example.com' });
+  fake.addUser({ id: IDS.alice, name: 'alice', email: 'alice@example.com' });
+  fake.addUser({ id: IDS.bob, name: 'bob', email: 'bob@example.com' });
   await fake.start();
   return fake;
-}
-
-/**
- * Hooks for a suite of unit tests: one fake Slack (startFakeSlack) for the whole suite, and the
- * context a test opens with `context()` closed after that test (its abort signal fires then).
- */
-export function useFakeSlackSuite(): {
-  readonly fake: FakeSlack;
-  /** The context the running test opened last. */
-  readonly t: TestContext;
-  context(config: SlackConfig, options?: Parameters<typeof makeContext>[1]): TestContext;
-} {
-  let fake: FakeSlack | undefined;
-  let current: TestContext | undefined;
-  before(async () => {
-    fake = await startFakeSlack();
-  });
-  after(() => fake?.close());
-  afterEach(async () => {
-    await current?.close();
-    current = undefined;
-  });
-  return {
-    get fake() {
-      if (!fake) throw new Error('fake Slack not started');
-      return fake;
-    },
-    get t() {
-      if (!current) throw new Error('no context opened in this test');
-      return current;
-    },
-    context(config, options) {
-      current = makeContext(config, options);
-      return current;
-    },
-  };
 }
 
 export function baseConfig(fake: FakeSlack, overrides: Partial<SlackConfig> = {}): SlackConfig {
@@ -254,24 +80,149 @@ export function baseConfig(fake: FakeSlack, overrides: Partial<SlackConfig> = {}
   };
 }
 
-/** Fast retries for tests. */
-export const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };
+/**
+ * The Slack adapter's handlers called directly, over core/testing's adapterContext (an in-memory
+ * Teleport behind the context and its plugin-data store) with a real ledger behind each event.
+ */
+export interface HandlerTest {
+  readonly ctx: ReturnType<typeof adapterContext<SlackConfig>>['ctx'];
+  readonly teleport: MemoryTeleport;
+  readonly logger: ReturnType<typeof adapterContext<SlackConfig>>['logger'];
+  readonly health: Array<{ healthy: boolean; reason?: string }>;
+  readonly h: AdapterHandlers;
+  /**
+   * A request as the dispatcher first sees it: in Teleport (no event) and its plugin-data entry
+   * created with the snapshot.
+   */
+  newRequest(over?: Partial<AccessRequest>): AccessRequest;
+  /** The EventContext of one handler attempt (a fresh ledger that reads what Teleport holds). */
+  event(requestId: string, options?: Parameters<typeof handlerEvent>[2]): Promise<EventContext>;
+  data(requestId: string): PluginData | undefined;
+  refs(requestId: string): MessageRef[];
+  close(): Promise<void>;
+}
 
-export const REVIEWERS = ['alice@example.com', 'bob@example.com', 'carol@example.com'];
+let requestCounter = 0;
+/** A request id no other test in this process uses (messages are found again by request id). */
+export const nextRequestId = (prefix = 'req'): string => `${prefix}-${process.pid}-${++requestCounter}`;
 
-/** Root messages of one request (the fallback text names the request id). */
-export function rootsFor(fake: FakeSlack, id: string): FakeSlackMessage[] {
-  return fake.rootMessages().filter((m) => m.text.includes(`: ${id} by `));
+export async function handlerTest(config: SlackConfig, options: { webProxyUrl?: string; adapter?: SlackAdapterOptions } = {}): Promise<HandlerTest> {
+  const t = adapterContext<SlackConfig>('slack', config, options.webProxyUrl ? { webProxyUrl: options.webProxyUrl } : {});
+  const h = await setupSlack(t.ctx, options.adapter ?? { policy: FAST_POLICY });
+  return {
+    ctx: t.ctx,
+    teleport: t.teleport,
+    logger: t.logger,
+    health: t.health,
+    h,
+    newRequest(over = {}) {
+      const request = makeRequest({ id: nextRequestId(), ...over });
+      t.teleport.put(request, false);
+      t.teleport.setPluginData(request.id, 'slack', Object.fromEntries(Object.entries(accessRequestSnapshot(request)).filter(([, v]) => v !== '')));
+      return request;
+    },
+    event: (requestId, eventOptions) => handlerEvent(t.ctx, requestId, eventOptions),
+    data: (requestId) => t.teleport.pluginData(requestId, 'slack'),
+    refs: (requestId) => goMessagesLayout.refs(t.teleport.pluginData(requestId, 'slack')),
+    close: async () => {
+      await h.stop?.();
+      await t.close();
+    },
+  };
 }
 
 /**
- * The adapter in the real runtime against a fake Teleport: requester@example.com needs three
- * approvals (so every reviewer's review lands while pending), REVIEWERS may review, and `editor`
- * goes to two channels (plus the requester's DM copy).
+ * Hooks for a suite of unit tests: one fake Slack for the whole suite, and the handler test a
+ * test opens with `open()` closed after that test (its context's signal fires then).
+ */
+export function useFakeSlackSuite(): {
+  readonly fake: FakeSlack;
+  /** The handler test the running test opened last. */
+  readonly t: HandlerTest;
+  open(config?: Partial<SlackConfig>, options?: Parameters<typeof handlerTest>[1]): Promise<HandlerTest>;
+} {
+  let fake: FakeSlack | undefined;
+  let current: HandlerTest | undefined;
+  before(async () => {
+    fake = await startFakeSlack();
+  });
+  after(() => fake?.close());
+  afterEach(async () => {
+    fake?.clearFaults();
+    await current?.close();
+    current = undefined;
+  });
+  return {
+    get fake() {
+      if (!fake) throw new Error('fake Slack not started');
+      return fake;
+    },
+    get t() {
+      if (!current) throw new Error('no handler test opened in this test');
+      return current;
+    },
+    async open(config = {}, options) {
+      if (!fake) throw new Error('fake Slack not started');
+      current = await handlerTest(baseConfig(fake, config), options);
+      return current;
+    },
+  };
+}
+
+/** Root messages of one request (found by the message's `*ID*:` line). */
+export function rootsFor(fake: FakeSlack, id: string): FakeSlackMessage[] {
+  return fake.rootMessages().filter((m) => blocksText(m.blocks).includes(`*ID*: ${id}\n`));
+}
+
+/** The requester's outcome DMs for one request. */
+export function noticesFor(fake: FakeSlack, id: string): FakeSlackMessage[] {
+  return fake.messages.filter((m) => m.text.startsWith(`Request with ID "${id}" has been updated`));
+}
+
+/** The message metadata a recorded chat.postMessage call carried (form bodies hold it as JSON text). */
+export function postedMetadata(call: RecordedCall): { request_id?: string; kind?: string } | undefined {
+  const raw: unknown = call.form?.get('metadata') ?? (call.json as { metadata?: unknown } | undefined)?.metadata;
+  const parsed = (typeof raw === 'string' ? JSON.parse(raw) : raw) as { event_payload?: { request_id?: string; kind?: string } } | undefined;
+  return parsed?.event_payload;
+}
+
+/** chat.postMessage calls made for this request and kind (`request`, `review:<i>`, `notice:<TAG>`), whatever their outcome. */
+export function postCallsFor(fake: FakeSlack, id: string, kind = 'request'): RecordedCall[] {
+  return fake.callsTo('POST', '/api/chat.postMessage').filter((c) => {
+    const meta = postedMetadata(c);
+    return meta?.request_id === id && meta.kind === kind;
+  });
+}
+
+/** `channel/ts` of messages, sorted (the form plugin data stores them in). */
+export const refStrings = (messages: readonly { channel: string; ts?: string; id?: string }[]): string[] =>
+  messages.map((m) => `${m.channel}/${m.ts ?? m.id}`).sort();
+
+export function hasButtons(m: FakeSlackMessage): boolean {
+  return m.blocks.some((b) => (b as { type?: string }).type === 'actions');
+}
+
+/** The adapter in the real runtime on an in-memory Teleport (core/testing), tuned for tests. */
+export function startSlackRuntime(
+  fake: FakeSlack,
+  options: { config?: Partial<SlackConfig>; teleport?: MemoryTeleport; adapter?: SlackAdapterOptions; runtime?: AdapterTestOptions['runtime'] } = {},
+): Promise<AdapterTest> {
+  return startAdapterTest(slackWith(options.adapter), baseConfig(fake, options.config), {
+    ...(options.teleport && { teleport: options.teleport }),
+    ...(options.runtime && { runtime: options.runtime }),
+  });
+}
+
+export const REVIEWERS = ['alice@example.com', 'bob@example.com', 'carol@example.com'];
+
+/**
+ * The adapter in the real runtime against the gRPC fake Teleport: requester@example.com needs
+ * three approvals (so every reviewer's review lands while pending), REVIEWERS may review, and
+ * `editor` goes to two channels (plus the requester's DM copy).
  */
 export async function startThreeReviewerHarness(): Promise<{ fake: FakeSlack; h: Harness; close(): Promise<void> }> {
   const fake = await startFakeSlack();
-  fake.addUser({ id: 'U0CAROL', name: 'carol', email: 'carol@example.com' });
+  fake.addUser({ id: IDS.carol, name: 'carol', email: 'carol@example.com' });
   const teleport = await FakeTeleport.start();
   teleport.addRequester('requester@example.com', { thresholds: [{ name: 'three', filter: '', approve: 3, deny: 1 }] as never });
   for (const r of REVIEWERS) teleport.addReviewer(r);
@@ -313,3 +264,11 @@ export function useThreeReviewerHarness(): { readonly fake: FakeSlack; readonly 
     },
   };
 }
+
+/** Messages of the request in plugin data (`messages`), as `channel/ts`, sorted. */
+export function storedRefs(data: PluginData | undefined): string[] {
+  return refStrings(goMessagesLayout.refs(data));
+}
+
+export { FakeSlack, blocksText };
+export type { FakeSlackMessage };

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { blocksText } from '@teleport-plugin/testkit';
-import { REVIEWERS, rootsFor, useThreeReviewerHarness } from './helpers.js';
+import { IDS, REVIEWERS, blocksText, dmOf, rootsFor, useThreeReviewerHarness } from './helpers.js';
 
 describe('many concurrent requests through the real runtime', () => {
   const env = useThreeReviewerHarness();
@@ -22,7 +21,7 @@ describe('many concurrent requests through the real runtime', () => {
     await h.runtime.idle();
     for (const id of ids) {
       const roots = rootsFor(fake, id);
-      assert.deepEqual(roots.map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV', 'D0REQ'], `roots of ${id}`);
+      assert.deepEqual(roots.map((m) => m.channel).sort(), [IDS.access, IDS.dev, dmOf(IDS.requester)].sort(), `roots of ${id}`);
       for (const root of roots) {
         assert.match(blocksText(root.blocks), /\*Status\*: ✅ APPROVED/, `status of ${id} in ${root.channel}`);
         const authors = fake.replies(root.channel, root.ts).map((m) => m.text.split(' ')[0]).sort();

@@ -9,26 +9,33 @@ import {
   messageFields,
   requesterUpdateText,
   reviewReply,
+  messageFallbackText,
+  reviewsText,
   rfc822,
   statusText,
-  type RequestView,
 } from '../src/render.js';
+import type { RequestMessage } from '@teleport-plugin/core';
 import { makeReview } from './helpers.js';
 
-const view = (over: Partial<RequestView> = {}): RequestView => ({
+/** What core's messaging kit hands the bot to render (messageFromRequest / messageFromData). */
+const view = (over: Partial<RequestMessage> = {}): RequestMessage => ({
   id: 'req-1',
   user: 'alice@example.com',
   roles: ['editor', 'admin'],
   resources: [],
   reason: 'fix prod',
   loginsByRole: undefined,
-  resolution: '',
+  status: 'PENDING',
   resolveReason: '',
+  reviews: [],
   longTerm: false,
+  clusterName: 'c1',
+  link: undefined,
   ...over,
 });
 
-const opts = { clusterName: 'c1', webProxyUrl: undefined, withButtons: false };
+const opts = { withButtons: false };
+const status = (s: RequestMessage['status'], resolveReason = '') => statusText({ status: s, resolveReason });
 
 describe('escaping', () => {
   it('wraps in a code block, trims, and marks empty text', () => {
@@ -57,8 +64,8 @@ describe('one 500-rune limit for every free-text reason', () => {
   const cut = `\`\`\`\nbecause of ${'A'.repeat(489)}\`\`\` (truncated)`;
 
   it('applies to the request reason, the resolution reason and review reasons alike', () => {
-    assert.ok(messageFields(view({ reason: long }), opts).includes(`*Reason*: ${cut}\n`));
-    assert.equal(statusText('DENIED', long), `*Status*: ❌ DENIED\n*Resolution reason*: ${cut}`);
+    assert.ok(messageFields(view({ reason: long })).includes(`*Reason*: ${cut}\n`));
+    assert.equal(status('DENIED', long), `*Status*: ❌ DENIED\n*Resolution reason*: ${cut}`);
     assert.ok(reviewReply(makeReview('bob', 'DENIED', long)).endsWith(`Reason: ${cut}`));
     // Exactly at the limit nothing is cut.
     assert.equal(escapeBlock('A'.repeat(500), REASON_LIMIT), `\`\`\`\n${'A'.repeat(500)}\`\`\``);
@@ -75,7 +82,7 @@ describe('one 500-rune limit for every free-text reason', () => {
 describe('message fields', () => {
   it('lists ID, cluster, user, sorted roles, reason and tsh commands while pending', () => {
     assert.equal(
-      messageFields(view(), opts),
+      messageFields(view()),
       '*ID*: req-1\n*Cluster*: c1\n*User*: alice@example.com\n*Role(s)*: `admin,editor`\n*Reason*: ```\nfix prod```\n' +
         '*Approve*: `tsh request review --approve req-1`\n*Deny*: `tsh request review --deny req-1`\n',
     );
@@ -84,7 +91,6 @@ describe('message fields', () => {
   it('shows logins per role (sorted, "-" when none) and resources', () => {
     const text = messageFields(
       view({ loginsByRole: { editor: ['root', 'ubuntu'], admin: [] }, resources: ['/c1/node/b', '/c1/node/a'], reason: '' }),
-      opts,
     );
     assert.match(text, /\*Role\*: `admin` \*Login\(s\)\*: `-`\n\*Role\*: `editor` \*Login\(s\)\*: `root, ubuntu`\n/);
     assert.match(text, /\*Resource\(s\)\*: `\/c1\/node\/a,\/c1\/node\/b`\n/);
@@ -92,20 +98,20 @@ describe('message fields', () => {
   });
 
   it('links to the web UI when the proxy is known, and drops tsh commands once resolved', () => {
-    const linked = messageFields(view(), { ...opts, webProxyUrl: 'https://proxy.example.com:3080' });
+    const linked = messageFields(view({ link: 'https://proxy.example.com:3080/web/requests/req-1' }));
     assert.match(linked, /\*Link\*: https:\/\/proxy\.example\.com:3080\/web\/requests\/req-1\n$/);
     assert.doesNotMatch(linked, /tsh/);
-    assert.doesNotMatch(messageFields(view({ resolution: 'APPROVED' }), opts), /tsh/);
+    assert.doesNotMatch(messageFields(view({ status: 'APPROVED' })), /tsh/);
   });
 });
 
 describe('status', () => {
   it('renders every state as upstream', () => {
-    assert.equal(statusText('', ''), '*Status*: ⏳ PENDING');
-    assert.equal(statusText('APPROVED', ''), '*Status*: ✅ APPROVED');
-    assert.equal(statusText('DENIED', 'no'), '*Status*: ❌ DENIED\n*Resolution reason*: ```\nno```');
-    assert.equal(statusText('EXPIRED', ''), '*Status*: ⌛ EXPIRED');
-    assert.equal(statusText('PROMOTED', ''), '*Status*:  PROMOTED');
+    assert.equal(status('PENDING'), '*Status*: ⏳ PENDING');
+    assert.equal(status('APPROVED'), '*Status*: ✅ APPROVED');
+    assert.equal(status('DENIED', 'no'), '*Status*: ❌ DENIED\n*Resolution reason*: ```\nno```');
+    assert.equal(status('EXPIRED'), '*Status*: ⌛ EXPIRED');
+    assert.equal(status('PROMOTED'), '*Status*:  PROMOTED');
   });
 });
 
@@ -119,11 +125,30 @@ describe('blocks', () => {
     const actions = withButtons[3] as { block_id: string; elements: Array<{ action_id: string; value: string }> };
     assert.equal(actions.block_id, 'review_block');
     assert.deepEqual(actions.elements.map((e) => [e.action_id, e.value]), [['approve_button', 'req-1'], ['deny_button', 'req-1']]);
-    assert.equal(messageBlocks(view({ resolution: 'DENIED' }), { ...opts, withButtons: true }).length, 3);
+    assert.equal(messageBlocks(view({ status: 'DENIED' }), { ...opts, withButtons: true }).length, 3);
     const resource = messageBlocks(view({ resources: ['/c1/node/a'] }), opts)[0] as { text: { text: string } };
     assert.equal(resource.text.text, 'You have a new Resource Request:');
     const longTerm = messageBlocks(view({ resources: ['/c1/node/a'], longTerm: true }), opts)[0] as { text: { text: string } };
     assert.equal(longTerm.text.text, 'You have a new Resource Request (long-term access):');
+  });
+
+  it('shows who reviewed so far under the status while pending, and no longer once resolved', () => {
+    const reviews = [makeReview('bob@example.com', 'APPROVED'), makeReview('carol', 'DENIED')];
+    assert.equal(reviewsText([]), undefined);
+    assert.equal(reviewsText(reviews), '*Reviews*: ✅ bob@example.com, ❌ carol');
+    assert.deepEqual(messageBlocks(view({ reviews }), opts)[2], {
+      type: 'context',
+      elements: [
+        { type: 'mrkdwn', text: '*Status*: ⏳ PENDING' },
+        { type: 'mrkdwn', text: '*Reviews*: ✅ bob@example.com, ❌ carol' },
+      ],
+    });
+    assert.deepEqual(messageBlocks(view({ reviews, status: 'APPROVED' }), opts)[2], { type: 'context', elements: [{ type: 'mrkdwn', text: '*Status*: ✅ APPROVED' }] });
+  });
+
+  it('has a plain-text fallback naming the request and the requester', () => {
+    assert.equal(messageFallbackText(view()), 'You have a new Role Request: req-1 by alice@example.com');
+    assert.equal(messageFallbackText(view({ resources: ['/c1/node/a'], longTerm: true })), 'You have a new Resource Request (long-term access): req-1 by alice@example.com');
   });
 
   it('caps section text at 3000 characters', () => {

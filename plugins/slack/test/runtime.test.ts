@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { FakeSlack, FakeTeleport, blocksText, startHarness, type Harness } from '@teleport-plugin/testkit';
+import { REPLY_LONG_TERM, REPLY_NO_TRAIT_MATCH, REPLY_NO_USER, REPLY_SEVERAL_TRAIT_MATCHES, goMessagesLayout, type PluginData } from '@teleport-plugin/core';
+import { FakeTeleport, startHarness, type Harness } from '@teleport-plugin/testkit';
 import slack from '../src/index.js';
-import { parseMessageRefs } from '../src/plugin-data.js';
-import { REPLY_LONG_TERM, REPLY_NO_TRAIT_MATCH, REPLY_NO_USER, REPLY_SEVERAL_TRAIT_MATCHES } from '../src/review.js';
-import { baseConfig, rootsFor, runtimeEnv, startFakeSlack, useThreeReviewerHarness } from './helpers.js';
+import { FakeSlack, blocksText } from '../src/testing/index.js';
+import { IDS, baseConfig, dmOf, rootsFor, runtimeEnv, startFakeSlack, useThreeReviewerHarness } from './helpers.js';
+
+const parseMessageRefs = (data: PluginData | undefined) => goMessagesLayout.refs(data);
 
 describe('slack adapter in the real runtime', () => {
   const env = useThreeReviewerHarness();
@@ -13,7 +15,7 @@ describe('slack adapter in the real runtime', () => {
     const { fake, h } = env;
     const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'], reason: 'deploy' });
     await fake.waitFor(() => rootsFor(fake, id).length === 3);
-    assert.deepEqual(rootsFor(fake, id).map((m) => m.channel).sort(), ['C0ACCESS', 'C0DEV', 'D0REQ']);
+    assert.deepEqual(rootsFor(fake, id).map((m) => m.channel).sort(), [IDS.access, IDS.dev, dmOf(IDS.requester)].sort());
     await h.teleport.waitFor(() => parseMessageRefs(h.teleport.admin.pluginData(id, 'slack')).length === 3, 5000, 'refs stored');
     // Upstream's format, so the Go plugin can take over: `channelID/ts`, comma-joined.
     const stored = h.teleport.admin.pluginData(id, 'slack')!.messages!;
@@ -27,7 +29,7 @@ describe('slack adapter in the real runtime', () => {
     await fake.waitFor(() => rootsFor(fake, id).every((m) => fake.replies(m.channel, m.ts).length === 1));
     await h.teleport.admin.deny(id, { reason: 'changed my mind' });
     await fake.waitFor(() => rootsFor(fake, id).every((m) => /❌ DENIED\n\*Resolution reason\*: ```\nchanged my mind```/.test(blocksText(m.blocks))));
-    await fake.waitFor(() => fake.messages.some((m) => m.channel === 'D0REQ' && m.text === `Request with ID "${id}" has been updated: *DENIED*`));
+    await fake.waitFor(() => fake.messages.some((m) => m.channel === dmOf(IDS.requester) && m.text === `Request with ID "${id}" has been updated: *DENIED*`));
     const reply = fake.replies(rootsFor(fake, id)[0]!.channel, rootsFor(fake, id)[0]!.ts)[0]!;
     assert.match(reply.text, /^alice@example\.com reviewed the request at .* UTC\.\nResolution: ✅ APPROVED\.\nReason: ```\nfine```$/);
   });
@@ -51,11 +53,11 @@ describe('approve and deny from Slack through the runtime', () => {
   before(async () => {
     fake = await startFakeSlack();
     const teleport = await FakeTeleport.start();
-    teleport.addRequester('requester@example.com', { traits: { slack_user_id: ['U0REQ'] } });
+    teleport.addRequester('requester@example.com', { traits: { slack_user_id: [IDS.requester] } });
     teleport.addReviewer('alice@example.com');
     teleport.upsertUser({ name: 'alice@example.com', roles: ['alice@example.com-reviewer'], traits: { slack_user_id: ['U0ALICE'] } });
     // Linked to Slack but not allowed to review anything.
-    teleport.upsertUser({ name: 'bob@example.com', roles: [], traits: { slack_user_id: ['U0BOB'] } });
+    teleport.upsertUser({ name: 'bob@example.com', roles: [], traits: { slack_user_id: [IDS.bob] } });
     // Needs two approvals, so one review leaves it pending.
     teleport.addRequester('requester2@example.com', { thresholds: [{ name: 'two', filter: '', approve: 2, deny: 2 }] as never });
     const config = baseConfig(fake, {
@@ -80,9 +82,9 @@ describe('approve and deny from Slack through the runtime', () => {
   it('puts buttons on pending reviewer messages', async () => {
     const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
     await fake.waitFor(() => rootsFor(fake, id).length === 2);
-    const channelMsg = rootsFor(fake, id).find((m) => m.channel === 'C0ACCESS')!;
+    const channelMsg = rootsFor(fake, id).find((m) => m.channel === IDS.access)!;
     assert.ok(channelMsg.blocks.some((b) => (b as { block_id?: string }).block_id === 'review_block'));
-    assert.ok(!rootsFor(fake, id).find((m) => m.channel === 'D0REQ')!.blocks.some((b) => (b as { type?: string }).type === 'actions'));
+    assert.ok(!rootsFor(fake, id).find((m) => m.channel === dmOf(IDS.requester))!.blocks.some((b) => (b as { type?: string }).type === 'actions'));
   });
 
   it('long-term requests: their own title, no buttons, refused from Slack, title kept after expiry', async () => {
@@ -101,12 +103,12 @@ describe('approve and deny from Slack through the runtime', () => {
     await h.teleport.waitFor(() => parseMessageRefs(h.teleport.admin.pluginData(id, 'slack')).length === 2, 5000, 'refs stored');
     // A crafted click (the buttons are not there) is still refused, before anything reaches Teleport.
     const before = fake.ephemerals.length;
-    const res = await FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'approve', channel: 'C0ACCESS' }), {
+    const res = await FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'approve', channel: IDS.access }), {
       signingSecret: secret,
     });
     assert.equal(res.status, 200);
     await fake.waitFor(() => fake.ephemerals.length > before);
-    assert.equal(fake.ephemerals.at(-1)?.text, REPLY_LONG_TERM);
+    assert.equal(fake.ephemerals.at(-1)?.text, REPLY_LONG_TERM('Slack'));
     assert.equal(h.teleport.admin.getRequest(id)?.reviews.length, 0);
     assert.equal(h.teleport.admin.getRequest(id)?.state, 'PENDING');
     // After expiry the request is gone; the message is rebuilt from plugin data with the same title.
@@ -116,7 +118,7 @@ describe('approve and deny from Slack through the runtime', () => {
   });
 
   it('rejects unsigned, mis-signed and stale interactivity posts', async () => {
-    const payload = fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'nope', action: 'approve', channel: 'C0ACCESS' });
+    const payload = fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'nope', action: 'approve', channel: IDS.access });
     assert.equal((await FakeSlack.sendInteraction(url(), payload, { signingSecret: 'wrong' })).status, 401);
     assert.equal((await FakeSlack.sendInteraction(url(), payload, { signingSecret: secret, timestamp: Math.floor(Date.now() / 1000) - 600 })).status, 401);
     const res = await fetch(url(), { method: 'POST', body: 'payload={}', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
@@ -127,14 +129,14 @@ describe('approve and deny from Slack through the runtime', () => {
     const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
     await fake.waitFor(() => rootsFor(fake, id).length === 2);
 
-    const own = await FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId: 'U0REQ', requestId: id, action: 'approve', channel: 'C0ACCESS' }), {
+    const own = await FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId: IDS.requester, requestId: id, action: 'approve', channel: IDS.access }), {
       signingSecret: secret,
     });
     assert.equal(own.status, 200);
-    await fake.waitFor(() => fake.ephemerals.some((e) => e.user === 'U0REQ' && e.text === 'You cannot review your own request'));
+    await fake.waitFor(() => fake.ephemerals.some((e) => e.user === IDS.requester && e.text === 'You cannot review your own request'));
     assert.equal(h.teleport.admin.getRequest(id)?.reviews.length, 0);
 
-    const res = await FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'approve', channel: 'C0ACCESS' }), {
+    const res = await FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'approve', channel: IDS.access }), {
       signingSecret: secret,
     });
     assert.equal(res.status, 200);
@@ -149,13 +151,13 @@ describe('approve and deny from Slack through the runtime', () => {
     const id = await h.teleport.admin.createRequest({ user: 'requester2@example.com', roles: ['editor'] });
     await fake.waitFor(() => rootsFor(fake, id).length === 1);
     const click = (userId: string) =>
-      FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId, requestId: id, action: 'approve', channel: 'C0ACCESS' }), { signingSecret: secret });
+      FakeSlack.sendInteraction(url(), fake.blockActionPayload({ userId, requestId: id, action: 'approve', channel: IDS.access }), { signingSecret: secret });
     const answers = (user: string) => fake.ephemerals.filter((e) => e.user === user).map((e) => e.text);
 
-    const bobBefore = answers('U0BOB').length;
-    assert.equal((await click('U0BOB')).status, 200);
-    await fake.waitFor(() => answers('U0BOB').length > bobBefore);
-    assert.equal(answers('U0BOB').at(-1), 'Insufficient permissions to review request');
+    const bobBefore = answers(IDS.bob).length;
+    assert.equal((await click(IDS.bob)).status, 200);
+    await fake.waitFor(() => answers(IDS.bob).length > bobBefore);
+    assert.equal(answers(IDS.bob).at(-1), 'Insufficient permissions to review request');
 
     const aliceBefore = answers('U0ALICE').length;
     await click('U0ALICE');
@@ -177,7 +179,7 @@ describe('approve and deny from Slack through the runtime', () => {
     await fake.waitForSocket();
     const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
     await fake.waitFor(() => rootsFor(fake, id).length === 2);
-    await fake.sendSocketInteraction(fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'deny', channel: 'C0ACCESS' }));
+    await fake.sendSocketInteraction(fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'deny', channel: IDS.access }));
     await h.teleport.waitFor(() => h.teleport.admin.getRequest(id)?.state === 'DENIED', 5000, 'denial');
     await fake.waitFor(() => fake.ephemerals.some((e) => e.user === 'U0ALICE' && e.text.includes(`DENIED) of request ${id}`)));
   });
@@ -200,7 +202,7 @@ describe('Socket Mode alone (no signing secret)', () => {
       await fake.waitForSocket();
       const id = await teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
       await fake.waitFor(() => rootsFor(fake, id).length === 2);
-      const payload = fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'approve', channel: 'C0ACCESS' });
+      const payload = fake.blockActionPayload({ userId: 'U0ALICE', requestId: id, action: 'approve', channel: IDS.access });
       const http = await FakeSlack.sendInteraction(`${h.runtime.httpUrl}/slack/interactivity`, payload, { signingSecret: 'anything' });
       assert.equal(http.status, 404);
       await fake.sendSocketInteraction(payload);
@@ -227,7 +229,7 @@ const GRPC_PERMISSION_DENIED = 7;
 async function startTraitHarness(setup: (teleport: FakeTeleport, fake: FakeSlack) => void): Promise<{ fake: FakeSlack; h: Harness; close(): Promise<void> }> {
   const fake = await startFakeSlack();
   const teleport = await FakeTeleport.start();
-  teleport.addRequester('requester@example.com', { traits: { slack_user_id: ['U0REQ'] } });
+  teleport.addRequester('requester@example.com', { traits: { slack_user_id: [IDS.requester] } });
   setup(teleport, fake);
   const config = baseConfig(fake, {
     review: { enabled: true, appToken: undefined, signingSecret: TRAIT_SECRET, slackUserIdTrait: 'slack_user_id', allowEmailUsernameMatch: false },
@@ -253,7 +255,7 @@ async function approveAs(env: { fake: FakeSlack; h: Harness }, userId: string, i
   const before = env.fake.ephemerals.filter((e) => e.user === userId).length;
   const res = await FakeSlack.sendInteraction(
     `${env.h.runtime.httpUrl}/slack/interactivity`,
-    env.fake.blockActionPayload({ userId, requestId: id, action: 'approve', channel: 'C0ACCESS' }),
+    env.fake.blockActionPayload({ userId, requestId: id, action: 'approve', channel: IDS.access }),
     { signingSecret: TRAIT_SECRET },
   );
   assert.equal(res.status, 200);
@@ -295,7 +297,7 @@ describe('Slack user -> Teleport user by trait (ListUsers) through the runtime',
     await fake.waitFor(() => rootsFor(fake, id).length === 2);
     assert.equal(await approveAs(env, 'U0TWIN', id), REPLY_SEVERAL_TRAIT_MATCHES('slack_user_id', 'U0TWIN'));
     // bob@example.com exists and may review, but email matching is off and he lacks the trait.
-    assert.equal(await approveAs(env, 'U0BOB', id), REPLY_NO_TRAIT_MATCH('slack_user_id', 'U0BOB'));
+    assert.equal(await approveAs(env, IDS.bob, id), REPLY_NO_TRAIT_MATCH('slack_user_id', IDS.bob));
     assert.equal(h.teleport.admin.getRequest(id)?.reviews.length, 0);
     assert.equal(h.teleport.admin.getRequest(id)?.state, 'PENDING');
   });
@@ -318,7 +320,7 @@ describe('Slack user -> Teleport user when ListUsers is denied', () => {
     const { fake, h } = env;
     const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'] });
     await fake.waitFor(() => rootsFor(fake, id).length === 2);
-    assert.equal(await approveAs(env, 'U0OCTO', id), REPLY_NO_USER);
+    assert.equal(await approveAs(env, 'U0OCTO', id), REPLY_NO_USER('Slack'));
     assert.match(await approveAs(env, 'U0ALICE', id), new RegExp(`APPROVED\\) of request ${id}`));
     assert.deepEqual(h.teleport.admin.getRequest(id)?.reviews.map((r) => r.author), ['alice@example.com']);
     const listed = h.teleport.calls.filter((c) => c.method === 'UsersService.ListUsers');
