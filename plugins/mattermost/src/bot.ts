@@ -83,8 +83,9 @@ export class MattermostBot implements MessagingBot {
     }
   }
 
-  async findPost(to: ChatRecipient, message: RequestMessage, signal?: AbortSignal): Promise<MessageRef | undefined> {
-    const found = await this.client.findPost(to.id, { requestId: message.id, kind: 'request' }, signal);
+  async findPost(to: ChatRecipient, message: RequestMessage, signal?: AbortSignal, since?: number): Promise<MessageRef | undefined> {
+    // Only posts from a minute before the effect started (clock skew) need reading.
+    const found = await this.client.findPost(to.id, { requestId: message.id, kind: 'request', ...(since !== undefined && { since: since - 60_000 }) }, signal);
     return found && { channel: found.channelId, id: found.id };
   }
 

@@ -16,8 +16,12 @@ import { exampleConfig, parseSlackConfig, type SlackConfig } from './config.js';
 import { slackDemo } from './demo.js';
 import { SlackReviewHandler } from './review.js';
 
-/** Scopes every install needs; im:write because requesters and email recipients get DMs. */
-export const REQUIRED_SCOPES = ['chat:write', 'users:read', 'users:read.email', 'im:write'];
+/**
+ * Scopes every install needs: im:write because requesters and email recipients get DMs; the read
+ * and history scopes because, after a crash or a lost answer, a message is found again in its
+ * channel (by its metadata) instead of being posted twice.
+ */
+export const REQUIRED_SCOPES = ['chat:write', 'users:read', 'users:read.email', 'im:write', 'channels:read', 'groups:read', 'channels:history', 'groups:history', 'im:history'];
 
 export interface SlackAdapterOptions {
   /** Core's outbound policy, tuned (tests use short backoffs). */

@@ -52,10 +52,10 @@ export class SlackBot implements MessagingBot {
     return { channel: posted.channel, id: posted.ts };
   }
 
-  async findPost(to: ChatRecipient, message: RequestMessage, signal?: AbortSignal): Promise<MessageRef | undefined> {
+  async findPost(to: ChatRecipient, message: RequestMessage, signal?: AbortSignal, since?: number): Promise<MessageRef | undefined> {
     const channel = await this.channelIdOf(to.id, signal);
     if (!channel) return undefined;
-    const found = (await this.client.history(channel, 0, signal)).find((m) => matches(m.tag, message.id, 'request'));
+    const found = (await this.client.history(channel, oldest(since), signal)).find((m) => matches(m.tag, message.id, 'request'));
     return found ? { channel, id: found.ts } : undefined;
   }
 
@@ -84,11 +84,11 @@ export class SlackBot implements MessagingBot {
     await this.client.postMessage({ channel: userId, text: requesterUpdateText(message.id, message.status), tag: { requestId: message.id, kind: `notice:${message.status}` } }, signal);
   }
 
-  async findRequesterNotice(message: RequestMessage, signal?: AbortSignal): Promise<boolean> {
+  async findRequesterNotice(message: RequestMessage, signal?: AbortSignal, since?: number): Promise<boolean> {
     const userId = isEmail(message.user) ? await this.userIdOf(message.user, signal) : undefined;
     if (!userId) return true;
     const channel = await this.client.openDm(userId, signal);
-    return (await this.client.history(channel, 0, signal)).some((m: HistoryMessage) => matches(m.tag, message.id, `notice:${message.status}`));
+    return (await this.client.history(channel, oldest(since), signal)).some((m: HistoryMessage) => matches(m.tag, message.id, `notice:${message.status}`));
   }
 
   private blocks(message: RequestMessage, requesterCopy: boolean): ReturnType<typeof messageBlocks> {
@@ -104,6 +104,11 @@ export class SlackBot implements MessagingBot {
     const name = address.replace(/^#/, '');
     return this.channels.get(name, async () => (await this.client.listConversations(signal)).find((c) => c.name === name)?.id);
   }
+}
+
+/** Slack's `oldest` (unix seconds): a minute before the effect started, for clock skew; 0 = everything. */
+function oldest(since: number | undefined): number {
+  return since === undefined ? 0 : Math.max(0, Math.floor((since - 60_000) / 1000));
 }
 
 function matches(tag: MessageTag | undefined, requestId: string, kind: string): boolean {

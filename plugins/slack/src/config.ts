@@ -87,7 +87,8 @@ export function exampleConfig(): string {
   return `# Slack adapter for teleport-plugin (same keys as the Go teleport-slack plugin).
 [slack]
 # Bot User OAuth token (xoxb-...). A value starting with "/" is read from that file.
-# Scopes: chat:write, users:read, users:read.email, im:write (DMs to requesters and reviewers).
+# Scopes: chat:write, users:read, users:read.email, im:write (DMs), and channels:read, groups:read,
+# channels:history, groups:history, im:history (to find a message again instead of posting it twice).
 token = "/var/lib/teleport/plugins/slack/bot-token"
 # Slack Web API base URL (tests point it at a fake).
 # api_url = "https://slack.com/api/"

@@ -38,7 +38,7 @@ describe('check', () => {
       const items = await run(fake.token, { '*': ['access-requests'] });
       const scopes = items.find((i) => i.name === 'slack scopes');
       assert.equal(scopes?.ok, false);
-      assert.match(scopes?.detail ?? '', /missing users:read\.email, im:write/);
+      assert.match(scopes?.detail ?? '', /missing users:read\.email, im:write, groups:read, channels:history, groups:history, im:history/);
     } finally {
       fake.scopes = saved;
     }

@@ -31,9 +31,10 @@ export interface OnceOptions {
    * Asks the service whether the effect already happened (a message with this request's metadata
    * in the channel, an incident with this key...): its result, or undefined when it did not.
    * Called only when a `run` record says it may have happened (a crash, an ambiguous failure, a
-   * replica that vanished) — never on the normal path.
+   * replica that vanished) — never on the normal path. `startedAt` (ms since the epoch) is when the
+   * effect was started: nothing older than that needs to be searched.
    */
-  find?: (signal: AbortSignal | undefined) => Promise<string | undefined>;
+  find?: (signal: AbortSignal | undefined, startedAt: number) => Promise<string | undefined>;
   /**
    * Without `find`, what to do when the effect may have happened: `redo` it (at least once; right
    * when a repeat is harmless or de-duplicated by the receiver, e.g. a mail with a fixed
@@ -168,7 +169,7 @@ export class RequestLedger {
         }
         // Ours from an earlier attempt, or a lease its owner never settled: it may have happened.
         if (options.find) {
-          const found = await options.find(options.signal);
+          const found = await options.find(options.signal, record.at);
           if (found !== undefined) {
             this.options.logger.info('effect had happened already; recorded, not repeated', { requestId: this.requestId, effect: name });
             await this.settle(key, record.raw, found, options.record);

@@ -26,8 +26,9 @@ export interface ReviewReply {
  * fails the step so it is tried again; an unknown outcome is settled by the `find` verbs.
  *
  * Each `find*` verb answers "did this already happen?" for a verb that is not idempotent; it is
- * called only after a crash or an ambiguous failure. Without it, the effect is not repeated
- * (at most once) unless the adapter says repeating is harmless.
+ * called only after a crash or an ambiguous failure, with `since` (ms since the epoch) = when the
+ * effect was started, so only what is newer needs searching. Without it, the effect is not
+ * repeated (at most once) unless the adapter says repeating is harmless.
  */
 export interface MessagingBot {
   /** `Slack`, `Mattermost`, `email`: for logs. */
@@ -37,10 +38,10 @@ export interface MessagingBot {
   /** The requester as a recipient of their own request message (Slack sends them a copy). */
   resolveRequester?(user: string, signal?: AbortSignal): Promise<ChatRecipient | undefined>;
   post(to: ChatRecipient, message: RequestMessage, signal?: AbortSignal): Promise<MessageRef>;
-  findPost?(to: ChatRecipient, message: RequestMessage, signal?: AbortSignal): Promise<MessageRef | undefined>;
+  findPost?(to: ChatRecipient, message: RequestMessage, signal?: AbortSignal, since?: number): Promise<MessageRef | undefined>;
   /** One review as a reply in one thread. */
   reply(thread: MessageRef, reply: ReviewReply, message: RequestMessage, signal?: AbortSignal): Promise<void>;
-  findReply?(thread: MessageRef, reply: ReviewReply, message: RequestMessage, signal?: AbortSignal): Promise<boolean>;
+  findReply?(thread: MessageRef, reply: ReviewReply, message: RequestMessage, signal?: AbortSignal, since?: number): Promise<boolean>;
   /**
    * Re-render a posted message (repeatable). `requesterCopy`: the message is the requester's own
    * copy (render it without review buttons). Absent for media that cannot be edited (mail).
@@ -48,8 +49,8 @@ export interface MessagingBot {
   update?(thread: MessageRef, message: RequestMessage, requesterCopy: boolean, signal?: AbortSignal): Promise<void>;
   /** Media that cannot be edited: the final state as one more message in each thread. */
   postOutcome?(thread: MessageRef, message: RequestMessage, signal?: AbortSignal): Promise<void>;
-  findOutcome?(thread: MessageRef, message: RequestMessage, signal?: AbortSignal): Promise<boolean>;
+  findOutcome?(thread: MessageRef, message: RequestMessage, signal?: AbortSignal, since?: number): Promise<boolean>;
   /** Tell the requester the final state (APPROVED, DENIED, EXPIRED), once. */
   notifyRequester?(message: RequestMessage, signal?: AbortSignal): Promise<void>;
-  findRequesterNotice?(message: RequestMessage, signal?: AbortSignal): Promise<boolean>;
+  findRequesterNotice?(message: RequestMessage, signal?: AbortSignal, since?: number): Promise<boolean>;
 }

@@ -143,8 +143,8 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
           ifUnknown: unknownPolicy,
           record,
           ...(bot.findPost && {
-            find: async (signal) => {
-              const ref = await bot.findPost!(to, message, signal);
+            find: async (signal, since) => {
+              const ref = await bot.findPost!(to, message, signal, since);
               return ref && layout.encode(ref);
             },
           }),
@@ -173,7 +173,7 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
           const reply = { index: first + k, review };
           await ev.once(`reply/${reply.index}/${layout.encode(thread)}`, (signal) => bot.reply(thread, reply, message, signal), {
             ifUnknown: unknownPolicy,
-            ...(bot.findReply && { find: async (signal) => ((await bot.findReply!(thread, reply, message, signal)) ? 'found' : undefined) }),
+            ...(bot.findReply && { find: async (signal, since) => ((await bot.findReply!(thread, reply, message, signal, since)) ? 'found' : undefined) }),
           });
         }
       },
@@ -223,7 +223,7 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
         async (thread) => {
           await ev.once(`outcome/${layout.encode(thread)}`, (signal) => postOutcome(thread, message, signal), {
             ifUnknown: unknownPolicy,
-            ...(bot.findOutcome && { find: async (signal) => ((await bot.findOutcome!(thread, message, signal)) ? 'found' : undefined) }),
+            ...(bot.findOutcome && { find: async (signal, since) => ((await bot.findOutcome!(thread, message, signal, since)) ? 'found' : undefined) }),
           });
         },
         ev.logger,
@@ -238,7 +238,7 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
         async () => {
           await ev.once(`notice/${message.status}`, (signal) => notify(message, signal), {
             ifUnknown: unknownPolicy,
-            ...(bot.findRequesterNotice && { find: async (signal) => ((await bot.findRequesterNotice!(message, signal)) ? 'found' : undefined) }),
+            ...(bot.findRequesterNotice && { find: async (signal, since) => ((await bot.findRequesterNotice!(message, signal, since)) ? 'found' : undefined) }),
           });
         },
         ev.logger,

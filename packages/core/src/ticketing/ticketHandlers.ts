@@ -24,7 +24,7 @@ type TicketingHandlers = Required<Pick<AdapterHandlers, 'onPending' | 'onReviewe
 export function ticketHandlers(ctx: AdapterContext<unknown>, tracker: TicketTracker, options: TicketingOptions = {}): TicketingHandlers {
   async function note(ticket: TicketRef, n: TicketNote, name: string, ev: EventContext): Promise<void> {
     await ev.once(name, (signal) => tracker.note(ticket, n, signal), {
-      ...(tracker.findNote && { find: async (signal) => ((await tracker.findNote!(ticket, n, signal)) ? 'found' : undefined) }),
+      ...(tracker.findNote && { find: async (signal, since) => ((await tracker.findNote!(ticket, n, signal, since)) ? 'found' : undefined) }),
     });
   }
 
@@ -48,8 +48,8 @@ export function ticketHandlers(ctx: AdapterContext<unknown>, tracker: TicketTrac
           const result = await ev.once('open', async (signal) => encodeTicket(await tracker.open(request, signal)), {
             record: (data, r) => ({ ...data, ...decodeTicket(r) }),
             ...(tracker.find && {
-              find: async (signal) => {
-                const found = await tracker.find!(request, signal);
+              find: async (signal, since) => {
+                const found = await tracker.find!(request, signal, since);
                 return found && encodeTicket(found);
               },
             }),

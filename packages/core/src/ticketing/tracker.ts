@@ -34,10 +34,10 @@ export interface TicketTracker {
   /** Opens the ticket (not idempotent). */
   open(request: AccessRequest, signal?: AbortSignal): Promise<TicketRef>;
   /** The ticket already opened for this request, if any (incident key, issue property, label...). */
-  find?(request: AccessRequest, signal?: AbortSignal): Promise<TicketRef | undefined>;
+  find?(request: AccessRequest, signal?: AbortSignal, since?: number): Promise<TicketRef | undefined>;
   /** One note (comment) on the ticket (not idempotent). */
   note(ticket: TicketRef, note: TicketNote, signal?: AbortSignal): Promise<void>;
-  findNote?(ticket: TicketRef, note: TicketNote, signal?: AbortSignal): Promise<boolean>;
+  findNote?(ticket: TicketRef, note: TicketNote, signal?: AbortSignal, since?: number): Promise<boolean>;
   /** Brings the ticket to its final state (resolve, transition, close + label). Must be repeatable. */
   close(ticket: TicketRef, outcome: TicketOutcome, signal?: AbortSignal): Promise<void>;
 }

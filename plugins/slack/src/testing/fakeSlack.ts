@@ -56,7 +56,7 @@ export interface BlockActionOptions {
   messageTs?: string;
 }
 
-const DEFAULT_SCOPES = ['chat:write', 'users:read', 'users:read.email', 'im:write', 'channels:read'];
+const DEFAULT_SCOPES = ['chat:write', 'users:read', 'users:read.email', 'im:write', 'channels:read', 'groups:read', 'channels:history', 'groups:history', 'im:history'];
 
 /**
  * A fake Slack Web API on a real HTTP server: the paths under `/api/` that the Slack adapter
