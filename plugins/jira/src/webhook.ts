@@ -225,7 +225,7 @@ export function reasonIn(body: string): string | undefined {
   const inline = INLINE_REASON.exec(body);
   if (inline) return inline[1]!.replace(/^[ \n]+|[ \n]+$/g, '');
   const separator = SEPARATOR_REASON.exec(body);
-  if (separator) return body.slice(separator.index + separator[0].length).replace(/^\n+/, '');
+  if (separator) return body.slice(separator.index + separator[0].length).replace(/^[\r\n]+/, '');
   return undefined;
 }
 
