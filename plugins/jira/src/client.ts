@@ -483,7 +483,9 @@ function httpAnswer(err: unknown): HttpAnswer | undefined {
   if (fromCause) return { status: fromCause.status, data: fromCause.data, headers: headerSource(fromCause.headers) };
   const direct = axiosLike(err);
   if (direct) return { status: direct.status, data: direct.data, headers: headerSource(direct.headers) };
-  if (typeof err['status'] === 'number' && isRecord(err['response'])) {
+  // jira.js also wraps errors that never reached Jira in an HttpException (status 500 by
+  // default, the original error as `response`): those are not answers.
+  if (typeof err['status'] === 'number' && isRecord(err['response']) && !(err['response'] instanceof Error)) {
     return { status: err['status'], data: err['response']['data'], headers: headerSource(undefined) };
   }
   return undefined;
