@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { FakePagerDuty, FakeSlack, FakeTeleport, blocksText, type FakeSlackMessage } from '@teleport-plugin/testkit';
+import { FakeTeleport } from '@teleport-plugin/testkit';
+import { FakePagerDuty } from '@teleport-plugin/pagerduty/testing';
+import { FakeSlack, blocksText, type FakeSlackMessage } from '@teleport-plugin/slack/testing';
 import { CliProcess, startWatching } from './lib/cli-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url)); // test/dist

@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadAdapterInfo, type LoadedAdapter } from '@teleport-plugin/core';
+import { loadAdapterInfo, readAdapterTables, type LoadedAdapter } from '@teleport-plugin/core';
 
 /** Where adapters are looked up: the working directory first, then next to this CLI. */
 export function adapterSearchPath(): string[] {
@@ -16,4 +16,16 @@ export async function loadAdapters(specs: readonly string[]): Promise<LoadedAdap
   const out: LoadedAdapter[] = [];
   for (const spec of specs) out.push(await loadAdapter(spec));
   return out;
+}
+
+/** The adapters this project publishes (the CLI's defaults for `demo`, `configure` and config tables). */
+export const BUILTIN_ADAPTERS = ['slack', 'mattermost', 'jira', 'pagerduty', 'email', 'gitlab'] as const;
+
+/**
+ * Which adapter owns a top-level table not named after it (email's `[smtp]`), as the installed
+ * adapters declare it in their package.json; the named ones (`--plugin`) are asked too.
+ */
+export function tableOwners(extra: readonly string[] = []): Record<string, string> {
+  const names = [...new Set([...BUILTIN_ADAPTERS, ...extra.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean)])];
+  return readAdapterTables(names, { from: adapterSearchPath() });
 }

@@ -80,6 +80,19 @@ describe('teleport-plugin (no Teleport needed)', () => {
     assert.match(t.stderr, /^teleport-plugin: error: .*bad-teleport\.toml:3: \[teleport\] client_key: client_key, client_crt and root_cas must be set together: client_key is set but client_crt and root_cas are missing\n$/);
   });
 
+  test('teleport.addr with a port out of range: exit 1, one line naming file, line and key, no stack', async () => {
+    const file = path.join(dir, 'bad-port.toml');
+    // The identity does not exist: failing on the port proves the address is checked while loading.
+    await fs.writeFile(file, '[teleport]\naddr = "teleport.example.com:70000"\nidentity = "/nonexistent/identity"\n');
+    const r = await runCli(['start', '-c', file]);
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      `teleport-plugin: error: ${file}:2: [teleport] addr: expected host:port with a port between 1 and 65535, got "teleport.example.com:70000"\n`,
+    );
+    assertNoStack(r.stderr);
+  });
+
   test('syntax errors and a missing file', async () => {
     const file = path.join(dir, 'syntax.toml');
     await fs.writeFile(file, '[teleport]\naddr = "x:1\n');

@@ -31,6 +31,26 @@ export async function loadAdapter(spec: string, options: LoadAdapterOptions = {}
   return (await loadAdapterInfo(spec, options)).adapter;
 }
 
+/**
+ * The top-level config tables adapters declare in their package.json
+ * (`"teleportPlugin": { "tables": ["smtp", "mailgun", "delivery"] }`), without importing them:
+ * table -> adapter name. Adapters that are not installed are skipped.
+ */
+export function readAdapterTables(names: readonly string[], options: LoadAdapterOptions = {}): Record<string, string> {
+  const from = options.from ?? [process.cwd(), path.dirname(fileURLToPath(import.meta.url))];
+  const owners: Record<string, string> = {};
+  for (const name of names) {
+    for (const candidate of [`@teleport-plugin/${name}`, name]) {
+      const dir = packageDir(candidate, from);
+      if (dir === undefined) continue;
+      const tables = readPackageJson(dir)?.teleportPlugin?.tables;
+      if (Array.isArray(tables)) for (const t of tables) if (typeof t === 'string') owners[t] ??= name;
+      break;
+    }
+  }
+  return owners;
+}
+
 export async function loadAdapterInfo(spec: string, options: LoadAdapterOptions = {}): Promise<LoadedAdapter> {
   const from = options.from ?? [process.cwd(), path.dirname(fileURLToPath(import.meta.url))];
   // A package name has at most one slash, after an @scope; anything else with a slash
@@ -131,6 +151,28 @@ interface PackageJson {
   version?: string;
   main?: string;
   exports?: unknown;
+  teleportPlugin?: { tables?: unknown };
+}
+
+/** The directory of an installed package (its package.json), found the way resolvePackage finds it. */
+function packageDir(name: string, from: string[]): string | undefined {
+  for (const dir of from) {
+    try {
+      return path.dirname(createRequire(path.join(dir, '__teleport_plugin_resolve__.js')).resolve(`${name}/package.json`));
+    } catch {
+      // packages without "./package.json" in their exports map: walk node_modules
+    }
+    for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+      const candidate = path.join(d, 'node_modules', ...name.split('/'));
+      if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
+      if (path.dirname(d) === d) break;
+    }
+  }
+  return undefined;
+}
+
+function readPackageJson(dir: string): PackageJson | undefined {
+  return readJson(path.join(dir, 'package.json'));
 }
 
 function packageEntry(dir: string): string | undefined {

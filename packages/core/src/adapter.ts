@@ -1,6 +1,7 @@
 import type { ConfigContext, ConfigSection } from './config/section.js';
+import type { OnceOptions } from './ledger/requestLedger.js';
 import type { Logger } from './log/logger.js';
-import type { PluginDataStore } from './store/types.js';
+import type { PluginDataStore } from './ledger/pluginDataStoreTypes.js';
 import type {
   AccessRequest,
   AccessReview,
@@ -64,6 +65,11 @@ export interface AdapterContext<TConfig> {
   readonly teleport: TeleportActions;
   /** Aborted when the runtime shuts down. */
   readonly signal: AbortSignal;
+  /**
+   * Re-read a request from Teleport and bring every adapter up to date with it (e.g. after a
+   * webhook found a ticket out of step with the request). Fire and forget.
+   */
+  resync(requestId: string): void;
   /** Register cleanup (close sockets, servers); run in reverse order at shutdown. */
   onClose(fn: () => Promise<void> | void): void;
   /** Mark the adapter unhealthy (shown by /readyz and `check`) or healthy again. */
@@ -95,6 +101,9 @@ export interface TeleportActions {
   listRoles?(signal?: AbortSignal): Promise<RoleInfo[]>;
 }
 
+/** How a side effect is settled when a record says it may already have happened. */
+export type EffectOptions = Omit<OnceOptions, 'signal'>;
+
 /** Per-event context: a logger with the request id, a deadline, and this request's plugin data. */
 export interface EventContext {
   readonly requestId: string;
@@ -103,28 +112,40 @@ export interface EventContext {
   readonly signal: AbortSignal;
   /** 1 for the first try; higher when the dispatcher retries a failed handler. */
   readonly attempt: number;
-  /** This adapter's plugin data for this request, as stored when the event was classified. */
+  /** This adapter's plugin data for this request: fresh at the start of each attempt, and kept current by the writes below. */
   readonly data: PluginData | undefined;
-  /** CAS update of this request's plugin data (see PluginDataStore.update). */
+  /**
+   * Compare-and-swap update of this request's plugin data (`modify` must be pure: a conflict
+   * applies it again to fresh data). Bound to shutdown, not to this attempt, so an outcome is
+   * recorded even after the attempt timed out.
+   */
   updateData(modify: (current: PluginData | undefined) => PluginData | undefined): Promise<PluginData | undefined>;
+  /**
+   * Runs one side effect (a post, a note, an incident) at most once per `name` for this request,
+   * exactly once where `options.find` can ask the service whether it happened: it is recorded in
+   * plugin data before it runs and after. Resolves to its result (what `run` returned or `find`
+   * found), also when it was done by an earlier attempt, a crashed process or another replica.
+   */
+  once(name: string, run: (signal: AbortSignal | undefined) => Promise<string | void>, options?: EffectOptions): Promise<string>;
 }
 
 /**
- * Handlers are called once per classified event (the core's plugin-data CAS decides), but a
- * handler that throws or times out is called again (bounded retries with backoff; `ev.attempt`
- * counts). Make each one idempotent through your own plugin-data keys: e.g. store message ids
- * with `ev.updateData` right after posting, and skip the post when they are already there.
+ * Each step of a request (announce, reviews, resolution) is recorded only after its handler
+ * succeeded, so a handler is called again after a crash, a timeout or a failure: make every side
+ * effect inside it go through `ev.once`, and repeatable work (re-rendering a message, resolving
+ * an incident) simply repeatable. Failed handlers are retried with backoff (`ev.attempt` counts),
+ * and the reconciliation tries again later whatever is still unrecorded.
  */
 export interface AdapterHandlers {
   /** Live checks for `teleport-plugin check` and start-up (token valid, scopes, channels...). */
   check?(signal: AbortSignal): Promise<CheckItem[]>;
-  /** A request first seen by this adapter (its plugin data was just created). */
+  /** Announce a request this adapter is responsible for (it created its plugin data). */
   onPending?(request: AccessRequest, ev: EventContext): Promise<void>;
-  /** Reviews added since the count stored in plugin data (`reviews_count`). */
+  /** Reviews beyond those delivered (`reviews_count`), in order. */
   onReviewed?(request: AccessRequest, added: readonly AccessReview[], ev: EventContext): Promise<void>;
-  /** APPROVED, DENIED or PROMOTED, delivered once per request. */
+  /** APPROVED, DENIED or PROMOTED. Recorded (`resolution`) once this returns. */
   onResolved?(request: AccessRequest, ev: EventContext): Promise<void>;
-  /** The request was deleted while still unresolved (expiry). Only its plugin data remains. */
+  /** The request was deleted while still unresolved (expiry). Only its plugin data remains, still writable. */
   onExpired?(requestId: string, ev: EventContext): Promise<void>;
   /** Served by the shared HTTP server under `/<adapter name>/`. */
   routes?: readonly WebhookRoute[];
@@ -137,6 +158,8 @@ export interface AdapterHandlers {
 export interface CheckItem {
   name: string;
   ok: boolean;
+  /** Works, but deserves attention (e.g. an unauthenticated webhook allowed on purpose). */
+  warning?: boolean;
   /** Plain words: what is wrong and how to fix it, or what was verified. */
   detail?: string;
 }
@@ -168,6 +191,14 @@ export interface WebhookRoute {
    * shared server's `[http] basic_auth` is not required on this route. Default false.
    */
   selfAuthenticated?: boolean;
+  /** Largest body accepted on this route (default: the server's, 1 MiB); 413 beyond it. */
+  maxBodyBytes?: number;
+  /**
+   * Also serve this route at an absolute path, for webhook URLs the Go plugins used (Jira posts
+   * to `/`, GitLab to `/webhook`), so a swap needs no change on the service's side. The first
+   * adapter to claim a path keeps it; a second claim is logged and ignored.
+   */
+  legacyPath?: string;
   handle(req: WebhookRequest): Promise<WebhookResponse>;
 }
 

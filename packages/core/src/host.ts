@@ -2,16 +2,18 @@ import { setMaxListeners } from 'node:events';
 import type { Registry } from 'prom-client';
 import type { Adapter, AdapterContext, AdapterHandlers, TeleportActions } from './adapter.js';
 import { Dispatcher, type DispatchTarget, type RetryPolicy } from './dispatcher/dispatcher.js';
+import { Reconciler, type ReconcileReport } from './dispatcher/reconciler.js';
 import { PluginError, errorMessage, isAlreadyReviewed, isPluginError } from './errors.js';
 import { createRuntimeMetrics, type RuntimeMetrics } from './http/metrics.js';
 import { startHttpServer, type ReadinessReport, type RuntimeHttpServer } from './http/server.js';
 import { DEFAULT_LISTEN_ADDR, type HttpServerConfig } from './http/types.js';
 import type { Logger } from './log/logger.js';
-import { accessRequestSnapshot } from './plugindata/accessRequestSnapshot.js';
-import { upperResolutionTag } from './plugindata/fields.js';
-import { createPluginDataStore } from './store/pluginDataStore.js';
+import { accessRequestSnapshot } from './ledger/accessRequestSnapshot.js';
+import { upperResolutionTag } from './ledger/fields.js';
+import { createPluginDataStore } from './ledger/pluginDataStore.js';
 import type { ClusterInfo, TeleportClient } from './teleport/types.js';
 import { Watcher } from './watcher/watcher.js';
+import { teleportActions } from './teleport/actions.js';
 
 export interface RuntimeOptions {
   /** The one Teleport connection (the caller creates and closes it). */
@@ -32,8 +34,16 @@ export interface RuntimeOptions {
   retry?: Partial<RetryPolicy>;
   /** Register metrics here instead of a registry of the runtime's own. */
   metrics?: Registry;
-  /** Watch tuning (tests): INIT timeout and reconnect backoff. */
-  watch?: { initTimeoutMs?: number; backoff?: { baseMs: number; capMs: number } };
+  /** Watch tuning (tests): INIT timeout, reconnect backoff, the silent-stream watchdog. */
+  watch?: { initTimeoutMs?: number; backoff?: { baseMs: number; capMs: number }; silenceMs?: number };
+  /** Between periodic reconciliations (default 5 min; 0 = only after each INIT). */
+  reconcileIntervalMs?: number;
+  /** How long another instance's started work is left to it (default: 2 handler timeouts + 30 s). */
+  leaseMs?: number;
+  /** This instance's name in write-ahead records (default: random per start). */
+  instanceId?: string;
+  /** Plugin-data write retries (tests shorten the backoff). */
+  ledgerWrites?: { attempts: number; baseMs: number; capMs: number };
 }
 
 export interface Runtime {
@@ -49,6 +59,10 @@ export interface Runtime {
   readiness(): ReadinessReport;
   /** Resolves when every event dispatched so far has been handled (tests, benchmarks). */
   idle(): Promise<void>;
+  /** Compare Teleport with every adapter's plugin data now and deliver what is owed. */
+  reconcile(): Promise<ReconcileReport | undefined>;
+  /** This instance's name in write-ahead records. */
+  readonly instanceId: string;
   /**
    * Graceful shutdown: stop watching, let queued and in-flight handlers finish within
    * `budgetMs`, then run adapters' stop() and onClose callbacks and close the HTTP server.
@@ -97,6 +111,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   }
   logger.info('connected to Teleport', { cluster: cluster.clusterName, version: cluster.serverVersion });
 
+  // Set once the dispatcher exists; adapters only call resync() from handlers and routes.
+  let resync: (requestId: string) => void = () => undefined;
   const loaded: LoadedAdapter[] = [];
   const targets: DispatchTarget[] = [];
   const closeLoaded = async (): Promise<void> => {
@@ -119,6 +135,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       onClose: (fn) => {
         entry.onClose.push(fn);
       },
+      resync: (requestId) => resync(requestId),
       reportHealth: (healthy, reason) => {
         if (entry.health.healthy !== healthy) {
           if (healthy) adapterLogger.info('adapter healthy again');
@@ -157,7 +174,25 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     maxConcurrency: options.maxConcurrency,
     retry: options.retry,
     metrics,
+    owner: options.instanceId,
+    leaseMs: options.leaseMs,
+    ledgerWrites: options.ledgerWrites,
   });
+  const reconciler = new Reconciler({
+    client: teleport,
+    targets,
+    dispatch: (event) => dispatcher.dispatch(event),
+    logger: logger.child({ component: 'reconcile' }),
+    intervalMs: options.reconcileIntervalMs,
+  });
+  resync = (requestId) => {
+    void teleport
+      .getAccessRequest(requestId)
+      .then((request) =>
+        dispatcher.dispatch(request ? { type: 'put', request, source: 'list' } : { type: 'delete', requestId, source: 'list' }),
+      )
+      .catch((err: unknown) => logger.warn('could not re-read an access request', { requestId, error: errorMessage(err) }));
+  };
 
   let started = false;
   const startAdapters = async (): Promise<void> => {
@@ -180,8 +215,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     failFast: options.failFast,
     initTimeoutMs: options.watch?.initTimeoutMs,
     backoff: options.watch?.backoff,
+    silenceMs: options.watch?.silenceMs,
     onEvent: (event) => dispatcher.dispatch(event),
-    onInit: () => metrics.events.inc({ kind: 'init' }),
+    onInit: () => {
+      metrics.events.inc({ kind: 'init' });
+      // Read the new stream while this runs: a slow listing must not hold live events back.
+      void reconciler.request();
+    },
     onReconnect: () => metrics.reconnects.inc(),
     onReadyChange: (ready) => {
       if (ready) void startAdapters();
@@ -236,6 +276,21 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     logger.error('fatal: watching Teleport failed', { error: errorMessage(err) });
     rejectDone(err);
   });
+  reconciler.start();
+  // Start-up is not done before the first watch is open: a refused watch (missing permission) is
+  // a start-up error, not a "ready" followed by a failure. A Teleport that is merely unreachable
+  // for now does not block start-up past the INIT timeout; the watcher keeps trying.
+  try {
+    if (!(await watcher.initialised((options.watch?.initTimeoutMs ?? 15_000) + 5_000))) {
+      logger.warn('no watch stream yet; still trying to open one');
+    }
+  } catch (err) {
+    reconciler.stop();
+    await watcher.stop();
+    await server?.close();
+    await closeLoaded();
+    throw err;
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = (budgetMs = 15_000): Promise<void> => {
@@ -243,6 +298,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       const deadline = Date.now() + budgetMs;
       logger.info('shutting down', { budgetMs });
       server?.stopAccepting();
+      reconciler.stop();
       await watcher.stop();
       const drained = await dispatcher.stop(Math.max(0, deadline - Date.now()));
       if (!drained) logger.warn('shutdown budget spent before every handler finished');
@@ -281,28 +337,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     done,
     readiness,
     idle: () => dispatcher.idle(),
+    reconcile: () => reconciler.request(),
+    instanceId: dispatcher.owner,
     stop,
-  };
-}
-
-/** What adapters may ask of Teleport, with "already reviewed" turned into an outcome. */
-function teleportActions(client: TeleportClient): TeleportActions {
-  return {
-    async submitReview(requestId, review, signal) {
-      try {
-        const request = await client.submitAccessReview(requestId, review, signal);
-        return { outcome: 'submitted', request };
-      } catch (err) {
-        if (isAlreadyReviewed(err)) return { outcome: 'already-reviewed' };
-        throw err;
-      }
-    },
-    setState: (requestId, change, signal) => client.setAccessRequestState(requestId, change, signal),
-    getRequest: (requestId, signal) => client.getAccessRequest(requestId, signal),
-    getUser: (name, signal) => client.getUser(name, signal),
-    getRole: (name, signal) => client.getRole(name, signal),
-    listUsers: (signal) => client.listUsers(signal),
-    listRoles: (signal) => client.listRoles(signal),
   };
 }
 

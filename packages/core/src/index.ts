@@ -20,6 +20,7 @@ export type {
   DemoKit,
   DemoProvider,
   DemoService,
+  EffectOptions,
   EventContext,
   PluginDataLayout,
   Resolution,
@@ -30,10 +31,10 @@ export type {
 } from './adapter.js';
 export type { ConfigContext, ConfigSection, StringOptions } from './config/section.js';
 export type { Logger, LogFields } from './log/logger.js';
-export type { PluginDataStore } from './store/types.js';
+export type { PluginDataStore } from './ledger/pluginDataStoreTypes.js';
 export type * from './teleport/types.js';
 // Config, logging and adapter loading (config/, log/, adapter-loader.ts).
-export { loadConfig, parseConfig, CORE_SECTIONS, PLUGIN_OWNED_SECTIONS } from './config/load-config.js';
+export { loadConfig, parseConfig, CORE_SECTIONS } from './config/load-config.js';
 export type { LoadedConfig, LoadConfigOptions } from './config/load-config.js';
 export { selectPlugins } from './config/select-plugins.js';
 export { checkHttpTls } from './config/http-section.js';
@@ -47,7 +48,7 @@ export type { CaptureLogger, CapturedLogEntry } from './log/capture-logger.js';
 export { DEFAULT_LOG_CONFIG, LOG_SEVERITIES } from './log/log-config.js';
 export type { LogConfig, LogFormat, LogSeverity } from './log/log-config.js';
 export { registerSecret, redactString, REDACTED } from './log/redaction.js';
-export { loadAdapter, loadAdapterInfo } from './adapter-loader.js';
+export { loadAdapter, loadAdapterInfo, readAdapterTables } from './adapter-loader.js';
 export type { LoadAdapterOptions, LoadedAdapter } from './adapter-loader.js';
 
 // Watch-and-review loop, plugin data and HTTP (runtime host).
@@ -55,11 +56,11 @@ export { startRuntime } from './host.js';
 export type { Runtime, RuntimeOptions } from './host.js';
 export { DecorrelatedBackoff, sleep } from './backoff.js';
 export type { BackoffOptions } from './backoff.js';
-export { createPluginDataStore } from './store/pluginDataStore.js';
-export type { PluginDataStoreOptions } from './store/pluginDataStore.js';
-export { accessRequestSnapshot, decodeAccessRequestData } from './plugindata/accessRequestSnapshot.js';
-export type { AccessRequestData } from './plugindata/accessRequestSnapshot.js';
-export { ticketSnapshot } from './plugindata/ticketSnapshot.js';
+export { createPluginDataStore } from './ledger/pluginDataStore.js';
+export type { PluginDataStoreOptions } from './ledger/pluginDataStore.js';
+export { accessRequestSnapshot, decodeAccessRequestData } from './ledger/accessRequestSnapshot.js';
+export type { AccessRequestData } from './ledger/accessRequestSnapshot.js';
+export { ticketSnapshot } from './ledger/ticketSnapshot.js';
 export {
   REVIEWS_COUNT_KEY,
   RESOLUTION_KEY,
@@ -70,11 +71,19 @@ export {
   lowerResolutionTag,
   resourceIdString,
   goJson,
-} from './plugindata/fields.js';
+} from './ledger/fields.js';
 export { Watcher, isConnectionProblem } from './watcher/watcher.js';
 export type { WatcherEvent, WatcherOptions } from './watcher/watcher.js';
 export { Dispatcher } from './dispatcher/dispatcher.js';
 export type { DispatchTarget, DispatcherOptions, RetryPolicy } from './dispatcher/dispatcher.js';
+export { Reconciler } from './dispatcher/reconciler.js';
+export type { ReconcileReport, ReconcilerOptions } from './dispatcher/reconciler.js';
+export { ANNOUNCED_KEY, isUnfinished } from './dispatcher/lifecycle.js';
+export { RequestLedger } from './ledger/requestLedger.js';
+export type { LedgerOptions, OnceOptions } from './ledger/requestLedger.js';
+export { KnownData } from './ledger/knownData.js';
+export { parseEffectRecord, effectKey, hasRunningEffects } from './ledger/effectRecord.js';
+export type { EffectRecord } from './ledger/effectRecord.js';
 export { KeyedQueue } from './dispatcher/keyedQueue.js';
 export { startHttpServer, parseListenAddr } from './http/server.js';
 export type { HttpServerOptions, ReadinessReport, RuntimeHttpServer } from './http/server.js';
@@ -87,4 +96,55 @@ export { loadIdentity, loadIdentityFile, loadTlsTrio, parseIdentityFile, assertI
 export type { Identity } from './teleport/identity.js';
 export { authAlpnProtocol, TELEPORT_API_DOMAIN } from './teleport/dial.js';
 export { requestWebLink } from './teleport/links.js';
+
+// Access Monitoring Rules (amr/): the condition language and schedules. Pure, no I/O.
+export { compileRule } from './amr/compileRule.js';
+export type { CompiledRule, CompileRuleResult, RuleCompileFailure, RuleOutcome } from './amr/compileRule.js';
+export { matchingRules } from './amr/matchingRules.js';
+export { buildConditionContext } from './amr/buildConditionContext.js';
+export type { ConditionContext, ConditionContextInput } from './amr/buildConditionContext.js';
+export { parseCondition } from './amr/parseCondition.js';
+export type { ParsedCondition, ParseConditionResult } from './amr/parseCondition.js';
+export { ConditionError } from './amr/conditionError.js';
 export { goRfc822 } from './render/goRfc822.js';
+
+// Messaging kit: chat and mail adapters (messaging/).
+export { messagingHandlers } from './messaging/messagingHandlers.js';
+export type { MessagingOptions } from './messaging/messagingHandlers.js';
+export type { MessagingBot, ChatRecipient, ReviewReply } from './messaging/bot.js';
+export { goMessagesLayout, MESSAGES_KEY } from './messaging/messageLayout.js';
+export type { MessageLayout, MessageRef } from './messaging/messageLayout.js';
+export { messageFromRequest, messageFromData, statusOf, parseLoginsByRole, LOGINS_BY_ROLE_KEY } from './messaging/requestMessage.js';
+export type { RequestMessage, MessageStatus } from './messaging/requestMessage.js';
+export { rawRecipients, isEmail } from './messaging/recipients.js';
+export { escapeBlock, escapeInline, truncateRunes } from './messaging/escape.js';
+export { LoginsByRole, expandLogin } from './messaging/loginsByRole.js';
+export {
+  ChatUserMapper,
+  submitChatReview,
+  replyForError,
+  REPLY_ALREADY_REVIEWED,
+  REPLY_INSUFFICIENT,
+  REPLY_RESOLVED,
+  REPLY_UNKNOWN,
+  REPLY_OWN_REQUEST,
+  REPLY_SUBMITTED,
+  REPLY_LONG_TERM,
+  REPLY_NO_USER,
+  REPLY_NO_TRAIT_MATCH,
+  REPLY_SEVERAL_TRAIT_MATCHES,
+  REPLY_LOOKUP_FAILED,
+} from './messaging/chatReviews.js';
+export type { ChatUserMapperOptions, UserMapping } from './messaging/chatReviews.js';
+export { TraitUserIndex, TRAIT_INDEX_TTL_MS, TRAIT_INDEX_MISS_REFRESH_MS } from './messaging/traitUserIndex.js';
+export type { TraitLookup } from './messaging/traitUserIndex.js';
+export { TtlCache } from './cache/ttlCache.js';
+export type { TtlCacheOptions } from './cache/ttlCache.js';
+
+// Ticketing kit: incident and issue trackers (ticketing/).
+export { ticketHandlers } from './ticketing/ticketHandlers.js';
+export type { TicketingOptions } from './ticketing/ticketHandlers.js';
+export { encodeTicket, decodeTicket } from './ticketing/tracker.js';
+export type { TicketTracker, TicketRef, TicketNote, TicketOutcome } from './ticketing/tracker.js';
+export { applyTicketDecision } from './ticketing/ticketDecision.js';
+export type { TicketDecisionOutcome } from './ticketing/ticketDecision.js';

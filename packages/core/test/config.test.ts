@@ -55,7 +55,7 @@ describe('example configs load unchanged', () => {
   });
 
   test('slack (TLS trio, role_to_recipients, [review])', async () => {
-    const cfg = await loadConfig(fixture('slack.toml'), { env: {} });
+    const cfg = await loadConfig(fixture('slack.toml'), { env: {}, tableOwners: { review: 'slack' } });
     assert.equal(cfg.teleport.identityFile, undefined);
     assert.equal(cfg.teleport.clientKey, '/var/lib/teleport/plugins/slack/auth.key');
     assert.equal(cfg.teleport.clientCrt, '/var/lib/teleport/plugins/slack/auth.crt');
@@ -111,9 +111,13 @@ describe('example configs load unchanged', () => {
     assert.equal(annotations.string('services'), 'pagerduty_services');
   });
 
-  test('email ([mailgun]/[smtp]/[delivery] imply the email plugin)', async () => {
-    const cfg = await loadConfig(fixture('email.toml'), { env: {} });
+  test('email ([mailgun]/[smtp]/[delivery] imply the email plugin, as the adapter declares them)', async () => {
+    const owners = { smtp: 'email', mailgun: 'email', delivery: 'email' };
+    const cfg = await loadConfig(fixture('email.toml'), { env: {}, tableOwners: owners });
     assert.deepEqual(cfg.pluginSections, ['email']);
+    // The core itself knows no adapter's tables.
+    const bare = await loadConfig(fixture('email.toml'), { env: {} });
+    assert.ok(bare.pluginSections.includes('smtp'));
     assert.equal(cfg.log.severity, 'error');
     const smtp = cfg.context.root().section('smtp');
     assert.equal(smtp.integer('port', { default: 587, min: 1, max: 65535 }), 587);
@@ -121,7 +125,7 @@ describe('example configs load unchanged', () => {
   });
 
   test('gitlab (credentials in public_addr, [db], empty log output)', async () => {
-    const cfg = await loadConfig(fixture('gitlab.toml'), { env: {} });
+    const cfg = await loadConfig(fixture('gitlab.toml'), { env: {}, tableOwners: { db: 'gitlab' } });
     assert.deepEqual(cfg.pluginSections, ['gitlab']);
     assert.equal(cfg.http?.publicAddr, 'https://example.com');
     assert.deepEqual(cfg.http?.basicAuth, { user: 'gitlab-hook', password: 's3cret' });
@@ -239,6 +243,44 @@ describe('errors name the file, the line, the key and what was expected', () => 
     );
   });
 
+  test('a file that is not UTF-8 names the line and byte offset of the first bad byte', async () => {
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tp-config-'));
+    const expectError = async (file: string, message: string): Promise<void> => {
+      await assert.rejects(loadConfig(file, { env: {} }), (err: unknown) => {
+        assert.ok(isPluginError(err, 'CONFIG'), String(err));
+        assert.equal(err.userFacing, true);
+        assert.equal(err.message, message);
+        return true;
+      });
+    };
+    try {
+      // A raw 0xFF inside a string value on line 7 (before the fix: read as U+FFFD, and the
+      // failure was blamed on api_url by whoever parsed it).
+      const head = Buffer.from(`${TELEPORT}\n[slack]\ntoken = "xoxb-1"\napi_url = "https://slack.example.com/`);
+      const bad = path.join(dir, 'bad-byte.toml');
+      await fs.writeFile(bad, Buffer.concat([head, Buffer.from([0xff]), Buffer.from('"\n')]));
+      await expectError(bad, `${bad}:7: not valid UTF-8 (byte 0xFF at byte offset ${head.length}); save the file as UTF-8`);
+
+      // Latin-1 "café" in a comment: the offset is the start of the broken sequence.
+      const latin1 = path.join(dir, 'latin1.toml');
+      await fs.writeFile(latin1, Buffer.concat([Buffer.from('# caf'), Buffer.from([0xe9]), Buffer.from(`\n${TELEPORT}`)]));
+      await expectError(latin1, `${latin1}:1: not valid UTF-8 (byte 0xE9 at byte offset 5); save the file as UTF-8`);
+
+      // Notepad's "Unicode" is UTF-16: say so instead of pointing at byte 0.
+      const utf16 = path.join(dir, 'utf16.toml');
+      await fs.writeFile(utf16, Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(TELEPORT, 'utf16le')]));
+      await expectError(utf16, `${utf16}:1: not valid UTF-8 (the file is UTF-16: it starts with a UTF-16 byte-order mark); save the file as UTF-8`);
+
+      // Valid UTF-8, with a byte-order mark and characters beyond ASCII, still loads.
+      const good = path.join(dir, 'good.toml');
+      await fs.writeFile(good, `\uFEFF# café ☕ 𝄞\n${TELEPORT}[x]\nname = "Zoë"\n`);
+      const cfg = await loadConfig(good, { env: {} });
+      assert.equal(cfg.section('x').string('name'), 'Zoë');
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  });
+
   test('a missing file', async () => {
     await assert.rejects(loadConfig('/nonexistent/teleport-plugin.toml'), (err: unknown) => {
       assert.ok(isPluginError(err, 'CONFIG'));
@@ -262,6 +304,28 @@ describe('[teleport]', () => {
 
   test('an address with a scheme', () => {
     assert.match(configErrorOf(() => parse('[teleport]\naddr = "https://t.example.com"\nidentity = "/i"\n')), /:2: \[teleport\] addr: expected host:port without a scheme/);
+  });
+
+  test('a port out of range or not a number is a config error at load time', () => {
+    for (const addr of ['auth.example.com:70000', 'auth.example.com:0', 'auth.example.com:-5', 'auth.example.com:abc', 'auth.example.com:', '[::1]:65536']) {
+      assert.equal(
+        configErrorOf(() => parse(`[teleport]\naddr = "${addr}"\nidentity = "/i"\n`)),
+        `plugin.toml:2: [teleport] addr: expected host:port with a port between 1 and 65535, got ${JSON.stringify(addr)}`,
+      );
+    }
+    // The deprecated alias is checked the same way, under the name the file uses.
+    assert.equal(
+      configErrorOf(() => parse('[teleport]\nidentity = "/i"\nauth_server = "auth.example.com:99999"\n')),
+      'plugin.toml:3: [teleport] auth_server: expected host:port with a port between 1 and 65535, got "auth.example.com:99999"',
+    );
+    assert.equal(
+      configErrorOf(() => parse('[teleport]\naddr = ":3025"\nidentity = "/i"\n')),
+      'plugin.toml:2: [teleport] addr: expected host:port with a host name before the port, got ":3025"',
+    );
+    // Without a port the dialer uses auth's 3025, as before; bracketed and bare IPv6 still load.
+    for (const addr of ['auth.example.com', 'auth.example.com:1', 'auth.example.com:65535', '[::1]:3025', '::1', '[::1]']) {
+      assert.equal(parse(`[teleport]\naddr = "${addr}"\nidentity = "/i"\n`).teleport.addr, addr);
+    }
   });
 
   test('credentials: identity xor the trio', () => {

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { AdapterHandlers, EventContext } from '../src/adapter.js';
+import { PluginError } from '../src/errors.js';
 import { Dispatcher, type DispatchTarget } from '../src/dispatcher/dispatcher.js';
 import { createRuntimeMetrics } from '../src/http/metrics.js';
 import { createCaptureLogger } from '../src/log/capture-logger.js';
-import { accessRequestSnapshot } from '../src/plugindata/accessRequestSnapshot.js';
-import { lowerResolutionTag, upperResolutionTag } from '../src/plugindata/fields.js';
-import { ticketSnapshot } from '../src/plugindata/ticketSnapshot.js';
-import { createPluginDataStore } from '../src/store/pluginDataStore.js';
+import { accessRequestSnapshot } from '../src/ledger/accessRequestSnapshot.js';
+import { lowerResolutionTag, upperResolutionTag } from '../src/ledger/fields.js';
+import { ticketSnapshot } from '../src/ledger/ticketSnapshot.js';
+import { createPluginDataStore } from '../src/ledger/pluginDataStore.js';
 import type { AccessRequest } from '../src/teleport/types.js';
 import type { WatcherEvent } from '../src/watcher/watcher.js';
 import { MemoryTeleport, makeRequest, makeReview, waitUntil } from './dispatcher-memory-teleport.js';
@@ -77,7 +78,7 @@ describe('dispatcher classification', () => {
     d.dispatch(put(req, 'watch'));
     await d.idle();
     assert.deepEqual(log, ['pending:r1']);
-    assert.deepEqual(tp.pluginData('r1', 'chat'), { user: 'alice@example.com', roles: 'editor,auditor', request_reason: 'deploy' });
+    assert.deepEqual(tp.pluginData('r1', 'chat'), { user: 'alice@example.com', roles: 'editor,auditor', request_reason: 'deploy', announced: 'ok' });
   });
 
   it('reports only reviews beyond the stored count, and bumps reviews_count by CAS', async () => {
@@ -309,7 +310,7 @@ describe('dispatcher ordering and isolation', () => {
     assert.equal(hung.length, 9);
   });
 
-  it('an adapter that always throws does not break another', async () => {
+  it('an adapter that always throws does not break another, and records nothing it did not deliver', async () => {
     const tp = new MemoryTeleport();
     const good: Entry[] = [];
     const metrics = createRuntimeMetrics();
@@ -328,15 +329,12 @@ describe('dispatcher ordering and isolation', () => {
     await d.idle();
     assert.deepEqual(good, ['pending:r1', 'resolved:r1:APPROVED']);
     const failures = (await metrics.handlerFailures.get()).values;
-    assert.deepEqual(
-      failures.map((v) => [v.labels.handler, v.value]),
-      [
-        ['onPending', 1],
-        ['onResolved', 1],
-      ],
-    );
-    // The failing adapter's own bookkeeping is intact: its resolution was still recorded once.
-    assert.equal(tp.pluginData('r1', 'bad')?.resolution, 'APPROVED');
+    // The announcement never succeeded, so each event tried it again and went no further.
+    assert.deepEqual(failures.map((v) => [v.labels.adapter, v.labels.handler, v.value]), [['bad', 'onPending', 2]]);
+    const bad = tp.pluginData('r1', 'bad');
+    assert.match(bad?.announced ?? '', /^run:/, 'the announcement stays owed');
+    assert.equal(bad?.resolution, undefined, 'nothing recorded that was not delivered');
+    assert.equal(tp.pluginData('r1', 'good')?.resolution, 'APPROVED');
   });
 });
 
@@ -382,7 +380,7 @@ describe('dispatcher retries and timeouts', () => {
     const errors = capture.entries.filter((e) => e.level === 'error');
     assert.deepEqual(
       errors.map((e) => [e.message, e.fields['adapter'], e.fields['requestId'], e.fields['handler'], e.fields['attempts'], e.fields['error']]),
-      [['handler failed', 'chat', 'r1', 'onPending', 3, 'down']],
+      [['handler failed; the reconciliation will try again later', 'chat', 'r1', 'onPending', 3, 'down']],
     );
     assert.equal(capture.entries.filter((e) => e.message === 'handler failed; retrying').length, 2);
   });
@@ -442,27 +440,39 @@ describe('dispatcher retries and timeouts', () => {
     assert.equal(maxRunning, 1);
   });
 
-  it('gives a handler up, without a retry, while its timed-out attempt is still running', async () => {
+  it('holds the request while a timed-out attempt is still running: neither its retry nor a later event overlaps it', async () => {
     const tp = new MemoryTeleport();
-    const capture = createCaptureLogger();
-    const attempts: number[] = [];
+    const seen: string[] = [];
     let release!: () => void;
     const stuck = new Promise<void>((r) => (release = r));
-    const chat = target(tp, 'chat', {
-      async onPending(_req, ev) {
-        attempts.push(ev.attempt);
-        await stuck;
-      },
-    });
-    const d = fastDispatcher([{ ...chat, logger: capture.child({ adapter: 'chat' }) }], { handlerTimeoutMs: 30 });
-    arrive(tp, d, makeRequest('r1'));
-    await d.idle();
-    release();
-    assert.deepEqual(attempts, [1]);
-    assert.deepEqual(
-      capture.entries.filter((e) => e.level === 'error').map((e) => [e.message, e.fields['requestId']]),
-      [['handler still running after its timeout; not retried, so nothing runs twice', 'r1']],
+    const d = fastDispatcher(
+      [
+        target(tp, 'chat', {
+          async onPending(_req, ev) {
+            seen.push(`pending#${ev.attempt}`);
+            if (ev.attempt === 1) {
+              await stuck; // ignores its signal
+              seen.push('attempt 1 ended');
+              throw new Error('late failure');
+            }
+          },
+          async onResolved() {
+            seen.push('resolved');
+          },
+        }),
+      ],
+      { handlerTimeoutMs: 30 },
     );
+    const req = makeRequest('r1');
+    arrive(tp, d, req);
+    d.dispatch(put({ ...req, state: 'APPROVED' }));
+    // Well past the timeout (and the wait for settling): nothing else has started for r1.
+    await waitUntil(() => seen.length === 1, 'the first attempt');
+    await new Promise((r) => setTimeout(r, 150));
+    assert.deepEqual(seen, ['pending#1']);
+    release();
+    await d.idle();
+    assert.deepEqual(seen, ['pending#1', 'attempt 1 ended', 'pending#2', 'resolved']);
   });
 
   it('retries plugin-data conflicts inside the CAS loop', async () => {
@@ -473,7 +483,7 @@ describe('dispatcher retries and timeouts', () => {
     const req = makeRequest('r1');
     arrive(tp, d, req);
     await d.idle();
-    tp.conflicts = 2;
+    tp.failNext('updatePluginData', new PluginError('COMPARE_FAILED', 'injected conflict'), 2);
     d.dispatch(put({ ...req, reviews: [makeReview('bob')] }));
     await d.idle();
     assert.deepEqual(log, ['pending:r1', 'reviewed:r1:bob']);

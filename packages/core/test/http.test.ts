@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import * as http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import type { WebhookRequest } from '../src/adapter.js';
 import { isPluginError } from '../src/errors.js';
@@ -6,12 +7,27 @@ import { createRuntimeMetrics } from '../src/http/metrics.js';
 import { parseListenAddr, startHttpServer, type ReadinessReport, type RuntimeHttpServer } from '../src/http/server.js';
 import { createCaptureLogger } from '../src/log/capture-logger.js';
 
+/** GET with the path sent byte for byte (fetch and URL would normalise or re-encode it). */
+function rawGet(base: string, path: string, headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; type: string | undefined; body: string }> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: hostname, port, path, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: res.headers['content-type'], body }));
+    });
+    req.on('error', reject);
+  });
+}
+
 describe('HTTP server', () => {
   let server: RuntimeHttpServer;
   let report: ReadinessReport;
   const received: WebhookRequest[] = [];
   const auth = 'Basic ' + Buffer.from('hook:s3cret').toString('base64');
   const metrics = createRuntimeMetrics();
+  const logger = createCaptureLogger();
 
   before(async () => {
     report = { ready: false, teleport: { connected: false }, watch: { initialised: false }, adapters: { jira: { healthy: true } } };
@@ -19,7 +35,7 @@ describe('HTTP server', () => {
     server = await startHttpServer({
       config: { listenAddr: '127.0.0.1:0', basicAuth: { user: 'hook', password: 's3cret' }, maxBodyBytes: 1024 },
       insecureNoTls: true,
-      logger: createCaptureLogger(),
+      logger,
       readiness: () => report,
       metrics,
       routes: [
@@ -122,6 +138,30 @@ describe('HTTP server', () => {
     await Promise.all([r1, r2, r3].map((r) => r.body?.cancel()));
   });
 
+  it('answers 400 to malformed percent-encoding in the path, logging one line without a stack', async () => {
+    const before = logger.entries.length;
+    const paths = ['/%zz', '/jira/%E0%A4%A', '/%E0%A4%A/status', '/jira/status%', '/jira/%zz/x?ok=1'];
+    for (const path of paths) {
+      // With and without credentials: a request that cannot be decoded is malformed either way.
+      for (const headers of [{ authorization: auth }, {}]) {
+        const res = await rawGet(server.url, path, headers);
+        assert.equal(res.status, 400, path);
+        assert.match(res.type ?? '', /^text\/plain/, path);
+        assert.equal(res.body, 'bad request: malformed percent-encoding in the path\n', path);
+      }
+    }
+    const logged = logger.entries.slice(before);
+    assert.equal(logged.length, paths.length * 2);
+    for (const e of logged) {
+      assert.equal(e.level, 'debug');
+      assert.equal(e.message, 'Refused a request with malformed percent-encoding in the path');
+      assert.doesNotMatch(JSON.stringify(e.fields), /\bat |URIError/);
+    }
+    // Well-formed escapes still route as before.
+    const escaped = await rawGet(server.url, '/%6Aira/status', { authorization: auth });
+    assert.deepEqual([escaped.status, escaped.body], [200, 'fine']);
+  });
+
   it('refuses bodies over the limit with 413', async () => {
     const res = await call('/jira/', { method: 'POST', headers: { authorization: auth }, body: 'x'.repeat(2048) });
     assert.equal(res.status, 413);
@@ -173,5 +213,49 @@ describe('HTTP server configuration', () => {
     } finally {
       await a.close();
     }
+  });
+});
+
+describe('HTTP server: legacy webhook paths and per-route body limits', () => {
+  let server: RuntimeHttpServer;
+  const logger = createCaptureLogger();
+  const hits: string[] = [];
+  before(async () => {
+    server = await startHttpServer({
+      config: { listenAddr: '127.0.0.1:0', maxBodyBytes: 64 },
+      insecureNoTls: true,
+      logger,
+      readiness: () => ({ ready: true, teleport: { connected: true }, watch: { initialised: true }, adapters: {} }),
+      routes: [
+        {
+          adapter: 'jira',
+          routes: [{ method: 'POST', path: '/', legacyPath: '/', maxBodyBytes: 4096, handle: async (req) => (hits.push(`jira ${req.rawBody.length}`), { status: 200 }) }],
+        },
+        {
+          adapter: 'gitlab',
+          routes: [
+            { method: 'POST', path: '/webhook', legacyPath: '/webhook', handle: async () => (hits.push('gitlab'), { status: 204 }) },
+            { method: 'POST', path: '/other', legacyPath: '/', handle: async () => (hits.push('stolen'), { status: 200 }) },
+          ],
+        },
+      ],
+    });
+  });
+  after(() => server.close());
+
+  it('serves a route at the Go plugin\'s path too, the first claim winning', async () => {
+    const post = (path: string, body = '{}') => fetch(server.url + path, { method: 'POST', body });
+    assert.equal((await post('/')).status, 200);
+    assert.equal((await post('/jira/')).status, 200);
+    assert.equal((await post('/webhook')).status, 204);
+    assert.equal((await post('/gitlab/webhook')).status, 204);
+    assert.deepEqual(hits, ['jira 2', 'jira 2', 'gitlab', 'gitlab']);
+    assert.ok(logger.entries.some((e) => e.level === 'warn' && e.fields['adapter'] === 'gitlab' && e.fields['servedBy'] === 'jira'));
+  });
+
+  it('a route may accept larger bodies than the server default', async () => {
+    const big = 'x'.repeat(1000);
+    assert.equal((await fetch(server.url + '/jira/', { method: 'POST', body: big })).status, 200);
+    assert.equal((await fetch(server.url + '/gitlab/webhook', { method: 'POST', body: big })).status, 413);
   });
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { accessRequestSnapshot, decodeAccessRequestData } from '../src/plugindata/accessRequestSnapshot.js';
-import { formatReviewsCount, goJson, lowerResolutionTag, parseReviewsCount, upperResolutionTag } from '../src/plugindata/fields.js';
-import { ticketSnapshot } from '../src/plugindata/ticketSnapshot.js';
+import { accessRequestSnapshot, decodeAccessRequestData } from '../src/ledger/accessRequestSnapshot.js';
+import { formatReviewsCount, goJson, lowerResolutionTag, parseReviewsCount, upperResolutionTag } from '../src/ledger/fields.js';
+import { ticketSnapshot } from '../src/ledger/ticketSnapshot.js';
 import { makeRequest } from './dispatcher-memory-teleport.js';
 
 describe('accessRequestSnapshot (common Go layout)', () => {

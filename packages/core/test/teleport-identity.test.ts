@@ -171,6 +171,11 @@ test('addresses: host:port, [v6]:port, bare host defaults to 3025', () => {
   assert.deepEqual(parseAddr('teleport.example.com:443'), { host: 'teleport.example.com', port: 443 });
   assert.deepEqual(parseAddr('[::1]:3025'), { host: '::1', port: 3025 });
   assert.deepEqual(parseAddr('auth.local'), { host: 'auth.local', port: 3025 });
+  assert.deepEqual(parseAddr('::1'), { host: '::1', port: 3025 });
+  // Not a host named "auth.local:70000" that fails to resolve later: a config error now.
+  for (const bad of ['auth.local:70000', 'auth.local:0', 'auth.local:abc', '[::1]:99999']) {
+    assert.throws(() => parseAddr(bad), (err: unknown) => isPluginError(err, 'CONFIG') && err.userFacing && /a port between 1 and 65535/.test(err.message), bad);
+  }
   assert.equal(grpcTarget('127.0.0.1:3025'), 'dns:127.0.0.1:3025');
   assert.equal(grpcTarget('[::1]:443'), 'ipv6:[::1]:443');
 });

@@ -47,6 +47,17 @@ export interface AccessRequestSnapshotLike {
   reviews: Array<{ author: string; proposedState: string; reason: string }>;
 }
 
+/** The testkit's AccessMonitoringRuleInput. */
+export interface AccessMonitoringRuleInputLike {
+  name: string;
+  subjects?: string[];
+  condition: string;
+  notification?: { name: string; recipients?: string[] };
+  automaticReview?: { integration: string; decision: string; reason?: string };
+  desiredState?: string;
+  schedules?: Record<string, { timezone?: string; shifts: Array<{ weekday: string; start: string; end: string }> }>;
+}
+
 export interface FakeTeleportLike {
   readonly addr: string;
   readonly clusterName: string;
@@ -68,13 +79,19 @@ export interface FakeTeleportLike {
     pluginData(id: string, plugin: string, kind?: string): Record<string, string> | undefined;
     setPluginData(id: string, plugin: string, data: Record<string, string>, kind?: string): void;
     auditLog(): Array<{ type: string; requestId: string; state?: string; author?: string; delegator?: string; reason?: string }>;
+    upsertAccessMonitoringRule(rule: AccessMonitoringRuleInputLike): unknown;
+    deleteAccessMonitoringRule(name: string): void;
+    listAccessMonitoringRules(): Array<{ name: string }>;
   };
   writeIdentityFile(dir: string, opts: { user: string; expired?: boolean; fileName?: string; keyType?: 'ecdsa' | 'rsa' }): Promise<string>;
   identityFile(opts: { user: string; expired?: boolean }): Promise<string>;
   writeTlsTrio(dir: string, opts: { user: string; fileBase?: string }): Promise<{ clientKey: string; clientCrt: string; rootCas: string }>;
   upsertRole(role: { name: string; allowLogins?: string[]; requestRoles?: string[]; reviewRoles?: string[]; requestAnnotations?: Record<string, string[]>; suggestedReviewers?: string[] }): void;
   upsertUser(user: { name: string; roles: string[]; traits?: Record<string, string[]> }): void;
-  addPluginUser(name?: string, opts?: { canReview?: boolean | string[]; canSetState?: boolean; readRolesAndUsers?: boolean }): void;
+  addPluginUser(
+    name?: string,
+    opts?: { canReview?: boolean | string[]; canSetState?: boolean; readRolesAndUsers?: boolean; readAccessMonitoringRules?: boolean },
+  ): void;
   addRequester(name: string, opts?: { requestRoles?: string[]; traits?: Record<string, string[]>; requestAnnotations?: Record<string, string[]>; suggestedReviewers?: string[] }): void;
   addReviewer(name: string, opts?: { reviewRoles?: string[] }): void;
   waitFor<T>(pred: () => T | Promise<T>, timeoutMs?: number, what?: string): Promise<NonNullable<T>>;
@@ -92,6 +109,7 @@ export interface FakeTeleportStatic {
     listAccessRequestsImplemented?: boolean;
     usersServiceImplemented?: boolean;
     listRolesImplemented?: boolean;
+    accessMonitoringRulesImplemented?: boolean;
     keepaliveMinTimeMs?: number;
   }): Promise<FakeTeleportLike>;
 }

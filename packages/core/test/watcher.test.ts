@@ -25,32 +25,77 @@ function startWatcher(tp: MemoryTeleport, extra: Partial<ConstructorParameters<t
 const label = (e: WatcherEvent): string => (e.type === 'put' ? `${e.source}:${e.request.id}:${e.request.state}` : `delete:${e.requestId}`);
 
 describe('watcher', () => {
-  it('lists pending requests after INIT, then streams live events', async () => {
+  it('streams live events after INIT and asks for a reconciliation at every INIT', async () => {
     const tp = new MemoryTeleport();
-    tp.put(makeRequest('old'), false);
-    tp.put(makeRequest('done', { state: 'APPROVED' }), false);
-    const w = startWatcher(tp);
+    let inits = 0;
+    const w = startWatcher(tp, { onInit: () => inits++ });
     await waitUntil(() => w.watcher.ready, 'ready');
+    assert.equal(inits, 1);
     tp.put(makeRequest('new'));
     tp.remove('old');
-    await waitUntil(() => w.events.length === 3, 'three events');
-    assert.deepEqual(w.events.map(label), ['list:old:PENDING', 'watch:new:PENDING', 'delete:old']);
+    await waitUntil(() => w.events.length === 2, 'two events');
+    assert.deepEqual(w.events.map(label), ['watch:new:PENDING', 'delete:old']);
+    tp.drop();
+    await waitUntil(() => inits === 2, 'a second INIT after the drop');
+    assert.equal(w.reconnects(), 1);
     await w.watcher.stop();
     await w.done;
     assert.equal(w.watcher.ready, false);
-    assert.deepEqual(w.readiness, [true, false]);
+    assert.deepEqual(w.readiness, [true, false, true, false]);
   });
 
-  it('reconnects after a dropped stream and re-lists, so a request created in the gap is seen', async () => {
+  it('reads the stream while the INIT callback is still busy (a slow reconciliation holds nothing back)', async () => {
     const tp = new MemoryTeleport();
-    const w = startWatcher(tp);
+    let finishReconcile!: () => void;
+    const reconciling = new Promise<void>((r) => (finishReconcile = r));
+    const w = startWatcher(tp, { onInit: () => void reconciling });
     await waitUntil(() => w.watcher.ready, 'ready');
-    tp.drop();
-    tp.put(makeRequest('gap'), false); // created while disconnected: no event for it
-    await waitUntil(() => w.events.some((e) => e.type === 'put' && e.request.id === 'gap'), 'the gap request');
-    assert.equal(w.reconnects(), 1);
-    assert.equal(tp.listCalls, 2);
-    assert.equal(tp.streams.length, 2);
+    tp.put(makeRequest('live'));
+    await waitUntil(() => w.events.length === 1, 'the live event before the reconciliation ends');
+    finishReconcile();
+    await w.watcher.stop();
+  });
+
+  it('reopens a silent stream on a rebuilt connection with re-read credentials (watchdog)', async () => {
+    const tp = new MemoryTeleport();
+    let rebuilds = 0;
+    let refreshed = 0;
+    let inits = 0;
+    tp.reconnect = () => void rebuilds++;
+    tp.refreshIdentity = async () => {
+      refreshed++;
+      return false;
+    };
+    const logger = createCaptureLogger();
+    const w = startWatcher(tp, { silenceMs: 60, logger, onInit: () => inits++ });
+    await waitUntil(() => inits >= 2, 'a second INIT after the silence');
+    assert.ok(rebuilds >= 1 && refreshed >= 1);
+    assert.ok(tp.streams[0]?.closed, 'the silent stream was closed');
+    assert.ok(logger.entries.some((e) => e.level === 'warn' && /silent/.test(e.message)));
+    await w.watcher.stop();
+  });
+
+  it('events keep the watchdog quiet', async () => {
+    const tp = new MemoryTeleport();
+    const w = startWatcher(tp, { silenceMs: 80 });
+    await waitUntil(() => w.watcher.ready, 'ready');
+    for (let i = 0; i < 8; i += 1) {
+      tp.put(makeRequest(`r${i}`));
+      await waitUntil(() => w.events.length === i + 1, `event ${i}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    assert.equal(tp.streams.length, 1);
+    await w.watcher.stop();
+  });
+
+  it('rebuilds the connection after repeated failures to open a stream', async () => {
+    const tp = new MemoryTeleport();
+    let rebuilds = 0;
+    tp.reconnect = () => void rebuilds++;
+    tp.onWatch = (s, i) => s.push(i < 3 ? new PluginError('CONNECTION_PROBLEM', 'use of closed network connection') : { type: 'init', acceptedKinds: ['access_request'] });
+    const w = startWatcher(tp, { rebuildAfterFailures: 3 });
+    await waitUntil(() => w.watcher.ready, 'ready after the rebuild');
+    assert.equal(rebuilds, 1);
     await w.watcher.stop();
   });
 
@@ -114,24 +159,20 @@ describe('watcher', () => {
     assert.equal(tp.streams.length, 1);
   });
 
-  it('any other stream error is fatal', async () => {
+  it('a refused watch is fatal and names the user and the permission it needs', async () => {
     const tp = new MemoryTeleport();
+    tp.currentIdentity = () => ({ username: 'access-plugin', clusterName: 'c', validUntil: new Date(), source: 'identity' });
     tp.onWatch = (s) => s.push(new PluginError('ACCESS_DENIED', 'access denied to perform action "read" on "access_request"'));
     const w = startWatcher(tp);
-    await assert.rejects(w.done, (err: unknown) => isPluginError(err, 'ACCESS_DENIED'));
+    await assert.rejects(w.done, (err: unknown) => {
+      assert.ok(isPluginError(err, 'ACCESS_DENIED'));
+      assert.ok(err.userFacing);
+      assert.match(err.message, /user "access-plugin"/);
+      assert.match(err.message, /\[access_request\], verbs \[list, read\]/);
+      return true;
+    });
     assert.equal(tp.streams.length, 1);
-  });
-
-  it('keeps watching when listing is not permitted', async () => {
-    const tp = new MemoryTeleport();
-    tp.listAccessRequests = async () => {
-      throw new PluginError('ACCESS_DENIED', 'no list');
-    };
-    const logger = createCaptureLogger();
-    const w = startWatcher(tp, { logger });
-    await waitUntil(() => w.watcher.ready, 'ready');
-    assert.ok(logger.entries.some((e) => e.level === 'warn' && /could not list/.test(e.message)));
-    await w.watcher.stop();
+    await assert.rejects(w.watcher.initialised(1000), (err: unknown) => isPluginError(err, 'ACCESS_DENIED'));
   });
 
   it('stop() during a reconnect wait ends promptly', async () => {

@@ -1,7 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import { accessDenied, badParameter, compareFailed, notFound, notImplemented } from './teleport-error.js';
+import { accessDenied, alreadyExists, badParameter, compareFailed, notFound, notImplemented } from './teleport-error.js';
 import { thresholdFilterMatches, validateThresholdFilter } from './threshold-filter.js';
+import {
+  matchesAmrFilter,
+  validateAccessMonitoringRule,
+  type AccessMonitoringRuleCandidate,
+  type AccessMonitoringRuleRecord,
+} from './validate-access-monitoring-rule.js';
 
 /**
  * The in-memory "backend" of the fake cluster: users, roles, access requests, plugin data and the
@@ -120,7 +126,15 @@ export type ClusterEvent =
   | { type: 'PUT'; kind: 'access_request'; request: RequestRecord }
   | { type: 'PUT'; kind: 'role'; role: RoleSpec }
   | { type: 'PUT'; kind: 'user'; user: UserSpec }
-  | { type: 'DELETE'; kind: 'access_request' | 'role' | 'user'; name: string };
+  | { type: 'PUT'; kind: 'access_monitoring_rule'; rule: AccessMonitoringRuleRecord }
+  | { type: 'DELETE'; kind: 'access_request' | 'role' | 'user' | 'access_monitoring_rule'; name: string };
+
+/** ListAccessMonitoringRulesWithFilter's filter ('' / [] = any). */
+export interface AmrListFilter {
+  subjects: string[];
+  notificationName: string;
+  automaticReviewName: string;
+}
 
 export interface CreateRequestInput {
   user: string;
@@ -203,12 +217,15 @@ function interpolate(value: string, traits: Traits): string[] {
 
 const DEFAULT_USERS_PAGE = 200;
 const MAX_USERS_PAGE = 1000;
+/** Access monitoring rule pages: default and cap (the Go plugins ask for 1000). */
+const MAX_RULES_PAGE = 1000;
 
 export class ClusterState extends EventEmitter {
   readonly roles = new Map<string, RoleSpec>();
   readonly users = new Map<string, UserSpec>();
   readonly requests = new Map<string, RequestRecord>();
   readonly pluginData = new Map<string, PluginDataRecord>();
+  readonly accessMonitoringRules = new Map<string, AccessMonitoringRuleRecord>();
   readonly audit: AuditEntry[] = [];
   private readonly expiryTimers = new Map<string, NodeJS.Timeout>();
   private revisionCounter = 0;
@@ -541,6 +558,48 @@ export class ClusterState extends EventEmitter {
       .sort((a, b) => a.created.getTime() - b.created.getTime() || a.seq - b.seq);
   }
 
+  // ---- access monitoring rules ---------------------------------------------------------------
+
+  /**
+   * Create (must not exist), update (must exist) or upsert a rule after upstream's validation;
+   * every write gets a new revision and a PUT event.
+   */
+  writeAccessMonitoringRule(mode: 'create' | 'update' | 'upsert', candidate: AccessMonitoringRuleCandidate): AccessMonitoringRuleRecord {
+    const valid = validateAccessMonitoringRule(candidate);
+    const exists = this.accessMonitoringRules.has(valid.name);
+    if (mode === 'create' && exists) throw alreadyExists(`access_monitoring_rule "${valid.name}" already exists`);
+    if (mode === 'update' && !exists) throw notFound(`access_monitoring_rule "${valid.name}" doesn't exist`);
+    const record: AccessMonitoringRuleRecord = { ...valid, revision: this.nextRevision() };
+    this.accessMonitoringRules.set(record.name, record);
+    this.publish({ type: 'PUT', kind: 'access_monitoring_rule', rule: record });
+    return record;
+  }
+
+  getAccessMonitoringRuleOrThrow(name: string): AccessMonitoringRuleRecord {
+    const rule = this.accessMonitoringRules.get(name);
+    if (!rule) throw notFound(`access_monitoring_rule "${name}" doesn't exist`);
+    return rule;
+  }
+
+  deleteAccessMonitoringRule(name: string): void {
+    this.getAccessMonitoringRuleOrThrow(name);
+    this.accessMonitoringRules.delete(name);
+    this.publish({ type: 'DELETE', kind: 'access_monitoring_rule', name });
+  }
+
+  /**
+   * One page of rules in name order, filtered first (so a page is never short because of the
+   * filter); the token is the name the next page starts at, '' after the last page.
+   */
+  listAccessMonitoringRulesPage(pageSize: number, pageToken: string, filter?: AmrListFilter): { rules: AccessMonitoringRuleRecord[]; nextPageToken: string } {
+    const size = pageSize > 0 ? Math.min(pageSize, MAX_RULES_PAGE) : MAX_RULES_PAGE;
+    const names = [...this.accessMonitoringRules.keys()]
+      .sort()
+      .filter((n) => n >= pageToken)
+      .filter((n) => !filter || matchesAmrFilter(this.accessMonitoringRules.get(n)!, filter));
+    return { rules: names.slice(0, size).map((n) => this.accessMonitoringRules.get(n)!), nextPageToken: names[size] ?? '' };
+  }
+
   // ---- plugin data ---------------------------------------------------------------------------
 
   private static pdKey(kind: string, resource: string): string {
@@ -585,10 +644,14 @@ export class ClusterState extends EventEmitter {
     }
     let expires: Date | undefined;
     if (params.kind === 'access_request') {
-      const req = this.requests.get(params.resource);
-      if (!req) throw notFound(`access request "${params.resource}" does not exist`);
-      // Plugin data outlives the request by an hour so resolution/expiry handlers can still read it.
-      expires = new Date(req.accessExpires.getTime() + PLUGIN_DATA_GRACE_MS);
+      // As lib/services/local/plugin_data.go: the request must exist only when the PluginData
+      // resource is created; its expiry is then set to the access expiry + 1 h, so that handlers
+      // of the DELETE (expiry) event can still read AND update it after the request is gone.
+      if (!rec) {
+        const req = this.requests.get(params.resource);
+        if (!req) throw notFound(`access request "${params.resource}" does not exist`);
+        expires = new Date(req.accessExpires.getTime() + PLUGIN_DATA_GRACE_MS);
+      }
     } else {
       expires = new Date(Date.now() + ACCESS_LIST_PLUGIN_DATA_TTL_MS);
     }

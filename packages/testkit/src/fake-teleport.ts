@@ -22,6 +22,8 @@ import { startTlsRoutingProxy, type TlsRoutingProxy, type TlsRoutingProxyOptions
 import { accessDenied, badParameter, FakeTeleportError, notImplemented } from './teleport-error.js';
 import * as wire from './wire.js';
 import { acceptWatchKinds, initEvent, watchMatches, wireEvent, type WatchKindIn } from './watch-rules.js';
+import { candidateFromInput, type AccessMonitoringRuleInput } from './access-monitoring-rule-input.js';
+import { ACCESS_MONITORING_RULE_KIND, type AccessMonitoringRuleRecord } from './validate-access-monitoring-rule.js';
 
 export interface FakeTeleportOptions {
   /** Default `example.com`. */
@@ -38,6 +40,11 @@ export interface FakeTeleportOptions {
   usersServiceImplemented?: boolean;
   /** false: ListRoles answers UNIMPLEMENTED (older servers; GetRoles still answers). Default true. */
   listRolesImplemented?: boolean;
+  /**
+   * false: teleport.accessmonitoringrules.v1 answers UNIMPLEMENTED and the `access_monitoring_rule`
+   * watch kind is unknown (v15 and older). Default: version >= 16.
+   */
+  accessMonitoringRulesImplemented?: boolean;
   /** Key suite for CAs and default identities. Default `ecdsa`. */
   keyType?: KeyType;
   /**
@@ -57,7 +64,10 @@ export interface FakeTeleportOptions {
 export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>;
 
 export interface RecordedRpc {
-  /** Proto method name (`Ping`, `WatchEvents`, ...; `UsersService.GetUser`, `UsersService.ListUsers` for the users service). */
+  /**
+   * Proto method name (`Ping`, `WatchEvents`, ...; `UsersService.GetUser`, `UsersService.ListUsers`
+   * for the users service; `AccessMonitoringRulesService.<Rpc>` for access monitoring rules).
+   */
   method: string;
   /** Subject CN of the client certificate. */
   caller: string;
@@ -107,6 +117,8 @@ export interface PluginUserOptions {
   canSetState?: boolean;
   /** Grant role/user read (logins by role, traits). Default true. */
   readRolesAndUsers?: boolean;
+  /** Grant access_monitoring_rule read/list (routing by rules). Default false, as a fresh plugin role. */
+  readAccessMonitoringRules?: boolean;
 }
 
 export interface CreateRequestOptions {
@@ -140,6 +152,13 @@ export interface FakeTeleportAdmin {
   /** Writes plugin data without CAS (seeding, e.g. in the Go plugins' format). */
   setPluginData(id: string, plugin: string, data: Record<string, string>, kind?: string): void;
   auditLog(): AuditEntry[];
+  /** Validated like UpsertAccessMonitoringRule (BadParameter with upstream's text); PUT event. */
+  upsertAccessMonitoringRule(rule: AccessMonitoringRuleInput): AccessMonitoringRuleRecord;
+  /** NotFound when absent; DELETE event (header only). */
+  deleteAccessMonitoringRule(name: string): void;
+  getAccessMonitoringRule(name: string): AccessMonitoringRuleRecord | undefined;
+  /** Every rule, by name. */
+  listAccessMonitoringRules(): AccessMonitoringRuleRecord[];
 }
 
 interface OpenWatch {
@@ -232,6 +251,8 @@ export class FakeTeleport {
   private readonly listImplemented: boolean;
   private readonly listRolesImplemented: boolean;
   private readonly rejectOldClients: boolean;
+  /** Whether this server version has Access Monitoring Rules (service and watch kind). */
+  readonly accessMonitoringRulesImplemented: boolean;
 
   private constructor(
     readonly pki: TestPki,
@@ -246,6 +267,7 @@ export class FakeTeleport {
     this.listImplemented = opts.listAccessRequestsImplemented ?? versionAtLeast(this.version, 15, 2);
     this.listRolesImplemented = opts.listRolesImplemented ?? true;
     this.rejectOldClients = opts.rejectOldClients ?? versionAtLeast(this.version, 18);
+    this.accessMonitoringRulesImplemented = opts.accessMonitoringRulesImplemented ?? versionAtLeast(this.version, 16);
     this.faults = new FaultInjector((code, message) => this.endWatches(code, message));
     this.admin = this.buildAdmin();
     this.state.upsertRole({ name: 'admin', rules: [{ resources: ['*'], verbs: ['*'] }], reviewRoles: ['*'], allowLogins: ['root'] });
@@ -334,6 +356,7 @@ export class FakeTeleport {
       { resources: ['access_plugin_data'], verbs: ['update'] },
     ];
     if (opts.readRolesAndUsers ?? true) rules.push({ resources: ['role', 'user'], verbs: ['list', 'read'] });
+    if (opts.readAccessMonitoringRules) rules.push({ resources: [ACCESS_MONITORING_RULE_KIND], verbs: ['list', 'read'] });
     const reviewRoles = opts.canReview === true ? ['*'] : Array.isArray(opts.canReview) ? opts.canReview : [];
     this.state.upsertRole({ name, rules, reviewRoles });
     this.state.upsertUser({ name, roles: [name] });
@@ -483,6 +506,13 @@ export class FakeTeleport {
       pluginData: (id, plugin, kind = 'access_request') => st.getPluginData({ kind, resource: id, plugin })[0]?.entries.get(plugin),
       setPluginData: (id, plugin, data, kind = 'access_request') => st.seedPluginData(kind, id, plugin, data),
       auditLog: () => [...st.audit],
+      upsertAccessMonitoringRule: (rule) => structuredClone(st.writeAccessMonitoringRule('upsert', candidateFromInput(rule))),
+      deleteAccessMonitoringRule: (name) => st.deleteAccessMonitoringRule(name),
+      getAccessMonitoringRule: (name) => {
+        const rule = st.accessMonitoringRules.get(name);
+        return rule ? structuredClone(rule) : undefined;
+      },
+      listAccessMonitoringRules: () => st.listAccessMonitoringRulesPage(0, '').rules.map((r) => structuredClone(r)),
     };
   }
 
@@ -815,6 +845,7 @@ export class FakeTeleport {
       }),
     };
     this.server.addService(authService, impl);
+    this.registerAccessMonitoringRules(grpcObject);
 
     if (usersService) {
       const usersPkg = ((grpcObject['teleport'] as grpc.GrpcObject)['users'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject;
@@ -843,6 +874,52 @@ export class FakeTeleport {
     }
   }
 
+  /**
+   * teleport.accessmonitoringrules.v1.AccessMonitoringRulesService. Always registered so calls are
+   * recorded; on servers "without" it every RPC answers UNIMPLEMENTED as grpc-go does for an
+   * unknown service. RBAC as upstream's service: read for Get, read+list for the lists, create /
+   * update / delete for writes (create+update for Upsert).
+   */
+  private registerAccessMonitoringRules(grpcObject: grpc.GrpcObject): void {
+    const pkg = ((grpcObject['teleport'] as grpc.GrpcObject)['accessmonitoringrules'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject;
+    const svc = (pkg['AccessMonitoringRulesService'] as grpc.ServiceClientConstructor).service;
+    const st = this.state;
+    const amr = (method: string, verbs: string[], fn: (req: any) => unknown): grpc.handleUnaryCall<unknown, unknown> =>
+      this.unary(`AccessMonitoringRulesService.${method}`, (caller, req) => {
+        if (!this.accessMonitoringRulesImplemented) {
+          throw notImplemented('unknown service teleport.accessmonitoringrules.v1.AccessMonitoringRulesService');
+        }
+        this.requireRule(caller, ACCESS_MONITORING_RULE_KIND, verbs);
+        return fn(req);
+      });
+    const write = (mode: 'create' | 'update' | 'upsert') => (req: any) =>
+      wire.accessMonitoringRule(st.writeAccessMonitoringRule(mode, wire.accessMonitoringRuleCandidate(req?.rule)));
+    const list = (req: any, filter?: { subjects: string[]; notificationName: string; automaticReviewName: string }) => {
+      const page = st.listAccessMonitoringRulesPage(Number(req?.page_size ?? 0), String(req?.page_token ?? ''), filter);
+      return { rules: page.rules.map(wire.accessMonitoringRule), next_page_token: page.nextPageToken };
+    };
+    this.server.addService(svc, {
+      CreateAccessMonitoringRule: amr('CreateAccessMonitoringRule', ['create'], write('create')),
+      UpdateAccessMonitoringRule: amr('UpdateAccessMonitoringRule', ['update'], write('update')),
+      UpsertAccessMonitoringRule: amr('UpsertAccessMonitoringRule', ['create', 'update'], write('upsert')),
+      GetAccessMonitoringRule: amr('GetAccessMonitoringRule', ['read'], (req) =>
+        wire.accessMonitoringRule(st.getAccessMonitoringRuleOrThrow(String(req?.name ?? ''))),
+      ),
+      DeleteAccessMonitoringRule: amr('DeleteAccessMonitoringRule', ['delete'], (req) => {
+        st.deleteAccessMonitoringRule(String(req?.name ?? ''));
+        return {};
+      }),
+      ListAccessMonitoringRules: amr('ListAccessMonitoringRules', ['read', 'list'], (req) => list(req)),
+      ListAccessMonitoringRulesWithFilter: amr('ListAccessMonitoringRulesWithFilter', ['read', 'list'], (req) =>
+        list(req, {
+          subjects: [...(req?.subjects ?? [])],
+          notificationName: String(req?.notification_name ?? ''),
+          automaticReviewName: String(req?.automatic_review_name ?? ''),
+        }),
+      ),
+    });
+  }
+
   /** Listing roles needs both verbs on `role`, as upstream checks it. */
   private requireRoleListing(caller: string): void {
     this.requireUser(caller);
@@ -863,7 +940,8 @@ export class FakeTeleport {
   private watch(caller: string, req: { Kinds?: WatchKindIn[]; AllowPartialSuccess?: boolean }, call: grpc.ServerWritableStream<unknown, unknown>, rec: RecordedRpc): void {
     if (this.faults.streamsRefused()) throw new FakeTeleportError('ConnectionProblem', 'watch streams are temporarily refused (fault injection)');
     this.requireUser(caller);
-    const accepted = acceptWatchKinds(this.state, caller, req);
+    const unsupported = new Set(this.accessMonitoringRulesImplemented ? [] : [ACCESS_MONITORING_RULE_KIND]);
+    const accepted = acceptWatchKinds(this.state, caller, req, unsupported);
 
     const listener = (ev: ClusterEvent): void => {
       if (watchMatches(accepted, ev)) call.write(wireEvent(ev));

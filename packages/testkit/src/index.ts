@@ -1,14 +1,10 @@
 export { HttpFake } from '@teleport-plugin/core/testing';
 export type { Fault, FakeReply, RecordedCall, RouteHandler } from '@teleport-plugin/core/testing';
-export { FakeSlack, slackSignature, blocksText } from './services/slack.js';
-export type { FakeSlackUser, FakeSlackChannel, FakeSlackMessage, FakeSlackEphemeral, FakeSlackOptions, BlockActionOptions } from './services/slack.js';
 export { TestPki, API_DOMAIN, generateKeyMaterial } from './pki.js';
 export type { KeyType, KeyMaterial, CertAuthority, SshAuthority, CertAndKey, UserIdentity, UserIdentityOptions } from './pki.js';
 export { writeIdentityFile, writeTlsTrio } from './identity-file.js';
 export type { WriteIdentityOptions, TlsTrioPaths } from './identity-file.js';
 export { buildSshCertificate, sshPublicKeyLine, sshPublicKeyBlob } from './ssh-cert.js';
-export { FakePagerDuty } from './services/pagerduty.js';
-export type { FakePagerDutyOptions, FakePdService, FakePdEscalationPolicy, FakePdUser, FakePdOnCall, FakePdIncident, FakePdNote } from './services/pagerduty.js';
 export { FakeTeleport } from './fake-teleport.js';
 export type {
   FakeTeleportOptions,
@@ -22,6 +18,8 @@ export type {
   Truthy,
 } from './fake-teleport.js';
 export type { AuditEntry, RequestState, Threshold, Rule, Traits, ResourceIdSpec, ClusterState, ClusterEvent } from './cluster-state.js';
+export type { AccessMonitoringRuleInput } from './access-monitoring-rule-input.js';
+export type { AccessMonitoringRuleRecord } from './validate-access-monitoring-rule.js';
 export { FaultInjector } from './faults.js';
 export { FakeTeleportError } from './teleport-error.js';
 export type { TraceKind } from './teleport-error.js';

@@ -13,10 +13,14 @@ export interface RawTeleportClient {
   readonly auth: grpc.Client;
   /** The generated teleport.users.v1.UsersService client (untyped). */
   readonly users: grpc.Client;
+  /** The generated teleport.accessmonitoringrules.v1.AccessMonitoringRulesService client (untyped). */
+  readonly accessMonitoringRules: grpc.Client;
   /** Unary call on proto.AuthService, e.g. `call('Ping', {})`. */
   call<T = any>(method: string, request: unknown, metadata?: Record<string, string>): Promise<T>;
   /** Unary call on teleport.users.v1.UsersService. */
   callUsers<T = any>(method: string, request: unknown): Promise<T>;
+  /** Unary call on teleport.accessmonitoringrules.v1.AccessMonitoringRulesService. */
+  callAccessMonitoringRules<T = any>(method: string, request: unknown): Promise<T>;
   /** Server-streaming call on proto.AuthService. */
   stream<T = any>(method: string, request: unknown, metadata?: Record<string, string>): grpc.ClientReadableStream<T>;
   /** Server-streaming call collected until the stream ends. */
@@ -53,9 +57,13 @@ export async function rawTeleportClient(
   const Users = (((grpcObject['teleport'] as grpc.GrpcObject)['users'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject)[
     'UsersService'
   ] as grpc.ServiceClientConstructor;
+  const Rules = (((grpcObject['teleport'] as grpc.GrpcObject)['accessmonitoringrules'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject)[
+    'AccessMonitoringRulesService'
+  ] as grpc.ServiceClientConstructor;
   const addr = opts.addr ?? tp.addr;
   const auth = new Auth(addr, creds, options);
   const users = new Users(addr, creds, options);
+  const accessMonitoringRules = new Rules(addr, creds, options);
   const unary = <T>(client: grpc.Client, method: string, request: unknown, metadata?: Record<string, string>): Promise<T> =>
     new Promise((resolve, reject) => {
       const fn = (client as unknown as Record<string, UnaryFn>)[method];
@@ -71,8 +79,10 @@ export async function rawTeleportClient(
     identity,
     auth,
     users,
+    accessMonitoringRules,
     call: (method, request, metadata) => unary(auth, method, request, metadata),
     callUsers: (method, request) => unary(users, method, request),
+    callAccessMonitoringRules: (method, request) => unary(accessMonitoringRules, method, request),
     stream,
     collect: <T>(method: string, request: unknown) =>
       new Promise<T[]>((resolve, reject) => {
@@ -85,6 +95,7 @@ export async function rawTeleportClient(
     close() {
       auth.close();
       users.close();
+      accessMonitoringRules.close();
     },
   };
 }

@@ -39,6 +39,7 @@ export class FakeTeleportError extends Error {
 }
 
 export const notFound = (m: string): FakeTeleportError => new FakeTeleportError('NotFound', m);
+export const alreadyExists = (m: string): FakeTeleportError => new FakeTeleportError('AlreadyExists', m);
 export const accessDenied = (m: string): FakeTeleportError => new FakeTeleportError('AccessDenied', m);
 export const badParameter = (m: string): FakeTeleportError => new FakeTeleportError('BadParameter', m);
 export const compareFailed = (m: string): FakeTeleportError => new FakeTeleportError('CompareFailed', m);

@@ -17,19 +17,25 @@ export interface WatchKindIn {
 }
 
 /** Kinds the fake can stream, with the RBAC resource whose `read` verb they need. */
-const WATCHABLE: Record<string, string> = {
+const WATCHABLE: Readonly<Record<string, string>> = {
   access_request: 'access_request',
   role: 'role',
   user: 'user',
+  access_monitoring_rule: 'access_monitoring_rule',
 };
 
 const ACCESS_REQUEST_FILTER_KEYS = new Set(['id', 'user', 'state']);
 
-/** Validates a Watch and returns the accepted kinds (what INIT's WatchStatus lists). */
+/**
+ * Validates a Watch and returns the accepted kinds (what INIT's WatchStatus lists). `unsupported`
+ * are kinds this server version does not have (e.g. access_monitoring_rule before v16): refused
+ * like unknown kinds, or dropped with partial success.
+ */
 export function acceptWatchKinds(
   state: ClusterState,
   caller: string,
   req: { Kinds?: WatchKindIn[]; AllowPartialSuccess?: boolean } | undefined,
+  unsupported: ReadonlySet<string> = new Set(),
 ): WatchKindIn[] {
   const requested = req?.Kinds ?? [];
   if (requested.length === 0) throw badParameter("missing parameter Kinds: can't setup global watch");
@@ -37,7 +43,7 @@ export function acceptWatchKinds(
   const accepted: WatchKindIn[] = [];
   for (const k of requested) {
     const kind = k.Kind ?? '';
-    const resource = WATCHABLE[kind];
+    const resource = Object.hasOwn(WATCHABLE, kind) && !unsupported.has(kind) ? WATCHABLE[kind] : undefined;
     if (!resource) {
       if (partial) continue;
       throw badParameter(`resource type "${kind}" is not supported by this event stream`);
@@ -64,9 +70,25 @@ export function acceptWatchKinds(
 
 function eventName(ev: ClusterEvent): string {
   if (ev.type === 'DELETE') return ev.name;
-  if (ev.kind === 'access_request') return ev.request.id;
-  return ev.kind === 'role' ? ev.role.name : ev.user.name;
+  switch (ev.kind) {
+    case 'access_request':
+      return ev.request.id;
+    case 'role':
+      return ev.role.name;
+    case 'user':
+      return ev.user.name;
+    case 'access_monitoring_rule':
+      return ev.rule.name;
+  }
 }
+
+/** ResourceHeader.Version of each kind's DELETE events. */
+const HEADER_VERSION: Readonly<Record<ClusterEvent['kind'], string>> = {
+  access_request: 'v3',
+  role: 'v7',
+  user: 'v2',
+  access_monitoring_rule: 'v1',
+};
 
 /** Whether a stream watching `accepted` receives `ev`. Filters narrow PUTs only; DELETEs always pass. */
 export function watchMatches(accepted: WatchKindIn[], ev: ClusterEvent): boolean {
@@ -85,13 +107,18 @@ export function watchMatches(accepted: WatchKindIn[], ev: ClusterEvent): boolean
 
 /** proto.Event for a cluster event: PUT carries the whole resource, DELETE only its header. */
 export function wireEvent(ev: ClusterEvent): object {
-  if (ev.type === 'DELETE') {
-    const version = ev.kind === 'access_request' ? 'v3' : ev.kind === 'role' ? 'v7' : 'v2';
-    return { Type: 'DELETE', ResourceHeader: wire.resourceHeader(ev.kind, ev.name, version) };
+  if (ev.type === 'DELETE') return { Type: 'DELETE', ResourceHeader: wire.resourceHeader(ev.kind, ev.name, HEADER_VERSION[ev.kind]) };
+  switch (ev.kind) {
+    case 'access_request':
+      return { Type: 'PUT', AccessRequest: wire.accessRequest(ev.request) };
+    case 'role':
+      return { Type: 'PUT', Role: wire.role(ev.role) };
+    case 'user':
+      return { Type: 'PUT', User: wire.user(ev.user) };
+    case 'access_monitoring_rule':
+      // Event oneof member 54.
+      return { Type: 'PUT', AccessMonitoringRule: wire.accessMonitoringRule(ev.rule) };
   }
-  if (ev.kind === 'access_request') return { Type: 'PUT', AccessRequest: wire.accessRequest(ev.request) };
-  if (ev.kind === 'role') return { Type: 'PUT', Role: wire.role(ev.role) };
-  return { Type: 'PUT', User: wire.user(ev.user) };
 }
 
 /** The INIT event: WatchStatus listing the accepted kinds. */

@@ -1,4 +1,5 @@
 import type { PluginDataRecord, RequestRecord, ReviewRecord, RoleSpec, Traits, UserSpec } from './cluster-state.js';
+import type { AccessMonitoringRuleCandidate, AccessMonitoringRuleRecord } from './validate-access-monitoring-rule.js';
 
 /**
  * Conversions from the fake's records to the plain objects proto-loader serialises (keepCase,
@@ -156,5 +157,67 @@ export function pluginData(rec: PluginDataRecord): object {
     Version: 'v3',
     Metadata: metadata(rec.resource, rec.expires ? { expires: rec.expires } : {}),
     Spec: { Entries },
+  };
+}
+
+// ---- access monitoring rules (snake_case: teleport.accessmonitoringrules.v1, teleport.header.v1) --
+
+export function accessMonitoringRule(rule: AccessMonitoringRuleRecord): object {
+  const schedules: Record<string, object> = {};
+  for (const [name, s] of Object.entries(rule.schedules)) {
+    schedules[name] = { time: { timezone: s.timezone, shifts: s.shifts.map((x) => ({ weekday: x.weekday, start: x.start, end: x.end })) } };
+  }
+  return {
+    metadata: { name: rule.name, namespace: 'default', description: rule.description, labels: { ...rule.labels }, expires: null, revision: rule.revision },
+    kind: rule.kind,
+    sub_kind: rule.subKind,
+    version: rule.version,
+    spec: {
+      subjects: [...rule.subjects],
+      states: [...rule.states],
+      condition: rule.condition,
+      notification: rule.notification ? { name: rule.notification.name, recipients: [...rule.notification.recipients] } : null,
+      automatic_review: rule.automaticReview ? { ...rule.automaticReview } : null,
+      desired_state: rule.desiredState,
+      schedules,
+    },
+  };
+}
+
+/** A decoded `rule` field (null when absent) as the validator takes it. */
+export function accessMonitoringRuleCandidate(wire: any): AccessMonitoringRuleCandidate {
+  const md = wire?.metadata;
+  const spec = wire?.spec;
+  const schedules: NonNullable<AccessMonitoringRuleCandidate['spec']>['schedules'] = {};
+  for (const [name, s] of Object.entries<any>(spec?.schedules ?? {})) {
+    const time = s?.time;
+    schedules[name] = {
+      time: time
+        ? { timezone: String(time.timezone ?? ''), shifts: (time.shifts ?? []).map((x: any) => ({ weekday: String(x?.weekday ?? ''), start: String(x?.start ?? ''), end: String(x?.end ?? '') })) }
+        : null,
+    };
+  }
+  return {
+    kind: String(wire?.kind ?? ''),
+    subKind: String(wire?.sub_kind ?? ''),
+    version: String(wire?.version ?? ''),
+    metadata: md ? { name: String(md.name ?? ''), description: String(md.description ?? ''), labels: { ...(md.labels ?? {}) } } : null,
+    spec: spec
+      ? {
+          subjects: [...(spec.subjects ?? [])],
+          states: [...(spec.states ?? [])],
+          condition: String(spec.condition ?? ''),
+          notification: spec.notification ? { name: String(spec.notification.name ?? ''), recipients: [...(spec.notification.recipients ?? [])] } : null,
+          automaticReview: spec.automatic_review
+            ? {
+                integration: String(spec.automatic_review.integration ?? ''),
+                decision: String(spec.automatic_review.decision ?? ''),
+                reason: String(spec.automatic_review.reason ?? ''),
+              }
+            : null,
+          desiredState: String(spec.desired_state ?? ''),
+          schedules,
+        }
+      : null,
   };
 }

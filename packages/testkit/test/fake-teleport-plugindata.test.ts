@@ -90,14 +90,19 @@ test('kind must be access_request or access_list; target request must exist', as
   assert.equal(list.PluginData[0].Spec.Entries.slack.Data.reminded, '1');
 });
 
-test('plugin data outlives the request DELETE; updates after deletion are NOT_FOUND', async () => {
+test('plugin data outlives the request DELETE and can still be updated; a new entry cannot be created then', async () => {
   const id = await newRequest();
   await update(id, { messages: 'C1/1.0' });
+  const other = await newRequest();
   await tp.admin.expire(id);
+  await tp.admin.expire(other);
   assert.deepEqual(await read(id), { messages: 'C1/1.0' });
   const res = await c.call('GetPluginData', { Kind: 'access_request', Resource: id, Plugin: 'slack' });
   assert.ok(Number(res.PluginData[0].Metadata.Expires.seconds) * 1000 > Date.now() + 50 * 60_000, 'expires ~1 h after access expiry');
-  assert.equal((await code(update(id, { resolution: 'EXPIRED' }))).code, grpc.status.NOT_FOUND);
+  // lib/services/local/plugin_data.go checks the request only when it creates the resource.
+  await update(id, { resolution: 'EXPIRED' });
+  assert.deepEqual(await read(id), { messages: 'C1/1.0', resolution: 'EXPIRED' });
+  assert.equal((await code(update(other, { resolution: 'EXPIRED' }))).code, grpc.status.NOT_FOUND);
 });
 
 test('admin seeding in the Go plugins format is visible over gRPC', async () => {

@@ -144,10 +144,11 @@ test('unknown filter key, no kinds, unsupported kinds and missing permissions ar
   assert.match(e1.details, /unknown filter key/);
   const none = watch({ Kinds: [] });
   assert.equal((await none.failed()).code, grpc.status.INVALID_ARGUMENT);
-  const unsupported = watch({ Kinds: [{ Kind: 'access_request' }, { Kind: 'access_monitoring_rule' }] });
+  // (access_monitoring_rule is watchable now: fake-teleport-amr.test.ts covers it.)
+  const unsupported = watch({ Kinds: [{ Kind: 'access_request' }, { Kind: 'node' }] });
   assert.equal((await unsupported.failed()).code, grpc.status.INVALID_ARGUMENT);
   // With partial success the unsupported kind is dropped and INIT lists what was accepted.
-  const partial = watch({ Kinds: [{ Kind: 'access_request' }, { Kind: 'access_monitoring_rule' }], AllowPartialSuccess: true });
+  const partial = watch({ Kinds: [{ Kind: 'access_request' }, { Kind: 'node' }], AllowPartialSuccess: true });
   const [init] = await partial.count(1);
   assert.deepEqual(init?.WatchStatus?.Spec.Kinds.map((k) => k.Kind), ['access_request']);
   // A requester without read may watch only its own requests.

@@ -1,223 +1,45 @@
-import { PluginError, defineAdapter, errorMessage, isPluginError, requestWebLink } from '@teleport-plugin/core';
-import type {
-  AccessRequest,
-  AccessReview,
-  AdapterContext,
-  AdapterHandlers,
-  CheckItem,
-  EventContext,
-  PluginData,
-  TeleportActions,
-} from '@teleport-plugin/core';
-import { PagerDutyClient, PagerDutyHttpError } from './client.js';
+import { PluginError, defineAdapter, errorMessage, isPluginError, ticketHandlers } from '@teleport-plugin/core';
+import type { AdapterContext, AdapterHandlers, CheckItem, TeleportActions } from '@teleport-plugin/core';
+import { PagerDutyClient, pagerDutyStatus } from './client.js';
 import type { PagerDutyClientOptions } from './client.js';
 import { exampleConfig } from './exampleConfig.js';
 import { parsePagerDutyConfig } from './config.js';
 import type { PagerDutyConfig } from './config.js';
 import { pagerDutyDemo } from './demo.js';
 import { approveIfOnCall } from './onCallApproval.js';
-import {
-  INCIDENT_ID_KEY,
-  NOTES_POSTED_KEY,
-  RESOLUTION_NOTE_KEY,
-  SERVICE_ID_KEY,
-  pagerDutyPluginData,
-  parseNotesPosted,
-} from './pluginData.js';
-import { incidentDetails, incidentKey, incidentTitle, resolutionNote, reviewNote } from './render.js';
+import { pagerDutyPluginData } from './pluginData.js';
+import { PagerDutyTracker } from './tracker.js';
 
 export const ADAPTER_NAME = 'pagerduty';
 
-/** Client tuning for tests (timeouts and retry delays); production uses the defaults. */
+/** Client tuning for tests (timeouts and the outbound policy); production uses the defaults. */
 export type ClientTuning = Omit<PagerDutyClientOptions, 'apiEndpoint' | 'apiKey' | 'userEmail' | 'logger'>;
 
 /**
- * Builds the handlers. Separate from `setup` so tests can tune the client's retry timing.
- *
- * Flow per request: onPending opens one incident on the service named by the notify annotation
- * and then tries on-call auto-approval; reviews become incident notes; the resolution (or expiry)
- * becomes a final note and resolves the incident.
+ * Builds the handlers: the ticketing kit on PagerDuty (one incident per request on the service
+ * the notify annotation names, notes for reviews, a closing note and `resolved`), and, after the
+ * incident, on-call auto-approval.
  */
 export function createPagerDutyHandlers(ctx: AdapterContext<PagerDutyConfig>, tuning: ClientTuning = {}): AdapterHandlers {
   const config = ctx.config;
-  const client = new PagerDutyClient({
-    ...tuning,
-    apiEndpoint: config.apiEndpoint,
-    apiKey: config.apiKey,
-    userEmail: config.userEmail,
-    logger: ctx.logger,
-  });
-
-  /**
-   * Closing notes posted during an expiry whose recording Teleport refused (the request is gone),
-   * keyed by request id: only this memory keeps a retry in this process from posting them again.
-   * An entry is dropped once the incident is resolved, so only failing requests stay.
-   */
-  const unrecordedClosingNotes = new Set<string>();
-
-  /**
-   * This request's plugin data. ev.data was read when the event was classified; a retried handler
-   * may have raced with (or itself made) writes since, so read again then.
-   */
-  async function currentData(ev: EventContext): Promise<PluginData | undefined> {
-    return ev.attempt > 1 ? await ev.updateData(() => undefined) : ev.data;
-  }
-
-  /** This request's incident id, or undefined when none was opened (no notify annotation). */
-  function incidentOf(data: PluginData | undefined): string | undefined {
-    return data?.[INCIDENT_ID_KEY] || undefined;
-  }
-
-  async function storedIncident(ev: EventContext): Promise<string | undefined> {
-    return incidentOf(await currentData(ev));
-  }
-
-  async function ensureIncident(request: AccessRequest, serviceName: string, ev: EventContext): Promise<void> {
-    const existing = await storedIncident(ev);
-    if (existing) {
-      ev.logger.debug('Incident already opened for this request', { incidentId: existing });
-      return;
-    }
-    const service = await client.findServiceByName(serviceName, ev.signal);
-    if (!service) {
-      throw new PluginError(
-        'NOT_FOUND',
-        `PagerDuty service "${serviceName}" (request annotation ${config.annotations.notifyService}) does not exist`,
-        { userFacing: true, details: { service: serviceName } },
+  const client = new PagerDutyClient({ ...tuning, apiEndpoint: config.apiEndpoint, apiKey: config.apiKey, userEmail: config.userEmail, logger: ctx.logger });
+  const tracker = new PagerDutyTracker(client, config, ctx.cluster);
+  const delivery = ticketHandlers(ctx as AdapterContext<unknown>, tracker, {
+    async afterOpen(request, _ticket, ev) {
+      // Only a pending request can be approved; the announcement of one that was resolved in the
+      // meantime (a restart, a gap) still opens the incident, but reviews nothing.
+      if (request.state !== 'PENDING') return;
+      await approveIfOnCall(
+        request,
+        { client, teleport: ctx.teleport, servicesAnnotation: config.annotations.services, maxEscalationLevel: config.onCallMaxEscalationLevel, services: tracker },
+        ev.logger,
+        ev.signal,
       );
-    }
-    // Exactly one incident per request: the incident_key makes a repeated create return (or point
-    // us to) the first incident, and the id goes into plugin data right away so a retry skips it.
-    const incident = await client.createIncident(
-      {
-        title: incidentTitle(request),
-        incidentKey: incidentKey(request.id),
-        serviceId: service.id,
-        details: incidentDetails(request, requestWebLink(ctx.cluster, request.id)),
-      },
-      ev.signal,
-    );
-    await ev.updateData((current) => ({ ...(current ?? {}), [INCIDENT_ID_KEY]: incident.id, [SERVICE_ID_KEY]: service.id }));
-    ev.logger.info('PagerDuty incident opened', { incidentId: incident.id, service: service.name });
-  }
-
-  /**
-   * Closing note, then resolve. The note is recorded (`resolution_note` = tag) right after it is
-   * posted, so a retry after a failed resolve does not post it again; resolving is a plain
-   * `status: resolved` PUT, safe to repeat.
-   */
-  async function closeIncident(tag: string, reason: string, ev: EventContext, expired: boolean): Promise<void> {
-    const data = await currentData(ev);
-    const incidentId = incidentOf(data);
-    if (!incidentId) {
-      ev.logger.debug('No PagerDuty incident for this request; nothing to resolve');
-      return;
-    }
-    const noted = data?.[RESOLUTION_NOTE_KEY] === tag || unrecordedClosingNotes.has(ev.requestId);
-    if (noted) {
-      ev.logger.debug('Closing note already posted; not posting it again', { incidentId, resolution: tag });
-    } else {
-      await client.addNote(incidentId, resolutionNote(tag, reason), ev.signal);
-      try {
-        await ev.updateData((current) => (current === undefined ? undefined : { ...current, [RESOLUTION_NOTE_KEY]: tag }));
-      } catch (err) {
-        // An expired request is deleted, and Teleport then refuses plugin-data writes with
-        // NOT_FOUND. The note is posted all the same and the incident still gets resolved; only
-        // the in-memory mark keeps a retry in this process from repeating the note.
-        if (!expired || !isPluginError(err, 'NOT_FOUND')) throw err;
-        ev.logger.debug('Request is gone; closing note not recorded in plugin data', { incidentId });
-        unrecordedClosingNotes.add(ev.requestId);
-      }
-    }
-    await client.resolveIncident(incidentId, ev.signal);
-    unrecordedClosingNotes.delete(ev.requestId);
-    ev.logger.info('PagerDuty incident resolved', { incidentId, resolution: tag });
-  }
-
+    },
+  });
   return {
-    async check(signal) {
-      return checkPagerDuty(client, config, signal, ctx.teleport);
-    },
-
-    async onPending(request, ev) {
-      const serviceName = (request.systemAnnotations[config.annotations.notifyService] ?? [])[0]?.trim();
-      let notifyError: unknown;
-      if (serviceName) {
-        try {
-          await ensureIncident(request, serviceName, ev);
-        } catch (err) {
-          // Still try auto-approval: an on-call engineer should not wait because paging failed.
-          notifyError = err;
-        }
-      } else {
-        ev.logger.debug('No notify-service annotation; no incident opened', { annotation: config.annotations.notifyService });
-      }
-
-      let approveError: unknown;
-      try {
-        await approveIfOnCall(
-          request,
-          {
-            client,
-            teleport: ctx.teleport,
-            servicesAnnotation: config.annotations.services,
-            maxEscalationLevel: config.onCallMaxEscalationLevel,
-          },
-          ev.logger,
-          ev.signal,
-        );
-      } catch (err) {
-        approveError = err;
-      }
-
-      if (notifyError !== undefined && approveError !== undefined) {
-        throw new PluginError(
-          'SERVICE_ERROR',
-          `opening the PagerDuty incident failed: ${errorMessage(notifyError)}; on-call auto-approval failed: ${errorMessage(approveError)}`,
-          { cause: notifyError },
-        );
-      }
-      if (notifyError !== undefined) throw notifyError;
-      if (approveError !== undefined) throw approveError;
-    },
-
-    async onReviewed(request: AccessRequest, added: readonly AccessReview[], ev) {
-      const data = await currentData(ev);
-      const incidentId = incidentOf(data);
-      if (!incidentId) {
-        ev.logger.debug('No PagerDuty incident for this request; reviews not posted');
-        return;
-      }
-      // `added` is the tail of request.reviews, so review k of it is review `first + k` of the
-      // request. `notes_posted` counts the request's reviews whose note is on the incident; each
-      // note is recorded right after it is posted, so a retry after a failure partway through
-      // posts only the rest. (A note whose POST failed ambiguously, or whose recording failed,
-      // is posted again by the retry: PagerDuty may hold it twice, never zero times.)
-      const first = Math.max(0, request.reviews.length - added.length);
-      let posted = parseNotesPosted(data?.[NOTES_POSTED_KEY]);
-      for (const [k, review] of added.entries()) {
-        const index = first + k;
-        if (index < posted) {
-          ev.logger.debug('Review note already posted; not posting it again', { incidentId, review: index + 1 });
-          continue;
-        }
-        await client.addNote(incidentId, reviewNote(review), ev.signal);
-        const stored = await ev.updateData((current) => {
-          if (current === undefined) return undefined;
-          if (parseNotesPosted(current[NOTES_POSTED_KEY]) >= index + 1) return undefined;
-          return { ...current, [NOTES_POSTED_KEY]: String(index + 1) };
-        });
-        posted = Math.max(posted, parseNotesPosted(stored?.[NOTES_POSTED_KEY]), index + 1);
-      }
-    },
-
-    async onResolved(request, ev) {
-      await closeIncident(request.state.toLowerCase(), request.resolveReason, ev, false);
-    },
-
-    async onExpired(_requestId, ev) {
-      await closeIncident('expired', '', ev, true);
-    },
+    ...delivery,
+    check: (signal) => checkPagerDuty(client, config, signal, ctx.teleport),
   };
 }
 
@@ -232,9 +54,10 @@ export async function checkPagerDuty(
     await client.abilities(signal);
     items.push({ name: 'PagerDuty API key', ok: true, detail: `accepted by ${client.endpoint}` });
   } catch (err) {
+    const status = pagerDutyStatus(err);
     const detail =
-      err instanceof PagerDutyHttpError && (err.status === 401 || err.status === 403)
-        ? `PagerDuty at ${client.endpoint} rejected pagerduty.api_key (HTTP ${err.status}). Create a REST API key in PagerDuty (Integrations, API Access Keys) and put it, or a /path to a file holding it, in api_key.`
+      status === 401 || status === 403
+        ? `PagerDuty at ${client.endpoint} rejected pagerduty.api_key (HTTP ${status}). Create a REST API key in PagerDuty (Integrations, API Access Keys) and put it, or a /path to a file holding it, in api_key.`
         : `Could not talk to PagerDuty at ${client.endpoint}: ${errorMessage(err)}`;
     items.push({ name: 'PagerDuty API key', ok: false, detail });
     return items;
@@ -366,8 +189,9 @@ export const pagerDutyAdapter = defineAdapter<PagerDutyConfig>({
     try {
       await probe.abilities(ctx.signal);
     } catch (err) {
-      if (err instanceof PagerDutyHttpError && (err.status === 401 || err.status === 403)) {
-        throw new PluginError('CONFIG', `PagerDuty at ${probe.endpoint} rejected [pagerduty] api_key (HTTP ${err.status})`, { cause: err, userFacing: true });
+      const status = pagerDutyStatus(err);
+      if (status === 401 || status === 403) {
+        throw new PluginError('CONFIG', `PagerDuty at ${probe.endpoint} rejected [pagerduty] api_key (HTTP ${status})`, { cause: err, userFacing: true });
       }
       throw new PluginError('UNREACHABLE', `cannot check the PagerDuty API key at ${probe.endpoint} ([pagerduty] api_endpoint): ${errorMessage(err)}`, { cause: err, userFacing: true });
     }

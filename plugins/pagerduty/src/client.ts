@@ -1,5 +1,5 @@
-import { PluginError, errorMessage, sleep } from '@teleport-plugin/core';
-import type { Logger } from '@teleport-plugin/core';
+import { PluginError, callService, errorMessage, httpFailure, networkFailure, retryAfterMs } from '@teleport-plugin/core';
+import type { Logger, OutboundCall, OutboundPolicy } from '@teleport-plugin/core';
 import pdjs from '@pagerduty/pdjs';
 
 // CommonJS package: its named exports are reached through the default import.
@@ -65,14 +65,8 @@ export interface PagerDutyClientOptions {
   logger?: Logger;
   /** Per attempt (default 10 s, as the Go plugin's HTTP client). */
   timeoutMs?: number;
-  /** Attempts per call, counting the first (default 4). */
-  maxAttempts?: number;
-  /** First backoff for 5xx and network errors (default 500 ms), doubled per attempt with jitter. */
-  retryBaseMs?: number;
-  /** Longest backoff (default 8 s). */
-  retryCapMs?: number;
-  /** A 429 asking us to wait longer than this fails at once instead (default 60 s). */
-  maxRetryAfterMs?: number;
+  /** Core's outbound policy, tuned (tests shorten the backoff). */
+  policy?: Partial<OutboundPolicy>;
   /**
    * pdjs's own wait before each of its three 429 retries, until PagerDuty has told us a wait
    * (default 2 s). Later calls use the last wait PagerDuty asked for, capped at 10 s.
@@ -95,39 +89,30 @@ interface CallOptions {
   signal?: AbortSignal;
 }
 
-/** A non-2xx answer from PagerDuty. */
-export class PagerDutyHttpError extends PluginError {
-  readonly status: number;
-  readonly pdErrors: string[];
-  constructor(status: number, method: string, path: string, message: string, pdErrors: string[], retryable: boolean) {
-    const detail = [message, ...pdErrors].filter(Boolean).join('; ');
-    super(status === 429 ? 'RATE_LIMITED' : 'SERVICE_ERROR', `PagerDuty ${method} ${path} failed with HTTP ${status}${detail ? `: ${detail}` : ''}`, {
-      userFacing: status === 401 || status === 403,
-      details: { status, retryable },
-    });
-    this.status = status;
-    this.pdErrors = pdErrors;
-  }
+/** The HTTP status of a failed PagerDuty call (its service facts), if it got an answer. */
+export function pagerDutyStatus(err: unknown): number | undefined {
+  return err instanceof PluginError ? err.service?.status : undefined;
+}
+
+/** PagerDuty's error texts (`errors` of its error body) of a failed call. */
+export function pagerDutyErrors(err: unknown): string {
+  return err instanceof PluginError ? (err.service?.serviceCode ?? '') : '';
 }
 
 /** The PagerDuty REST API v2 calls the adapter makes, with timeouts and bounded retries. */
 export class PagerDutyClient {
   private readonly base: string;
   private readonly timeoutMs: number;
-  private readonly maxAttempts: number;
-  private readonly retryBaseMs: number;
-  private readonly retryCapMs: number;
-  private readonly maxRetryAfterMs: number;
+  private readonly policy: Partial<OutboundPolicy>;
   /** What pdjs waits before its own 429 retries; learns from PagerDuty's answers. */
   private rateLimitWaitMs: number;
 
   constructor(private readonly options: PagerDutyClientOptions) {
     this.base = options.apiEndpoint.replace(/\/+$/, '');
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.maxAttempts = Math.max(1, options.maxAttempts ?? 4);
-    this.retryBaseMs = options.retryBaseMs ?? 500;
-    this.retryCapMs = options.retryCapMs ?? 8_000;
-    this.maxRetryAfterMs = options.maxRetryAfterMs ?? 60_000;
+    // pdjs retries a 429 three times by itself and cannot be told not to: our policy adds no
+    // 429 retries of its own, so one rate-limited call is at most four requests.
+    this.policy = { ...options.policy, rateLimitedAttempts: 1 };
     this.rateLimitWaitMs = options.rateLimitWaitMs ?? 2_000;
   }
 
@@ -199,7 +184,7 @@ export class PagerDutyClient {
       const body = await this.call<{ incident?: Record<string, unknown> }>('POST', '/incidents', { body: payload, idempotent: true, signal });
       return toIncident(body.incident);
     } catch (err) {
-      if (!(err instanceof PagerDutyHttpError) || err.status !== 400 || !err.pdErrors.some((e) => /dedup|incident.?key/i.test(e))) throw err;
+      if (pagerDutyStatus(err) !== 400 || !/dedup|incident.?key/i.test(pagerDutyErrors(err))) throw err;
       const existing = await this.findOpenIncident(incident.incidentKey, incident.serviceId, signal);
       if (!existing) throw err;
       this.options.logger?.debug('Incident already open for this request; reusing it', { incidentId: existing.id });
@@ -208,12 +193,24 @@ export class PagerDutyClient {
   }
 
   async findOpenIncident(incidentKey: string, serviceId: string, signal?: AbortSignal): Promise<PdIncident | undefined> {
-    const query: Array<[string, string]> = [['incident_key', incidentKey], ['statuses[]', 'triggered'], ['statuses[]', 'acknowledged']];
+    const found = await this.findIncident(incidentKey, signal, ['triggered', 'acknowledged']);
+    return found && (found.serviceId === serviceId || !found.serviceId) ? found : undefined;
+  }
+
+  /** The incident carrying `incidentKey`, whatever its status (or only in `statuses`). */
+  async findIncident(incidentKey: string, signal?: AbortSignal, statuses: readonly string[] = []): Promise<PdIncident | undefined> {
+    const query: Array<[string, string]> = [['incident_key', incidentKey], ...statuses.map((s): [string, string] => ['statuses[]', s])];
     for await (const item of this.list<Record<string, unknown>>('/incidents', 'incidents', query, signal)) {
       const found = toIncident(item);
-      if (found.incidentKey === incidentKey && (found.serviceId === serviceId || !found.serviceId) && found.status !== 'resolved') return found;
+      if (found.incidentKey === incidentKey && (statuses.length === 0 || statuses.includes(found.status))) return found;
     }
     return undefined;
+  }
+
+  /** The contents of an incident's notes. */
+  async listNotes(incidentId: string, signal?: AbortSignal): Promise<string[]> {
+    const body = await this.call<{ notes?: Array<{ content?: unknown }> }>('GET', `/incidents/${encodeURIComponent(incidentId)}/notes`, { idempotent: true, signal });
+    return (body.notes ?? []).map((n) => String(n.content ?? ''));
   }
 
   async addNote(incidentId: string, content: string, signal?: AbortSignal): Promise<void> {
@@ -245,76 +242,46 @@ export class PagerDutyClient {
     }
   }
 
+  /** One REST call under core's outbound policy; failures carry PagerDuty's status and error texts. */
   private async call<T>(method: string, path: string, options: CallOptions): Promise<T> {
     const url = new URL(this.base + path);
     for (const [k, v] of options.query ?? []) url.searchParams.append(k, v);
     const headers: Record<string, string> = {};
     if (method !== 'GET') headers['From'] = this.options.userEmail;
-
-    let backoff = this.retryBaseMs;
-    // Whatever made us retry, the wait is abortable and the next backoff doubles.
-    const waitToRetry = async (ms: number): Promise<void> => {
-      try {
-        await sleep(ms, options.signal);
-      } catch (err) {
-        throw options.signal?.aborted ? abortError(options.signal, method, path) : err;
-      }
-      backoff = Math.min(this.retryCapMs, backoff * 2);
-    };
-    for (let attempt = 1; ; attempt++) {
-      const last = attempt >= this.maxAttempts;
-      // pdjs may sleep through up to three 429 waits inside one attempt; that is not the server
-      // being slow, so the attempt's deadline allows for them.
-      const retryWait = this.rateLimitWaitMs;
-      const deadlineMs = this.timeoutMs + 3 * retryWait;
-      const deadline = AbortSignal.timeout(deadlineMs);
-      const attemptSignal = options.signal ? AbortSignal.any([options.signal, deadline]) : deadline;
-      let answer: PdjsAnswer;
-      try {
-        answer = await this.send(method, url, headers, options.body, retryWait, attemptSignal);
-      } catch (err) {
-        if (options.signal?.aborted) throw abortError(options.signal, method, path);
-        const timedOut = deadline.aborted;
-        const error = new PluginError(
-          timedOut ? 'TIMEOUT' : 'UNREACHABLE',
-          timedOut
-            ? `PagerDuty ${method} ${path} did not answer within ${deadlineMs} ms`
-            : `cannot reach PagerDuty at ${this.base} (${method} ${path}): ${causeMessage(err)}`,
-          { cause: err },
-        );
-        if (last || !options.idempotent) throw error;
-        this.options.logger?.debug('PagerDuty call failed; retrying', { method, path, attempt, error: error.message });
-        await waitToRetry(jitter(backoff));
-        continue;
-      }
-
-      const { status } = answer;
-      if (status >= 200 && status < 300) {
-        if (answer.data === undefined && !answer.empty) throw new PluginError('SERVICE_ERROR', `PagerDuty ${method} ${path} answered HTTP ${status} without valid JSON`);
-        return (answer.data ?? {}) as T;
-      }
-
-      const { message, errors } = parseError(answer.data);
-      if (status === 429) {
-        const asked = retryAfterMs(answer.headers);
+    const call: OutboundCall = { service: 'PagerDuty', operation: `${method} ${path}`, idempotent: options.idempotent };
+    return callService(
+      call,
+      async (signal) => {
+        // pdjs may sleep through up to three 429 waits inside one attempt; that is not the server
+        // being slow, so the attempt's deadline allows for them.
+        const retryWait = this.rateLimitWaitMs;
+        const deadline = AbortSignal.timeout(this.timeoutMs + 3 * retryWait);
+        const attemptSignal = signal ? AbortSignal.any([signal, deadline]) : deadline;
+        let answer: PdjsAnswer;
+        try {
+          answer = await this.send(method, url, headers, options.body, retryWait, attemptSignal);
+        } catch (err) {
+          if (signal?.aborted) throw err;
+          throw networkFailure(call, deadline.aborted ? Object.assign(new Error('no answer in time'), { name: 'TimeoutError' }) : err);
+        }
+        const { status } = answer;
+        if (status >= 200 && status < 300) {
+          if (answer.data === undefined && !answer.empty) throw new PluginError('SERVICE_ERROR', `PagerDuty ${method} ${path} answered HTTP ${status} without valid JSON`);
+          return (answer.data ?? {}) as T;
+        }
+        const asked = status === 429 ? retryAfterMs(answer.headers) : undefined;
         if (asked !== undefined) this.rateLimitWaitMs = Math.min(MAX_PDJS_RETRY_WAIT_MS, Math.max(100, asked));
-        const waitMs = asked ?? jitter(backoff);
-        if (last || waitMs > this.maxRetryAfterMs) throw new PagerDutyHttpError(status, method, path, message || 'rate limited', errors, false);
-        this.options.logger?.debug('PagerDuty rate limit; waiting', { method, path, attempt, waitMs });
-        await waitToRetry(waitMs);
-        continue;
-      }
-      // 5xx: the write may or may not have happened; safe to repeat only when idempotent.
-      if (status >= 500 && options.idempotent && !last) {
-        this.options.logger?.debug('PagerDuty server error; retrying', { method, path, attempt, status });
-        await waitToRetry(jitter(backoff));
-        continue;
-      }
-      if (status === 401) {
-        throw new PagerDutyHttpError(status, method, path, 'the API key was rejected; check pagerduty.api_key', errors, false);
-      }
-      throw new PagerDutyHttpError(status, method, path, message, errors, status >= 500);
-    }
+        const { message, errors } = parseError(answer.data);
+        throw httpFailure(call, {
+          status,
+          serviceCode: errors.join('; ') || message || undefined,
+          detail: status === 401 ? 'the API key was rejected; check pagerduty.api_key' : undefined,
+          retryAfterMs: asked,
+          userFacing: status === 401 || status === 403,
+        });
+      },
+      { signal: options.signal, logger: this.options.logger, policy: this.policy },
+    );
   }
 
   /**
@@ -394,31 +361,11 @@ function parseError(data: unknown): { message: string; errors: string[] } {
   return { message: typeof error?.message === 'string' ? error.message : '', errors };
 }
 
-/** `Retry-After` (seconds or an HTTP date), else PagerDuty's own `ratelimit-reset` (seconds). */
-export function retryAfterMs(headers: HeaderReader, now = Date.now()): number | undefined {
-  const retryAfter = headers.get('retry-after')?.trim();
-  if (retryAfter) {
-    if (/^\d+(\.\d+)?$/.test(retryAfter)) return Math.ceil(Number(retryAfter) * 1000);
-    const at = Date.parse(retryAfter);
-    if (!Number.isNaN(at)) return Math.max(0, at - now);
-  }
-  const reset = headers.get('ratelimit-reset')?.trim();
-  if (reset && /^\d+(\.\d+)?$/.test(reset)) return Math.ceil(Number(reset) * 1000);
-  return undefined;
-}
 
-function jitter(ms: number): number {
-  return ms / 2 + Math.random() * (ms / 2);
-}
 
 function causeMessage(err: unknown): string {
   const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
   return errorMessage(cause);
 }
 
-function abortError(signal: AbortSignal, method: string, path: string): PluginError {
-  const reason: unknown = signal.reason;
-  if (reason instanceof PluginError) return reason;
-  return new PluginError('SHUTDOWN', `PagerDuty ${method} ${path} aborted`, { cause: reason });
-}
 

@@ -1,6 +1,5 @@
 import type { DemoKit, DemoProvider, DemoService } from '@teleport-plugin/core';
-// Type only: the testkit is a devDependency; the CLI passes the loaded module in `kit.testkit`.
-import type * as Testkit from '@teleport-plugin/testkit';
+import type { FakePagerDuty } from './testing/fakePagerDuty.js';
 
 export const DEMO_API_KEY = 'pd-demo-key';
 export const DEMO_BOT_EMAIL = 'teleport-bot@example.com';
@@ -27,8 +26,9 @@ interface ClusterLike {
  */
 export const pagerDutyDemo: DemoProvider = {
   async start(kit: DemoKit): Promise<DemoService> {
-    const testkit = kit.testkit as typeof Testkit;
-    const pd = new testkit.FakePagerDuty({ apiKey: DEMO_API_KEY });
+    // Loaded only for the demo: the fake is this package's own testing export.
+    const { FakePagerDuty: Fake } = await import('./testing/fakePagerDuty.js');
+    const pd = new Fake({ apiKey: DEMO_API_KEY });
     await pd.start();
     const policy = pd.addEscalationPolicy('Teleport on-call');
     const service = pd.addService(DEMO_SERVICE, policy);
@@ -65,7 +65,7 @@ export const pagerDutyDemo: DemoProvider = {
   },
 };
 
-function describeIncidents(pd: Testkit.FakePagerDuty): string[] {
+function describeIncidents(pd: FakePagerDuty): string[] {
   if (pd.incidents.length === 0) return ['PagerDuty: no incidents yet'];
   const lines: string[] = [];
   for (const incident of pd.incidents) {

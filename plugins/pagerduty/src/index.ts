@@ -6,7 +6,8 @@ export { pagerDutyAdapter, createPagerDutyHandlers, checkPagerDuty, ADAPTER_NAME
 export type { ClientTuning } from './adapter.js';
 export { parsePagerDutyConfig, DEFAULT_API_ENDPOINT, DEFAULT_NOTIFY_SERVICE_ANNOTATION, DEFAULT_SERVICES_ANNOTATION } from './config.js';
 export type { PagerDutyConfig } from './config.js';
-export { PagerDutyClient, PagerDutyHttpError, retryAfterMs } from './client.js';
+export { PagerDutyClient, pagerDutyStatus, pagerDutyErrors } from './client.js';
+export { PagerDutyTracker } from './tracker.js';
 export type { PagerDutyClientOptions, PdService, PdUser, PdOnCall, PdIncident, NewIncident } from './client.js';
 export { approveIfOnCall } from './onCallApproval.js';
 export type { OnCallApprovalOptions, OnCallOutcome } from './onCallApproval.js';

@@ -8,6 +8,8 @@ export interface OnCallApprovalOptions {
   /** The request annotation listing the services (default `pagerduty_services`). */
   servicesAnnotation: string;
   maxEscalationLevel: number | undefined;
+  /** Service look-ups, cached (the tracker's); defaults to the client. */
+  services?: { serviceByName(name: string, signal?: AbortSignal): Promise<PdService | undefined> };
 }
 
 export type OnCallOutcome =
@@ -54,7 +56,7 @@ export async function approveIfOnCall(
 
   const byPolicy = new Map<string, PdService[]>();
   for (const name of names) {
-    const service = await options.client.findServiceByName(name, signal);
+    const service = options.services ? await options.services.serviceByName(name, signal) : await options.client.findServiceByName(name, signal);
     if (!service) {
       logger.info('PagerDuty service not found; skipped for auto-approval', { service: name });
       continue;

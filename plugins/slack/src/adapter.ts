@@ -2,24 +2,26 @@ import {
   PluginError,
   defineAdapter,
   errorMessage,
+  isEmail,
+  messagingHandlers,
   type AdapterContext,
   type AdapterHandlers,
   type CheckItem,
+  type OutboundPolicy,
   type WebhookRoute,
 } from '@teleport-plugin/core';
-import { SlackClient, isAuthError, slackErrorCode, type AuthInfo, type RetryPolicy } from './client.js';
+import { SlackBot } from './bot.js';
+import { SlackClient, isAuthError, slackErrorCode, type AuthInfo } from './client.js';
 import { exampleConfig, parseSlackConfig, type SlackConfig } from './config.js';
 import { slackDemo } from './demo.js';
-import { SlackNotifier } from './notifier.js';
-import { isEmail } from './recipients.js';
 import { SlackReviewHandler } from './review.js';
 
 /** Scopes every install needs; im:write because requesters and email recipients get DMs. */
 export const REQUIRED_SCOPES = ['chat:write', 'users:read', 'users:read.email', 'im:write'];
 
 export interface SlackAdapterOptions {
-  /** Override the bounded retry policy (tests use short backoffs). */
-  retry?: Partial<RetryPolicy>;
+  /** Core's outbound policy, tuned (tests use short backoffs). */
+  policy?: Partial<OutboundPolicy>;
   /** Per HTTP request timeout (default 10 s; tests shorten it). */
   timeoutMs?: number;
 }
@@ -27,7 +29,7 @@ export interface SlackAdapterOptions {
 /** Builds the handlers; exported so tests can tune the retry policy. */
 export async function setupSlack(ctx: AdapterContext<SlackConfig>, options: SlackAdapterOptions = {}): Promise<AdapterHandlers> {
   const { config, logger } = ctx;
-  const client = new SlackClient({ token: config.token, apiUrl: config.apiUrl, logger, retry: options.retry, timeoutMs: options.timeoutMs });
+  const client = new SlackClient({ token: config.token, apiUrl: config.apiUrl, logger, policy: options.policy, timeoutMs: options.timeoutMs });
 
   // Upstream's start-up health check: a bad token is fatal, in plain words.
   let auth: AuthInfo;
@@ -42,7 +44,8 @@ export async function setupSlack(ctx: AdapterContext<SlackConfig>, options: Slac
   const missing = missingScopes(auth.scopes);
   if (missing.length > 0) logger.warn('Slack token lacks scopes; some messages will fail', { missing: missing.join(',') });
 
-  const notifier = new SlackNotifier(ctx, client);
+  const bot = new SlackBot(client, { reviewButtons: config.review.enabled });
+  const delivery = messagingHandlers(ctx as AdapterContext<unknown>, bot, { roleToRecipients: config.roleToRecipients });
   const reviewer = config.review.enabled ? new SlackReviewHandler(ctx, client) : undefined;
   const routes: WebhookRoute[] = [];
   if (reviewer && config.review.signingSecret) routes.push(reviewer.route());
@@ -52,17 +55,13 @@ export async function setupSlack(ctx: AdapterContext<SlackConfig>, options: Slac
 
   const handlers: AdapterHandlers = {
     check: (signal) => checkSlack(client, config, signal),
-    onPending: (request, ev) => notifier.onPending(request, ev),
-    onReviewed: (request, added, ev) => notifier.onReviewed(request, added, ev),
-    onResolved: (request, ev) => notifier.onResolved(request, ev),
-    onExpired: (requestId, ev) => notifier.onExpired(requestId, ev),
+    ...delivery,
     routes,
     start: async () => {
       if (reviewer && config.review.appToken) await reviewer.startSocketMode(auth);
     },
     stop: async () => {
       await reviewer?.stop();
-      await notifier.idle();
     },
   };
   return handlers;

@@ -53,7 +53,10 @@ export function parseSlackConfig(section: ConfigSection, ctx: ConfigContext): Sl
     cleaned[role] = list.map((r) => r.trim()).filter((r) => r !== '');
   }
 
-  return { token, apiUrl, roleToRecipients: cleaned, review: parseReview(section.section('review')) };
+  // `[slack.review]`, or the Go plugin's top-level `[review]` (declared in package.json).
+  const ownReview = section.section('review');
+  const review = ownReview.present ? ownReview : ctx.root().section('review');
+  return { token, apiUrl, roleToRecipients: cleaned, review: parseReview(review) };
 }
 
 function parseReview(review: ConfigSection): SlackReviewConfig {

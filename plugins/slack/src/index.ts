@@ -5,7 +5,8 @@ export { slackAdapter, setupSlack, checkSlack, REQUIRED_SCOPES } from './adapter
 export type { SlackAdapterOptions } from './adapter.js';
 export { parseSlackConfig, exampleConfig, DEFAULT_API_URL } from './config.js';
 export type { SlackConfig, SlackReviewConfig } from './config.js';
-export { SlackClient, DEFAULT_RETRY, slackErrorCode } from './client.js';
-export type { RetryPolicy, SlackClientOptions } from './client.js';
+export { SlackClient, slackErrorCode, classifySlackError, METADATA_EVENT_TYPE } from './client.js';
+export type { SlackClientOptions, MessageTag } from './client.js';
+export { SlackBot } from './bot.js';
 export * as render from './render.js';
 export { verifySlackSignature, SlackReviewHandler } from './review.js';

@@ -1,4 +1,4 @@
-import { goRfc822, requestWebLink, type AccessReview, type Resolution } from '@teleport-plugin/core';
+import { escapeBlock, escapeInline, goRfc822, type AccessReview, type RequestMessage } from '@teleport-plugin/core';
 
 /**
  * Rune limit for every free-text reason we show (request, resolution, review). Upstream's newer
@@ -11,61 +11,9 @@ export const INLINE_LIMIT = 200;
 /** Slack rejects section text longer than this. */
 export const SECTION_TEXT_LIMIT = 3000;
 
-/** What a message shows; built from the live request or, after expiry, from plugin data. */
-export interface RequestView {
-  id: string;
-  user: string;
-  roles: string[];
-  /** `/cluster/kind/name` strings. */
-  resources: string[];
-  reason: string;
-  /** role -> logins; undefined when unknown (then one `Role(s)` line is shown). */
-  loginsByRole: Record<string, string[]> | undefined;
-  /** '' while pending. */
-  resolution: Resolution | '';
-  resolveReason: string;
-  /** A long-term (Access List backed) request: its own title, and never review buttons. */
-  longTerm: boolean;
-}
-
-export interface RenderOptions {
-  clusterName: string;
-  /** Enterprise web UI base (link instead of tsh commands). */
-  webProxyUrl: string | undefined;
-  /** Approve/deny buttons (native reviews, pending messages to reviewers only). */
-  withButtons: boolean;
-}
-
 export type Block = Record<string, unknown>;
 
-/** Block-quoted text as upstream renders reasons: trimmed, backticks defused, rune-limited. */
-export function escapeBlock(text: string, limit: number): string {
-  return escape(text, limit, '```\n', '```', '``` (truncated)');
-}
-
-/** Inline code span (roles, logins, resources). */
-export function escapeInline(text: string, limit: number): string {
-  return escape(text, limit, '`', '`', '` (truncated)');
-}
-
-function escape(text: string, limit: number, open: string, close: string, truncated: string): string {
-  const trimmed = text.trim();
-  if (trimmed === '') return '(empty)';
-  let out = open;
-  let count = 0;
-  for (const rune of trimmed) {
-    if (count >= limit) return out + truncated;
-    // A zero-width no-break space after each backtick stops it from closing the code span.
-    if (rune === '`') {
-      out += '`\ufeff';
-      count += 2;
-    } else {
-      out += rune;
-      count += 1;
-    }
-  }
-  return out + close;
-}
+export { escapeBlock, escapeInline };
 
 function field(name: string, value: string, extra?: [string, string]): string {
   let line = `*${name}*: ${value}`;
@@ -74,26 +22,25 @@ function field(name: string, value: string, extra?: [string, string]): string {
 }
 
 /** The `*Name*: value` lines of a request message. */
-export function messageFields(view: RequestView, options: Omit<RenderOptions, 'withButtons'>): string {
-  let out = field('ID', view.id) + field('Cluster', options.clusterName);
-  if (view.user) out += field('User', view.user);
-  if (view.loginsByRole) {
-    for (const role of Object.keys(view.loginsByRole).sort()) {
-      const logins = view.loginsByRole[role] ?? [];
+export function messageFields(message: RequestMessage): string {
+  let out = field('ID', message.id) + field('Cluster', message.clusterName);
+  if (message.user) out += field('User', message.user);
+  if (message.loginsByRole) {
+    for (const role of Object.keys(message.loginsByRole).sort()) {
+      const logins = message.loginsByRole[role] ?? [];
       const loginText = logins.length > 0 ? logins.join(', ') : '-';
       out += field('Role', escapeInline(role, INLINE_LIMIT), ['Login(s)', escapeInline(loginText, INLINE_LIMIT)]);
     }
   } else {
-    out += field('Role(s)', escapeInline([...view.roles].sort().join(','), INLINE_LIMIT));
+    out += field('Role(s)', escapeInline([...message.roles].sort().join(','), INLINE_LIMIT));
   }
-  if (view.resources.length > 0) out += field('Resource(s)', escapeInline([...view.resources].sort().join(','), INLINE_LIMIT));
-  if (view.reason) out += field('Reason', escapeBlock(view.reason, REASON_LIMIT));
-  const link = requestWebLink({ webProxyUrl: options.webProxyUrl }, view.id);
-  if (link) {
-    out += field('Link', link);
-  } else if (view.resolution === '') {
-    out += field('Approve', `\`tsh request review --approve ${view.id}\``);
-    out += field('Deny', `\`tsh request review --deny ${view.id}\``);
+  if (message.resources.length > 0) out += field('Resource(s)', escapeInline([...message.resources].sort().join(','), INLINE_LIMIT));
+  if (message.reason) out += field('Reason', escapeBlock(message.reason, REASON_LIMIT));
+  if (message.link) {
+    out += field('Link', message.link);
+  } else if (message.status === 'PENDING') {
+    out += field('Approve', `\`tsh request review --approve ${message.id}\``);
+    out += field('Deny', `\`tsh request review --deny ${message.id}\``);
   }
   return out;
 }
@@ -101,17 +48,23 @@ export function messageFields(view: RequestView, options: Omit<RenderOptions, 'w
 const STATUS_EMOJI: Record<string, string> = { PENDING: '⏳', APPROVED: '✅', DENIED: '❌', EXPIRED: '⌛' };
 
 /** The context line under a message: `*Status*: ⏳ PENDING` (+ resolution reason). */
-export function statusText(resolution: Resolution | '', resolveReason: string): string {
-  const status = resolution === '' ? 'PENDING' : resolution;
+export function statusText(message: Pick<RequestMessage, 'status' | 'resolveReason'>): string {
   // PROMOTED has no emoji upstream, which leaves two spaces; kept for identical rendering.
-  let text = `*Status*: ${STATUS_EMOJI[status] ?? ''} ${status}`;
-  if (resolveReason) text += `\n*Resolution reason*: ${escapeBlock(resolveReason, REASON_LIMIT)}`;
+  let text = `*Status*: ${STATUS_EMOJI[message.status] ?? ''} ${message.status}`;
+  if (message.resolveReason) text += `\n*Resolution reason*: ${escapeBlock(message.resolveReason, REASON_LIMIT)}`;
   return text;
 }
 
-export function titleText(view: RequestView): string {
-  if (view.longTerm) return 'You have a new Resource Request (long-term access):';
-  return view.resources.length > 0 ? 'You have a new Resource Request:' : 'You have a new Role Request:';
+/** Ours, shown once there are reviews (upstream shows them only as thread replies): who said what so far. */
+export function reviewsText(reviews: readonly AccessReview[]): string | undefined {
+  if (reviews.length === 0) return undefined;
+  const parts = reviews.map((r) => `${r.proposedState === 'APPROVED' ? '✅' : r.proposedState === 'DENIED' ? '❌' : ''} ${r.author}`.trim());
+  return `*Reviews*: ${parts.join(', ')}`;
+}
+
+export function titleText(message: Pick<RequestMessage, 'longTerm' | 'resources'>): string {
+  if (message.longTerm) return 'You have a new Resource Request (long-term access):';
+  return message.resources.length > 0 ? 'You have a new Resource Request:' : 'You have a new Role Request:';
 }
 
 /** Slack's section limit counts UTF-16 units; never cut a surrogate pair in half. */
@@ -128,20 +81,23 @@ export const REVIEW_BLOCK_ID = 'review_block';
 export const APPROVE_ACTION_ID = 'approve_button';
 export const DENY_ACTION_ID = 'deny_button';
 
-/** The full Block Kit message; chat.update re-sends all of it. */
-export function messageBlocks(view: RequestView, options: RenderOptions): Block[] {
+/** The full Block Kit message; chat.update re-sends all of it. Buttons only while pending. */
+export function messageBlocks(message: RequestMessage, options: { withButtons: boolean }): Block[] {
+  const context = [{ type: 'mrkdwn', text: statusText(message) }];
+  const reviews = reviewsText(message.reviews);
+  if (reviews && message.status === 'PENDING') context.push({ type: 'mrkdwn', text: reviews });
   const blocks: Block[] = [
-    { type: 'section', text: { type: 'mrkdwn', text: titleText(view) } },
-    { type: 'section', text: { type: 'mrkdwn', text: capSection(messageFields(view, options)) } },
-    { type: 'context', elements: [{ type: 'mrkdwn', text: statusText(view.resolution, view.resolveReason) }] },
+    { type: 'section', text: { type: 'mrkdwn', text: titleText(message) } },
+    { type: 'section', text: { type: 'mrkdwn', text: capSection(messageFields(message)) } },
+    { type: 'context', elements: context },
   ];
-  if (options.withButtons && view.resolution === '') {
+  if (options.withButtons && message.status === 'PENDING') {
     blocks.push({
       type: 'actions',
       block_id: REVIEW_BLOCK_ID,
       elements: [
-        { type: 'button', action_id: APPROVE_ACTION_ID, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: view.id },
-        { type: 'button', action_id: DENY_ACTION_ID, style: 'danger', text: { type: 'plain_text', text: 'Deny' }, value: view.id },
+        { type: 'button', action_id: APPROVE_ACTION_ID, style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: message.id },
+        { type: 'button', action_id: DENY_ACTION_ID, style: 'danger', text: { type: 'plain_text', text: 'Deny' }, value: message.id },
       ],
     });
   }
@@ -149,8 +105,8 @@ export function messageBlocks(view: RequestView, options: RenderOptions): Block[
 }
 
 /** Plain-text fallback Slack shows in notifications. */
-export function messageFallbackText(view: RequestView): string {
-  return `${titleText(view)} ${view.id} by ${view.user}`;
+export function messageFallbackText(message: Pick<RequestMessage, 'id' | 'user' | 'longTerm' | 'resources'>): string {
+  return `${titleText(message)} ${message.id} by ${message.user}`;
 }
 
 /** Go's time.RFC822 in UTC; core's, kept under this name for the render namespace export. */
@@ -166,6 +122,6 @@ export function reviewReply(review: AccessReview): string {
 }
 
 /** The DM to the requester when the request reaches a final state. */
-export function requesterUpdateText(requestId: string, tag: Resolution): string {
+export function requesterUpdateText(requestId: string, tag: string): string {
   return `Request with ID "${requestId}" has been updated: *${tag}*`;
 }

@@ -214,6 +214,52 @@ describe('SlackReviewHandler', () => {
     assert.equal(lastEphemeral('U0ALICE'), REPLY_RESOLVED);
   });
 
+  it('answers 400 to a signed interaction whose payload is not a JSON object, warning without a stack', async () => {
+    const h = handler();
+    const route = h.route();
+    const post = (payload: string) => {
+      const body = new URLSearchParams({ payload }).toString();
+      const ts = String(Math.floor(Date.now() / 1000));
+      return route.handle({
+        method: 'POST',
+        path: '/interactivity',
+        query: new URLSearchParams(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature('s', ts, body) },
+        rawBody: Buffer.from(body),
+        remoteAddress: '127.0.0.1',
+      });
+    };
+    const literals: Array<[string, string]> = [
+      ['null', 'null'],
+      ['42', 'a number'],
+      ['"x"', 'a string'],
+      ['true', 'a boolean'],
+      ['[]', 'an array'],
+    ];
+    for (const [literal] of literals) assert.deepEqual(await post(literal), { status: 400, body: 'invalid interaction payload' }, literal);
+    await h.stop();
+    const entries = suite.t.logger.entries;
+    assert.deepEqual(entries.filter((e) => e.level === 'error'), []);
+    const warned = entries.filter((e) => e.level === 'warn');
+    assert.deepEqual(
+      warned.map((e) => [e.message, e.fields['payload']]),
+      literals.map(([, got]) => ['Rejected an invalid Slack interaction payload: expected a JSON object', got]),
+    );
+    for (const e of warned) assert.doesNotMatch(JSON.stringify(e.fields), /TypeError|\bat /);
+    assert.equal(suite.t.teleport.submitted.length, 0);
+  });
+
+  it('handle() warns about a payload that is not an object instead of throwing a TypeError', async () => {
+    const h = handler();
+    for (const payload of [null, 42, 'x', []]) await h.handle(payload as never);
+    const entries = suite.t.logger.entries;
+    assert.deepEqual(entries.filter((e) => e.level === 'error'), []);
+    assert.deepEqual(
+      entries.filter((e) => e.level === 'warn').map((e) => [e.message, e.fields['payload']]),
+      ['null', 'a number', 'a string', 'an array'].map((got) => ['Ignored an invalid Slack interaction payload: expected a JSON object', got]),
+    );
+  });
+
   it('ignores actions outside the review block and repeated triggers', async () => {
     const h = handler();
     const payload = suite.fake.blockActionPayload({ userId: 'U0ALICE', requestId: 'req-1', action: 'approve', channel: 'C0ACCESS' });

@@ -19,7 +19,7 @@ import {
   type TeleportActions,
   type TeleportClient,
 } from '@teleport-plugin/core';
-import { loadAdapter } from '../adapters.js';
+import { loadAdapter, tableOwners } from '../adapters.js';
 import type { CommonFlags } from '../main.js';
 
 const CHECK_TIMEOUT_MS = 20_000;
@@ -48,7 +48,7 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
 
   let config: LoadedConfig;
   try {
-    config = await loadConfig(flags.config, { env });
+    config = await loadConfig(flags.config, { env, tableOwners: tableOwners(flags.plugins) });
   } catch (err) {
     add('config', false, errorMessage(err));
     return finish();
@@ -103,7 +103,10 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
     }
 
     for (const p of parsed) {
-      for (const item of await checkAdapter(p, teleport, cluster, logger)) add(`${p.name}: ${item.name}`, item.ok, item.detail ?? '');
+      for (const item of await checkAdapter(p, teleport, cluster, logger)) {
+        if (item.ok && item.warning) rows.push({ check: `${p.name}: ${item.name}`, result: 'WARN', detail: item.detail ?? '' });
+        else add(`${p.name}: ${item.name}`, item.ok, item.detail ?? '');
+      }
     }
     return finish();
   } finally {
@@ -129,6 +132,7 @@ async function checkAdapter(
     store: createPluginDataStore(teleport, p.name),
     teleport: readOnlyActions(teleport),
     signal: abort.signal,
+    resync: () => undefined,
     onClose: (fn) => {
       closers.push(fn);
     },

@@ -12,7 +12,7 @@ import {
   type Runtime,
   type TeleportClient,
 } from '@teleport-plugin/core';
-import { loadAdapters } from '../adapters.js';
+import { loadAdapters, tableOwners } from '../adapters.js';
 import { printFatal } from '../fatal.js';
 import type { CommonFlags } from '../main.js';
 
@@ -27,7 +27,7 @@ export interface PreparedAdapters {
 
 /** Config, logger, adapters with parsed sections: everything `start` and `demo` share. */
 export async function prepare(configFile: string, flags: Pick<CommonFlags, 'plugins' | 'debug'>, env: NodeJS.ProcessEnv): Promise<PreparedAdapters> {
-  const config = await loadConfig(configFile, { env });
+  const config = await loadConfig(configFile, { env, tableOwners: tableOwners(flags.plugins) });
   const logger = createLogger({ ...config.log, debug: flags.debug });
   try {
     config.useLogger(logger);

@@ -16,17 +16,6 @@ import { configError, isTable, TomlSection } from './toml-section.js';
 /** Top-level tables the core reads itself. */
 export const CORE_SECTIONS = ['teleport', 'log', 'http', 'role_to_recipients'] as const;
 
-/**
- * Top-level tables that belong to a plugin without being named after it (the Go email plugin
- * has no `[email]`, only `[smtp]`/`[mailgun]`/`[delivery]`; slack's `[review]`, gitlab's `[db]`).
- */
-export const PLUGIN_OWNED_SECTIONS: Readonly<Record<string, string>> = {
-  smtp: 'email',
-  mailgun: 'email',
-  delivery: 'email',
-  review: 'slack',
-  db: 'gitlab',
-};
 
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
@@ -34,6 +23,12 @@ export interface LoadConfigOptions {
   logger?: Logger;
   /** Base for relative paths (default: the working directory, as the Go plugins did). */
   cwd?: string;
+  /**
+   * Top-level tables that belong to an adapter without being named after it, as adapters declare
+   * them (the Go email plugin has no `[email]`, only `[smtp]`/`[mailgun]`/`[delivery]`): table ->
+   * adapter name. See readAdapterTables.
+   */
+  tableOwners?: Readonly<Record<string, string>>;
 }
 
 export interface LoadedConfig {
@@ -65,9 +60,9 @@ export interface LoadedConfig {
 
 /** Read, parse and validate a config file. Errors are PluginError CONFIG, userFacing. */
 export async function loadConfig(file: string, options: LoadConfigOptions = {}): Promise<LoadedConfig> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await fs.readFile(file, 'utf8');
+    bytes = await fs.readFile(file);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
@@ -80,7 +75,68 @@ export async function loadConfig(file: string, options: LoadConfigOptions = {}):
             : errorMessage(err);
     throw configError(`cannot read config file ${file}: ${why}`, err);
   }
-  return parseConfig(text, file, options);
+  return parseConfig(decodeUtf8(bytes, file), file, options);
+}
+
+// fatal: a lenient decoder turns a stray byte into U+FFFD silently, and the mistake then
+// surfaces as a wrong value of whichever key held it, far from its cause.
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The file's text, or a config error naming the line and byte offset of the first invalid byte. */
+function decodeUtf8(bytes: Uint8Array, file: string): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch (err) {
+    // Windows Notepad's "Unicode" is UTF-16; the byte-order mark says so better than offset 0.
+    if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+      throw configError(`${file}:1: not valid UTF-8 (the file is UTF-16: it starts with a UTF-16 byte-order mark); save the file as UTF-8`, err);
+    }
+    const offset = firstInvalidUtf8(bytes);
+    const line = 1 + bytes.subarray(0, offset).filter((b) => b === 0x0a).length;
+    const byte = (bytes[offset] ?? 0).toString(16).toUpperCase().padStart(2, '0');
+    throw configError(`${file}:${line}: not valid UTF-8 (byte 0x${byte} at byte offset ${offset}); save the file as UTF-8`, err);
+  }
+}
+
+/**
+ * Offset of the first byte that starts no well-formed UTF-8 sequence, or of the lead byte of a
+ * sequence cut short, so the message points at the start of the broken character. TextDecoder
+ * only says that decoding failed, not where.
+ */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const lead = bytes[i] ?? 0;
+    if (lead < 0x80) {
+      i++;
+      continue;
+    }
+    const shape = utf8Lead(lead);
+    if (shape === undefined) return i;
+    const [length, min, max] = shape;
+    for (let k = 1; k < length; k++) {
+      const next = bytes[i + k];
+      const [low, high] = k === 1 ? [min, max] : [0x80, 0xbf];
+      if (next === undefined || next < low || next > high) return i;
+    }
+    i += length;
+  }
+  return bytes.length;
+}
+
+/**
+ * Sequence length and the range allowed for the second byte, by lead byte (Unicode table 3-7);
+ * undefined for bytes that never start a character (continuations, C0, C1, F5-FF).
+ */
+function utf8Lead(lead: number): [length: number, min: number, max: number] | undefined {
+  if (lead >= 0xc2 && lead <= 0xdf) return [2, 0x80, 0xbf];
+  if (lead === 0xe0) return [3, 0xa0, 0xbf]; // no overlong forms
+  if (lead === 0xed) return [3, 0x80, 0x9f]; // no UTF-16 surrogates
+  if (lead >= 0xe1 && lead <= 0xef) return [3, 0x80, 0xbf];
+  if (lead === 0xf0) return [4, 0x90, 0xbf]; // no overlong forms
+  if (lead >= 0xf1 && lead <= 0xf3) return [4, 0x80, 0xbf];
+  if (lead === 0xf4) return [4, 0x80, 0x8f]; // nothing above U+10FFFF
+  return undefined;
 }
 
 /** Parse and validate config text; `file` is used in messages. */
@@ -121,7 +177,7 @@ export function parseConfig(text: string, file: string, options: LoadConfigOptio
   for (const [name, value] of Object.entries(root)) {
     if ((CORE_SECTIONS as readonly string[]).includes(name)) continue;
     if (!isTable(value)) continue;
-    const plugin = PLUGIN_OWNED_SECTIONS[name] ?? name;
+    const plugin = options.tableOwners?.[name] ?? name;
     if (!pluginSections.includes(plugin)) pluginSections.push(plugin);
   }
 
@@ -144,6 +200,7 @@ export function parseConfig(text: string, file: string, options: LoadConfigOptio
       return own ?? rootSection.stringListMap('role_to_recipients');
     },
     root: () => rootSection,
+    http: () => http,
   };
 
   let reported = false;

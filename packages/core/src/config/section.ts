@@ -1,4 +1,5 @@
 import type { PluginError } from '../errors.js';
+import type { HttpServerConfig } from '../http/types.js';
 import type { Logger } from '../log/logger.js';
 
 /**
@@ -73,4 +74,6 @@ export interface ConfigContext {
   roleToRecipients(section: ConfigSection): Record<string, string[]> | undefined;
   /** The whole file's root table, for adapters that read other top-level tables (`[smtp]`...). */
   root(): ConfigSection;
+  /** The parsed `[http]` (listen and public address, basic auth, TLS), when the file has one. */
+  http(): HttpServerConfig | undefined;
 }

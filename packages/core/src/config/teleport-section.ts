@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { parsePort, splitAddr } from '../teleport/addr.js';
 import type { TeleportConnectionConfig } from '../teleport/types.js';
 import { listWords, type TomlSection } from './toml-section.js';
 
@@ -16,6 +17,13 @@ export function parseTeleportSection(s: TomlSection, cwd: string): TeleportConne
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(finalAddr)) {
     throw s.errorAt(chosenKey, `expected host:port without a scheme (e.g. "teleport.example.com:443"), got ${JSON.stringify(finalAddr)}`);
   }
+  // Checked here, with the line: the dialer would otherwise take `host:70000` for a host name
+  // and report at start-up that it does not resolve. A missing port means auth's 3025.
+  const { host, port } = splitAddr(finalAddr);
+  if (port !== undefined && parsePort(port) === undefined) {
+    throw s.errorAt(chosenKey, `expected host:port with a port between 1 and 65535, got ${JSON.stringify(finalAddr)}`);
+  }
+  if (host === '') throw s.errorAt(chosenKey, `expected host:port with a host name before the port, got ${JSON.stringify(finalAddr)}`);
 
   const identity = nonEmpty(s.string('identity', { description: 'an identity file from "tctl auth sign --format=file"' }));
   const trio = Object.fromEntries(TRIO.map((k) => [k, nonEmpty(s.string(k, { description: 'a PEM file path' }))])) as Record<

@@ -1,22 +1,27 @@
+import { randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import type { AdapterHandlers, EventContext, Resolution } from '../adapter.js';
 import { DecorrelatedBackoff, sleep } from '../backoff.js';
-import { PluginError, errorMessage, isPluginError } from '../errors.js';
+import { PluginError, errorMessage, isPluginError, isRetryable } from '../errors.js';
 import type { RuntimeMetrics } from '../http/metrics.js';
+import { parseEffectRecord, runningRecord } from '../ledger/effectRecord.js';
+import { RESOLUTION_KEY, RESOLVE_REASON_KEY, REVIEWS_COUNT_KEY, formatReviewsCount, parseReviewsCount } from '../ledger/fields.js';
+import { KnownData } from '../ledger/knownData.js';
+import type { PluginDataStore } from '../ledger/pluginDataStoreTypes.js';
+import { RequestLedger } from '../ledger/requestLedger.js';
 import type { Logger } from '../log/logger.js';
-import { RESOLUTION_KEY, RESOLVE_REASON_KEY, REVIEWS_COUNT_KEY, formatReviewsCount, parseReviewsCount } from '../plugindata/fields.js';
-import { storedData, type CasPluginDataStore } from '../store/pluginDataStore.js';
-import type { PluginDataStore } from '../store/types.js';
-import type { AccessRequest, PluginData } from '../teleport/types.js';
+import type { AccessRequest, AccessReview, PluginData } from '../teleport/types.js';
 import type { WatcherEvent } from '../watcher/watcher.js';
+import { eventContext } from '../ledger/eventContext.js';
 import { KeyedQueue } from './keyedQueue.js';
+import { ANNOUNCED_KEY } from './lifecycle.js';
 
 /** One adapter as the dispatcher sees it. */
 export interface DispatchTarget {
   readonly name: string;
   readonly handlers: AdapterHandlers;
-  /** This adapter's plugin data (namespace = adapter name); createAfterRead saves a read when present. */
-  readonly store: PluginDataStore & Partial<Pick<CasPluginDataStore, 'createAfterRead'>>;
+  /** This adapter's plugin data (namespace = adapter name). */
+  readonly store: PluginDataStore;
   readonly logger: Logger;
   /** Keys written when the adapter first sees a request. */
   snapshot(request: AccessRequest): PluginData;
@@ -41,31 +46,54 @@ export interface DispatcherOptions {
   maxConcurrency?: number;
   retry?: Partial<RetryPolicy>;
   metrics?: RuntimeMetrics;
+  /** This runtime instance in write-ahead records (default: random). */
+  owner?: string;
+  /** How long another instance's started work is left to it (default 2 handler timeouts + 30 s). */
+  leaseMs?: number;
+  /** Plugin-data write retries (tests shorten the backoff). */
+  ledgerWrites?: { attempts: number; baseMs: number; capMs: number };
 }
 
 type HandlerName = 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired';
 
-const RESOLVED_STATES: ReadonlySet<string> = new Set(['APPROVED', 'DENIED', 'PROMOTED']);
+export const RESOLVED_STATES: ReadonlySet<string> = new Set(['APPROVED', 'DENIED', 'PROMOTED']);
+
+interface Lane {
+  target: DispatchTarget;
+  queue: KeyedQueue<WatcherEvent>;
+  known: KnownData;
+}
 
 /**
- * Classifies watch events into pending / reviewed / resolved / expired for every adapter and calls
- * its handlers.
+ * Brings every adapter up to date with each request, one request at a time per adapter.
+ *
+ * A request's life for one adapter is three steps, each recorded in its plugin data only AFTER the
+ * adapter's handler has done it, so a crash or a failure at any point leaves the step to be done
+ * again (by a retry, the next event, or the reconciliation), never skipped:
+ *
+ *   announce   onPending     `announced` = run:<owner>:<time> written with the entry itself (the
+ *                            compare-and-swap create decides which instance announces), `ok` after
+ *   reviews    onReviewed    `reviews_count` = reviews delivered, after they are
+ *   resolve    onResolved /  `resolution` + `resolve_reason` after the final delivery (EXPIRED when
+ *              onExpired     the request was deleted unresolved)
+ *
+ * Handlers are therefore called again after crashes: they make each side effect exactly once
+ * through `ev.once` (the ledger's write-ahead records), not through being called once.
+ *
+ * The input is state, not transitions: a put carries the request as it is now (live event, or a
+ * listing by the reconciliation), a delete says it is gone. Older state arriving late is harmless,
+ * because steps only move forward.
  *
  * Isolation: each adapter has its own keyed queue, so a slow, failing or hanging adapter never
  * delays or breaks another; it only delays its own later events for the same request.
- *
- * Idempotency: the adapter's plugin data is the only memory. Classification happens once per
- * event per adapter, by compare-and-swap: "created" (-> onPending), "reviews_count bumped"
- * (-> onReviewed for the reviews beyond the old count), "resolution set" (-> onResolved /
- * onExpired). Whoever wins the CAS announces; a replica or a re-listed duplicate loses and stays
- * quiet. A failed handler is retried (bounded) without re-classifying, so handlers must be
- * idempotent through their own plugin data keys (e.g. "messages already stored -> do not post").
  */
 export class Dispatcher {
+  readonly owner: string;
   private readonly options: DispatcherOptions;
-  private readonly lanes: Array<{ target: DispatchTarget; queue: KeyedQueue<WatcherEvent> }>;
+  private readonly lanes: Lane[];
   private readonly retry: RetryPolicy;
   private readonly handlerTimeoutMs: number;
+  private readonly leaseMs: number;
   /** Aborted when shutdown begins: no new retries. */
   private readonly stopping = new AbortController();
   /** Aborted when the shutdown budget is spent: in-flight handlers are told to give up. */
@@ -73,14 +101,17 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.options = options;
+    this.owner = options.owner ?? randomBytes(4).toString('hex');
     this.retry = { attempts: 5, baseMs: 1000, capMs: 30_000, ...options.retry };
     this.handlerTimeoutMs = options.handlerTimeoutMs ?? 30_000;
+    this.leaseMs = options.leaseMs ?? 2 * this.handlerTimeoutMs + 30_000;
     // Every in-flight call listens on these two signals (up to maxConcurrency per adapter).
     setMaxListeners(0, this.stopping.signal, this.halted.signal);
     const concurrency = options.maxConcurrency ?? 128;
     this.lanes = options.targets.map((target) => {
-      const queue: KeyedQueue<WatcherEvent> = new KeyedQueue(concurrency, (key, event) => this.process(target, queue, key, event));
-      return { target, queue };
+      const lane: Lane = { target, known: new KnownData(), queue: undefined as unknown as KeyedQueue<WatcherEvent> };
+      lane.queue = new KeyedQueue(concurrency, (key, event) => this.process(lane, key, event));
+      return lane;
     });
   }
 
@@ -102,7 +133,7 @@ export class Dispatcher {
         return;
       }
     } else {
-      metrics?.events.inc({ kind: 'delete' });
+      metrics?.events.inc({ kind: event.source === 'list' ? 'list' : 'delete' });
     }
     const key = event.type === 'put' ? event.request.id : event.requestId;
     for (const { target, queue } of this.lanes) {
@@ -118,7 +149,8 @@ export class Dispatcher {
 
   /**
    * Stop accepting events, let queued and in-flight work finish within `budgetMs` (no new retries
-   * start), then abort what is left. Resolves to whether everything finished in time.
+   * start), then abort what is left. Resolves to whether everything finished in time. Whatever is
+   * abandoned stays unrecorded and is picked up by the next start's reconciliation.
    */
   async stop(budgetMs: number): Promise<boolean> {
     if (!this.stopping.signal.aborted) this.stopping.abort(new PluginError('SHUTDOWN', 'shutting down'));
@@ -135,20 +167,31 @@ export class Dispatcher {
       for (const { target, queue } of this.lanes) {
         const dropped = queue.clear();
         if (dropped > 0 || queue.active > 0) {
-          target.logger.warn('shutdown budget spent; abandoning events', { queued: dropped, inFlight: queue.active });
+          target.logger.warn('shutdown budget spent; abandoning events (the next start picks them up)', { queued: dropped, inFlight: queue.active });
         }
       }
     }
     return drained;
   }
 
-  private async process(target: DispatchTarget, queue: KeyedQueue<WatcherEvent>, requestId: string, event: WatcherEvent): Promise<void> {
+  private async process(lane: Lane, requestId: string, event: WatcherEvent): Promise<void> {
+    const { target } = lane;
     const logger = target.logger.child({ requestId });
-    this.options.metrics?.queued.set({ adapter: target.name }, queue.queued);
+    this.options.metrics?.queued.set({ adapter: target.name }, lane.queue.queued);
+    const ledger = new RequestLedger(requestId, {
+      store: target.store,
+      known: lane.known,
+      owner: this.owner,
+      leaseMs: this.leaseMs,
+      signal: this.halted.signal,
+      logger,
+      writeAttempts: this.options.ledgerWrites?.attempts,
+      writeBackoff: this.options.ledgerWrites,
+    });
+    const known = event.known?.get(target.name);
+    if (known !== undefined) ledger.seed(known ?? undefined);
     try {
-      if (event.type === 'delete') await this.onDelete(target, requestId, logger);
-      else if (event.request.state === 'PENDING') await this.onPendingPut(target, event.request, logger);
-      else await this.onResolvedPut(target, event.request, logger);
+      await this.sync(target, ledger, event.type === 'put' ? event.request : undefined, logger);
     } catch (err) {
       if (isPluginError(err, 'SHUTDOWN')) {
         logger.warn('event abandoned at shutdown', { event: describe(event) });
@@ -158,197 +201,135 @@ export class Dispatcher {
     }
   }
 
-  private async onPendingPut(target: DispatchTarget, request: AccessRequest, logger: Logger): Promise<void> {
-    const id = request.id;
-    let data = await this.step(target, 'read plugin data', (signal) => target.store.get(id, signal));
-    if (data === undefined) {
-      const snapshot = target.snapshot(request);
-      const store = target.store;
-      const created = await this.step(target, 'create plugin data', (signal) =>
-        store.createAfterRead ? store.createAfterRead(id, snapshot, signal) : store.create(id, snapshot, signal),
-      );
-      if (created) {
-        data = storedData(snapshot) ?? {};
-        logger.debug('new access request');
-        // From here on only the handler is retried: the CAS create already decided that this
-        // process announces the request, and re-classifying would now say "already seen".
-        if (target.handlers.onPending) {
-          const onPending = target.handlers.onPending.bind(target.handlers);
-          await this.invoke(target, id, 'onPending', data, logger, (ev) => onPending(request, ev));
-        }
-      } else {
-        // Someone else (a replica, or a duplicate event) created it first.
-        data = await this.step(target, 'read plugin data', (signal) => target.store.get(id, signal));
-        if (data === undefined) return;
+  /** The three steps, each only when the previous one is recorded. `request` undefined = gone. */
+  private async sync(target: DispatchTarget, ledger: RequestLedger, request: AccessRequest | undefined, logger: Logger): Promise<void> {
+    if (!ledger.isLoaded) {
+      if (request?.state === 'PENDING') ledger.assumeAbsent();
+      else await ledger.load();
+    }
+
+    // Claim: the create decides who announces (a replica, or a Go plugin, that created it first announces).
+    if (ledger.data === undefined) {
+      if (request?.state !== 'PENDING') {
+        // Never seen pending (as upstream): nothing was announced, so nothing is owed.
+        logger.debug('no plugin data and not pending; nothing to do', { state: request?.state ?? 'deleted' });
+        return;
       }
+      let created: boolean;
+      try {
+        created = await ledger.create({ ...target.snapshot(request), [ANNOUNCED_KEY]: runningRecord(this.owner, Date.now()) });
+      } catch (err) {
+        if (!isPluginError(err, 'NOT_FOUND')) throw err;
+        logger.debug('request is gone before it could be announced');
+        return;
+      }
+      if (created) logger.debug('new access request');
     }
-    // The review step re-reads by CAS, so keys the handler just stored are not lost.
-    await this.outstandingReviews(target, request, data, logger);
+
+    if (!(await this.announce(target, ledger, request, logger))) return;
+    if (request && !(await this.deliverReviews(target, ledger, request, logger))) return;
+    await this.resolve(target, ledger, request, logger);
   }
 
-  private async onResolvedPut(target: DispatchTarget, request: AccessRequest, logger: Logger): Promise<void> {
-    const id = request.id;
-    const data = await this.step(target, 'read plugin data', (signal) => target.store.get(id, signal));
-    if (data === undefined) {
-      // Never seen pending (as upstream): nothing was announced, so there is nothing to resolve.
-      logger.debug('no plugin data for resolved request; ignoring', { state: request.state });
-      return;
+  /** Step 1. False when the step is not done (failed, or another instance is on it). */
+  private async announce(target: DispatchTarget, ledger: RequestLedger, request: AccessRequest | undefined, logger: Logger): Promise<boolean> {
+    for (;;) {
+      const record = parseEffectRecord(ledger.data?.[ANNOUNCED_KEY]);
+      // No record: announced by someone who does not keep one (a Go plugin) — theirs, and done.
+      if (record.state !== 'running') return true;
+      if (record.owner !== this.owner && Date.now() - record.at < this.leaseMs) {
+        logger.debug('another instance is announcing this request; leaving it to it', { owner: record.owner });
+        return false;
+      }
+      let claim = record.raw;
+      if (record.owner !== this.owner) {
+        // Its owner vanished: take the step over (the handler's effects ask the service first).
+        claim = runningRecord(this.owner, Date.now());
+        if (!(await ledger.claim(ANNOUNCED_KEY, record.raw, claim))) continue;
+        logger.info('taking over the announcement of a request another instance left unfinished', { previousOwner: record.owner });
+      }
+      if (request && target.handlers.onPending) {
+        const onPending = target.handlers.onPending.bind(target.handlers);
+        if (!(await this.invoke(target, ledger, 'onPending', logger, (ev) => onPending(request, ev)))) return false;
+      }
+      await ledger.settle(ANNOUNCED_KEY, claim, '');
+      return true;
     }
-    const afterReviews = await this.outstandingReviews(target, request, data, logger);
-    const onResolved = target.handlers.onResolved?.bind(target.handlers);
-    await this.resolve(target, id, request.state as Resolution, request.resolveReason, afterReviews ?? data, logger, onResolved && ((ev) => onResolved(request, ev)));
   }
 
-  private async onDelete(target: DispatchTarget, requestId: string, logger: Logger): Promise<void> {
-    const data = await this.step(target, 'read plugin data', (signal) => target.store.get(requestId, signal));
-    if (data === undefined) {
-      logger.debug('no plugin data for deleted request; ignoring');
-      return;
-    }
-    if (data[RESOLUTION_KEY]) {
-      logger.debug('deleted request was already resolved');
-      return;
-    }
-    const onExpired = target.handlers.onExpired?.bind(target.handlers);
-    await this.resolve(target, requestId, 'EXPIRED', '', data, logger, onExpired && ((ev) => onExpired(requestId, ev)));
-  }
-
-  /** Bump `reviews_count` by CAS; the winner reports the reviews beyond the old count. */
-  private async outstandingReviews(target: DispatchTarget, request: AccessRequest, data: PluginData, logger: Logger): Promise<PluginData | undefined> {
+  /** Step 2: reviews beyond `reviews_count`, then the count. */
+  private async deliverReviews(target: DispatchTarget, ledger: RequestLedger, request: AccessRequest, logger: Logger): Promise<boolean> {
     const total = request.reviews.length;
-    if (total <= parseReviewsCount(data[REVIEWS_COUNT_KEY])) return data;
-    let counted: number | undefined;
-    const stored = await this.step(target, 'count reviews', (signal) =>
-      target.store.update(
-        request.id,
-        (current) => {
-          counted = undefined;
-          if (current === undefined) return undefined;
-          const old = parseReviewsCount(current[REVIEWS_COUNT_KEY]);
-          if (old >= total) return undefined;
-          counted = old;
-          return { ...current, [REVIEWS_COUNT_KEY]: formatReviewsCount(total) };
-        },
-        signal,
-      ),
-    );
-    if (counted === undefined || stored === undefined) return stored;
-    const added = request.reviews.slice(counted);
+    const delivered = parseReviewsCount(ledger.data?.[REVIEWS_COUNT_KEY]);
+    if (total <= delivered) return true;
+    const added: readonly AccessReview[] = request.reviews.slice(delivered);
     logger.debug('new reviews', { count: added.length });
     if (target.handlers.onReviewed) {
       const onReviewed = target.handlers.onReviewed.bind(target.handlers);
-      await this.invoke(target, request.id, 'onReviewed', stored, logger, (ev) => onReviewed(request, added, ev));
+      if (!(await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev)))) return false;
     }
-    return stored;
+    await ledger.update((current) => {
+      if (current === undefined || parseReviewsCount(current[REVIEWS_COUNT_KEY]) >= total) return undefined;
+      return { ...current, [REVIEWS_COUNT_KEY]: formatReviewsCount(total) };
+    });
+    return true;
   }
 
-  /** Record the resolution once; only the writer that set it calls the handler. */
-  private async resolve(
-    target: DispatchTarget,
-    requestId: string,
-    resolution: Resolution,
-    reason: string,
-    known: PluginData,
-    logger: Logger,
-    handler: ((ev: EventContext) => Promise<void>) | undefined,
-  ): Promise<void> {
+  /** Step 3: the final state, once. */
+  private async resolve(target: DispatchTarget, ledger: RequestLedger, request: AccessRequest | undefined, logger: Logger): Promise<void> {
+    const resolution: Resolution | undefined = request === undefined ? 'EXPIRED' : RESOLVED_STATES.has(request.state) ? (request.state as Resolution) : undefined;
+    if (resolution === undefined) return;
     const tag = target.resolutionTag(resolution);
-    let outcome: 'set' | 'same' | 'conflict' | 'missing' = 'missing';
-    let existing = '';
-    let stored: PluginData | undefined;
-    try {
-      stored = await this.step(target, 'record resolution', (signal) =>
-        target.store.update(
-          requestId,
-          (current) => {
-            if (current === undefined) {
-              outcome = 'missing';
-              return undefined;
-            }
-            existing = current[RESOLUTION_KEY] ?? '';
-            if (existing === '') {
-              outcome = 'set';
-              return { ...current, [RESOLUTION_KEY]: tag, [RESOLVE_REASON_KEY]: reason };
-            }
-            outcome = existing === tag ? 'same' : 'conflict';
-            return undefined;
-          },
-          signal,
-        ),
-      );
-    } catch (err) {
-      // Teleport refuses plugin-data writes once the request object is gone, and expiry is
-      // exactly that. The entry itself outlives the request by an hour, so we still announce
-      // the expiry; it just cannot be recorded (deletions are never replayed, so no repeat).
-      if (resolution !== 'EXPIRED' || !isPluginError(err, 'NOT_FOUND')) throw err;
-      logger.debug('request is gone; expiry not recorded in plugin data');
-      outcome = 'set';
-      stored = { ...known, [RESOLUTION_KEY]: tag };
-    }
-    switch (outcome as 'set' | 'same' | 'conflict' | 'missing') {
-      case 'missing':
-        logger.debug('plugin data vanished; ignoring resolution');
-        return;
-      case 'same':
-        logger.debug('request already resolved; ignoring', { resolution: tag });
-        return;
-      case 'conflict':
+    const existing = ledger.data?.[RESOLUTION_KEY] ?? '';
+    if (existing !== '') {
+      if (existing !== tag && resolution !== 'EXPIRED') {
         logger.error('cannot change the resolution of an already resolved request', { existing, event: tag });
-        return;
-      case 'set':
-        logger.debug('request resolved', { resolution: tag });
-        if (handler) await this.invoke(target, requestId, resolution === 'EXPIRED' ? 'onExpired' : 'onResolved', stored, logger, handler);
-    }
-  }
-
-  /** A plugin-data step of classification, retried on transient errors (each try is a fresh CAS). */
-  private async step<T>(target: DispatchTarget, what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const backoff = new DecorrelatedBackoff({ baseMs: this.retry.baseMs, capMs: this.retry.capMs });
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await fn(this.halted.signal);
-      } catch (err) {
-        if (attempt >= this.retry.attempts || !isRetryable(err) || this.halted.signal.aborted) {
-          throw new PluginError(isPluginError(err) ? err.code : 'UNKNOWN', `${what}: ${errorMessage(err)}`, { cause: err });
-        }
-        target.logger.debug('plugin data step failed; retrying', { step: what, attempt, error: errorMessage(err) });
-        await backoff.wait(this.stopping.signal);
+      } else {
+        logger.debug('request already resolved', { resolution: existing });
       }
+      return;
     }
+    const reason = request?.resolveReason ?? '';
+    let ok = true;
+    if (request === undefined) {
+      const onExpired = target.handlers.onExpired?.bind(target.handlers);
+      if (onExpired) ok = await this.invoke(target, ledger, 'onExpired', logger, (ev) => onExpired(ledger.requestId, ev));
+    } else {
+      const onResolved = target.handlers.onResolved?.bind(target.handlers);
+      if (onResolved) ok = await this.invoke(target, ledger, 'onResolved', logger, (ev) => onResolved(request, ev));
+    }
+    if (!ok) return;
+    await ledger.update((current) => {
+      if (current === undefined || (current[RESOLUTION_KEY] ?? '') !== '') return undefined;
+      return { ...current, [RESOLUTION_KEY]: tag, [RESOLVE_REASON_KEY]: reason };
+    });
+    logger.debug('request resolved', { resolution: tag });
   }
 
   /**
-   * Call one handler with a per-try timeout and bounded retries. A handler that ignores its
-   * signal is abandoned at the timeout (its promise keeps running), so it cannot wedge the
-   * adapter's queue.
+   * Call one handler with a per-try timeout and bounded retries; true when it succeeded.
    *
-   * Two attempts of one handler never run at the same time: after a timeout the retry waits for
-   * the abandoned attempt to settle (at most one more handler timeout). An attempt still running
-   * by then may yet post something, so the handler is given up rather than risk a duplicate.
-   * This is why adapters need no locks of their own against their own retries.
+   * A handler that ignores its signal is abandoned at the timeout, but the request stays held
+   * (nothing else for it starts on this adapter) until the abandoned attempt settles: two attempts
+   * of one handler never run at once, and neither does a later event's handler. That is why
+   * adapters need no locks of their own.
    */
   private async invoke(
     target: DispatchTarget,
-    requestId: string,
+    ledger: RequestLedger,
     handler: HandlerName,
-    data: PluginData | undefined,
     logger: Logger,
     call: (ev: EventContext) => Promise<void>,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const metrics = this.options.metrics;
     const labels = { adapter: target.name, handler };
     const backoff = new DecorrelatedBackoff({ baseMs: this.retry.baseMs, capMs: this.retry.capMs });
     for (let attempt = 1; ; attempt++) {
+      // Each retry starts from what Teleport holds now: a replica may have written meanwhile.
+      if (attempt > 1) await ledger.load(true);
       const timeout = new AbortController();
       const signal = AbortSignal.any([timeout.signal, this.halted.signal]);
-      const ev: EventContext = {
-        requestId,
-        logger,
-        signal,
-        attempt,
-        data,
-        updateData: (modify) => target.store.update(requestId, modify, signal),
-      };
+      const ev = eventContext(ledger, logger, signal, attempt);
       const started = performance.now();
       let timer: NodeJS.Timeout | undefined;
       let onHalt: (() => void) | undefined;
@@ -381,65 +362,52 @@ export class Dispatcher {
         if (onHalt) this.halted.signal.removeEventListener('abort', onHalt);
         metrics?.handlerDuration.observe(labels, (performance.now() - started) / 1000);
       }
-      if (!failed) return;
+      if (!failed) return true;
       if (this.halted.signal.aborted) throw new PluginError('SHUTDOWN', `${handler} abandoned at shutdown`, { cause: failure });
+      await this.settled(running, handler, logger);
+      const busy = isPluginError(failure, 'BUSY');
       const last = attempt >= this.retry.attempts || !isRetryable(failure) || this.stopping.signal.aborted;
       if (last) {
         metrics?.handlerFailures.inc(labels);
-        logger.error('handler failed', {
-          handler,
-          attempts: attempt,
-          error: errorMessage(failure),
-          code: isPluginError(failure) ? failure.code : undefined,
-        });
-        return;
-      }
-      if (!(await this.settles(running))) {
-        metrics?.handlerFailures.inc(labels);
-        logger.error('handler still running after its timeout; not retried, so nothing runs twice', {
-          handler,
-          attempts: attempt,
-          error: errorMessage(failure),
-        });
-        return;
+        const fields = { handler, attempts: attempt, error: errorMessage(failure), code: isPluginError(failure) ? failure.code : undefined };
+        if (busy) logger.info('another instance is still delivering this request; leaving it to it', fields);
+        else logger.error('handler failed; the reconciliation will try again later', fields);
+        return false;
       }
       metrics?.handlerRetries.inc(labels);
       const delay = backoff.next();
-      logger.warn('handler failed; retrying', { handler, attempt, delayMs: Math.round(delay), error: errorMessage(failure) });
+      if (busy) logger.debug('another instance is delivering part of this request; retrying later', { handler, attempt, delayMs: Math.round(delay) });
+      else logger.warn('handler failed; retrying', { handler, attempt, delayMs: Math.round(delay), error: errorMessage(failure) });
       try {
         await sleep(delay, this.stopping.signal);
       } catch {
         metrics?.handlerFailures.inc(labels);
-        logger.error('handler failed; no retry during shutdown', { handler, attempts: attempt, error: errorMessage(failure) });
-        return;
+        logger.warn('handler failed; no retry during shutdown (the next start picks it up)', { handler, attempts: attempt, error: errorMessage(failure) });
+        return false;
       }
     }
   }
 
-  /** Whether an attempt settles within one more handler timeout (or already has). */
-  private async settles(attempt: Promise<void>): Promise<boolean> {
+  /** Waits for an abandoned attempt to end, so nothing else for this request overlaps it. */
+  private async settled(attempt: Promise<void>, handler: HandlerName, logger: Logger): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
-    const settled = await Promise.race([
-      attempt.then(
-        () => true,
-        () => true,
-      ),
+    const done = attempt.then(
+      () => true,
+      () => true,
+    );
+    const inTime = await Promise.race([
+      done,
       new Promise<boolean>((resolve) => {
         timer = setTimeout(() => resolve(false), this.handlerTimeoutMs);
       }),
     ]);
     clearTimeout(timer);
-    return settled;
+    if (inTime) return;
+    logger.warn('an abandoned handler attempt is still running; this request waits for it', { handler });
+    await Promise.race([done, new Promise<void>((resolve) => this.halted.signal.addEventListener('abort', () => resolve(), { once: true }))]);
   }
 }
 
-/** Errors a retry cannot fix: the user must (config, permissions) or the request is gone. */
-function isRetryable(err: unknown): boolean {
-  if (!isPluginError(err)) return true;
-  if (err.userFacing) return false;
-  return !['NOT_FOUND', 'ACCESS_DENIED', 'BAD_PARAMETER', 'CONFIG', 'NOT_IMPLEMENTED', 'SHUTDOWN', 'ALREADY_EXISTS'].includes(err.code);
-}
-
 function describe(event: WatcherEvent): string {
-  return event.type === 'delete' ? 'DELETE' : `PUT ${event.request.state}`;
+  return event.type === 'delete' ? `DELETE (${event.source})` : `PUT ${event.request.state} (${event.source})`;
 }

@@ -51,6 +51,20 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
   const maxBody = config.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const routes = new Map<string, readonly WebhookRoute[]>();
   for (const { adapter, routes: list } of options.routes) if (list.length > 0) routes.set(adapter, list);
+  // The Go plugins' webhook URLs (`/` for Jira, `/webhook` for GitLab), served as well.
+  const legacy = new Map<string, { adapter: string; route: WebhookRoute }[]>();
+  for (const { adapter, routes: list } of options.routes) {
+    for (const route of list) {
+      if (route.legacyPath === undefined) continue;
+      const path = normalize(route.legacyPath);
+      const claims = legacy.get(path) ?? [];
+      if (claims.length > 0 && claims[0]!.adapter !== adapter) {
+        options.logger.warn('legacy webhook path already served by another adapter; ignored', { path, adapter, servedBy: claims[0]!.adapter });
+        continue;
+      }
+      legacy.set(path, [...claims, { adapter, route }]);
+    }
+  }
 
   const hasCert = Boolean(config.httpsCertFile);
   const hasKey = Boolean(config.httpsKeyFile);
@@ -90,6 +104,12 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
     const url = new URL(req.url ?? '/', 'http://localhost');
     const path = url.pathname;
     const method = (req.method ?? 'GET').toUpperCase();
+    // `%zz` or a cut-off `%E0%A4%A` is the client's mistake: a 400, not the 500 of the URIError
+    // decoding would throw below. Debug, without a stack: scanners send these all day.
+    if (!decodable(path)) {
+      logger.debug('Refused a request with malformed percent-encoding in the path', { path: path.slice(0, 200), remoteAddress: req.socket.remoteAddress });
+      return send(res, { status: 400, body: 'bad request: malformed percent-encoding in the path\n' });
+    }
 
     if (path === '/healthz') return send(res, { status: 200, body: { status: 'ok' } });
     if (path === '/readyz') {
@@ -106,10 +126,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
     }
 
     const match = /^\/([^/]+)(\/.*)?$/.exec(path);
-    const adapter = match ? decodeURIComponent(match[1]!) : undefined;
+    const legacyClaims = legacy.get(normalize(path));
+    const adapter = legacyClaims ? legacyClaims[0]!.adapter : match ? decodeURIComponent(match[1]!) : undefined;
     const adapterRoutes = adapter === undefined ? undefined : routes.get(adapter);
-    const subPath = normalize(match?.[2] ?? '/');
-    const candidates = adapterRoutes?.filter((r) => normalize(r.path) === subPath) ?? [];
+    const subPath = legacyClaims ? normalize(legacyClaims[0]!.route.path) : normalize(match?.[2] ?? '/');
+    const candidates = legacyClaims ? legacyClaims.map((c) => c.route) : (adapterRoutes?.filter((r) => normalize(r.path) === subPath) ?? []);
     // Routes whose callers prove themselves (Slack signs every request and cannot send basic
     // auth) skip basic auth; everything else, unknown paths included, is guarded by it when it
     // is configured, so an unauthenticated caller cannot probe which routes exist.
@@ -121,13 +142,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
       return send(res, { status: 405, headers: { Allow: candidates.map((r) => r.method).join(', ') }, body: { error: 'method not allowed' } });
     }
 
+    const limit = route.maxBodyBytes ?? maxBody;
     const declared = Number(req.headers['content-length'] ?? '0');
-    if (declared > maxBody) return tooLarge(req, res, maxBody);
+    if (declared > limit) return tooLarge(req, res, limit);
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of req) {
       size += (chunk as Buffer).length;
-      if (size > maxBody) return tooLarge(req, res, maxBody);
+      if (size > limit) return tooLarge(req, res, limit);
       chunks.push(chunk as Buffer);
     }
     const request: WebhookRequest = {
@@ -197,6 +219,15 @@ export function parseListenAddr(addr: string): { host: string | undefined; port:
   if (port > 65535) throw new PluginError('CONFIG', `[http] listen_addr: port ${port} is out of range`, { userFacing: true });
   const host = m[1] ?? m[2];
   return { host: host ? host : undefined, port };
+}
+
+function decodable(path: string): boolean {
+  try {
+    decodeURIComponent(path);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function normalize(path: string): string {

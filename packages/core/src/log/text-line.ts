@@ -1,4 +1,4 @@
-import { rfc3339 } from '../plugindata/fields.js';
+import { rfc3339 } from '../ledger/fields.js';
 
 /**
  * The `text` log format: `2026-11-25T12:00:00Z INFO message key=value ...`, one line per entry.

@@ -46,6 +46,7 @@ export async function callService<T>(
       if (!facts || !facts.retryable || n >= policy.attempts) throw err;
       let waitMs: number;
       if (facts.status === 429) {
+        if (policy.rateLimitedAttempts !== undefined && n >= policy.rateLimitedAttempts) throw err;
         backoff ??= new DecorrelatedBackoff({ baseMs: policy.baseMs, capMs: policy.capMs });
         waitMs = facts.retryAfterMs ?? backoff.next();
         if (waitMs > policy.maxRetryAfterMs) throw err;

@@ -12,6 +12,12 @@ export interface OutboundPolicy {
   capMs: number;
   /** A 429 asking for a longer wait fails at once (as retryable) instead of holding the handler. */
   maxRetryAfterMs: number;
+  /**
+   * Attempts when the answer is 429, if fewer than `attempts`: for an SDK that already retries
+   * rate-limited calls itself and cannot be told not to (pdjs), so its retries and ours do not
+   * multiply.
+   */
+  rateLimitedAttempts?: number;
 }
 
 export const DEFAULT_OUTBOUND_POLICY: Readonly<OutboundPolicy> = Object.freeze({

@@ -9,21 +9,27 @@ import { fromGrpcError } from './grpcError.js';
 import { assertIdentityValid, loadIdentity, type Identity } from './identity.js';
 import { IdentitySource } from './identitySource.js';
 import {
+  ACCESS_MONITORING_RULE_KIND,
+  fromAccessMonitoringRuleFilter,
   fromFilter,
   fromPluginDataUpdate,
   fromReviewSubmission,
   fromStateChange,
   fromWatchFilter,
   newAccessRequest,
+  toAccessMonitoringRule,
   toAccessRequest,
   toClusterInfo,
   toPluginData,
+  toPluginDataEntries,
   toRoleInfo,
   toUserInfo,
 } from './mapping.js';
-import { AUTH_SERVICE, USERS_SERVICE, loadTeleportProto } from './proto.js';
+import { AMR_SERVICE, AUTH_SERVICE, USERS_SERVICE, loadTeleportProto } from './proto.js';
 import { compareSemver, parseSemver } from './semver.js';
 import type {
+  AccessMonitoringRule,
+  AccessMonitoringRuleFilter,
   AccessRequest,
   AccessRequestFilter,
   ClusterInfo,
@@ -42,6 +48,7 @@ import { GrpcWatchStream } from './watchStream.js';
 import type {
   WireAccessRequest,
   WireEvent,
+  WireListAccessMonitoringRulesResponse,
   WireListAccessRequestsResponse,
   WireListRolesResponse,
   WireListUsersResponse,
@@ -76,6 +83,8 @@ export interface ConnectedTeleportClient extends TeleportClient {
   refreshIdentity(): Promise<boolean>;
   /** Opens a fresh connection for new calls; calls and watches in flight finish on the old one. */
   reconnect(): void;
+  /** Always present on the real client (optional on TeleportClient only for test doubles). */
+  listAccessMonitoringRules(filter: AccessMonitoringRuleFilter, signal?: AbortSignal): Promise<AccessMonitoringRule[]>;
 }
 
 /** The oldest Teleport the Go plugins accept (they require ServerVersion >= 6.1.0-beta.1). */
@@ -89,6 +98,8 @@ const LIST_PAGE_SIZE = 500;
 const ROLES_PAGE_SIZE = 200;
 /** ListUsers page size: users carry traits, so pages stay well under the message limit. */
 const USERS_PAGE_SIZE = 200;
+/** ListAccessMonitoringRulesWithFilter page size: what the Go plugins ask for. */
+const RULES_PAGE_SIZE = 1000;
 
 /**
  * grpc-js channel options of every connection. The keepalive interval is raised to at least 60 s
@@ -144,7 +155,7 @@ interface Connection {
   id: number;
 }
 
-type ServiceName = typeof AUTH_SERVICE | typeof USERS_SERVICE;
+type ServiceName = typeof AUTH_SERVICE | typeof USERS_SERVICE | typeof AMR_SERVICE;
 
 class GrpcTeleportClient implements ConnectedTeleportClient {
   private conn: Connection;
@@ -177,6 +188,7 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
     this.services = {
       [AUTH_SERVICE]: definition[AUTH_SERVICE] as ServiceDefinition,
       [USERS_SERVICE]: definition[USERS_SERVICE] as ServiceDefinition,
+      [AMR_SERVICE]: definition[AMR_SERVICE] as ServiceDefinition,
     };
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.listPageSize = Math.max(1, options.listPageSize ?? LIST_PAGE_SIZE);
@@ -226,7 +238,12 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
   }
 
   watchAccessRequests(options: WatchOptions = {}): WatchStream {
-    const request = { Kinds: [{ Kind: 'access_request', Filter: fromWatchFilter(options.filter) }] };
+    const requests = { Kind: 'access_request', Filter: fromWatchFilter(options.filter) };
+    // Partial success only with rules: a plugin that may not read rules (or a server without
+    // them) must still get its access requests, while the plain watch stays exactly as before.
+    const request = options.accessMonitoringRules
+      ? { Kinds: [requests, { Kind: ACCESS_MONITORING_RULE_KIND }], AllowPartialSuccess: true }
+      : { Kinds: [requests] };
     const def = this.method(AUTH_SERVICE, 'WatchEvents');
     const call = this.conn.client.makeServerStreamRequest<object, WireEvent>(
       def.path,
@@ -297,6 +314,18 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
     return toPluginData(wire, plugin);
   }
 
+  async listPluginData(plugin: string, options: { kind?: string; signal?: AbortSignal } = {}): Promise<Array<{ resource: string; data: PluginData }>> {
+    // Resource "" asks for every entry of this kind; Teleport filters by plugin server-side
+    // (lib/services/local/plugin_data.go getPluginData).
+    const wire = await this.unary<WirePluginDataSeq>(
+      AUTH_SERVICE,
+      'GetPluginData',
+      { Kind: options.kind ?? 'access_request', Resource: '', Plugin: plugin },
+      options.signal,
+    );
+    return toPluginDataEntries(wire, plugin);
+  }
+
   async updatePluginData(update: PluginDataUpdate, signal?: AbortSignal): Promise<void> {
     await this.unary(AUTH_SERVICE, 'UpdatePluginData', fromPluginDataUpdate(update), signal);
   }
@@ -354,6 +383,23 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
         signal,
       );
       out.push(...page.users.map(toUserInfo));
+      // A server that hands back the token it was given would loop forever; stop instead.
+      if (!page.next_page_token || page.next_page_token === pageToken) return out;
+      pageToken = page.next_page_token;
+    }
+  }
+
+  async listAccessMonitoringRules(filter: AccessMonitoringRuleFilter, signal?: AbortSignal): Promise<AccessMonitoringRule[]> {
+    const out: AccessMonitoringRule[] = [];
+    let pageToken = '';
+    for (;;) {
+      const page = await this.unary<WireListAccessMonitoringRulesResponse>(
+        AMR_SERVICE,
+        'ListAccessMonitoringRulesWithFilter',
+        fromAccessMonitoringRuleFilter(filter, RULES_PAGE_SIZE, pageToken),
+        signal,
+      );
+      out.push(...page.rules.map(toAccessMonitoringRule));
       // A server that hands back the token it was given would loop forever; stop instead.
       if (!page.next_page_token || page.next_page_token === pageToken) return out;
       pageToken = page.next_page_token;

@@ -1,8 +1,11 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { PluginError } from '../errors.js';
+import { parseAddr } from './addr.js';
 import type { Identity } from './identity.js';
 import { formatAgo } from './identity.js';
+
+export { DEFAULT_AUTH_PORT, parseAddr, type HostPort } from './addr.js';
 
 /**
  * One TLS dial for both ways of reaching auth:
@@ -15,7 +18,6 @@ import { formatAgo } from './identity.js';
  * suffix (that is only for protocols the proxy terminates, and it would break the hex decode).
  */
 export const TELEPORT_API_DOMAIN = 'teleport.cluster.local';
-export const DEFAULT_AUTH_PORT = 3025;
 
 export function authAlpnProtocol(clusterName: string): string {
   return `teleport-auth@${Buffer.from(clusterName, 'utf8').toString('hex')}.${TELEPORT_API_DOMAIN}`;
@@ -23,25 +25,6 @@ export function authAlpnProtocol(clusterName: string): string {
 
 export function alpnProtocols(identity: Identity): string[] {
   return [authAlpnProtocol(identity.clusterName), 'h2'];
-}
-
-export interface HostPort {
-  host: string;
-  port: number;
-}
-
-/** `host:port`, `[v6]:port` or a bare host (auth's default port). */
-export function parseAddr(addr: string): HostPort {
-  const trimmed = addr.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(trimmed);
-  if (v6) return { host: v6[1] ?? '', port: v6[2] ? Number(v6[2]) : DEFAULT_AUTH_PORT };
-  const colon = trimmed.lastIndexOf(':');
-  if (colon > 0 && trimmed.indexOf(':') === colon) {
-    const port = Number(trimmed.slice(colon + 1));
-    if (Number.isInteger(port) && port > 0 && port < 65536) return { host: trimmed.slice(0, colon), port };
-  }
-  // A bare host, IPv6 included.
-  return { host: trimmed, port: DEFAULT_AUTH_PORT };
 }
 
 /** The grpc-js target for an address (it resolves names itself). */

@@ -1,4 +1,7 @@
 import type {
+  AccessMonitoringRule,
+  AccessMonitoringRuleFilter,
+  AccessMonitoringSchedule,
   AccessRequest,
   AccessRequestKind,
   AccessRequestFilter,
@@ -16,6 +19,7 @@ import type {
   WatchEvent,
 } from './types.js';
 import type {
+  WireAccessMonitoringRule,
   WireAccessRequest,
   WireAccessReview,
   WireAccessReviewThreshold,
@@ -120,7 +124,46 @@ export function toAccessRequest(wire: WireAccessRequest): AccessRequest {
   };
 }
 
-/** Undefined for events that are not about access requests (other kinds we did not ask for). */
+export const ACCESS_MONITORING_RULE_KIND = 'access_monitoring_rule';
+
+export function toAccessMonitoringRule(wire: WireAccessMonitoringRule): AccessMonitoringRule {
+  const spec = wire.spec;
+  const schedules: Record<string, AccessMonitoringSchedule> = {};
+  for (const [name, schedule] of Object.entries(spec?.schedules ?? {})) {
+    // A schedule without `time` is invalid upstream; keeping it with no shifts makes the
+    // evaluator report it instead of silently treating the rule as unscheduled.
+    const time = schedule?.time;
+    schedules[name] = {
+      timezone: time?.timezone ?? '',
+      shifts: (time?.shifts ?? []).map((s) => ({ weekday: s.weekday ?? '', start: s.start ?? '', end: s.end ?? '' })),
+    };
+  }
+  const notification = spec?.notification;
+  const review = spec?.automatic_review;
+  return {
+    name: wire.metadata?.name ?? '',
+    subjects: [...(spec?.subjects ?? [])],
+    states: [...(spec?.states ?? [])],
+    condition: spec?.condition ?? '',
+    ...(notification ? { notification: { name: notification.name ?? '', recipients: [...(notification.recipients ?? [])] } } : {}),
+    ...(review ? { automaticReview: { integration: review.integration ?? '', decision: review.decision ?? '', reason: review.reason ?? '' } } : {}),
+    desiredState: spec?.desired_state ?? '',
+    schedules,
+  };
+}
+
+/** ListAccessMonitoringRulesWithFilterRequest for one page. */
+export function fromAccessMonitoringRuleFilter(filter: AccessMonitoringRuleFilter, pageSize: number, pageToken: string): Record<string, unknown> {
+  return {
+    page_size: pageSize,
+    page_token: pageToken,
+    subjects: [...(filter.subjects ?? [])],
+    notification_name: filter.notificationName ?? '',
+    automatic_review_name: filter.automaticReviewName ?? '',
+  };
+}
+
+/** Undefined for events of kinds we do not map (other kinds we did not ask for). */
 export function toWatchEvent(wire: WireEvent): WatchEvent | undefined {
   const type = String(wire.Type);
   if (type === 'INIT' || type === '0') {
@@ -128,11 +171,13 @@ export function toWatchEvent(wire: WireEvent): WatchEvent | undefined {
     return { type: 'init', acceptedKinds: kinds.map((k) => k.Kind) };
   }
   if (type === 'PUT' || type === '1') {
+    if (wire.AccessMonitoringRule) return { type: 'rule-put', rule: toAccessMonitoringRule(wire.AccessMonitoringRule) };
     if (!wire.AccessRequest) return undefined;
     return { type: 'put', request: toAccessRequest(wire.AccessRequest) };
   }
   if (type === 'DELETE' || type === '2') {
     const header = wire.ResourceHeader;
+    if (header?.Kind === ACCESS_MONITORING_RULE_KIND) return { type: 'rule-delete', name: header.Metadata?.Name ?? '' };
     if (!header || (header.Kind && header.Kind !== 'access_request')) return undefined;
     return { type: 'delete', requestId: header.Metadata?.Name ?? '' };
   }
@@ -157,6 +202,17 @@ export function toPluginData(wire: WirePluginDataSeq, plugin: string): PluginDat
     if (entry) return { ...(entry.Data ?? {}) };
   }
   return undefined;
+}
+
+/** Every entry of `plugin` in a bulk GetPluginData answer (Resource empty), by resource name. */
+export function toPluginDataEntries(wire: WirePluginDataSeq, plugin: string): Array<{ resource: string; data: PluginData }> {
+  const out: Array<{ resource: string; data: PluginData }> = [];
+  for (const item of wire.PluginData ?? []) {
+    const entry = item.Spec?.Entries?.[plugin];
+    const resource = item.Metadata?.Name ?? '';
+    if (entry && resource) out.push({ resource, data: { ...(entry.Data ?? {}) } });
+  }
+  return out;
 }
 
 export function toRoleInfo(wire: WireRole): RoleInfo {

@@ -12,6 +12,7 @@ import * as protoLoader from '@grpc/proto-loader';
 export const PROTO_FILES = [
   'teleport/legacy/client/proto/authservice.proto',
   'teleport/users/v1/users_service.proto',
+  'teleport/accessmonitoringrules/v1/access_monitoring_rules_service.proto',
 ] as const;
 
 export const LOADER_OPTIONS: protoLoader.Options = {
@@ -48,3 +49,4 @@ export function loadTeleportProto(): { definition: protoLoader.PackageDefinition
 /** Full gRPC method paths, as a real cluster serves them. */
 export const AUTH_SERVICE = 'proto.AuthService';
 export const USERS_SERVICE = 'teleport.users.v1.UsersService';
+export const AMR_SERVICE = 'teleport.accessmonitoringrules.v1.AccessMonitoringRulesService';

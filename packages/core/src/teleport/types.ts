@@ -102,14 +102,72 @@ export interface UserInfo {
 
 export type PluginData = Record<string, string>;
 
+/**
+ * An Access Monitoring Rule (teleport.accessmonitoringrules.v1) as the runtime uses it: routing
+ * of notifications and automatic reviews. Fields a server does not know (v16/v17 have no
+ * automatic_review, desired_state or schedules) read as empty.
+ */
+export interface AccessMonitoringRule {
+  /** metadata.name. */
+  name: string;
+  /** Resource kinds the rule applies to, e.g. `access_request`. */
+  subjects: string[];
+  states: string[];
+  /** Predicate expression; see compileRule() for the supported language. */
+  condition: string;
+  /** Absent when the rule does not route notifications. */
+  notification?: { name: string; recipients: string[] };
+  /** Absent when the rule does not review. `decision` is `APPROVED` or `DENIED` on valid rules. */
+  automaticReview?: { integration: string; decision: string; reason: string };
+  /** `reviewed` (needed for automatic reviews) or ''. */
+  desiredState: string;
+  /** Schedule name -> when the rule applies. Empty: always. */
+  schedules: Record<string, AccessMonitoringSchedule>;
+}
+
+export interface AccessMonitoringSchedule {
+  /** IANA zone name; '' means UTC. */
+  timezone: string;
+  shifts: AccessMonitoringShift[];
+}
+
+export interface AccessMonitoringShift {
+  /** `Sunday` ... `Saturday`. */
+  weekday: string;
+  /** `HH:MM`, 24-hour, inclusive. */
+  start: string;
+  /** `HH:MM`, 24-hour, inclusive; after start (a shift never crosses midnight). */
+  end: string;
+}
+
+/** ListAccessMonitoringRulesWithFilter's filter; every member optional (absent = any). */
+export interface AccessMonitoringRuleFilter {
+  /** Every listed subject must be among the rule's subjects. */
+  subjects?: string[];
+  /** spec.notification.name must equal this (a plugin's instance name). */
+  notificationName?: string;
+  /** spec.automatic_review.integration must equal this. */
+  automaticReviewName?: string;
+}
+
 export type WatchEvent =
   | { type: 'init'; acceptedKinds: string[] }
   | { type: 'put'; request: AccessRequest }
-  | { type: 'delete'; requestId: string };
+  | { type: 'delete'; requestId: string }
+  /** Only with WatchOptions.accessMonitoringRules. */
+  | { type: 'rule-put'; rule: AccessMonitoringRule }
+  /** Only with WatchOptions.accessMonitoringRules: the rule's name (DELETE carries only the header). */
+  | { type: 'rule-delete'; name: string };
 
 export interface WatchOptions {
   /** WatchKind.Filter for access_request: keys `id`, `user`, `state`. Applies to PUT only. */
   filter?: { id?: string; user?: string; state?: RequestState };
+  /**
+   * Also watch `access_monitoring_rule` (rule-put / rule-delete events). The watch then asks for
+   * partial success, as the v18 Go plugins do: a caller without `read` on rules (or a server
+   * without them) still gets access requests, and INIT's acceptedKinds shows what was dropped.
+   */
+  accessMonitoringRules?: boolean;
   signal?: AbortSignal;
 }
 
@@ -170,7 +228,16 @@ export interface TeleportClient {
   setAccessRequestState(requestId: string, change: StateChange, signal?: AbortSignal): Promise<void>;
   /** Undefined when the request has no entry for this plugin. */
   getPluginData(resource: string, plugin: string, options?: { kind?: string; signal?: AbortSignal }): Promise<PluginData | undefined>;
-  /** Throws PluginError COMPARE_FAILED when `expect` does not hold, NOT_FOUND for an unknown request. */
+  /**
+   * Every entry of `plugin` (one bulk GetPluginData with an empty resource name). Optional so test
+   * doubles need not implement it; the runtime then reads entry by entry.
+   */
+  listPluginData?(plugin: string, options?: { kind?: string; signal?: AbortSignal }): Promise<Array<{ resource: string; data: PluginData }>>;
+  /**
+   * Throws PluginError COMPARE_FAILED when `expect` does not hold, NOT_FOUND when creating the
+   * entry of a request that does not exist (an existing entry stays writable after the request is
+   * deleted, until the entry itself expires).
+   */
   updatePluginData(update: PluginDataUpdate, signal?: AbortSignal): Promise<void>;
   getRole(name: string, signal?: AbortSignal): Promise<RoleInfo>;
   /**
@@ -185,7 +252,19 @@ export interface TeleportClient {
    * PluginError ACCESS_DENIED without it, NOT_IMPLEMENTED on servers without the RPC.
    */
   listUsers(signal?: AbortSignal): Promise<UserInfo[]>;
+  /**
+   * Access Monitoring Rules matching `filter` (ListAccessMonitoringRulesWithFilter, all pages).
+   * Needs `access_monitoring_rule: [read, list]`: PluginError ACCESS_DENIED without it,
+   * NOT_IMPLEMENTED on servers without the service. Optional so test doubles need not offer it.
+   */
+  listAccessMonitoringRules?(filter: AccessMonitoringRuleFilter, signal?: AbortSignal): Promise<AccessMonitoringRule[]>;
   close(): Promise<void>;
+  /** Opens a fresh connection for new calls (the watchdog's rebuild). Optional for test doubles. */
+  reconnect?(): void;
+  /** Re-reads the identity file now; true when a new identity was taken. Optional for test doubles. */
+  refreshIdentity?(): Promise<boolean>;
+  /** Who we are to Teleport (for error messages). Optional for test doubles. */
+  currentIdentity?(): { username: string; clusterName: string; validUntil: Date; source: string };
 }
 
 /** `[teleport]` as the client needs it (paths already resolved). */

@@ -100,6 +100,45 @@ export interface WireEvent {
   ResourceHeader?: WireResourceHeader | null;
   AccessRequest?: WireAccessRequest | null;
   WatchStatus?: { Spec: { Kinds: WireWatchKind[] } | null } | null;
+  AccessMonitoringRule?: WireAccessMonitoringRule | null;
+}
+
+/** teleport.header.v1.Metadata (snake_case: a modern proto). */
+export interface WireHeaderMetadata {
+  name: string;
+  namespace?: string;
+  description?: string;
+  labels?: Record<string, string>;
+  expires?: WireTimestamp | null;
+  revision?: string;
+}
+
+export interface WireAccessMonitoringRule {
+  metadata: WireHeaderMetadata | null;
+  kind: string;
+  sub_kind: string;
+  version: string;
+  spec: WireAccessMonitoringRuleSpec | null;
+}
+
+export interface WireAccessMonitoringRuleSpec {
+  subjects: string[];
+  states: string[];
+  condition: string;
+  notification: { name: string; recipients: string[] } | null;
+  automatic_review: { integration: string; decision: string; reason?: string } | null;
+  desired_state: string;
+  schedules: Record<string, { time: WireTimeSchedule | null } | null>;
+}
+
+export interface WireTimeSchedule {
+  shifts: Array<{ weekday: string; start: string; end: string }>;
+  timezone: string;
+}
+
+export interface WireListAccessMonitoringRulesResponse {
+  rules: WireAccessMonitoringRule[];
+  next_page_token: string;
 }
 
 export interface WirePingResponse {

@@ -1,12 +1,17 @@
 import { DecorrelatedBackoff, sleep } from '../backoff.js';
 import { PluginError, errorMessage, isPluginError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
-import type { AccessRequest, TeleportClient, WatchEvent, WatchStream } from '../teleport/types.js';
+import type { AccessRequest, PluginData, TeleportClient, WatchEvent, WatchStream } from '../teleport/types.js';
 
-/** An event handed to the dispatcher: a live watch event or a PENDING request found by the re-list after INIT. */
+/**
+ * What the dispatcher is handed: the request as it is now (a live PUT, or a listing by the
+ * reconciliation), or the news that it is gone (a live DELETE, or a reconciliation that found
+ * plugin data for a request that no longer exists). `known` carries plugin data read in bulk by
+ * the reconciliation, per adapter (null = none), so no adapter reads it again.
+ */
 export type WatcherEvent =
-  | { type: 'put'; request: AccessRequest; source: 'watch' | 'list' }
-  | { type: 'delete'; requestId: string; source: 'watch' };
+  | { type: 'put'; request: AccessRequest; source: 'watch' | 'list'; known?: ReadonlyMap<string, PluginData | null> }
+  | { type: 'delete'; requestId: string; source: 'watch' | 'list'; known?: ReadonlyMap<string, PluginData | null> };
 
 export interface WatcherOptions {
   client: TeleportClient;
@@ -18,8 +23,18 @@ export interface WatcherOptions {
   initTimeoutMs?: number;
   /** Reconnect backoff (default 20 ms .. 5 s, as upstream). */
   backoff?: { baseMs: number; capMs: number };
+  /**
+   * A stream that delivers nothing for this long is reopened on a rebuilt connection (default
+   * 10 min). Teleport sends no heartbeats on a watch, so on a quiet cluster this costs one new
+   * stream and one reconciliation per period; a stream that silently stopped delivering
+   * (a half-dead connection) then costs at most this long, not forever.
+   */
+  silenceMs?: number;
+  /** Failed watch attempts in a row after which the connection is rebuilt with re-read credentials (default 3). */
+  rebuildAfterFailures?: number;
   onReadyChange?(ready: boolean): void;
   onReconnect?(): void;
+  /** Every INIT: the caller reconciles (concurrently with reading the stream). */
   onInit?(): void;
 }
 
@@ -29,10 +44,13 @@ export function isConnectionProblem(err: unknown): boolean {
 }
 
 /**
- * One WatchEvents stream for every adapter. Teleport replays nothing after a reconnect (only a
- * new INIT), so after every INIT we list PENDING requests and feed them as PUTs: a request
- * created while we were disconnected is still announced (the Go plugins lose it). Duplicates are
- * harmless: the dispatcher's plugin-data CAS create decides who announces.
+ * One WatchEvents stream for every adapter. Teleport replays nothing after a reconnect (only a new
+ * INIT), so every INIT triggers a reconciliation (onInit) that runs while the new stream is read:
+ * whatever happened while no stream was open is found there, not lost.
+ *
+ * A watchdog reopens a stream that stays silent past `silenceMs`, and after repeated failures the
+ * connection itself is rebuilt with freshly read credentials (a client broken by a closed
+ * connection otherwise never recovers: teleport#67629).
  */
 export class Watcher {
   private readonly options: WatcherOptions;
@@ -40,9 +58,18 @@ export class Watcher {
   private stream: WatchStream | undefined;
   private readyState = false;
   private loop: Promise<void> | undefined;
+  private firstInit: { resolve: () => void; reject: (err: unknown) => void; promise: Promise<void> };
 
   constructor(options: WatcherOptions) {
     this.options = options;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    promise.catch(() => undefined);
+    this.firstInit = { resolve, reject, promise };
   }
 
   get ready(): boolean {
@@ -51,8 +78,27 @@ export class Watcher {
 
   /** Starts watching; the promise settles when the watcher stops (rejects on a fatal error). */
   start(): Promise<void> {
-    this.loop ??= this.run();
+    this.loop ??= this.run().then(
+      () => this.firstInit.resolve(),
+      (err: unknown) => {
+        this.firstInit.reject(err);
+        throw err;
+      },
+    );
     return this.loop;
+  }
+
+  /** Resolves at the first INIT (or when connecting keeps failing past `withinMs`); rejects on a fatal error before it. */
+  async initialised(withinMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), withinMs);
+    });
+    try {
+      return await Promise.race([this.firstInit.promise.then(() => true), timedOut]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   async stop(): Promise<void> {
@@ -68,42 +114,79 @@ export class Watcher {
   }
 
   private async run(): Promise<void> {
-    const { logger } = this.options;
+    const { logger, client } = this.options;
     const signal = this.abort.signal;
     const backoff = new DecorrelatedBackoff(this.options.backoff ?? { baseMs: 20, capMs: 5000 });
+    let failures = 0;
     while (!signal.aborted) {
+      let silent = false;
       try {
-        await this.watchOnce(backoff);
-        // A clean end of the stream (EOF) without our asking is a connection problem too.
+        silent = await this.watchOnce(backoff, () => {
+          failures = 0;
+        });
         if (signal.aborted) break;
-        throw new PluginError('CONNECTION_PROBLEM', 'watch stream ended');
+        if (!silent) throw new PluginError('CONNECTION_PROBLEM', 'watch stream ended');
       } catch (err) {
         this.setReady(false);
         if (signal.aborted) break;
-        if (!isConnectionProblem(err)) {
-          throw new PluginError(isPluginError(err) ? err.code : 'UNKNOWN', `watching access requests failed: ${errorMessage(err)}`, { cause: err });
-        }
+        if (!isConnectionProblem(err)) throw this.fatal(err);
         if (this.options.failFast) {
           throw new PluginError('CONNECTION_PROBLEM', `lost the Teleport watch stream and fail-fast is on: ${errorMessage(err)}`, { cause: err });
         }
+        failures += 1;
         const delay = backoff.next();
-        logger.warn('watch stream lost; reconnecting', { error: errorMessage(err), delayMs: Math.round(delay) });
+        logger.warn('watch stream lost; reconnecting', { error: errorMessage(err), delayMs: Math.round(delay), failures });
         this.options.onReconnect?.();
+        if (failures >= (this.options.rebuildAfterFailures ?? 3)) {
+          failures = 0;
+          await this.rebuild('repeated watch failures');
+        }
         try {
           await sleep(delay, signal);
         } catch {
           break;
         }
+        continue;
       }
+      // The watchdog fired: rebuild the connection and watch again at once.
+      this.setReady(false);
+      this.options.onReconnect?.();
+      await this.rebuild('silent watch stream');
     }
     this.setReady(false);
   }
 
-  private async watchOnce(backoff: DecorrelatedBackoff): Promise<void> {
+  /** New connection (and re-read credentials) for the next stream; streams in flight end on the old one. */
+  private async rebuild(why: string): Promise<void> {
+    const { client, logger } = this.options;
+    if (!client.reconnect) return;
+    try {
+      if (client.refreshIdentity) await client.refreshIdentity();
+    } catch (err) {
+      logger.warn('could not re-read the identity', { error: errorMessage(err) });
+    }
+    client.reconnect();
+    logger.info('rebuilt the Teleport connection', { reason: why });
+  }
+
+  /** Resolves true when the watchdog closed a silent stream, false when the stream ended by itself. */
+  private async watchOnce(backoff: DecorrelatedBackoff, onInit: () => void): Promise<boolean> {
     const { client, logger } = this.options;
     const signal = this.abort.signal;
     const stream = client.watchAccessRequests({ signal });
     this.stream = stream;
+    const silenceMs = this.options.silenceMs ?? 10 * 60_000;
+    let silent = false;
+    let watchdog: NodeJS.Timeout | undefined;
+    const arm = (): void => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => {
+        silent = true;
+        logger.warn('watch stream silent; reopening it on a new connection', { silentForMs: silenceMs });
+        stream.close();
+      }, silenceMs);
+      watchdog.unref();
+    };
     try {
       const iterator = stream[Symbol.asyncIterator]();
       const first = await withTimeout(iterator.next(), this.options.initTimeoutMs ?? 15_000, () => stream.close());
@@ -115,38 +198,40 @@ export class Watcher {
         throw new PluginError('ACCESS_DENIED', `Teleport did not accept a watch on access_request (accepted: ${first.value.acceptedKinds.join(', ')})`);
       }
       backoff.reset();
-      this.options.onInit?.();
+      onInit();
+      arm();
       logger.info('watching access requests');
-      await this.relistPending();
-      if (signal.aborted) return;
       this.setReady(true);
+      this.firstInit.resolve();
+      this.options.onInit?.();
       for (;;) {
         const next = await iterator.next();
-        if (next.done) return;
+        if (next.done) return silent;
+        arm();
         this.deliver(next.value);
       }
+    } catch (err) {
+      if (silent) return true;
+      throw err;
     } finally {
+      clearTimeout(watchdog);
       stream.close();
       if (this.stream === stream) this.stream = undefined;
     }
   }
 
-  /** Feed the PENDING requests that exist now (see the class comment for why). */
-  private async relistPending(): Promise<void> {
-    const { client, logger, onEvent } = this.options;
-    let pending: AccessRequest[];
-    try {
-      pending = await client.listAccessRequests({ state: 'PENDING' }, this.abort.signal);
-    } catch (err) {
-      if (isConnectionProblem(err) || this.abort.signal.aborted) throw err;
-      // Without list permission we still work like the Go plugins (live events only).
-      logger.warn('could not list pending access requests; requests created while disconnected may be missed', {
-        error: errorMessage(err),
-      });
-      return;
+  /** A watch failure no reconnect can fix, said in words a user can act on. */
+  private fatal(err: unknown): PluginError {
+    const identity = this.options.client.currentIdentity?.();
+    const who = identity ? `user "${identity.username}"` : "the plugin's Teleport user";
+    if (isPluginError(err, 'ACCESS_DENIED')) {
+      return new PluginError(
+        'ACCESS_DENIED',
+        `Teleport refused to let ${who} watch access requests (${errorMessage(err)}): its role needs the rule resources [access_request], verbs [list, read] (see examples/roles/access-plugin.yaml)`,
+        { cause: err, userFacing: true },
+      );
     }
-    logger.debug('pending access requests listed', { count: pending.length });
-    for (const request of pending) onEvent({ type: 'put', request, source: 'list' });
+    return new PluginError(isPluginError(err) ? err.code : 'UNKNOWN', `watching access requests failed: ${errorMessage(err)}`, { cause: err });
   }
 
   private deliver(event: WatchEvent): void {
@@ -159,7 +244,7 @@ export class Watcher {
         return;
       case 'init':
         // A second INIT on the same stream would mean the server restarted the watch: treat it
-        // like a reconnect so we re-list.
+        // like a reconnect so we reconcile.
         throw new PluginError('CONNECTION_PROBLEM', 'unexpected second INIT on the watch stream');
     }
   }

@@ -1,4 +1,5 @@
-import type { AccessRequest, Logger } from '@teleport-plugin/core';
+import type { Logger } from '../log/logger.js';
+import type { AccessRequest } from '../teleport/types.js';
 
 /**
  * A plain `local@domain` address, no display name or comments: what upstream accepts from
@@ -9,11 +10,11 @@ export function isEmail(value: string): boolean {
 }
 
 /**
- * Raw recipients of a request: for each requested role its entry in role_to_recipients (or the
- * `*` fallback), plus suggested reviewers that are email addresses. Order kept, duplicates
- * removed; each raw string is later resolved to a Slack channel.
+ * Raw recipients of a request (upstream's rule): for each requested role its entry in
+ * role_to_recipients (or the `*` fallback), plus suggested reviewers that are email addresses.
+ * Order kept, duplicates removed; each string is later resolved by the adapter's bot.
  */
-export function rawRecipients(request: AccessRequest, roleToRecipients: Record<string, string[]>, logger: Logger): string[] {
+export function rawRecipients(request: AccessRequest, roleToRecipients: Readonly<Record<string, readonly string[]>>, logger: Logger): string[] {
   const out = new Set<string>();
   const fallback = roleToRecipients['*'] ?? [];
   for (const role of request.roles) {
@@ -24,7 +25,7 @@ export function rawRecipients(request: AccessRequest, roleToRecipients: Record<s
   if (request.roles.length === 0) for (const r of fallback) out.add(r);
   for (const reviewer of request.suggestedReviewers) {
     if (isEmail(reviewer)) out.add(reviewer);
-    else logger.warn('Suggested reviewer is not an email address, skipped', { reviewer });
+    else logger.warn('suggested reviewer is not an email address; skipped', { reviewer });
   }
   return [...out];
 }

@@ -23,4 +23,12 @@ export interface PluginDataStore {
     modify: (current: PluginData | undefined) => PluginData | undefined,
     signal?: AbortSignal,
   ): Promise<PluginData | undefined>;
+  /**
+   * One compare-and-swap from `base` (what the caller last saw; undefined = no entry) to `next`:
+   * only changed keys are sent, and every key of either is compared, so any concurrent change
+   * fails it with COMPARE_FAILED. No read, no retry. Resolves to what is stored afterwards.
+   */
+  swap(requestId: string, base: PluginData | undefined, next: PluginData, signal?: AbortSignal): Promise<PluginData | undefined>;
+  /** Every entry of this plugin, by request id (one bulk read); undefined when the client cannot list. */
+  list(signal?: AbortSignal): Promise<Map<string, PluginData> | undefined>;
 }

@@ -1,7 +1,7 @@
 import { DecorrelatedBackoff } from '../backoff.js';
 import { PluginError, isPluginError } from '../errors.js';
 import type { PluginData, TeleportClient } from '../teleport/types.js';
-import type { PluginDataStore } from './types.js';
+import type { PluginDataStore } from './pluginDataStoreTypes.js';
 
 export interface PluginDataStoreOptions {
   /** Resource kind (default `access_request`). */
@@ -67,6 +67,26 @@ export function createPluginDataStore(
     },
 
     createAfterRead,
+
+    async swap(requestId, base, next, signal) {
+      const { set, expect } = diff(base ?? {}, next);
+      if (Object.keys(set).length === 0) return storedData(next);
+      if (Object.keys(expect).length === 0) throw new PluginError('BAD_PARAMETER', `plugin data for ${plugin} must have at least one key`);
+      try {
+        await client.updatePluginData({ kind, resource: requestId, plugin, set, expect }, signal);
+      } catch (err) {
+        if (isPluginError(err, 'COMPARE_FAILED')) options.onConflict?.();
+        throw err;
+      }
+      return storedData(next);
+    },
+
+    async list(signal) {
+      if (!client.listPluginData) return undefined;
+      const out = new Map<string, PluginData>();
+      for (const { resource, data } of await client.listPluginData(plugin, { kind, signal })) out.set(resource, data);
+      return out;
+    },
 
     async update(requestId, modify, signal) {
       const backoff = new DecorrelatedBackoff(backoffOptions);

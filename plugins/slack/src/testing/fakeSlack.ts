@@ -28,6 +28,8 @@ export interface FakeSlackMessage {
   blocks: unknown[];
   /** How many times chat.update changed it. */
   updates: number;
+  /** Message metadata (`event_type`, `event_payload`) as posted. */
+  metadata: { event_type: string; event_payload: Record<string, unknown> } | undefined;
 }
 
 export interface FakeSlackEphemeral {
@@ -321,6 +323,7 @@ export class FakeSlack extends HttpFake {
         text: str(args.text),
         blocks: blocksArg(args.blocks),
         updates: 0,
+        metadata: metadataArg(args.metadata),
       };
       this.messages.push(msg);
       return ok({ channel: channel.id, ts: msg.ts, message: { text: msg.text, blocks: msg.blocks, ts: msg.ts, thread_ts: threadTs } });
@@ -357,6 +360,41 @@ export class FakeSlack extends HttpFake {
     api('conversations.info', (args) => {
       const channel = this.resolveChannel(str(args.channel));
       return channel ? ok({ channel: channelJson(channel) }) : slackError('channel_not_found');
+    });
+
+    // Newest first, root messages only, as Slack; metadata only when asked for.
+    api('conversations.history', (args) => {
+      const channel = this.channels.get(str(args.channel));
+      if (!channel) return slackError('channel_not_found');
+      if (channel.isMember === false) return slackError('not_in_channel');
+      const limit = Math.min(1000, Number(args.limit) || 100);
+      const start = Number(str(args.cursor) || '0');
+      const oldest = Number(str(args.oldest) || '0');
+      const all = this.rootMessages(channel.id)
+        .filter((m) => Number(m.ts) >= oldest)
+        .reverse();
+      const page = all.slice(start, start + limit);
+      const more = start + limit < all.length;
+      return ok({
+        messages: page.map((m) => messageJson(m, args.include_all_metadata)),
+        has_more: more,
+        response_metadata: { next_cursor: more ? String(start + limit) : '' },
+      });
+    });
+
+    api('conversations.replies', (args) => {
+      const channel = this.channels.get(str(args.channel));
+      if (!channel) return slackError('channel_not_found');
+      const root = this.findMessage(channel.id, str(args.ts));
+      if (!root) return slackError('thread_not_found');
+      const thread = [root, ...this.replies(channel.id, root.ts)];
+      return ok({ messages: thread.map((m) => messageJson(m, args.include_all_metadata)), has_more: false, response_metadata: { next_cursor: '' } });
+    });
+
+    api('conversations.open', (args) => {
+      const user = str(args.users).split(',')[0] ?? '';
+      if (!this.users.has(user)) return slackError('user_not_found');
+      return ok({ channel: { id: this.imChannel(user) } });
     });
 
     api('conversations.list', () =>
@@ -410,6 +448,29 @@ function blocksArg(value: unknown): unknown[] {
     }
   }
   return [];
+}
+
+/** chat.postMessage's `metadata`: an object in JSON bodies, a JSON string in form bodies. */
+function metadataArg(value: unknown): FakeSlackMessage['metadata'] {
+  let parsed: unknown = value;
+  if (typeof value === 'string' && value) {
+    try {
+      parsed = JSON.parse(value);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!parsed || typeof parsed !== 'object') return undefined;
+  const m = parsed as { event_type?: unknown; event_payload?: unknown };
+  if (typeof m.event_type !== 'string') return undefined;
+  return { event_type: m.event_type, event_payload: (m.event_payload as Record<string, unknown>) ?? {} };
+}
+
+function messageJson(m: FakeSlackMessage, includeMetadata: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = { type: 'message', ts: m.ts, text: m.text, blocks: m.blocks, user: 'UBOT', bot_id: 'BBOT' };
+  if (m.threadTs) out.thread_ts = m.threadTs;
+  if (m.metadata && (includeMetadata === true || includeMetadata === 'true' || includeMetadata === '1')) out.metadata = m.metadata;
+  return out;
 }
 
 function userJson(user: FakeSlackUser): Record<string, unknown> {

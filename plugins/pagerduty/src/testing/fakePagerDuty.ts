@@ -89,7 +89,8 @@ export class FakePagerDuty {
       .route('GET', '/incidents', (c) => this.guard(c, false, () => this.listIncidents(c)))
       .route('POST', '/incidents', (c) => this.guard(c, true, () => this.createIncident(c)))
       .route('PUT', '/incidents/:id', (c, p) => this.guard(c, true, () => this.updateIncident(c, p['id'] ?? '')))
-      .route('POST', '/incidents/:id/notes', (c, p) => this.guard(c, true, () => this.addNote(c, p['id'] ?? '')));
+      .route('POST', '/incidents/:id/notes', (c, p) => this.guard(c, true, () => this.addNote(c, p['id'] ?? '')))
+      .route('GET', '/incidents/:id/notes', (c, p) => this.guard(c, false, () => this.listNotes(p['id'] ?? '')));
   }
 
   get url(): string {
@@ -275,6 +276,13 @@ export class FakePagerDuty {
     if (status === 'resolved' || status === 'acknowledged') found.status = status;
     else if (status !== undefined) return error(400, 2001, 'Invalid Input Provided', [`Unknown status ${String(status)}.`]);
     return { body: { incident: incidentJson(found) } };
+  }
+
+  /** Every note of an incident (PagerDuty does not page this endpoint). */
+  private listNotes(id: string): FakeReply {
+    const found = this.incidents.find((i) => i.id === id);
+    if (!found) return error(404, 2100, 'Not Found');
+    return { body: { notes: found.notes.map((n) => ({ id: n.id, content: n.content, created_at: new Date().toISOString() })) } };
   }
 
   private addNote(call: RecordedCall, id: string): FakeReply {

@@ -1,0 +1,279 @@
+import type { AdapterContext, AdapterHandlers, EventContext } from '../adapter.js';
+import { PluginError, errorMessage, isPluginError, isRetryable } from '../errors.js';
+import type { Logger } from '../log/logger.js';
+import type { AccessRequest, PluginData } from '../teleport/types.js';
+import type { ChatRecipient, MessagingBot } from './bot.js';
+import { LoginsByRole } from './loginsByRole.js';
+import { goMessagesLayout, type MessageLayout, type MessageRef } from './messageLayout.js';
+import { rawRecipients } from './recipients.js';
+import { LOGINS_BY_ROLE_KEY, messageFromData, messageFromRequest, parseLoginsByRole, type RequestMessage } from './requestMessage.js';
+
+export interface MessagingOptions {
+  /** role -> recipients (`*` is the fallback), as the adapter's config holds it. */
+  roleToRecipients: Readonly<Record<string, readonly string[]>>;
+  /** Where message references live in plugin data (default: the Go chat plugins' `messages`). */
+  layout?: MessageLayout;
+  /** Show the logins each role grants (reads users and roles; degrades without permission). Default true. */
+  loginsByRole?: boolean;
+  /**
+   * Repeating a post whose outcome is unknown, when the service cannot be asked, is harmless
+   * (a mail with a fixed Message-ID the receiver de-duplicates). Default false: not repeated.
+   */
+  redoUnknown?: boolean;
+}
+
+type MessagingHandlers = Required<Pick<AdapterHandlers, 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired'>>;
+
+/** A step's failures per destination: permanent ones are logged and skipped, the rest retried. */
+interface Failure {
+  label: string;
+  what: string;
+  err: unknown;
+}
+
+/**
+ * The handlers of a chat or mail adapter, built from its bot (see MessagingBot):
+ *
+ * - announce: one message per recipient (role_to_recipients with `*`, valid suggested reviewers,
+ *   the requester's copy when the bot offers one), each posted at most once, exactly once where the
+ *   bot can find its posts again; message references kept in the Go layout;
+ * - reviews: one reply per review in every thread, in order; then every message re-rendered while
+ *   the request is pending (editable media);
+ * - resolution and expiry: every message re-rendered to its final state (or, for media that
+ *   cannot be edited, one outcome message per thread), and the requester told the outcome once.
+ *
+ * A destination that refuses for good (a deleted channel) is logged and skipped without holding up
+ * the others; anything retryable fails the step, which is then retried for the rest only.
+ */
+export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBot, options: MessagingOptions): MessagingHandlers {
+  const layout = options.layout ?? goMessagesLayout;
+  const logins = options.loginsByRole === false ? undefined : new LoginsByRole(ctx.teleport);
+  const health = healthTracker(ctx);
+  const unknownPolicy = options.redoUnknown ? ('redo' as const) : ('skip' as const);
+
+  /** Runs one effect per destination in parallel; permanent failures logged, retryable ones rethrown together. */
+  async function each<T>(items: readonly T[], label: (item: T) => string, what: string, work: (item: T) => Promise<void>, logger: Logger): Promise<void> {
+    const failures: Failure[] = [];
+    await Promise.all(
+      items.map(async (item) => {
+        try {
+          await work(item);
+          health.ok();
+        } catch (err) {
+          failures.push({ label: label(item), what, err });
+        }
+      }),
+    );
+    settle(failures, logger);
+  }
+
+  function settle(failures: readonly Failure[], logger: Logger): void {
+    let retry: Failure | undefined;
+    for (const f of failures) {
+      health.failed(f.err);
+      if (isPluginError(f.err, 'BUSY') || isRetryable(f.err)) {
+        logger.warn(`${bot.service}: could not ${f.what}; will retry`, { recipient: f.label, error: errorMessage(f.err) });
+        retry ??= f;
+      } else {
+        logger.error(`${bot.service}: could not ${f.what}; skipped`, { recipient: f.label, error: errorMessage(f.err) });
+      }
+    }
+    if (retry) {
+      throw new PluginError(isPluginError(retry.err, 'BUSY') ? 'BUSY' : 'SERVICE_ERROR', `${bot.service}: could not ${retry.what} ${retry.label}: ${errorMessage(retry.err)}`, {
+        cause: retry.err,
+      });
+    }
+  }
+
+  async function recipients(request: AccessRequest, ev: EventContext): Promise<ChatRecipient[]> {
+    const raw = rawRecipients(request, options.roleToRecipients, ev.logger);
+    const found = new Map<string, ChatRecipient>();
+    const failures: Failure[] = [];
+    await Promise.all(
+      raw.map(async (r) => {
+        try {
+          const to = await bot.resolveRecipient(r, ev.signal);
+          if (to) found.set(to.id, found.get(to.id) ?? to);
+          else ev.logger.warn(`${bot.service}: recipient not found; skipped`, { recipient: r });
+        } catch (err) {
+          failures.push({ label: r, what: 'resolve recipient', err });
+        }
+      }),
+    );
+    settle(failures, ev.logger);
+    if (bot.resolveRequester) {
+      const me = await bot.resolveRequester(request.user, ev.signal);
+      // The requester sees the message too, but never as a reviewer (no buttons).
+      if (me) found.set(me.id, { ...me, requester: true });
+    }
+    // Stable order (config order, requester last) keeps effect names and logs predictable.
+    return [...found.values()];
+  }
+
+  /** The references of messages this adapter has posted for the request (ours or a Go plugin's). */
+  const refsOf = (data: PluginData | undefined): MessageRef[] => layout.refs(data);
+
+  async function announce(request: AccessRequest, ev: EventContext): Promise<void> {
+    const data = ev.data;
+    if (refsOf(data).length > 0 && !hasPostRecords(data)) {
+      ev.logger.debug('messages already posted (by a Go plugin); not posting again');
+      return;
+    }
+    const targets = await recipients(request, ev);
+    if (targets.length === 0) {
+      ev.logger.warn('No channel to post: no recipient resolved for this request (check role_to_recipients)');
+      return;
+    }
+    const known = parseLoginsByRole(data);
+    const loginsByRole = known ?? (data?.[LOGINS_BY_ROLE_KEY] === undefined ? await logins?.of(request, ev.logger, ev.signal) : undefined);
+    const message = messageFromRequest(request, ctx.cluster, loginsByRole);
+    const record = (d: PluginData, result: string): PluginData => {
+      const ref = layout.decode(result);
+      let next = ref ? layout.withRef(d, ref) : d;
+      // Kept so the message can be rebuilt as it was after the request is gone.
+      if (loginsByRole && next[LOGINS_BY_ROLE_KEY] === undefined) next = { ...next, [LOGINS_BY_ROLE_KEY]: JSON.stringify(loginsByRole) };
+      return next;
+    };
+    await each(
+      targets,
+      (t) => t.label,
+      'post the request message to',
+      async (to) => {
+        await ev.once(postEffect(to), async (signal) => layout.encode(await bot.post(to, message, signal)), {
+          ifUnknown: unknownPolicy,
+          record,
+          ...(bot.findPost && {
+            find: async (signal) => {
+              const ref = await bot.findPost!(to, message, signal);
+              return ref && layout.encode(ref);
+            },
+          }),
+        });
+      },
+      ev.logger,
+    );
+  }
+
+  async function replies(request: AccessRequest, added: readonly AccessRequest['reviews'][number][], ev: EventContext): Promise<void> {
+    const refs = refsOf(ev.data);
+    if (refs.length === 0) {
+      ev.logger.debug('no messages for this request; reviews not posted');
+      return;
+    }
+    const first = request.reviews.length - added.length;
+    const message = messageFromRequest(request, ctx.cluster, parseLoginsByRole(ev.data));
+    // Threads in parallel; within a thread, reviews in order, and a thread that failed gets no
+    // later reply until a retry resumes it.
+    await each(
+      refs,
+      (ref) => layout.encode(ref),
+      'post a review reply in',
+      async (thread) => {
+        for (const [k, review] of added.entries()) {
+          const reply = { index: first + k, review };
+          await ev.once(`reply/${reply.index}/${layout.encode(thread)}`, (signal) => bot.reply(thread, reply, message, signal), {
+            ifUnknown: unknownPolicy,
+            ...(bot.findReply && { find: async (signal) => ((await bot.findReply!(thread, reply, message, signal)) ? 'found' : undefined) }),
+          });
+        }
+      },
+      ev.logger,
+    );
+    if (message.status === 'PENDING' && bot.update) await rerender(refs, message, ev);
+  }
+
+  async function rerender(refs: readonly MessageRef[], message: RequestMessage, ev: EventContext): Promise<void> {
+    const update = bot.update!.bind(bot);
+    const requesterCopies = requesterRefs(ev.data);
+    await each(
+      refs,
+      (ref) => layout.encode(ref),
+      'update the message in',
+      (ref) => update(ref, message, requesterCopies.has(layout.encode(ref)), ev.signal),
+      ev.logger,
+    );
+  }
+
+  async function finish(message: RequestMessage, ev: EventContext): Promise<void> {
+    const refs = refsOf(ev.data);
+    if (refs.length === 0) ev.logger.debug('no messages to update for this request');
+    if (bot.update) {
+      await rerender(refs, message, ev);
+    } else if (bot.postOutcome) {
+      const postOutcome = bot.postOutcome.bind(bot);
+      await each(
+        refs,
+        (ref) => layout.encode(ref),
+        'send the outcome in',
+        async (thread) => {
+          await ev.once(`outcome/${layout.encode(thread)}`, (signal) => postOutcome(thread, message, signal), {
+            ifUnknown: unknownPolicy,
+            ...(bot.findOutcome && { find: async (signal) => ((await bot.findOutcome!(thread, message, signal)) ? 'found' : undefined) }),
+          });
+        },
+        ev.logger,
+      );
+    }
+    if (bot.notifyRequester && (message.status === 'APPROVED' || message.status === 'DENIED' || message.status === 'EXPIRED')) {
+      const notify = bot.notifyRequester.bind(bot);
+      await each(
+        [message.user],
+        (user) => user,
+        'tell the requester the outcome',
+        async () => {
+          await ev.once(`notice/${message.status}`, (signal) => notify(message, signal), {
+            ifUnknown: unknownPolicy,
+            ...(bot.findRequesterNotice && { find: async (signal) => ((await bot.findRequesterNotice!(message, signal)) ? 'found' : undefined) }),
+          });
+        },
+        ev.logger,
+      );
+    }
+  }
+
+  return {
+    onPending: (request, ev) => announce(request, ev),
+    onReviewed: (request, added, ev) => replies(request, added, ev),
+    onResolved: (request, ev) => finish(messageFromRequest(request, ctx.cluster, parseLoginsByRole(ev.data)), ev),
+    onExpired: (requestId, ev) => finish(messageFromData(requestId, ev.data, ctx.cluster, 'EXPIRED'), ev),
+  };
+}
+
+/** The effect of posting to one recipient; the requester's copy is named apart so later renders know it. */
+function postEffect(to: ChatRecipient): string {
+  return to.requester ? `post/requester/${to.id}` : `post/${to.id}`;
+}
+
+/** Encoded refs of the requester's own copies (from their post records). */
+function requesterRefs(data: PluginData | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const [key, value] of Object.entries(data ?? {})) {
+    if (key.startsWith('fx/post/requester/') && value.startsWith('ok:')) out.add(value.slice(3));
+  }
+  return out;
+}
+
+/** Whether this adapter's plugin data holds our own post records (else existing messages are a Go plugin's). */
+function hasPostRecords(data: PluginData | undefined): boolean {
+  return data !== undefined && Object.keys(data).some((k) => k.startsWith('fx/post/'));
+}
+
+/**
+ * A refused credential (401/403, Slack's invalid_auth...) breaks every later call too: show it on
+ * /readyz and in `check` until a call succeeds again.
+ */
+function healthTracker(ctx: AdapterContext<unknown>): { ok(): void; failed(err: unknown): void } {
+  let unhealthy = false;
+  return {
+    ok() {
+      if (!unhealthy) return;
+      unhealthy = false;
+      ctx.reportHealth(true);
+    },
+    failed(err) {
+      if (!isPluginError(err) || !err.userFacing) return;
+      unhealthy = true;
+      ctx.reportHealth(false, errorMessage(err));
+    },
+  };
+}
