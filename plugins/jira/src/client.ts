@@ -355,34 +355,41 @@ export class JiraClient {
   }
 
   /**
-   * Moves the issue to `status` (compared case-insensitively) with the transition leading there.
-   * Idempotent: an issue already there is left alone, and a transition whose answer was lost is
-   * settled by reading the status again, never by posting blindly.
+   * Moves the issue to `status` (compared case-insensitively) with the transition leading there;
+   * given several statuses, to the first one its workflow can reach (and not at all when it is in
+   * one of them already). Idempotent: an issue already there is left alone, and a transition
+   * whose answer was lost is settled by reading the status again, never by posting blindly.
    */
-  async transitionTo(issueIdOrKey: string, status: string, signal?: AbortSignal): Promise<'moved' | 'already'> {
-    const target = status.toLowerCase();
+  async transitionTo(issueIdOrKey: string, status: string | readonly string[], signal?: AbortSignal): Promise<'moved' | 'already'> {
+    const wanted = (typeof status === 'string' ? [status] : [...status]).map((s) => s.toLowerCase());
+    const first = typeof status === 'string' ? status : (status[0] ?? '');
     for (let round = 1; ; round++) {
       const current = await this.call('GET /rest/api/2/issue/{id}?expand=transitions', true, signal, (sdk) =>
         sdk.issues.getIssue({ issueIdOrKey: enc(issueIdOrKey), fields: ['status'], expand: 'transitions' }),
       );
       const issue = toIssue(current);
-      if (issue.status.name.toLowerCase() === target) return round === 1 ? 'already' : 'moved';
-      const transition = issue.transitions.find((t) => t.to.name.toLowerCase() === target);
+      if (wanted.includes(issue.status.name.toLowerCase())) return round === 1 ? 'already' : 'moved';
+      let transition: JiraTransition | undefined;
+      for (const target of wanted) {
+        transition = issue.transitions.find((t) => t.to.name.toLowerCase() === target);
+        if (transition) break;
+      }
       if (!transition) {
         throw refusal(
           this.op('POST /rest/api/2/issue/{id}/transitions', true),
-          `issue ${issue.key || issue.id} cannot move from "${issue.status.name}" to "${status}": its workflow has no such transition (the ${this.options.issueType} workflow needs transitions to Approved, Denied and Expired)`,
+          `issue ${issue.key || issue.id} cannot move from "${issue.status.name}" to "${first}": its workflow has no such transition (the ${this.options.issueType} workflow needs transitions to Approved, Denied and Expired)`,
         );
       }
+      const chosen = transition;
       try {
         await this.call('POST /rest/api/2/issue/{id}/transitions', false, signal, (sdk) =>
-          sdk.issues.doTransition({ issueIdOrKey: enc(issueIdOrKey), transition: { id: transition.id } }),
+          sdk.issues.doTransition({ issueIdOrKey: enc(issueIdOrKey), transition: { id: chosen.id } }),
         );
         return 'moved';
       } catch (err) {
         // It may have happened: look before trying again.
         if (!isOutcomeUnknown(err) || round >= 3) throw err;
-        this.options.logger?.debug('Jira transition outcome unknown; reading the status again', { issue: issueIdOrKey, status });
+        this.options.logger?.debug('Jira transition outcome unknown; reading the status again', { issue: issueIdOrKey, status: first });
       }
     }
   }

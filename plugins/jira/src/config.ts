@@ -14,8 +14,11 @@ export interface WebhookAuthConfig {
    * that cannot sign (older Jira Server/Data Center).
    */
   token: string | undefined;
-  /** `[http] basic_auth` (or credentials in `http.public_addr`) is set: the shared server checks it. */
-  basicAuth: boolean;
+  /**
+   * `[http] basic_auth` (or credentials in `http.public_addr`). Without a secret or token the
+   * shared server checks it; with one, the webhook checks it itself and accepts either proof.
+   */
+  basicAuth: { user: string; password: string } | undefined;
   /** `[http.tls] verify_client_cert = true`: only callers with a trusted client certificate get through. */
   clientCert: boolean;
   /**
@@ -50,8 +53,11 @@ export function parseJiraConfig(section: ConfigSection, ctx: ConfigContext): Jir
   } catch {
     throw section.error('url', 'a URL starting with https:// (e.g. "https://example.atlassian.net")');
   }
-  // Upstream refuses anything but https: the API token travels in every request.
-  if (parsed.protocol !== 'https:') throw section.error('url', 'a URL starting with https:// (the API token is sent with every call)');
+  // Upstream refuses anything but https: the API token travels in every request. Plain http is
+  // accepted only for this machine (a local fake in demos and tests), where nothing travels.
+  if (parsed.protocol !== 'https:' && !(parsed.protocol === 'http:' && isLoopback(parsed.hostname))) {
+    throw section.error('url', 'a URL starting with https:// (the API token is sent with every call)');
+  }
   if (parsed.search || parsed.hash) throw section.error('url', 'a base URL without a query or fragment');
   if (parsed.username || parsed.password) throw section.error('url', 'a URL without credentials (use username and api_token)');
 
@@ -65,6 +71,10 @@ export function parseJiraConfig(section: ConfigSection, ctx: ConfigContext): Jir
 
   const webhook = parseWebhookAuth(section, ctx);
   return { url: parsed.toString().replace(/\/+$/, ''), username, apiToken, project, issueType, webhook };
+}
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '[::1]' || /^127(?:\.\d{1,3}){3}$/.test(hostname);
 }
 
 function parseWebhookAuth(section: ConfigSection, ctx: ConfigContext): WebhookAuthConfig {
@@ -100,28 +110,10 @@ function parseWebhookAuth(section: ConfigSection, ctx: ConfigContext): WebhookAu
   return { secret, token, basicAuth, clientCert, allowUnauthenticated };
 }
 
-/**
- * What `[http]` already enforces for every caller. Core has parsed and validated the table; this
- * only looks whether basic auth (its own table, or `user:pass@` in `public_addr`) or client
- * certificates are on. (A `ctx.http` with the parsed HttpServerConfig would make this re-read
- * unnecessary.)
- */
-function httpAuthentication(ctx: ConfigContext): { basicAuth: boolean; clientCert: boolean } {
-  const http = ctx.root().section('http');
-  if (!http.present) return { basicAuth: false, clientCert: false };
-  const user = http.section('basic_auth').string('user');
-  let urlCredentials = false;
-  const publicAddr = http.string('public_addr')?.trim();
-  if (publicAddr) {
-    try {
-      const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(publicAddr) ? publicAddr : `https://${publicAddr}`);
-      urlCredentials = url.username !== '';
-    } catch {
-      urlCredentials = false;
-    }
-  }
-  const clientCert = http.section('tls').bool('verify_client_cert', false);
-  return { basicAuth: Boolean(user && user.trim()) || urlCredentials, clientCert };
+/** What `[http]` already enforces for every caller (core has parsed and validated the table). */
+function httpAuthentication(ctx: ConfigContext): { basicAuth: { user: string; password: string } | undefined; clientCert: boolean } {
+  const http = ctx.http();
+  return { basicAuth: http?.basicAuth, clientCert: http?.verifyClientCert === true };
 }
 
 /** One line for `check`: how the webhook is protected, and a warning when it is not. */
@@ -158,7 +150,8 @@ project = "MYPROJ"
 # Issue type (default "Task").
 issue_type = "Task"
 
-# The webhook (POST on the [http] server) must be authenticated. Use at least one of:
+# The Jira admin webhook (Issue updated events) points at https://<public_addr>/jira/ (the Go
+# plugin's https://<public_addr>/ works too). It must be authenticated; use at least one of:
 # - the secret of the Jira admin webhook (System > WebHooks > Secret): Jira signs each delivery
 #   with it (X-Hub-Signature: sha256=...). Same value forms as api_token.
 webhook_secret = "/var/lib/teleport/plugins/jira/webhook-secret"

@@ -1,10 +1,19 @@
-// Public entry of @teleport-plugin/jira. The adapter itself (default export) comes with the
-// ticketing kit; for now: config, client, texts and the webhook's pure parts.
+// Public entry of @teleport-plugin/jira. The default export is the adapter.
+import { jiraAdapter } from './adapter.js';
+
+export default jiraAdapter;
+export { jiraAdapter, createJiraAdapter, createJiraHandlers, startupCheck, ADAPTER_NAME, ADAPTER_VERSION } from './adapter.js';
+export type { JiraTuning } from './adapter.js';
 export { parseJiraConfig, describeWebhookAuth, exampleConfig, DEFAULT_ISSUE_TYPE } from './config.js';
 export type { JiraConfig, WebhookAuthConfig } from './config.js';
 export { JiraClient, classifyJiraError, jiraErrorText, normalizeBody, jqlString, JIRA_SERVICE, REQUIRED_PERMISSIONS } from './client.js';
 export type { JiraClientOptions, NewIssue, IssueRef, FindIssueOptions, JiraPermission } from './client.js';
 export { checkJira, REQUIRED_STATUSES } from './check.js';
+export { JiraTracker, RESOLUTION_STATUSES, OPEN_EFFECT, commentText, commentMarker } from './tracker.js';
+export { jiraSnapshot, jiraPluginData, ISSUE_ID_KEY, ISSUE_KEY_KEY } from './pluginData.js';
+export { jiraWebhookRoutes, authenticateDelivery, TELEPORT_REASON_LIMIT } from './webhookRoute.js';
+export type { WebhookTuning, WebhookResult } from './webhookRoute.js';
+export { jiraDemo, DEMO_USERNAME, DEMO_API_TOKEN, DEMO_WEBHOOK_SECRET, DEMO_PROJECT, DEMO_JIRA_REVIEWER, DEMO_APPROVAL_REASON } from './demo.js';
 export * from './render.js';
 export {
   verifyWebhookAuth,

@@ -4,8 +4,8 @@ import { jiraTime, type JiraChangelogEntry, type JiraComment, type JiraUser } fr
 
 /*
  * The pure half of the webhook: who may call it, what a delivery says, and what the issue's
- * history says about who decided and why. No I/O here; the handler (a later stage) fetches the
- * issue and asks Teleport.
+ * history says about who decided and why. No I/O here; webhookRoute.ts fetches the issue and
+ * asks Teleport.
  */
 
 /** Jira Cloud's documented limit for a webhook payload (the Go plugin answers 413 above it). */
@@ -32,7 +32,8 @@ export interface WebhookDelivery {
 
 export type WebhookAuthResult =
   | { ok: true; by: 'signature' | 'token' | 'none' }
-  | { ok: false; reason: string };
+  /** `missing`: the call carried none of the configured credentials (rather than a wrong one). */
+  | { ok: false; reason: string; missing?: boolean };
 
 /**
  * Whether a delivery proves one of the configured shared secrets. With neither configured it
@@ -58,7 +59,7 @@ export function verifyWebhookAuth(delivery: WebhookDelivery, secrets: WebhookSec
     return sameSecret(given, token) ? { ok: true, by: 'token' } : { ok: false, reason: 'the webhook URL token does not match jira.webhook_token' };
   }
   const expected = [secret ? `an ${SIGNATURE_HEADER} header` : '', token ? `a ?${TOKEN_PARAM}= parameter` : ''].filter(Boolean).join(' or ');
-  return { ok: false, reason: `the call carries no credentials (expected ${expected})` };
+  return { ok: false, reason: `the call carries no credentials (expected ${expected})`, missing: true };
 }
 
 /** The signature Jira would send for `body`: `sha256=<hex>`. */

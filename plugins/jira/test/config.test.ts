@@ -41,7 +41,13 @@ test('the Go fixture loads unchanged (its webhook is protected by [http] basic_a
   assert.equal(c.apiToken, 'token');
   assert.equal(c.project, 'REQUESTS');
   assert.equal(c.issueType, 'Task');
-  assert.deepEqual(c.webhook, { secret: undefined, token: undefined, basicAuth: true, clientCert: false, allowUnauthenticated: false });
+  assert.deepEqual(c.webhook, {
+    secret: undefined,
+    token: undefined,
+    basicAuth: { user: 'jira', password: 'jira-webhook-password' },
+    clientCert: false,
+    allowUnauthenticated: false,
+  });
   assert.deepEqual(loaded.reportUnknownKeys(), []);
   assert.deepEqual(loaded.warnings, []);
 });
@@ -85,14 +91,14 @@ test('webhook authentication: any one way is enough', () => {
   assert.equal(viaToken.webhook.token, '0123456789abcdefXYZ');
 
   const viaUrlCredentials = parse(`${BASE}[http]\npublic_addr = "https://jira:pw@plugins.example.com"\n`);
-  assert.equal(viaUrlCredentials.webhook.basicAuth, true);
+  assert.deepEqual(viaUrlCredentials.webhook.basicAuth, { user: 'jira', password: 'pw' });
 
   const viaClientCert = parse(`${BASE}[http]\nhttps_key_file = "/k"\nhttps_cert_file = "/c"\n[http.tls]\nverify_client_cert = true\n`);
   assert.equal(viaClientCert.webhook.clientCert, true);
   assert.equal(describeWebhookAuth(viaClientCert.webhook).ok, true);
 
   const both = parse(`${BASE}${SECRET}[http.basic_auth]\nuser = "jira"\npassword = "pw"\n`);
-  assert.equal(both.webhook.basicAuth, true);
+  assert.deepEqual(both.webhook.basicAuth, { user: 'jira', password: 'pw' });
   assert.equal(both.webhook.secret, 'a-long-webhook-secret');
   assert.match(describeWebhookAuth(both.webhook).detail, /X-Hub-Signature.*basic auth/);
 });
@@ -123,6 +129,11 @@ test('no webhook authentication at all is refused, naming every way to fix it', 
 test('mistakes name the key and what was expected', () => {
   expectConfigError(`[jira]\nusername = "u"\napi_token = "t"\n${SECRET}`, '[jira] url');
   expectConfigError(`[jira]\nurl = "http://x.atlassian.net"\nusername = "u"\napi_token = "t"\n${SECRET}`, '[jira] url', 'https://', 'got "http://x.atlassian.net"');
+  // Plain http only for this machine (demos, local fakes): nothing travels over a network there.
+  for (const local of ['http://127.0.0.1:8080', 'http://localhost:8080/jira', 'http://[::1]:8080']) {
+    assert.equal(parse(`[jira]\nurl = "${local}"\nusername = "u"\napi_token = "t"\n${SECRET}`).url, local.replace(/\/$/, ''));
+  }
+  expectConfigError(`[jira]\nurl = "http://10.0.0.1"\nusername = "u"\napi_token = "t"\n${SECRET}`, '[jira] url', 'https://');
   expectConfigError(`[jira]\nurl = "not a url"\nusername = "u"\napi_token = "t"\n${SECRET}`, '[jira] url', 'https://');
   expectConfigError(`[jira]\nurl = "https://x.atlassian.net/?a=b"\nusername = "u"\napi_token = "t"\n${SECRET}`, '[jira] url', 'without a query');
   expectConfigError(`[jira]\nurl = "https://u:p@x.atlassian.net"\nusername = "u"\napi_token = "t"\n${SECRET}`, '[jira] url', 'without credentials');
