@@ -230,6 +230,13 @@ export interface DemoService {
   section: Record<string, unknown>;
   /** Extra top-level tables to merge into the demo config (e.g. `role_to_recipients`). */
   topLevel?: Record<string, unknown>;
+  /**
+   * Decides a pending request the way the service's own users would (a Jira issue moved to
+   * Approved, whose webhook approves it), for the demo's "to be approved" request. Resolves to a
+   * line saying what happened, or undefined when the service has nothing to do with the request
+   * (then the demo's reviewer approves it in Teleport). Optional.
+   */
+  approve?(requestId: string): Promise<string | undefined>;
   /** Human-readable lines describing what the fake service received so far. */
   describe(): string[];
   close(): Promise<void>;
