@@ -140,6 +140,36 @@ describe('reconciliation', () => {
     }
   });
 
+  it('reviews whose delivery failed are still delivered when the request is deleted before the next try', async () => {
+    const tp = new MemoryTeleport();
+    const log: string[] = [];
+    let failing = true;
+    const runtime = await start(tp, log, {}, {
+      onReviewed: async (req, added, ev) => {
+        if (failing) throw new Error('service down');
+        await ev.once(`reviewed:${req.id}:${added.map((r) => r.author).join('+')}`, async () => void log.push(`reviewed:${req.id}:${added.map((r) => r.author).join('+')}`));
+      },
+    });
+    try {
+      tp.put(makeRequest('r1'));
+      await waitUntil(() => log.includes('pending:r1'), 'announced');
+      tp.review('r1', 'bob', 'APPROVED', 'fine');
+      await waitUntil(() => (tp.pluginData('r1', 'chat')?.reviews_undelivered ?? '').includes('bob'), 'the undelivered review kept');
+      await runtime.idle();
+      failing = false;
+      tp.remove('r1');
+      await waitUntil(() => log.includes('expired:r1'), 'the expiry');
+      await runtime.idle();
+      assert.deepEqual(log, ['pending:r1', 'reviewed:r1:bob', 'expired:r1']);
+      const data = tp.pluginData('r1', 'chat');
+      assert.equal(data?.reviews_count, '1');
+      assert.equal(data?.reviews_undelivered, undefined);
+      assert.equal(data?.resolution, 'EXPIRED');
+    } finally {
+      await runtime.stop();
+    }
+  });
+
   it('a restart with many finished pending requests reads plugin data in bulk and calls no handler', async () => {
     const tp = new MemoryTeleport();
     const log: string[] = [];

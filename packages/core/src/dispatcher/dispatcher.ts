@@ -14,7 +14,7 @@ import type { AccessRequest, AccessReview, PluginData } from '../teleport/types.
 import type { WatcherEvent } from '../watcher/watcher.js';
 import { eventContext } from '../ledger/eventContext.js';
 import { KeyedQueue } from './keyedQueue.js';
-import { ANNOUNCED_KEY } from './lifecycle.js';
+import { ANNOUNCED_KEY, UNDELIVERED_REVIEWS_KEY, decodeReviews, encodeReviews, requestFromData } from './lifecycle.js';
 
 /** One adapter as the dispatcher sees it. */
 export interface DispatchTarget {
@@ -235,8 +235,19 @@ export class Dispatcher {
     }
 
     if (!(await this.announce(target, ledger, request, logger))) return;
-    if (request && !(await this.deliverReviews(target, ledger, request, logger))) return;
+    // Gone: its reviews left with it; deliver the ones seen but not yet delivered first.
+    const reviewed = request ?? this.goneWithReviews(ledger);
+    if (reviewed && !(await this.deliverReviews(target, ledger, reviewed, logger))) return;
     await this.resolve(target, ledger, request, logger);
+  }
+
+  /** A gone request rebuilt with the reviews this adapter saw but had not delivered, if any. */
+  private goneWithReviews(ledger: RequestLedger): AccessRequest | undefined {
+    const data = ledger.data;
+    if (!data) return undefined;
+    const reviews = decodeReviews(data[UNDELIVERED_REVIEWS_KEY]);
+    if (reviews.length <= parseReviewsCount(data[REVIEWS_COUNT_KEY])) return undefined;
+    return requestFromData(ledger.requestId, data, reviews);
   }
 
   /** Step 1. False when the step is not done (failed, or another instance is on it). */
@@ -276,11 +287,26 @@ export class Dispatcher {
     logger.debug('new reviews', { count: added.length });
     if (target.handlers.onReviewed) {
       const onReviewed = target.handlers.onReviewed.bind(target.handlers);
-      if (!(await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev)))) return false;
+      if (!(await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev)))) {
+        // Kept for later: should the request be deleted before they are delivered, these
+        // reviews would otherwise be gone with it.
+        await ledger
+          .update((current) => {
+            if (current === undefined) return undefined;
+            const encoded = encodeReviews(request.reviews);
+            return current[UNDELIVERED_REVIEWS_KEY] === encoded || decodeReviews(current[UNDELIVERED_REVIEWS_KEY]).length >= total
+              ? undefined
+              : { ...current, [UNDELIVERED_REVIEWS_KEY]: encoded };
+          })
+          .catch((err: unknown) => logger.debug('could not keep the undelivered reviews', { error: errorMessage(err) }));
+        return false;
+      }
     }
     await ledger.update((current) => {
       if (current === undefined || parseReviewsCount(current[REVIEWS_COUNT_KEY]) >= total) return undefined;
-      return { ...current, [REVIEWS_COUNT_KEY]: formatReviewsCount(total) };
+      const next: PluginData = { ...current, [REVIEWS_COUNT_KEY]: formatReviewsCount(total) };
+      if (next[UNDELIVERED_REVIEWS_KEY] !== undefined && decodeReviews(next[UNDELIVERED_REVIEWS_KEY]).length <= total) next[UNDELIVERED_REVIEWS_KEY] = '';
+      return next;
     });
     return true;
   }
