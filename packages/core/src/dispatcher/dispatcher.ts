@@ -269,11 +269,13 @@ export class Dispatcher {
         if (!(await ledger.claim(ANNOUNCED_KEY, record.raw, claim))) continue;
         logger.info('taking over the announcement of a request another instance left unfinished', { previousOwner: record.owner });
       }
+      const markAnnounced = (): Promise<void> => ledger.settle(ANNOUNCED_KEY, claim, '');
       if (request && target.handlers.onPending) {
         const onPending = target.handlers.onPending.bind(target.handlers);
-        if (!(await this.invoke(target, ledger, 'onPending', logger, (ev) => onPending(request, ev)))) return false;
+        if (!(await this.invoke(target, ledger, 'onPending', logger, (ev) => onPending(request, ev), markAnnounced))) return false;
+      } else {
+        await markAnnounced();
       }
-      await ledger.settle(ANNOUNCED_KEY, claim, '');
       return true;
     }
   }
@@ -285,9 +287,17 @@ export class Dispatcher {
     if (total <= delivered) return true;
     const added: readonly AccessReview[] = request.reviews.slice(delivered);
     logger.debug('new reviews', { count: added.length });
+    const record = async (): Promise<void> => {
+      await ledger.update((current) => {
+        if (current === undefined || parseReviewsCount(current[REVIEWS_COUNT_KEY]) >= total) return undefined;
+        const next: PluginData = { ...current, [REVIEWS_COUNT_KEY]: formatReviewsCount(total) };
+        if (next[UNDELIVERED_REVIEWS_KEY] !== undefined && decodeReviews(next[UNDELIVERED_REVIEWS_KEY]).length <= total) next[UNDELIVERED_REVIEWS_KEY] = '';
+        return next;
+      });
+    };
     if (target.handlers.onReviewed) {
       const onReviewed = target.handlers.onReviewed.bind(target.handlers);
-      if (!(await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev)))) {
+      if (!(await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev), record))) {
         // Kept for later: should the request be deleted before they are delivered, these
         // reviews would otherwise be gone with it.
         await ledger
@@ -301,13 +311,9 @@ export class Dispatcher {
           .catch((err: unknown) => logger.debug('could not keep the undelivered reviews', { error: errorMessage(err) }));
         return false;
       }
+    } else {
+      await record();
     }
-    await ledger.update((current) => {
-      if (current === undefined || parseReviewsCount(current[REVIEWS_COUNT_KEY]) >= total) return undefined;
-      const next: PluginData = { ...current, [REVIEWS_COUNT_KEY]: formatReviewsCount(total) };
-      if (next[UNDELIVERED_REVIEWS_KEY] !== undefined && decodeReviews(next[UNDELIVERED_REVIEWS_KEY]).length <= total) next[UNDELIVERED_REVIEWS_KEY] = '';
-      return next;
-    });
     return true;
   }
 
@@ -326,20 +332,21 @@ export class Dispatcher {
       return;
     }
     const reason = request?.resolveReason ?? '';
+    const record = async (): Promise<void> => {
+      await ledger.update((current) => {
+        if (current === undefined || (current[RESOLUTION_KEY] ?? '') !== '') return undefined;
+        return { ...current, [RESOLUTION_KEY]: tag, [RESOLVE_REASON_KEY]: reason };
+      });
+    };
     let ok = true;
     if (request === undefined) {
       const onExpired = target.handlers.onExpired?.bind(target.handlers);
-      if (onExpired) ok = await this.invoke(target, ledger, 'onExpired', logger, (ev) => onExpired(ledger.requestId, ev));
+      ok = onExpired ? await this.invoke(target, ledger, 'onExpired', logger, (ev) => onExpired(ledger.requestId, ev), record) : (await record(), true);
     } else {
       const onResolved = target.handlers.onResolved?.bind(target.handlers);
-      if (onResolved) ok = await this.invoke(target, ledger, 'onResolved', logger, (ev) => onResolved(request, ev));
+      ok = onResolved ? await this.invoke(target, ledger, 'onResolved', logger, (ev) => onResolved(request, ev), record) : (await record(), true);
     }
-    if (!ok) return;
-    await ledger.update((current) => {
-      if (current === undefined || (current[RESOLUTION_KEY] ?? '') !== '') return undefined;
-      return { ...current, [RESOLUTION_KEY]: tag, [RESOLVE_REASON_KEY]: reason };
-    });
-    logger.debug('request resolved', { resolution: tag });
+    if (ok) logger.debug('request resolved', { resolution: tag });
   }
 
   /**
@@ -356,6 +363,12 @@ export class Dispatcher {
     handler: HandlerName,
     logger: Logger,
     call: (ev: EventContext) => Promise<void>,
+    /**
+     * Records the step once the handler succeeded, inside the same attempt: it joins the effects'
+     * records written behind (one compare-and-swap), and if any of them cannot be stored the
+     * attempt counts as failed and is retried (the handler then finds its effects done).
+     */
+    record: () => Promise<void>,
   ): Promise<boolean> {
     const metrics = this.options.metrics;
     const labels = { adapter: target.name, handler };
@@ -398,7 +411,16 @@ export class Dispatcher {
         if (onHalt) this.halted.signal.removeEventListener('abort', onHalt);
         metrics?.handlerDuration.observe(labels, (performance.now() - started) / 1000);
       }
-      if (!failed) return true;
+      if (!failed) {
+        try {
+          await record();
+          return true;
+        } catch (err) {
+          failed = true;
+          failure = err;
+          logger.debug('the step could not be recorded; trying again', { handler, error: errorMessage(err) });
+        }
+      }
       if (this.halted.signal.aborted) throw new PluginError('SHUTDOWN', `${handler} abandoned at shutdown`, { cause: failure });
       await this.settled(running, handler, logger);
       const busy = isPluginError(failure, 'BUSY');
