@@ -376,9 +376,10 @@ export class Dispatcher {
     for (let attempt = 1; ; attempt++) {
       // Each retry starts from what Teleport holds now: a replica may have written meanwhile.
       if (attempt > 1) await ledger.load(true);
-      const timeout = new AbortController();
-      const signal = AbortSignal.any([timeout.signal, this.halted.signal]);
-      const ev = eventContext(ledger, logger, signal, attempt);
+      // One controller (one signal, one timer) per attempt, aborted by the timeout or by a halt;
+      // every service call of the attempt shares it.
+      const abort = new AbortController();
+      const ev = eventContext(ledger, logger, abort.signal, attempt);
       const started = performance.now();
       let timer: NodeJS.Timeout | undefined;
       let onHalt: (() => void) | undefined;
@@ -393,12 +394,15 @@ export class Dispatcher {
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => {
               const err = new PluginError('TIMEOUT', `${handler} did not finish within ${this.handlerTimeoutMs} ms`);
-              timeout.abort(err);
+              abort.abort(err);
               reject(err);
             }, this.handlerTimeoutMs);
           }),
           new Promise<never>((_, reject) => {
-            onHalt = () => reject(this.halted.signal.reason);
+            onHalt = () => {
+              abort.abort(this.halted.signal.reason);
+              reject(this.halted.signal.reason);
+            };
             if (this.halted.signal.aborted) onHalt();
             else this.halted.signal.addEventListener('abort', onHalt, { once: true });
           }),
