@@ -78,8 +78,11 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   const testkit = await import('@teleport-plugin/testkit');
   const { FakeTeleport } = testkit;
 
-  const explicit = flags.plugins.length > 0;
-  const wanted = explicit ? flags.plugins : DEFAULT_DEMO_ADAPTERS;
+  // --plugin, else TELEPORT_PLUGINS (an image's adapters), else all six; told in the story's order.
+  const fromEnv = (env['TELEPORT_PLUGINS'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '' && p !== 'all');
+  const chosen = flags.plugins.length > 0 ? flags.plugins : fromEnv.length > 0 ? fromEnv : DEFAULT_DEMO_ADAPTERS;
+  const rank = (name: string): number => (DEFAULT_DEMO_ADAPTERS.includes(name) ? DEFAULT_DEMO_ADAPTERS.indexOf(name) : DEFAULT_DEMO_ADAPTERS.length);
+  const wanted = [...new Set(chosen)].sort((a, b) => rank(a) - rank(b));
   // The fakes run on loopback without TLS (plain-HTTP webhooks, SMTP without STARTTLS), which the
   // runtime rightly warns about; the story says so once instead. --debug shows the whole log.
   const severity = flags.debug ? 'debug' : 'error';
