@@ -12,7 +12,7 @@ test('demo runs all six adapters through the four-request story and shuts down c
   assert.equal(r.code, 0, out + r.stderr);
   assert.match(out, /Fake Teleport "example\.com"/);
   assert.match(out, /Runtime started: one Teleport connection, one watch stream, 6 adapters: slack, mattermost, email, jira, gitlab, pagerduty/);
-  assert.match(out, /^\* email: a real SMTP server at 127\.0\.0\.1:\d+, in this process$/m);
+  assert.match(out, /^\* email: a real SMTP server at 127\.0\.0\.1:\d+, in this process \(loopback, so no STARTTLS\)$/m);
   // One [http] server for both webhook adapters.
   assert.match(out, /^ {2}\[http\] 127\.0\.0\.1:(\d+): one server for the webhooks of jira and gitlab/m);
   const everyone = /announced by: slack \(a Slack message\), mattermost \(a Mattermost post\), email \(mails\), jira \(a Jira issue\), gitlab \(a GitLab issue\), pagerduty \(a PagerDuty incident\)\n/;

@@ -351,7 +351,7 @@ function describeFake(name: string, service: DemoService): string {
   const values = [...Object.values(service.section), ...Object.values(service.topLevel ?? {}).flatMap((v) => (isPlainObject(v) ? Object.values(v) : [v]))];
   const urls = [...new Set(values.filter((v): v is string => typeof v === 'string' && /^https?:\/\//.test(v)))];
   const smtp = service.topLevel?.['smtp'];
-  if (isPlainObject(smtp) && typeof smtp['host'] === 'string') return `a real SMTP server at ${smtp['host']}:${String(smtp['port'])}, in this process`;
+  if (isPlainObject(smtp) && typeof smtp['host'] === 'string') return `a real SMTP server at ${smtp['host']}:${String(smtp['port'])}, in this process (loopback, so no STARTTLS)`;
   return `fake ${SERVICE[name] ?? name} API${urls.length > 0 ? ` at ${urls[0]}` : ''}`;
 }
 
