@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { FakeTeleport } from '@teleport-plugin/testkit';
 import { checkSoak, formatReport, isClean, requestsFromAudit, type CheckInput, type CheckResult, type FaultEvent } from './checker.js';
 import { FakePagerDuty, FakeSlack, blocksText } from './fakes.js';
+import type { RecordedCall } from '@teleport-plugin/core/testing';
 import {
   FAULT_KINDS,
   defaultFaultOptions,
@@ -206,7 +207,7 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakO
         '',
         '[log]',
         'output = "stderr"',
-        'severity = "info"',
+        `severity = "${o.keepTemp ? 'debug' : 'info'}"`,
         '',
       ].join('\n'),
     );
@@ -481,7 +482,15 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakO
     );
     if (workloadErrors.length > 0) out(`workload steps refused by Teleport: ${workloadErrors.length} (first: ${workloadErrors[0]})`);
     if (!o.quiet || !isClean(result)) out(`plugin logs: ${await summarizeLogs(logs)}`);
-    if (o.keepTemp) out(`kept: ${dir}`);
+    if (o.keepTemp) {
+      // Every call each fake saw, one JSON line each, for reading a bad request's history.
+      const line = (c: RecordedCall): string =>
+        JSON.stringify({ at: new Date(c.at).toISOString(), method: c.method, path: c.path, status: c.status, injected: c.injected, body: c.json ?? (c.form ? Object.fromEntries(c.form) : c.rawBody) });
+      await writeFile(path.join(dir, 'slack-calls.jsonl'), slack.calls.map(line).join('\n'));
+      await writeFile(path.join(dir, 'pagerduty-calls.jsonl'), pd.calls.map(line).join('\n'));
+      await writeFile(path.join(dir, 'teleport-calls.jsonl'), tp.calls.map((c) => JSON.stringify(c)).join('\n'));
+      out(`kept: ${dir} (plugin logs, and every call to each fake in *-calls.jsonl)`);
+    }
 
     return {
       result,

@@ -170,6 +170,28 @@ describe('reconciliation', () => {
     }
   });
 
+  it('reviews seen while another instance holds the announcement survive the deletion, and are delivered by whoever finishes it', async () => {
+    const tp = new MemoryTeleport();
+    const log: string[] = [];
+    // Another instance created the entry and died while announcing (its lease runs 400 ms).
+    tp.put(makeRequest('r1'), false);
+    tp.setPluginData('r1', 'chat', { user: 'alice@example.com', roles: 'editor', announced: `run:other~dead:${Date.now()}` });
+    const runtime = await start(tp, log, { leaseMs: 400, handlerTimeoutMs: 300 });
+    try {
+      tp.review('r1', 'bob', 'APPROVED', 'fine');
+      await waitUntil(() => (tp.pluginData('r1', 'chat')?.reviews_undelivered ?? '').includes('bob'), 'the review kept while the announcement is held');
+      tp.remove('r1');
+      await waitUntil(() => log.includes('expired:r1'), 'the expiry, once the lease ran out', 10_000);
+      await runtime.idle();
+      assert.deepEqual(log, ['reviewed:r1:bob', 'expired:r1']);
+      const data = tp.pluginData('r1', 'chat');
+      assert.equal(data?.reviews_count, '1');
+      assert.equal(data?.resolution, 'EXPIRED');
+    } finally {
+      await runtime.stop();
+    }
+  });
+
   it('a restart with many finished pending requests reads plugin data in bulk and calls no handler', async () => {
     const tp = new MemoryTeleport();
     const log: string[] = [];

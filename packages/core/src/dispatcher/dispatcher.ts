@@ -234,7 +234,12 @@ export class Dispatcher {
       if (created) logger.debug('new access request');
     }
 
-    if (!(await this.announce(target, ledger, request, logger))) return;
+    if (!(await this.announce(target, ledger, request, logger))) {
+      // Another instance is announcing it, or the announcement failed: the reviews this event
+      // shows are owed after it, and must survive the request's deletion meanwhile.
+      if (request) await this.keepUndelivered(ledger, request, logger);
+      return;
+    }
     // Gone: its reviews left with it; deliver the ones seen but not yet delivered first.
     const reviewed = request ?? this.goneWithReviews(ledger);
     if (reviewed && !(await this.deliverReviews(target, ledger, reviewed, logger))) return;
@@ -298,23 +303,31 @@ export class Dispatcher {
     if (target.handlers.onReviewed) {
       const onReviewed = target.handlers.onReviewed.bind(target.handlers);
       if (!(await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev), record))) {
-        // Kept for later: should the request be deleted before they are delivered, these
-        // reviews would otherwise be gone with it.
-        await ledger
-          .update((current) => {
-            if (current === undefined) return undefined;
-            const encoded = encodeReviews(request.reviews);
-            return current[UNDELIVERED_REVIEWS_KEY] === encoded || decodeReviews(current[UNDELIVERED_REVIEWS_KEY]).length >= total
-              ? undefined
-              : { ...current, [UNDELIVERED_REVIEWS_KEY]: encoded };
-          })
-          .catch((err: unknown) => logger.debug('could not keep the undelivered reviews', { error: errorMessage(err) }));
+        await this.keepUndelivered(ledger, request, logger);
         return false;
       }
     } else {
       await record();
     }
     return true;
+  }
+
+  /**
+   * Keeps the request's reviews not yet delivered (beyond `reviews_count`) in plugin data: should
+   * the request be deleted before they are delivered, they would otherwise be gone with it.
+   */
+  private async keepUndelivered(ledger: RequestLedger, request: AccessRequest, logger: Logger): Promise<void> {
+    const total = request.reviews.length;
+    if (ledger.data === undefined || total <= parseReviewsCount(ledger.data[REVIEWS_COUNT_KEY])) return;
+    await ledger
+      .update((current) => {
+        if (current === undefined || total <= parseReviewsCount(current[REVIEWS_COUNT_KEY])) return undefined;
+        const encoded = encodeReviews(request.reviews);
+        return current[UNDELIVERED_REVIEWS_KEY] === encoded || decodeReviews(current[UNDELIVERED_REVIEWS_KEY]).length >= total
+          ? undefined
+          : { ...current, [UNDELIVERED_REVIEWS_KEY]: encoded };
+      })
+      .catch((err: unknown) => logger.debug('could not keep the undelivered reviews', { error: errorMessage(err) }));
   }
 
   /** Step 3: the final state, once. */
