@@ -162,6 +162,8 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
       let next = ref ? layout.withRef(d, ref) : d;
       // Kept so the message can be rebuilt as it was after the request is gone.
       if (loginsByRole && next[LOGINS_BY_ROLE_KEY] === undefined) next = { ...next, [LOGINS_BY_ROLE_KEY]: JSON.stringify(loginsByRole) };
+      // Posted already showing the outcome (an automatic review decided it first).
+      if (message.status !== 'PENDING' && next[POSTED_DECIDED_KEY] === undefined) next = { ...next, [POSTED_DECIDED_KEY]: message.status };
       return next;
     };
     await each(
@@ -188,6 +190,12 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     const refs = refsOf(ev.data);
     if (refs.length === 0) {
       ev.logger.debug('no messages for this request; reviews not posted');
+      return;
+    }
+    if (ev.data?.[POSTED_DECIDED_KEY]) {
+      // The messages went out already decided and say so (status, resolution reason): replying the
+      // review that decided it would only repeat them.
+      ev.logger.debug('messages were posted already decided; reviews not replied');
       return;
     }
     const first = request.reviews.length - added.length;
@@ -244,6 +252,8 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     if (refs.length === 0) ev.logger.debug('no messages to update for this request');
     if (bot.update) {
       await rerender(refs, message, ev);
+    } else if (bot.postOutcome && ev.data?.[POSTED_DECIDED_KEY] === message.status) {
+      ev.logger.debug('messages were posted already showing the outcome; no outcome message');
     } else if (bot.postOutcome) {
       const postOutcome = bot.postOutcome.bind(bot);
       await each(
@@ -325,6 +335,9 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     onExpired: (requestId, ev) => finish(messageFromData(requestId, ev.data, ctx.cluster, 'EXPIRED'), ev),
   };
 }
+
+/** Set (to the state) when the request messages were posted already decided: no review replies, no outcome message. */
+export const POSTED_DECIDED_KEY = 'posted_decided';
 
 /** The effect of posting to one recipient; the requester's copy is named apart so later renders know it. */
 function postEffect(to: ChatRecipient): string {
