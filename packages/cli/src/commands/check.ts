@@ -6,6 +6,7 @@ import {
   createTeleportClient,
   errorMessage,
   loadConfig,
+  parseRoutingConfig,
   PluginError,
   selectPlugins,
   type Adapter,
@@ -81,6 +82,12 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
     }
     try {
       checkHttpTls(config, flags.insecureNoTls);
+    } catch (err) {
+      configOk = false;
+      add('config', false, errorMessage(err));
+    }
+    try {
+      parseRoutingConfig(config, parsed.map((p) => p.name));
     } catch (err) {
       configOk = false;
       add('config', false, errorMessage(err));
@@ -164,7 +171,7 @@ async function checkAdapter(
 }
 
 /** `check` must not change anything in Teleport. */
-function readOnlyActions(teleport: TeleportClient): TeleportActions {
+export function readOnlyActions(teleport: TeleportClient): TeleportActions {
   const refuse = (): never => {
     throw new PluginError('NOT_IMPLEMENTED', 'teleport-plugin check does not submit reviews or change requests');
   };
