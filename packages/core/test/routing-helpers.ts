@@ -30,6 +30,12 @@ export class ChatService implements MessagingBot {
   private seq = 0;
   /** Slow down remind calls (ms), to widen races between replicas. */
   remindDelayMs = 0;
+  /** Send the requester a copy of their request (`dm:<user>`), as Slack does. */
+  requesterCopies = false;
+
+  async resolveRequester(user: string): Promise<ChatRecipient | undefined> {
+    return this.requesterCopies ? { id: `dm:${user}`, label: user, requester: true } : undefined;
+  }
 
   constructor(readonly service = 'Chat') {}
 
