@@ -12,7 +12,7 @@ import { followUpText, type FollowUpNote } from '../src/routing/types.js';
 import type { MemoryTeleport } from '../src/testing/memoryTeleport.js';
 import { ticketHandlers } from '../src/ticketing/ticketHandlers.js';
 import type { TicketNote, TicketRef, TicketTracker } from '../src/ticketing/tracker.js';
-import type { AccessRequest } from '../src/teleport/types.js';
+import type { AccessRequest, TeleportClient } from '../src/teleport/types.js';
 
 export interface Sent {
   verb: 'post' | 'reply' | 'update' | 'remind' | 'notice';
@@ -125,7 +125,7 @@ export interface Routed {
 
 /** A runtime on `teleport` with routing, tuned for tests (fast retries, no periodic reconcile). */
 export async function startRouted(
-  teleport: MemoryTeleport,
+  teleport: MemoryTeleport | TeleportClient,
   adapters: Array<Adapter<unknown>>,
   routing: Partial<RoutingConfig> = {},
   options: Partial<Omit<RuntimeOptions, 'teleport' | 'adapters' | 'logger' | 'routing'>> = {},
@@ -145,7 +145,7 @@ export async function startRouted(
   const settled = async (): Promise<void> => {
     for (let quiet = 0; quiet < 3; ) {
       await new Promise((resolve) => setImmediate(resolve));
-      const before = teleport.streams.reduce((n, s) => n + s.pending, 0);
+      const before = 'streams' in teleport ? (teleport as MemoryTeleport).streams.reduce((n, s) => n + s.pending, 0) : 0;
       await runtime.idle();
       quiet = before === 0 ? quiet + 1 : 0;
     }
