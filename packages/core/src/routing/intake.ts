@@ -14,6 +14,8 @@ export interface IntakeOptions {
   logger: Logger;
   /** How long a new pending request waits for its automatic review before it is announced anyway (default 10 s). */
   reviewWaitMs?: number;
+  /** A request the review decided on arrival, announced decided. */
+  onDecided?(requestId: string): void;
 }
 
 /**
@@ -70,6 +72,7 @@ export class Intake {
       return;
     }
     this.options.scheduler?.track(reviewed);
+    if (reviewed.state !== 'PENDING') this.options.onDecided?.(reviewed.id);
     this.options.dispatch({ ...event, request: reviewed, ...(reviewed.state !== 'PENDING' ? { announce: true } : {}) });
   }
 }

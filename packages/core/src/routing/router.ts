@@ -58,6 +58,7 @@ export class Router {
   private readonly providers = new Map<string, { adapter: string; provider: FactProvider }>();
   private readonly traits = new TtlCache<Traits>({ max: 5_000, ttlMs: 60_000, negativeTtlMs: 30_000 });
   private warnedTraits = false;
+  private readonly decided = new Set<string>();
 
   constructor(private readonly options: RouterOptions) {}
 
@@ -77,7 +78,14 @@ export class Router {
       },
       recipients: (request, signal) => this.plan(adapter, request, signal),
       provideFacts: (provider) => this.addFacts(adapter, provider),
+      decidedOnArrival: (requestId) => this.decided.has(requestId),
     };
+  }
+
+  /** The intake announces this request already decided (see AdapterRouting.decidedOnArrival). */
+  markDecidedOnArrival(requestId: string): void {
+    this.decided.add(requestId);
+    if (this.decided.size > 10_000) this.decided.delete(this.decided.values().next().value as string);
   }
 
   /** Fact names and who provides them. */

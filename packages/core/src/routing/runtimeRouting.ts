@@ -92,6 +92,7 @@ export class RuntimeRouting {
       dispatch,
       reviewer: this.reviewer,
       scheduler: this.scheduler.enabled ? this.scheduler : undefined,
+      onDecided: (requestId) => this.router.markDecidedOnArrival(requestId),
       logger: this.options.logger.child({ component: 'routing' }),
       ...(this.options.reviewWaitMs === undefined ? {} : { reviewWaitMs: this.options.reviewWaitMs }),
     });

@@ -22,6 +22,13 @@ export interface AdapterRouting {
   recipients(request: AccessRequest, signal?: AbortSignal): Promise<RecipientPlan>;
   /** Facts about requests that automatic-review conditions can read (see FactProvider). */
   provideFacts(provider: FactProvider): void;
+  /**
+   * Whether this request was decided by the automatic review the moment it arrived, before any
+   * adapter announced it (it is then announced already decided). Nobody has anything to act on:
+   * trackers open no ticket for it. Known to the process that reviewed it (and to replicas, which
+   * are told "already reviewed").
+   */
+  decidedOnArrival(requestId: string): boolean;
 }
 
 export interface RecipientDeclaration {
