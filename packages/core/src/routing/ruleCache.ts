@@ -57,6 +57,7 @@ export class RuleCache {
   private readonly warnedBroken = new Set<string>();
   private warnedUnavailable = false;
   private warnedUnwatched = false;
+  private unwatched = false;
   private retryTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   private versionValue = 0;
@@ -91,13 +92,9 @@ export class RuleCache {
    */
   onInit(acceptedKinds: readonly string[] | undefined): void {
     if (this.stopped || !this.options.client.listAccessMonitoringRules) return;
-    const watched = acceptedKinds === undefined || acceptedKinds.length === 0 || acceptedKinds.includes('access_monitoring_rule');
-    if (!watched && !this.warnedUnwatched) {
-      this.warnedUnwatched = true;
-      this.options.logger.warn(
-        'Teleport did not accept a watch on access_monitoring_rule; rules are reloaded only when the watch stream reconnects (the plugin role needs access_monitoring_rule: [read, list])',
-      );
-    }
+    // Said after the load, and only if the rules can be read: a role without rule access gets the
+    // one warning of the failed load, not two.
+    this.unwatched = !(acceptedKinds === undefined || acceptedKinds.length === 0 || acceptedKinds.includes('access_monitoring_rule'));
     void this.load();
   }
 
@@ -201,6 +198,10 @@ export class RuleCache {
         this.options.logger.info('Access Monitoring Rules can be read again; routing by rules', { rules: this.entries.size });
       }
       this.options.logger.debug('Access Monitoring Rules loaded', { rules: [...this.entries.keys()].sort().join(',') });
+      if (this.unwatched && !this.warnedUnwatched) {
+        this.warnedUnwatched = true;
+        this.options.logger.warn('Teleport did not accept a watch on access_monitoring_rule; rules are reloaded only when the watch stream reconnects');
+      }
       if (this.fingerprint() !== before) this.changed();
     } catch (err) {
       const events = this.buffered ?? [];
