@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds docker/Dockerfile with podman (no Docker daemon needed), then tests the image:
-# `teleport-plugin version`, `teleport-plugin demo`, the HEALTHCHECK script, `start` without and
-# with the article's examples/slack/config, an end-to-end run against local fakes
-# (docker/e2e-image.mjs), and prints the image size.
+# `teleport-plugin version`, `teleport-plugin demo` (every adapter in the image against its fake),
+# the HEALTHCHECK script, `start` without and with the article's examples/slack/config, the
+# end-to-end runs of docker/e2e-image.mjs against local fakes (the article's Slack setup, and with
+# all six adapters examples/all/plugin.toml: one process, one Teleport connection, six adapters),
+# and prints the image size: the base, our part of it, and whether that stays within the budget.
 #
 #   docker/test-image.sh [PLUGIN]          PLUGIN: slack | pagerduty | slack,pagerduty | all (default)
 #
@@ -15,6 +17,8 @@
 #   DEBIAN_MIRROR    mirror for the local base (default http://deb.debian.org/debian)
 #   NODE_VERSION     Node.js put into the local base (default 24.21.0; major must match the Dockerfile)
 #   NPM_VERSION      npm put into the local base (default: the one Node $NODE_VERSION bundles)
+#   MAX_APP_MB       fail when the image is more than this many MB above its base (default 40: the
+#                    application part of PLUGIN=all stays close to that of a single adapter)
 #
 # Why a local base: machines without access to a container registry cannot pull the Dockerfile's
 # FROM image. We then build an equivalent (Debian bookworm minbase, slimmed like debian:*-slim,
@@ -166,6 +170,11 @@ log "image"
 podman image inspect "$image" --format 'user={{.Config.User}} entrypoint={{.Config.Entrypoint}} cmd={{.Config.Cmd}}'
 podman image inspect "$image" --format '{{range $k, $v := .Config.Labels}}{{$k}}={{$v}}{{"\n"}}{{end}}' | grep opencontainers
 podman image inspect "$image" --format '{{range .Config.Env}}{{.}}{{"\n"}}{{end}}' | grep TELEPORT
-mb() { echo "$(( $(podman image inspect "$1" --format '{{.Size}}') / 1000000 )) MB"; }
-echo "base image $base_tag: $(mb "$base_tag")"
-echo "image $image: $(mb "$image")"
+bytes() { podman image inspect "$1" --format '{{.Size}}'; }
+image_mb=$(( $(bytes "$image") / 1000000 ))
+base_mb=$(( $(bytes "$base_tag") / 1000000 ))
+app_mb=$(( image_mb - base_mb ))
+echo "base image $base_tag: $base_mb MB"
+echo "image $image (PLUGIN=$plugin): $image_mb MB = base + $app_mb MB (tini, /app: $(run --entrypoint du "$image" -sm /app | cut -f1) MB on disk)"
+max_app_mb=${MAX_APP_MB:-40}
+((app_mb <= max_app_mb)) || die "the image is $app_mb MB above its base, more than MAX_APP_MB=$max_app_mb: something heavy got into /app"

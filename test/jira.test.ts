@@ -220,7 +220,7 @@ describe('jira end to end (Go plugin TOML, real CLI)', { timeout: 90_000 }, () =
     assert.equal(code, 0, out);
     assert.match(out, /-> Dana \(Jira\) moves ACCESS-1 to Approved in Jira; the webhook approves the request \(delegator jira:dana@example\.com\)/);
     assert.match(out, /state: APPROVED \(approved from the Jira board\)/);
-    assert.match(out, /Jira issue ACCESS-1: alice@example\.com requested editor \[Approved\]/);
+    assert.match(out, /Jira issue ACCESS-1: bob requested editor \[Approved\]/);
     assert.match(out, /Jira issue ACCESS-2: .* \[Denied\]/);
     assert.match(out, /Jira issue ACCESS-3: .* \[Expired\]/);
   });

@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parseConfig, loadAdapterInfo, type LoadedConfig } from '@teleport-plugin/core';
+import { parseConfig, loadAdapterInfo, readAdapterTables, type LoadedConfig } from '@teleport-plugin/core';
 import { Deployment } from 'kubernetes-models/apps/v1';
-import { ConfigMap, Namespace, Secret } from 'kubernetes-models/v1';
+import { ConfigMap, Namespace, Secret, Service } from 'kubernetes-models/v1';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 
 const testDir = path.dirname(fileURLToPath(import.meta.url)); // test/dist
@@ -27,7 +27,34 @@ const MODELS: Record<string, new (data: any) => { validate(): void }> = {
   'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,
   'v1/Namespace': Namespace,
+  'v1/Service': Service,
 };
+
+/** The six adapters this project ships. */
+const SIX = ['email', 'gitlab', 'jira', 'mattermost', 'pagerduty', 'slack'];
+
+/** Every `table.key = value` a TOML text sets (comments and blank lines dropped), for comparing two files. */
+function settings(toml: string): string[] {
+  let table = '';
+  const out: string[] = [];
+  for (const raw of toml.split('\n')) {
+    const line = raw.replace(/\s+#.*$/, '').trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const header = /^\[([^\]]+)\]$/.exec(line);
+    if (header) table = header[1]!;
+    else out.push(`${table}.${line.replace(/\s*=\s*/, ' = ')}`);
+  }
+  return out.sort();
+}
+
+/** Writes a placeholder for every file a TOML names under `prefix` (as a mounted Secret would). */
+async function writeNamedFiles(toml: string, root: string, prefix: string, content = 'placeholder-secret-value\n'): Promise<void> {
+  for (const [, rest] of toml.matchAll(new RegExp(`"${prefix}/([^"]+)"`, 'g'))) {
+    const file = path.join(root, prefix, rest!);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, content);
+  }
+}
 
 async function readYamlDocs(file: string): Promise<Obj[]> {
   const docs = parseAllDocuments(await readFile(file, 'utf8'));
@@ -46,7 +73,8 @@ function rebase(toml: string, root: string, prefixes: readonly string[]): string
 
 /** Parse like `teleport-plugin start`: core sections, then each adapter's section; no unknown keys. */
 async function parseLikeStart(toml: string, file: string, plugins?: readonly string[]): Promise<LoadedConfig> {
-  const cfg = parseConfig(toml, file, { env: {} });
+  // The tables adapters declare as theirs ([smtp] is email's), as `teleport-plugin start` reads them.
+  const cfg = parseConfig(toml, file, { env: {}, tableOwners: readAdapterTables(SIX, { from: adapterFrom }) });
   for (const name of plugins ?? cfg.pluginSections) {
     const { adapter } = await loadAdapterInfo(name, { from: adapterFrom });
     adapter.parseConfig(cfg.section(name), cfg.context);
@@ -96,7 +124,7 @@ describe('examples/kubernetes', () => {
         count++;
       }
     }
-    assert.equal(count, 4);
+    assert.equal(count, 5);
   });
 
   test('the schema check catches a broken manifest', () => {
@@ -110,7 +138,7 @@ describe('examples/kubernetes', () => {
     assert.deepEqual([...kustomization.resources].sort(), files);
   });
 
-  test('probes hit /healthz and /readyz on the [http] port', () => {
+  test('probes hit /healthz and /readyz on the [http] port, over HTTPS when the ConfigMap has a certificate', async () => {
     const deployment = one('Deployment');
     const container = deployment.spec.template.spec.containers[0];
     const port = container.ports.find((p: Obj) => p.name === container.livenessProbe.httpGet.port);
@@ -118,12 +146,36 @@ describe('examples/kubernetes', () => {
     assert.equal(container.livenessProbe.httpGet.path, '/healthz');
     assert.equal(container.readinessProbe.httpGet.path, '/readyz');
     assert.equal(container.readinessProbe.httpGet.port, container.livenessProbe.httpGet.port);
-    const cfg = parseConfig(one('ConfigMap').data['plugin.toml'], 'configmap.yaml', { env: {} });
+    // [http.basic_auth] reads its password file while parsing: give it the files the Secret mounts.
+    const toml = one('ConfigMap').data['plugin.toml'] as string;
+    const root = path.join(scratch, 'probes');
+    await writeNamedFiles(toml, root, '/var/lib/teleport-plugins');
+    const cfg = parseConfig(rebase(toml, root, ['/var/lib/teleport-plugins']), 'configmap.yaml', { env: {} });
     assert.ok(cfg.http, 'the ConfigMap TOML has an [http] table');
     assert.equal(Number(cfg.http.listenAddr.split(':').pop()), port.containerPort);
-    // No certificate is configured, so the server must be allowed to serve plain HTTP.
-    assert.equal(cfg.http.httpsCertFile, undefined);
-    assert.ok(container.args.includes('--insecure-no-tls'));
+    if (cfg.http.httpsCertFile) {
+      // The server speaks TLS: the probes must too, and plain HTTP must not be allowed.
+      assert.equal(container.livenessProbe.httpGet.scheme, 'HTTPS');
+      assert.equal(container.readinessProbe.httpGet.scheme, 'HTTPS');
+      assert.ok(!container.args.includes('--insecure-no-tls'));
+    } else {
+      assert.notEqual(container.livenessProbe.httpGet.scheme, 'HTTPS');
+      assert.ok(container.args.includes('--insecure-no-tls'), 'no certificate: the server must be allowed to serve plain HTTP');
+    }
+  });
+
+  test('the Service exposes the webhook port of the pods it selects', () => {
+    const service = one('Service');
+    const pod = one('Deployment').spec.template;
+    for (const [k, v] of Object.entries(service.spec.selector as Record<string, string>)) assert.equal(pod.metadata.labels[k], v, `selector ${k}`);
+    const names = pod.spec.containers[0].ports.map((p: Obj) => p.name);
+    for (const p of service.spec.ports as Obj[]) assert.ok(names.includes(p.targetPort), `targetPort ${p.targetPort} names a container port`);
+  });
+
+  test('TELEPORT_PLUGIN_INSTANCE is the pod name (a restarted container takes over its own unfinished work)', () => {
+    const container = one('Deployment').spec.template.spec.containers[0];
+    const instance = container.env.find((e: Obj) => e.name === 'TELEPORT_PLUGIN_INSTANCE');
+    assert.deepEqual(instance?.valueFrom, { fieldRef: { fieldPath: 'metadata.name' } });
   });
 
   test('runs as non-root with a read-only root filesystem, no capabilities and RuntimeDefault seccomp', () => {
@@ -187,19 +239,30 @@ describe('examples/kubernetes', () => {
       await writeFile(path.join(root, secretMount, key), value);
     }
     const plugins = (container.env.find((e: Obj) => e.name === 'TELEPORT_PLUGINS').value as string).split(',');
+    assert.deepEqual([...plugins].sort(), SIX, 'the Deployment runs all six');
     const cfg = await parseLikeStart(rebase(toml, root, [secretMount]), 'configmap.yaml', plugins);
-    assert.deepEqual(cfg.pluginSections, plugins);
+    assert.deepEqual([...cfg.pluginSections].sort(), [...plugins].sort());
     assert.equal(cfg.teleport.identityFile, path.join(root, secretMount, 'identity'));
     assert.equal(cfg.teleport.refreshIdentity, true);
+    // Every file the TOML reads is a key of the Secret, and the Secret holds nothing unused.
+    const named = [...toml.matchAll(new RegExp(`"${secretMount}/([^"]+)"`, 'g'))].map((m) => m[1]!);
+    assert.deepEqual([...new Set(named)].sort(), Object.keys(secret.stringData).sort());
   });
 
-  test('a secret file missing from the Secret is reported', async () => {
+  test('the ConfigMap TOML is examples/all/plugin.toml (logging to stdout)', async () => {
+    const fromFile = settings(await readFile(path.join(examples, 'all/plugin.toml'), 'utf8')).filter((l) => !l.startsWith('log.'));
+    const fromConfigMap = settings(one('ConfigMap').data['plugin.toml'] as string).filter((l) => !l.startsWith('log.'));
+    assert.deepEqual(fromConfigMap, fromFile);
+  });
+
+  test('a file the TOML reads but the Secret lacks is reported, naming it', async () => {
     const toml = one('ConfigMap').data['plugin.toml'] as string;
-    const empty = path.join(scratch, 'empty');
-    await mkdir(path.join(empty, 'var/lib/teleport-plugins'), { recursive: true });
+    const root = path.join(scratch, 'partial');
+    await writeNamedFiles(toml, root, '/var/lib/teleport-plugins');
+    await rm(path.join(root, 'var/lib/teleport-plugins/slack-token'));
     await assert.rejects(
-      parseLikeStart(rebase(toml, empty, ['/var/lib/teleport-plugins']), 'configmap.yaml', ['slack']),
-      /slack-token|token/,
+      parseLikeStart(rebase(toml, root, ['/var/lib/teleport-plugins']), 'configmap.yaml', SIX),
+      /configmap\.yaml:\d+: \[slack\] token: cannot read secret file .*slack-token/,
     );
   });
 });
@@ -230,6 +293,34 @@ describe('examples: compose, plugin.toml files and roles', () => {
     assert.deepEqual(cfg.pluginSections, ['slack', 'pagerduty']);
   });
 
+  test('all/plugin.toml configures all six adapters, one [http] for both webhooks, with no unknown keys', async () => {
+    const toml = await readFile(path.join(examples, 'all/plugin.toml'), 'utf8');
+    const root = path.join(scratch, 'all');
+    await writeNamedFiles(toml, root, '/var/lib/teleport-plugins');
+    const cfg = await parseLikeStart(rebase(toml, root, ['/var/lib/teleport-plugins']), 'all/plugin.toml', SIX);
+    assert.deepEqual([...cfg.pluginSections].sort(), SIX);
+    assert.equal(cfg.http?.listenAddr, ':8081');
+    assert.equal(cfg.http?.publicAddr, 'https://teleport-plugins.example.com');
+    // The header lists every file the TOML reads, so a reader knows what to put next to it.
+    const header = toml.split('\n[teleport]')[0]!;
+    for (const [, file] of toml.matchAll(/"\/var\/lib\/teleport-plugins\/([^"]+)"/g)) assert.ok(header.includes(file!), `all/plugin.toml's header names ${file}`);
+  });
+
+  for (const adapter of SIX) {
+    test(`go-plugins/teleport-${adapter}.toml, the Go plugin's file layout, runs the ${adapter} adapter alone`, async () => {
+      const file = path.join(examples, `go-plugins/teleport-${adapter}.toml`);
+      const toml = await readFile(file, 'utf8');
+      const root = path.join(scratch, `go-${adapter}`);
+      await writeNamedFiles(toml, root, '/var/lib/teleport');
+      const rebased = rebase(toml, root, ['/var/lib/teleport']);
+      // As `teleport-plugin start -c teleport-<name>.toml` without --plugin: the tables choose.
+      const cfg = parseConfig(rebased, file, { env: {}, tableOwners: readAdapterTables(SIX, { from: adapterFrom }) });
+      assert.deepEqual(cfg.pluginSections, [adapter]);
+      await parseLikeStart(rebased, file, [adapter]);
+      assert.equal(cfg.teleport.identityFile, path.join(root, `/var/lib/teleport/plugins/${adapter}/auth_id`));
+    });
+  }
+
   test('docker-compose.yml builds our image and mounts folders holding a plugin.toml', async () => {
     const compose = parseYaml(await readFile(path.join(examples, 'docker-compose.yml'), 'utf8')) as Obj;
     const adapters = (await readdir(path.join(repo, 'plugins'))).sort();
@@ -237,11 +328,18 @@ describe('examples: compose, plugin.toml files and roles', () => {
     assert.ok(services.length >= 1);
     for (const [name, svc] of services) {
       assert.equal(path.resolve(examples, svc.build.context, svc.build.dockerfile), path.join(repo, 'docker/Dockerfile'), name);
-      for (const p of String(svc.build.args.PLUGIN).split(',')) assert.ok(adapters.includes(p), `${name}: adapter ${p}`);
+      for (const p of String(svc.build.args.PLUGIN).split(',')) assert.ok(p === 'all' || adapters.includes(p), `${name}: adapter ${p}`);
       const [host, target] = String(svc.volumes[0]).split(':');
       assert.equal(target, '/var/lib/teleport-plugins', name);
       await readFile(path.join(examples, host!, 'plugin.toml'), 'utf8');
     }
+    // The six-adapter service publishes the [http] port of its plugin.toml (webhooks, health).
+    const all = compose.services['teleport-plugins-all'] as Obj;
+    assert.equal(all.build.args.PLUGIN, 'all');
+    const toml = await readFile(path.join(examples, String(all.volumes[0]).split(':')[0]!, 'plugin.toml'), 'utf8');
+    const port = /^listen_addr = ":(\d+)"$/m.exec(toml)?.[1];
+    assert.ok(all.ports.some((p: string) => String(p).endsWith(`:${port}`)), `port ${port} published`);
+    assert.equal(all.environment.TELEPORT_PLUGIN_INSTANCE, all.container_name);
   });
 
   test('roles: least-privilege plugin roles and the article roles', async () => {
@@ -252,7 +350,7 @@ describe('examples: compose, plugin.toml files and roles', () => {
         else assert.equal(doc.kind, 'user', `${f}: unexpected kind ${doc.kind}`);
       }
     }
-    for (const name of ['access-plugin', 'access-plugin-pagerduty', 'sres', 'prodaccess', 'access-reviewer']) {
+    for (const name of ['access-plugin', 'access-plugin-pagerduty', 'access-plugin-jira', 'access-plugin-gitlab', 'access-plugin-all', 'sres', 'prodaccess', 'access-reviewer']) {
       assert.ok(roles.has(name), `role ${name}`);
     }
     const rules = (name: string) =>
@@ -263,6 +361,13 @@ describe('examples: compose, plugin.toml files and roles', () => {
     const review = roles.get('access-plugin-pagerduty')!.spec.allow.review_requests;
     assert.deepEqual(review.roles, ['prodaccess']);
     assert.match(review.where, /request\.system_annotations\["pagerduty_services"\]/);
+    // Jira and GitLab set states (access_request update); the six-adapter role is the union.
+    const withUpdate = { access_request: ['list', 'read', 'update'], access_plugin_data: ['update'] };
+    assert.deepEqual(rules('access-plugin-jira'), withUpdate);
+    assert.deepEqual(rules('access-plugin-gitlab'), withUpdate);
+    assert.equal(roles.get('access-plugin-gitlab')!.spec.allow.review_requests, undefined, 'GitLab sets states, it does not review');
+    assert.deepEqual(rules('access-plugin-all'), withUpdate);
+    assert.deepEqual(roles.get('access-plugin-all')!.spec.allow.review_requests, review);
     assert.deepEqual(roles.get('sres')!.spec.allow.request.roles, ['prodaccess']);
     assert.deepEqual(roles.get('access-reviewer')!.spec.allow.review_requests.roles, ['prodaccess']);
   });

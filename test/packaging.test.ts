@@ -1,7 +1,8 @@
 // What a user gets from npm: packs the publishable packages the way a release does (`pnpm pack`
 // rewrites workspace:* to versions and runs prepack), checks the tarballs' contents and
 // manifests, installs core + cli + testkit + slack into an empty folder with plain npm, and runs
-// the installed `teleport-plugin`. Also runs the image's HEALTHCHECK script in that layout (the
+// the installed `teleport-plugin`; then all six adapters into another, whose `teleport-plugin
+// demo` runs the six-adapter story from the installed packages alone. Also runs the image's HEALTHCHECK script in that layout (the
 // image's /app is the same kind of flat npm install), and the image's VERSION=x.y.z path
 // (docker/assemble.sh installing "published" packages) against a local fake npm registry that
 // serves the same tarballs.
@@ -26,9 +27,15 @@ const PACKAGES: Record<string, string> = {
   '@teleport-plugin/cli': 'packages/cli',
   '@teleport-plugin/testkit': 'packages/testkit',
   '@teleport-plugin/slack': 'plugins/slack',
+  '@teleport-plugin/mattermost': 'plugins/mattermost',
+  '@teleport-plugin/email': 'plugins/email',
+  '@teleport-plugin/jira': 'plugins/jira',
+  '@teleport-plugin/gitlab': 'plugins/gitlab',
   '@teleport-plugin/pagerduty': 'plugins/pagerduty',
 };
 const INSTALLED = ['@teleport-plugin/core', '@teleport-plugin/cli', '@teleport-plugin/testkit', '@teleport-plugin/slack'];
+const SIX = ['slack', 'mattermost', 'email', 'jira', 'gitlab', 'pagerduty'];
+const INSTALLED_ALL = ['@teleport-plugin/core', '@teleport-plugin/cli', '@teleport-plugin/testkit', ...SIX.map((a) => `@teleport-plugin/${a}`)];
 
 type Manifest = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
 interface Packed {
@@ -147,7 +154,14 @@ describe('npm packages', () => {
   });
 
   test('every export of the installed packages imports, and core finds its own proto files', async () => {
-    const specifiers = INSTALLED.flatMap((name) =>
+    await importsEveryExport(app, INSTALLED);
+  });
+});
+
+/** Imports every export of `names` from `dir`'s node_modules; core must find its proto files. */
+async function importsEveryExport(dir: string, names: readonly string[]): Promise<void> {
+  {
+    const specifiers = names.flatMap((name) =>
       Object.keys(packed.get(name)!.manifest.exports as Record<string, unknown>)
         .filter((k) => !k.endsWith('.json'))
         .map((k) => (k === '.' ? name : `${name}/${k.slice(2)}`)),
@@ -158,8 +172,39 @@ describe('npm packages', () => {
       const { grpcObject } = loadTeleportProto();
       if (!grpcObject) throw new Error('no grpc object');
       console.log('ok', ${JSON.stringify(specifiers.length)});`;
-    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app, timeout: 30_000 });
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, timeout: 30_000 });
     assert.equal(stdout.trim(), `ok ${specifiers.length}`);
+  }
+}
+
+describe('all six adapters installed from their tarballs', () => {
+  let appAll: string;
+
+  before(async () => {
+    appAll = path.join(scratch, 'app-all');
+    await mkdir(appAll);
+    await writeFile(path.join(appAll, 'package.json'), JSON.stringify({ name: 'probe-all', private: true, type: 'module' }));
+    await npmInstall(appAll, INSTALLED_ALL.map((n) => packed.get(n)!.tarball));
+  });
+
+  test('teleport-plugin version lists the six adapters, and every export of every package imports', async () => {
+    const bin = path.join(appAll, 'node_modules/.bin/teleport-plugin');
+    const { stdout } = await run(bin, ['version'], { cwd: appAll, timeout: 30_000, env: { ...process.env, TELEPORT_PLUGINS: SIX.join(',') } });
+    for (const a of SIX) assert.ok(stdout.includes(`@teleport-plugin/${a} v${await version(`@teleport-plugin/${a}`)} (adapter "${a}")`), stdout);
+    await importsEveryExport(appAll, INSTALLED_ALL);
+  });
+
+  test('teleport-plugin demo runs the six-adapter story from the installed packages', async () => {
+    const bin = path.join(appAll, 'node_modules/.bin/teleport-plugin');
+    const env = { ...process.env };
+    delete env['TELEPORT_PLUGINS'];
+    const { stdout, stderr } = await run(bin, ['demo'], { cwd: appAll, timeout: 60_000, env, maxBuffer: 16 * 1024 * 1024 });
+    assert.match(stdout, /6 adapters: slack, mattermost, email, jira, gitlab, pagerduty/);
+    assert.match(stdout, /-> Dana \(Jira\) moves ACCESS-1 to Approved in Jira/);
+    assert.match(stdout, /-> Erin \(GitLab\) adds the label "Teleport: Denied"/);
+    assert.doesNotMatch(stdout, /skipping|did not (record|announce)/);
+    assert.match(stdout, /Successfully shut down/);
+    assert.equal(stderr, '');
   });
 });
 
@@ -303,6 +348,19 @@ describe('docker/assemble.sh with VERSION (published packages from a fake npm re
     });
     assert.match(stdout, /^teleport-plugin v0\.1\.0/);
     assert.ok(stdout.includes('@teleport-plugin/slack v0.1.0 (adapter "slack")'), stdout);
+  });
+
+  test('VERSION=0.1.0 PLUGIN=all installs the six adapters, without TypeScript sources or source maps', async () => {
+    const target = path.join(scratch, 'image-app-all');
+    const res = await assemble(target, { VERSION: '0.1.0', PLUGIN: 'all' });
+    assert.equal(res.code, 0, `assemble.sh failed:\n${res.stdout}\n${res.stderr}`);
+    assert.deepEqual((await readFile(path.join(target, 'plugins'), 'utf8')).trim().split('\n').sort(), [...adapters].sort());
+    for (const a of SIX) assert.ok(registry.packumentRequests(`@teleport-plugin/${a}`).length > 0, `${a} fetched from the registry`);
+    assert.match(res.stdout, /assemble\.sh: node_modules \d+ MB -> \d+ MB without types, sources and maps/);
+    // What the image leaves out is really gone (and nothing needed it: version loads every adapter).
+    const { stdout: left } = await run('find', [path.join(target, 'node_modules'), '-type', 'f', '(', '-name', '*.map', '-o', '-name', '*.ts', ')']);
+    assert.equal(left.trim(), '', 'source maps or TypeScript files left in node_modules');
+    for (const a of SIX) assert.ok(res.stdout.includes(`@teleport-plugin/${a} v0.1.0 (adapter "${a}")`), res.stdout);
   });
 
   test('an unknown PLUGIN fails with the list of adapters, before installing anything', async () => {

@@ -236,6 +236,12 @@ export interface DemoKit {
   /** The running fake Teleport (testkit FakeTeleport). */
   readonly teleport: unknown;
   readonly logger: Logger;
+  /**
+   * The demo's one HTTP server (plain HTTP on 127.0.0.1), shared by every adapter that takes
+   * webhooks: `listenAddr` for `[http] listen_addr`, `url` for what the fake service calls
+   * (routes are under `<url>/<adapter>/`). Absent with an older CLI: pick a port yourself.
+   */
+  readonly http?: { readonly listenAddr: string; readonly url: string };
 }
 
 export interface DemoService {
@@ -250,6 +256,11 @@ export interface DemoService {
    * (then the demo's reviewer approves it in Teleport). Optional.
    */
   approve?(requestId: string): Promise<string | undefined>;
+  /**
+   * Denies a pending request in the service, as `approve` approves one (a GitLab issue labelled
+   * "Teleport: Denied"), for the demo's "to be denied" request. Optional.
+   */
+  deny?(requestId: string): Promise<string | undefined>;
   /** Human-readable lines describing what the fake service received so far. */
   describe(): string[];
   close(): Promise<void>;

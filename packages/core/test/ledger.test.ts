@@ -45,6 +45,9 @@ describe('ledger: write-ahead effects', () => {
     });
     assert.equal(result, 'C1/1.0');
     assert.match(seen[0] ?? '', /^run:me:\d+$/);
+    // The done record is written behind (it joins the next write); flush() waits for it.
+    assert.equal(l.data?.['fx/post/#ops'], 'ok:C1/1.0', 'the view shows it at once');
+    await l.flush();
     assert.equal(tp.pluginData('r1', PLUGIN)?.['fx/post/#ops'], 'ok:C1/1.0');
     let again = 0;
     assert.equal(await ledger().once('post/#ops', async () => void again++), 'C1/1.0');
@@ -57,6 +60,7 @@ describe('ledger: write-ahead effects', () => {
     await l.create({ user: 'alice' });
     const before = tp.updates.length;
     await l.once('post/a', async () => 'C1/1.0', { record: (d, r) => ({ ...d, messages: r }) });
+    await l.flush();
     assert.equal(tp.updates.length - before, 2, 'one write for the intent, one for result + layout');
     assert.equal(tp.pluginData('r1', PLUGIN)?.messages, 'C1/1.0');
   });
@@ -79,7 +83,9 @@ describe('ledger: write-ahead effects', () => {
     await assert.rejects(l.once('post/a', async () => Promise.reject(unknownOutcome())));
     assert.match(tp.pluginData('r1', PLUGIN)?.['fx/post/a'] ?? '', /^run:me:/);
     let runs = 0;
-    const result = await ledger().once('post/a', async () => void runs++, { find: async () => 'C1/9.9', record: (d, r) => ({ ...d, messages: r }) });
+    const again = ledger();
+    const result = await again.once('post/a', async () => void runs++, { find: async () => 'C1/9.9', record: (d, r) => ({ ...d, messages: r }) });
+    await again.flush();
     assert.equal(result, 'C1/9.9');
     assert.equal(runs, 0);
     assert.equal(tp.pluginData('r1', PLUGIN)?.messages, 'C1/9.9');
@@ -138,6 +144,7 @@ describe('ledger: write-ahead effects', () => {
       return 'C1/1.0';
     };
     const outcomes = await Promise.allSettled([a.once('post/x', effect), b.once('post/x', effect)]);
+    await Promise.allSettled([a.flush(), b.flush()]);
     assert.equal(runs, 1);
     assert.deepEqual(outcomes.map((o) => o.status).sort(), ['fulfilled', 'rejected']);
     const rejected = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
@@ -189,10 +196,30 @@ describe('ledger: write-ahead effects', () => {
     await l.create({ user: 'alice' });
     tp.remove('r1', false);
     await l.once('expired/a', async () => 'sent');
+    await l.flush();
     assert.equal(tp.pluginData('r1', PLUGIN)?.['fx/expired/a'], 'ok:sent');
     const gone = new RequestLedger('r2', { store: createPluginDataStore(tp, PLUGIN), known: new KnownData(), owner: 'me', leaseMs: 1, signal: new AbortController().signal, logger: createCaptureLogger() });
     gone.assumeAbsent();
     await assert.rejects(gone.create({ user: 'x' }), (err: unknown) => isPluginError(err, 'NOT_FOUND'));
+  });
+
+  it('a done record that cannot be written poisons the ledger: nothing queued after it lands, until a fresh read', async () => {
+    const { tp, ledger } = setup({ writeAttempts: 2 });
+    const l = ledger();
+    await l.create({ user: 'alice' });
+    await l.once('post/a', async () => 'C1/1.0');
+    // The done record and the step's own record would share a write; Teleport refuses it for good.
+    tp.failNext('updatePluginData', new PluginError('ACCESS_DENIED', 'denied'), 1);
+    await assert.rejects(l.update((d) => ({ ...d, announced: 'ok' })));
+    assert.equal(tp.pluginData('r1', PLUGIN)?.announced, undefined, 'the step is not recorded over the lost record');
+    await assert.rejects(l.update((d) => ({ ...d, other: '1' })), 'later writes fail too');
+    await l.load(true);
+    // The record still says run: the next attempt finds the effect instead of repeating it.
+    let runs = 0;
+    assert.equal(await l.once('post/a', async () => void runs++, { find: async () => 'C1/1.0' }), 'C1/1.0');
+    assert.equal(runs, 0);
+    await l.update((d) => ({ ...d, announced: 'ok' }));
+    assert.equal(tp.pluginData('r1', PLUGIN)?.['fx/post/a'], 'ok:C1/1.0');
   });
 
   it('creates optimistically without reading; an existing entry turns the create into a read', async () => {

@@ -146,7 +146,9 @@ export class MailgunMailer implements Mailer {
     return callService(
       call,
       async (s) => {
-        const deadline = AbortSignal.timeout(this.timeoutMs);
+        // Inside a handler attempt its signal is the deadline (one timer per attempt, not per
+        // call); calls outside one (start-up checks) get their own.
+        const deadline = s ?? AbortSignal.timeout(this.timeoutMs);
         let res: Response;
         try {
           res = await fetch(url, {
@@ -157,7 +159,7 @@ export class MailgunMailer implements Mailer {
               ...(options.form ? { 'content-type': 'application/x-www-form-urlencoded' } : {}),
             },
             ...(options.form ? { body: options.form.toString() } : {}),
-            signal: s ? AbortSignal.any([s, deadline]) : deadline,
+            signal: deadline,
           });
         } catch (err) {
           throw networkFailure(call, err);

@@ -7,6 +7,9 @@ export const DEMO_TOKEN = 'glpat-teleport-demo';
 export const DEMO_PROJECT = 'demo/access-requests';
 export const DEMO_WEBHOOK_SECRET = 'demo-webhook-secret';
 
+/** The GitLab user who labels issues in the demo (not a Teleport user: GitLab decides as itself). */
+export const DEMO_GITLAB_REVIEWER = { username: 'erin', name: 'Erin (GitLab)', email: 'erin@example.com' };
+
 /** What the demo needs of the fake Teleport, looked up structurally (its own types are the testkit's). */
 interface RuleLike {
   resources: string[];
@@ -20,11 +23,12 @@ interface ClusterLike {
   roles: Map<string, RoleLike>;
   upsertRole(role: RoleLike): void;
 }
-type Review = (id: string, opts: { author: string; state: 'APPROVED' | 'DENIED'; reason?: string }) => Promise<unknown>;
 interface AdminLike {
-  review: Review;
   pluginData(id: string, plugin: string): Record<string, string> | undefined;
-  getRequest(id: string): unknown;
+}
+interface FakeTeleportLike {
+  admin?: Partial<AdminLike>;
+  waitFor?(predicate: () => unknown, timeoutMs?: number, what?: string): Promise<unknown>;
 }
 
 /** One decision a demo reviewer made by labelling an issue. */
@@ -35,12 +39,16 @@ interface LabelDecision {
   status: number;
 }
 
+/** How long a decision waits for the plugin to record the request's issue. */
+const ISSUE_WAIT_MS = 10_000;
+
 /**
- * `teleport-plugin demo --plugin gitlab`: a fake GitLab with one project, the plugin's webhook on
- * a free local port, and reviewers who decide in GitLab: where the demo's reviewer would review a
- * request in Teleport, it adds the "Teleport: Approved" or "Teleport: Denied" label to the
- * request's issue instead. GitLab calls the plugin's webhook, the plugin sets the request's state
- * (delegator gitlab:<reviewer's email>), and the issue is closed with the outcome.
+ * `teleport-plugin demo --plugin gitlab`: a fake GitLab with one project and the plugin's webhook
+ * on the demo's HTTP server, and a GitLab user who decides in GitLab: for the demo's "to be
+ * approved" or "to be denied" request (unless another service decides it first) she adds the
+ * "Teleport: Approved" or "Teleport: Denied" label to the request's issue. GitLab calls the
+ * plugin's webhook, the plugin sets the request's state (delegator gitlab:<her email>), and the
+ * issue is closed with the outcome.
  */
 export const gitlabDemo: DemoProvider = {
   async start(kit: DemoKit): Promise<DemoService> {
@@ -49,7 +57,8 @@ export const gitlabDemo: DemoProvider = {
     const gitlab = new Fake({ token: DEMO_TOKEN });
     await gitlab.start();
     const project = gitlab.addProject(DEMO_PROJECT);
-    const port = await freePort();
+    const reviewer = gitlab.addUser(DEMO_GITLAB_REVIEWER);
+    const http = kit.http ?? (await ownHttp());
     const decisions: LabelDecision[] = [];
 
     // The plugin sets requests' states from labels: its Teleport role needs access_request update.
@@ -67,32 +76,35 @@ export const gitlabDemo: DemoProvider = {
       kit.logger.warn("Fake Teleport does not expose its roles; give the plugin's role access_request update yourself");
     }
 
-    // Reviews become labels on the request's issue.
-    const admin = findAdmin(kit.teleport);
-    const original = admin?.review;
-    if (admin && original) {
-      admin.review = async (id, opts) => {
-        const iid = Number(admin.pluginData(id, 'gitlab')?.['issue_iid'] ?? '');
-        if (!Number.isSafeInteger(iid) || iid <= 0) return original.call(admin, id, opts);
-        const decision: DecisionKey = opts.state === 'APPROVED' ? 'approved' : 'denied';
-        const label = labelFor(project, decision);
-        const reviewer = gitlab.userNamed(opts.author) ?? gitlab.addUser({ username: opts.author });
-        const [delivery] = await gitlab.addLabelAs(reviewer, project, iid, label);
-        decisions.push({ reviewer: reviewer.username, iid, label, status: delivery?.status ?? 0 });
-        return admin.getRequest(id);
+    const tp = kit.teleport as FakeTeleportLike | undefined;
+    /** The request's issue once the plugin has recorded it (the webhook acts only on that issue). */
+    const recordedIssue = async (requestId: string): Promise<number | undefined> => {
+      const iid = (): number | undefined => {
+        const n = Number(tp?.admin?.pluginData?.(requestId, 'gitlab')?.['issue_iid'] ?? '');
+        return Number.isSafeInteger(n) && n > 0 ? n : undefined;
       };
-    } else {
-      kit.logger.warn('Fake Teleport has no admin.review to redirect; reviews stay in Teleport');
-    }
+      if (iid() === undefined && typeof tp?.waitFor === 'function') {
+        await tp.waitFor(() => iid() !== undefined, ISSUE_WAIT_MS).catch(() => undefined);
+      }
+      return iid();
+    };
+    const decide = async (requestId: string, decision: DecisionKey): Promise<string | undefined> => {
+      const iid = await recordedIssue(requestId);
+      if (iid === undefined) return undefined;
+      const label = labelFor(project, decision);
+      const [delivery] = await gitlab.addLabelAs(reviewer, project, iid, label);
+      decisions.push({ reviewer: reviewer.username, iid, label, status: delivery?.status ?? 0 });
+      const webhook = delivery ? `GitLab calls the plugin's webhook (answered ${delivery.status})` : 'GitLab has no hook to call';
+      return `${DEMO_GITLAB_REVIEWER.name} adds the label "${label}" to issue #${iid} in GitLab; ${webhook}`;
+    };
 
     return {
       section: { url: gitlab.url, token: DEMO_TOKEN, project_id: DEMO_PROJECT, webhook_secret: DEMO_WEBHOOK_SECRET },
-      topLevel: { http: { public_addr: `http://127.0.0.1:${port}`, listen_addr: `127.0.0.1:${port}` } },
+      topLevel: { http: { public_addr: http.url, listen_addr: http.listenAddr } },
+      approve: (requestId) => decide(requestId, 'approved'),
+      deny: (requestId) => decide(requestId, 'denied'),
       describe: () => describeProject(gitlab, project, decisions),
-      close: async () => {
-        if (admin && original) admin.review = original;
-        await gitlab.close();
-      },
+      close: () => gitlab.close(),
     };
   },
 };
@@ -118,7 +130,12 @@ function describeProject(gitlab: FakeGitLab, project: FakeGlProject, decisions: 
   return lines;
 }
 
-/** A port nobody listens on right now, for the plugin's webhook server. */
+/** Without the demo's shared HTTP server (an older CLI): a port nobody listens on right now. */
+async function ownHttp(): Promise<{ listenAddr: string; url: string }> {
+  const port = await freePort();
+  return { listenAddr: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}` };
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();
@@ -138,9 +155,4 @@ function findCluster(teleport: unknown): ClusterLike | undefined {
     if (obj && obj.roles instanceof Map && typeof obj.upsertRole === 'function') return obj as ClusterLike;
   }
   return undefined;
-}
-
-function findAdmin(teleport: unknown): AdminLike | undefined {
-  const admin = (teleport as { admin?: Partial<AdminLike> } | undefined)?.admin;
-  return admin && typeof admin.review === 'function' && typeof admin.pluginData === 'function' && typeof admin.getRequest === 'function' ? (admin as AdminLike) : undefined;
 }

@@ -35,14 +35,15 @@ export const jiraDemo: DemoProvider = {
     const jira = new Fake({ username: DEMO_USERNAME, apiToken: DEMO_API_TOKEN, projectKey: DEMO_PROJECT, projectName: 'Access requests' });
     await jira.start();
     const reviewer = jira.addUser(DEMO_JIRA_REVIEWER, { displayName: 'Dana (Jira)' });
-    const port = await freePort();
-    const webhook: FakeJiraWebhookTarget = { url: `http://127.0.0.1:${port}/jira/`, secret: DEMO_WEBHOOK_SECRET };
+    // The demo's shared HTTP server (GitLab's webhook may be on it too), or a port of our own.
+    const http = kit.http ?? (await ownHttp());
+    const webhook: FakeJiraWebhookTarget = { url: `${http.url}/jira/`, secret: DEMO_WEBHOOK_SECRET };
     jira.addWebhook(webhook);
     allowSetState(kit);
 
     return {
       section: { url: jira.url, username: DEMO_USERNAME, api_token: DEMO_API_TOKEN, project: DEMO_PROJECT, webhook_secret: DEMO_WEBHOOK_SECRET },
-      topLevel: { http: { listen_addr: `127.0.0.1:${port}` } },
+      topLevel: { http: { listen_addr: http.listenAddr } },
       approve: (requestId) => approveInJira(jira, reviewer, webhook, requestId),
       describe: () => describeIssues(jira),
       close: () => jira.close(),
@@ -94,7 +95,12 @@ function describeIssues(jira: FakeJira): string[] {
   return lines;
 }
 
-/** A port nobody listens on right now, for the runtime's HTTP server (Jira must know the URL before it starts). */
+/** Without the demo's shared HTTP server (an older CLI): a port nobody listens on right now (Jira must know the URL before the runtime starts). */
+async function ownHttp(): Promise<{ listenAddr: string; url: string }> {
+  const port = await freePort();
+  return { listenAddr: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}` };
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = net.createServer();

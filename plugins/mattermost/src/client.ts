@@ -27,8 +27,8 @@ type Client4 = InstanceType<typeof Client4>;
  * helpers, because those keep nothing we need: their error carries the status only when the body
  * was Mattermost JSON (a rate limiter's or proxy's 429/502 is plain text), drops Retry-After and
  * ETag, and no typed method takes an AbortSignal. Client4 has no retry loop of its own; every
- * call goes through core's outbound policy (callService) once per attempt, with a per-attempt
- * timeout. Connections are kept alive by Node's fetch pool.
+ * call goes through core's outbound policy (callService); inside a handler attempt the attempt's
+ * signal is the only deadline. Connections are kept alive by Node's fetch pool.
  */
 
 export const SERVICE = 'Mattermost';
@@ -99,7 +99,7 @@ export interface MattermostClientOptions {
   logger?: Logger | undefined;
   /** Core's outbound policy, overridden (tests use tiny backoffs). */
   policy?: Partial<OutboundPolicy> | undefined;
-  /** Per HTTP attempt (default 10 s, as upstream). */
+  /** Per call made outside a handler attempt, e.g. start-up checks (default 10 s, as upstream); inside one, the attempt's deadline applies. */
   timeoutMs?: number | undefined;
   /** findPost without `since` reads at most this many pages of the channel, newest first (default 5). */
   findPages?: number | undefined;
@@ -390,8 +390,9 @@ export class MattermostClient {
   }
 
   private async attempt<T>(call: OutboundCall, spec: CallSpec, signal: AbortSignal | undefined): Promise<T | undefined> {
-    const timeout = AbortSignal.timeout(this.timeoutMs);
-    const attemptSignal = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    // Inside a handler attempt its signal is the deadline (one timer per attempt, not per call);
+    // calls outside one (start-up checks) get their own.
+    const attemptSignal = signal ?? AbortSignal.timeout(this.timeoutMs);
     const cached = spec.etagKey === undefined ? undefined : this.etags.get(spec.etagKey);
     const headers: Record<string, string> = { Accept: 'application/json' };
     if (cached) headers['If-None-Match'] = cached.etag;

@@ -13,8 +13,8 @@ export const mattermostDemo: DemoProvider = {
     await fake.start();
     kit.logger.info('Fake Mattermost started', { url: fake.url });
     return {
-      section: { url: fake.url, token: fake.token },
-      topLevel: { role_to_recipients: { '*': ['demo/access-requests'] } },
+      // [mattermost.role_to_recipients]: its own team/channel, never mixed with another adapter's recipients.
+      section: { url: fake.url, token: fake.token, role_to_recipients: { '*': ['demo/access-requests'] } },
       describe: () => fake.describe(),
       close: () => fake.close(),
     };

@@ -63,7 +63,7 @@ export interface PagerDutyClientOptions {
   /** `From` header on writes. */
   userEmail: string;
   logger?: Logger;
-  /** Per attempt (default 10 s, as the Go plugin's HTTP client). */
+  /** Per call made outside a handler attempt, e.g. start-up checks (default 10 s, as the Go plugin's HTTP client); inside one, the attempt's deadline applies. */
   timeoutMs?: number;
   /** Core's outbound policy, tuned (tests shorten the backoff). */
   policy?: Partial<OutboundPolicy>;
@@ -262,17 +262,19 @@ export class PagerDutyClient {
     return callService(
       call,
       async (signal) => {
-        // pdjs may sleep through up to three 429 waits inside one attempt; that is not the server
-        // being slow, so the attempt's deadline allows for them.
+        // Inside a handler attempt its signal is the deadline (one timer per attempt, not per
+        // call); calls outside one (start-up checks) get their own. pdjs may sleep through up to
+        // three 429 waits inside one call; that is not the server being slow, so the deadline
+        // allows for them.
         const retryWait = this.rateLimitWaitMs;
-        const deadline = AbortSignal.timeout(this.timeoutMs + 3 * retryWait);
-        const attemptSignal = signal ? AbortSignal.any([signal, deadline]) : deadline;
+        const deadline = signal ? undefined : AbortSignal.timeout(this.timeoutMs + 3 * retryWait);
+        const attemptSignal = signal ?? deadline!;
         let answer: PdjsAnswer;
         try {
           answer = await this.send(method, url, headers, options.body, retryWait, attemptSignal);
         } catch (err) {
           if (signal?.aborted) throw err;
-          throw networkFailure(call, deadline.aborted ? Object.assign(new Error('no answer in time'), { name: 'TimeoutError' }) : err);
+          throw networkFailure(call, deadline?.aborted ? Object.assign(new Error('no answer in time'), { name: 'TimeoutError' }) : err);
         }
         const { status } = answer;
         if (status >= 200 && status < 300) {

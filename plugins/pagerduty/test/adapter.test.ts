@@ -242,7 +242,9 @@ test('never two incidents: the create is recorded by a retry when writing its re
 });
 
 test('never two incidents: a create that timed out and was sent again', async (t) => {
-  const w = await world(t, { tuning: { ...TUNING, timeoutMs: 300 } });
+  // The handler attempt's deadline is the call's deadline: the first create is abandoned after
+  // 300 ms, the retried attempt must find the incident it may have opened.
+  const w = await world(t, { runtime: { handlerTimeoutMs: 300 } });
   w.pd.fail({ method: 'POST', path: '/incidents', delayMs: 1_000 });
   w.teleport.put(annotated([]));
   await w.t.settled();

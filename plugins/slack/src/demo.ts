@@ -12,8 +12,8 @@ export const slackDemo: DemoProvider = {
     await fake.start();
     kit.logger.info('Fake Slack started', { url: fake.apiUrl });
     return {
-      section: { token: 'xoxb-demo', api_url: fake.apiUrl },
-      topLevel: { role_to_recipients: { '*': ['access-requests'] } },
+      // [slack.role_to_recipients]: Slack's own channel, never mixed with another adapter's recipients.
+      section: { token: 'xoxb-demo', api_url: fake.apiUrl, role_to_recipients: { '*': ['access-requests'] } },
       describe: () => fake.describe(),
       close: () => fake.close(),
     };

@@ -1,5 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import bolt from '@slack/bolt';
+import type { App as BoltApp } from '@slack/bolt';
 import {
   ChatUserMapper,
   errorMessage,
@@ -13,8 +13,6 @@ import {
 import { sdkLogger, type SlackClient } from './client.js';
 import type { SlackConfig } from './config.js';
 import { APPROVE_ACTION_ID, DENY_ACTION_ID, REVIEW_BLOCK_ID } from './render.js';
-
-const { App, LogLevel } = bolt;
 
 /** Slack's replay window for signed requests. */
 export const SIGNATURE_MAX_AGE_SECONDS = 5 * 60;
@@ -69,7 +67,7 @@ export class SlackReviewHandler {
   private readonly seenTriggers = new Set<string>();
   private readonly inFlight = new Set<Promise<void>>();
   private readonly users: ChatUserMapper;
-  private app: InstanceType<typeof App> | undefined;
+  private app: BoltApp | undefined;
 
   constructor(
     private readonly ctx: AdapterContext<SlackConfig>,
@@ -126,6 +124,9 @@ export class SlackReviewHandler {
   /** Connects over Socket Mode (only with an app token). */
   async startSocketMode(bot: { userId: string; botId: string }): Promise<void> {
     const { config, logger } = this.ctx;
+    // Bolt (about 20 MB of memory) is loaded only when Socket Mode is used.
+    const { default: bolt } = await import('@slack/bolt');
+    const { App, LogLevel } = bolt;
     const app = new App({
       appToken: config.review.appToken,
       socketMode: true,

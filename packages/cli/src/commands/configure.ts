@@ -1,6 +1,7 @@
 import { PluginError, selectPlugins } from '@teleport-plugin/core';
 import { loadAdapters } from '../adapters.js';
 import type { CommonFlags } from '../main.js';
+import { mergeExampleConfigs } from './mergeExamples.js';
 
 /** The shared part of every generated config. */
 export function configHeader(plugins: readonly string[]): string {
@@ -39,13 +40,14 @@ export async function runConfigure(flags: CommonFlags, env: NodeJS.ProcessEnv): 
     });
   }
   const loaded = await loadAdapters(names);
-  const parts = [configHeader(loaded.map((l) => l.adapter.name))];
+  const examples: Array<{ adapter: string; text: string }> = [];
   for (const { adapter } of loaded) {
     if (typeof adapter.exampleConfig !== 'function') {
       throw new PluginError('ADAPTER_INVALID', `adapter "${adapter.name}" provides no example configuration`, { userFacing: true });
     }
-    parts.push(adapter.exampleConfig().trimEnd() + '\n');
+    examples.push({ adapter: adapter.name, text: adapter.exampleConfig() });
   }
-  process.stdout.write(parts.join('\n'));
+  // Several adapters: one [http], one [role_to_recipients] (see mergeExamples.ts).
+  process.stdout.write([configHeader(loaded.map((l) => l.adapter.name)), mergeExampleConfigs(examples)].join('\n'));
   return 0;
 }

@@ -284,11 +284,13 @@ export class Dispatcher {
         if (!(await ledger.claim(ANNOUNCED_KEY, record.raw, claim))) continue;
         logger.info('taking over the announcement of a request another instance left unfinished', { previousOwner: record.owner });
       }
+      const markAnnounced = (): Promise<void> => ledger.settle(ANNOUNCED_KEY, claim, '');
       if (request && target.handlers.onPending) {
         const onPending = target.handlers.onPending.bind(target.handlers);
-        if (!(await this.invoke(target, ledger, 'onPending', logger, (ev) => onPending(request, ev)))) return false;
+        if (!(await this.invoke(target, ledger, 'onPending', logger, (ev) => onPending(request, ev), markAnnounced))) return false;
+      } else {
+        await markAnnounced();
       }
-      await ledger.settle(ANNOUNCED_KEY, claim, '');
       return true;
     }
   }
@@ -300,9 +302,17 @@ export class Dispatcher {
     if (total <= delivered) return true;
     const added: readonly AccessReview[] = request.reviews.slice(delivered);
     logger.debug('new reviews', { count: added.length });
+    const record = async (): Promise<void> => {
+      await ledger.update((current) => {
+        if (current === undefined || parseReviewsCount(current[REVIEWS_COUNT_KEY]) >= total) return undefined;
+        const next: PluginData = { ...current, [REVIEWS_COUNT_KEY]: formatReviewsCount(total) };
+        if (next[UNDELIVERED_REVIEWS_KEY] !== undefined && decodeReviews(next[UNDELIVERED_REVIEWS_KEY]).length <= total) next[UNDELIVERED_REVIEWS_KEY] = '';
+        return next;
+      });
+    };
     if (target.handlers.onReviewed) {
       const onReviewed = target.handlers.onReviewed.bind(target.handlers);
-      if (!(await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev)))) {
+      if (!(await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev), record))) {
         // Kept for later: should the request be deleted before they are delivered, these
         // reviews would otherwise be gone with it.
         await ledger
@@ -316,13 +326,9 @@ export class Dispatcher {
           .catch((err: unknown) => logger.debug('could not keep the undelivered reviews', { error: errorMessage(err) }));
         return false;
       }
+    } else {
+      await record();
     }
-    await ledger.update((current) => {
-      if (current === undefined || parseReviewsCount(current[REVIEWS_COUNT_KEY]) >= total) return undefined;
-      const next: PluginData = { ...current, [REVIEWS_COUNT_KEY]: formatReviewsCount(total) };
-      if (next[UNDELIVERED_REVIEWS_KEY] !== undefined && decodeReviews(next[UNDELIVERED_REVIEWS_KEY]).length <= total) next[UNDELIVERED_REVIEWS_KEY] = '';
-      return next;
-    });
     return true;
   }
 
@@ -341,20 +347,21 @@ export class Dispatcher {
       return;
     }
     const reason = request?.resolveReason ?? '';
+    const record = async (): Promise<void> => {
+      await ledger.update((current) => {
+        if (current === undefined || (current[RESOLUTION_KEY] ?? '') !== '') return undefined;
+        return { ...current, [RESOLUTION_KEY]: tag, [RESOLVE_REASON_KEY]: reason };
+      });
+    };
     let ok = true;
     if (request === undefined) {
       const onExpired = target.handlers.onExpired?.bind(target.handlers);
-      if (onExpired) ok = await this.invoke(target, ledger, 'onExpired', logger, (ev) => onExpired(ledger.requestId, ev));
+      ok = onExpired ? await this.invoke(target, ledger, 'onExpired', logger, (ev) => onExpired(ledger.requestId, ev), record) : (await record(), true);
     } else {
       const onResolved = target.handlers.onResolved?.bind(target.handlers);
-      if (onResolved) ok = await this.invoke(target, ledger, 'onResolved', logger, (ev) => onResolved(request, ev));
+      ok = onResolved ? await this.invoke(target, ledger, 'onResolved', logger, (ev) => onResolved(request, ev), record) : (await record(), true);
     }
-    if (!ok) return;
-    await ledger.update((current) => {
-      if (current === undefined || (current[RESOLUTION_KEY] ?? '') !== '') return undefined;
-      return { ...current, [RESOLUTION_KEY]: tag, [RESOLVE_REASON_KEY]: reason };
-    });
-    logger.debug('request resolved', { resolution: tag });
+    if (ok) logger.debug('request resolved', { resolution: tag });
   }
 
   /**
@@ -371,6 +378,12 @@ export class Dispatcher {
     handler: HandlerName,
     logger: Logger,
     call: (ev: EventContext) => Promise<void>,
+    /**
+     * Records the step once the handler succeeded, inside the same attempt: it joins the effects'
+     * records written behind (one compare-and-swap), and if any of them cannot be stored the
+     * attempt counts as failed and is retried (the handler then finds its effects done).
+     */
+    record: () => Promise<void>,
   ): Promise<boolean> {
     const metrics = this.options.metrics;
     const labels = { adapter: target.name, handler };
@@ -378,9 +391,10 @@ export class Dispatcher {
     for (let attempt = 1; ; attempt++) {
       // Each retry starts from what Teleport holds now: a replica may have written meanwhile.
       if (attempt > 1) await ledger.load(true);
-      const timeout = new AbortController();
-      const signal = AbortSignal.any([timeout.signal, this.halted.signal]);
-      const ev = eventContext(ledger, logger, signal, attempt);
+      // One controller (one signal, one timer) per attempt, aborted by the timeout or by a halt;
+      // every service call of the attempt shares it.
+      const abort = new AbortController();
+      const ev = eventContext(ledger, logger, abort.signal, attempt);
       const started = performance.now();
       let timer: NodeJS.Timeout | undefined;
       let onHalt: (() => void) | undefined;
@@ -395,12 +409,15 @@ export class Dispatcher {
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => {
               const err = new PluginError('TIMEOUT', `${handler} did not finish within ${this.handlerTimeoutMs} ms`);
-              timeout.abort(err);
+              abort.abort(err);
               reject(err);
             }, this.handlerTimeoutMs);
           }),
           new Promise<never>((_, reject) => {
-            onHalt = () => reject(this.halted.signal.reason);
+            onHalt = () => {
+              abort.abort(this.halted.signal.reason);
+              reject(this.halted.signal.reason);
+            };
             if (this.halted.signal.aborted) onHalt();
             else this.halted.signal.addEventListener('abort', onHalt, { once: true });
           }),
@@ -413,7 +430,16 @@ export class Dispatcher {
         if (onHalt) this.halted.signal.removeEventListener('abort', onHalt);
         metrics?.handlerDuration.observe(labels, (performance.now() - started) / 1000);
       }
-      if (!failed) return true;
+      if (!failed) {
+        try {
+          await record();
+          return true;
+        } catch (err) {
+          failed = true;
+          failure = err;
+          logger.debug('the step could not be recorded; trying again', { handler, error: errorMessage(err) });
+        }
+      }
       if (this.halted.signal.aborted) throw new PluginError('SHUTDOWN', `${handler} abandoned at shutdown`, { cause: failure });
       await this.settled(running, handler, logger);
       const busy = isPluginError(failure, 'BUSY');

@@ -22,6 +22,11 @@ export interface LedgerOptions {
   /** Tries of one write when Teleport fails transiently (default 8, 20 ms .. 2 s apart). */
   writeAttempts?: number;
   writeBackoff?: { baseMs: number; capMs: number };
+  /**
+   * Write effects' `ok` records behind (default true; see the class comment). False: `once`
+   * resolves only once its record is stored (handlers called directly, outside a step).
+   */
+  writeBehind?: boolean;
 }
 
 export interface OnceOptions {
@@ -49,6 +54,8 @@ type Modify = (current: PluginData | undefined) => PluginData | undefined;
 
 interface QueuedWrite {
   modify: Modify;
+  /** Free of side effects: may be applied to the in-memory view before it is written. */
+  pure: boolean;
   resolve: (data: PluginData | undefined) => void;
   reject: (err: unknown) => void;
 }
@@ -65,13 +72,23 @@ interface QueuedWrite {
  *   request are folded into one compare-and-swap; a conflict re-reads and re-applies them.
  * - Writes are bound to shutdown, not to the handler attempt that asked, and transient Teleport
  *   failures are retried here, so an effect that happened gets recorded whenever possible.
+ * - The `ok` record of an effect is written behind: `once` resolves as soon as it is queued (the
+ *   view shows it at once), so it shares a compare-and-swap with whatever is written next (the
+ *   step's own record). A record that cannot be written poisons the ledger: every later write
+ *   fails until the data is read again, so a step is never recorded over an effect that is not
+ *   (the next attempt finds it, as after a crash).
  *
  * The request being gone does not stop recording: Teleport keeps an existing entry writable until
  * it expires (access expiry + 1 h). Only creating an entry for a request that no longer exists
  * fails (NOT_FOUND), which means: nothing was ever announced, nothing is owed.
  */
 export class RequestLedger {
-  private current: PluginData | undefined;
+  /** What Teleport holds, as last read or written. */
+  private base: PluginData | undefined;
+  /** `base` with the pure writes still queued applied: what the handler sees. */
+  private view: PluginData | undefined;
+  /** A write that failed for good; later writes fail with it until the next read. */
+  private failed: unknown;
   private loaded = false;
   private queue: QueuedWrite[] = [];
   private writing = false;
@@ -84,14 +101,15 @@ export class RequestLedger {
     this.now = options.now ?? Date.now;
     const known = options.known.get(requestId);
     if (known !== undefined) {
-      this.current = known ?? undefined;
+      this.base = known ?? undefined;
+      this.view = this.base;
       this.loaded = true;
     }
   }
 
   /** The plugin data as last read or written (call load() first if nothing was known). */
   get data(): PluginData | undefined {
-    return this.current;
+    return this.view;
   }
 
   get owner(): string {
@@ -105,10 +123,11 @@ export class RequestLedger {
 
   /** Reads from Teleport unless already known (or `fresh` is asked for). */
   async load(fresh = false): Promise<PluginData | undefined> {
-    if (this.loaded && !fresh) return this.current;
+    if (this.loaded && !fresh) return this.view;
     const data = await this.retryTransient('read plugin data', () => this.options.store.get(this.requestId, this.options.signal));
+    this.failed = undefined;
     this.remember(data);
-    return data;
+    return this.view;
   }
 
   /** Takes data read elsewhere (a bulk read) as the current base. */
@@ -122,7 +141,8 @@ export class RequestLedger {
    */
   assumeAbsent(): void {
     if (this.loaded) return;
-    this.current = undefined;
+    this.base = undefined;
+    this.view = undefined;
     this.loaded = true;
   }
 
@@ -141,12 +161,19 @@ export class RequestLedger {
 
   /** A compare-and-swap update of any keys (`modify` gets a copy; undefined = no change). Pure functions only: a conflict re-applies it. */
   update(modify: Modify): Promise<PluginData | undefined> {
-    return this.write((current) => modify(current === undefined ? undefined : { ...current }));
+    return this.write((current) => modify(current === undefined ? undefined : { ...current }), true);
+  }
+
+  /** Resolves once every queued write is stored; rejects if one failed for good. */
+  async flush(): Promise<void> {
+    if (this.failed !== undefined) throw this.failed;
+    if (this.queue.length === 0 && !this.writing) return;
+    await this.write(() => undefined, true);
   }
 
   /** The record of effect `name` as last seen. */
   effect(name: string): EffectRecord {
-    return parseEffectRecord(this.current?.[effectKey(name)]);
+    return parseEffectRecord(this.view?.[effectKey(name)]);
   }
 
   /**
@@ -158,7 +185,7 @@ export class RequestLedger {
     const key = effectKey(name);
     await this.load();
     for (let round = 0; ; round += 1) {
-      const record = parseEffectRecord(this.current?.[key]);
+      const record = parseEffectRecord(this.view?.[key]);
       if (record.state === 'done') return record.result;
       if (record.state === 'running') {
         const lease = leaseState(record, this.options.owner, this.now(), this.options.leaseMs);
@@ -172,12 +199,12 @@ export class RequestLedger {
           const found = await options.find(options.signal, record.at);
           if (found !== undefined) {
             this.options.logger.info('effect had happened already; recorded, not repeated', { requestId: this.requestId, effect: name });
-            await this.settle(key, record.raw, found, options.record);
+            await this.settleBehind(key, record.raw, found, options.record);
             return found;
           }
         } else if ((options.ifUnknown ?? 'skip') === 'skip') {
           this.options.logger.warn('effect may have happened and the service cannot be asked; not repeated', { requestId: this.requestId, effect: name });
-          await this.settle(key, record.raw, '', options.record);
+          await this.settleBehind(key, record.raw, '', options.record);
           return '';
         } else {
           this.options.logger.warn('effect may have happened and the service cannot be asked; doing it again', { requestId: this.requestId, effect: name });
@@ -201,9 +228,16 @@ export class RequestLedger {
         }
         throw err;
       }
-      await this.settle(key, claim, result, options.record);
+      await this.settleBehind(key, claim, result, options.record);
       return result;
     }
+  }
+
+  /** Records `ok` without waiting (see the class comment); a failure poisons later writes. */
+  private async settleBehind(key: string, from: string, result: string, record?: (data: PluginData, result: string) => PluginData): Promise<void> {
+    const stored = this.settle(key, from, result, record);
+    if (this.options.writeBehind === false) return stored;
+    stored.catch(() => undefined);
   }
 
   /** Writes `run` over `expected` (absent when undefined); false when someone else changed it first. */
@@ -224,29 +258,36 @@ export class RequestLedger {
       if (now !== from && parseEffectRecord(now).state === 'done') return undefined;
       const base: PluginData = { ...(current ?? {}), [key]: doneRecord(result) };
       return record ? record(base, result) : base;
-    });
+    }, true);
   }
 
   private async release(key: string, claim: string): Promise<void> {
     await this.write((current) => {
       if (current?.[key] !== claim) return undefined;
       return { ...current, [key]: '' };
-    });
+    }, true);
   }
 
   private remember(data: PluginData | undefined): void {
-    this.current = data;
+    this.base = data;
     this.loaded = true;
     this.options.known.set(this.requestId, data ?? null);
+    this.view = this.queue.reduce((view, w) => (w.pure ? (w.modify(view === undefined ? undefined : { ...view }) ?? view) : view), data);
   }
 
-  /** Queues a modification; the queue drains as one compare-and-swap per batch. */
-  private write(modify: Modify): Promise<PluginData | undefined> {
+  /**
+   * Queues a modification; the queue drains as one compare-and-swap per batch. `pure`
+   * modifications (no side effects) show in the view at once.
+   */
+  private write(modify: Modify, pure = false): Promise<PluginData | undefined> {
+    if (this.failed !== undefined) return Promise.reject(this.failed);
     return new Promise((resolve, reject) => {
-      this.queue.push({ modify, resolve, reject });
+      this.queue.push({ modify, pure, resolve, reject });
+      if (pure) this.view = modify(this.view === undefined ? undefined : { ...this.view }) ?? this.view;
       if (this.writing) return;
       this.writing = true;
-      // Start on the next turn, so writes asked for together (parallel posts) go as one.
+      // Start on the next turn, so writes asked for together (parallel posts, an effect's record
+      // and the step's) go as one.
       setImmediate(() => void this.drain());
     });
   }
@@ -260,8 +301,15 @@ export class RequestLedger {
           const stored = await this.applyBatch(batch);
           for (const w of batch) w.resolve(stored);
         } catch (err) {
-          for (const w of batch) w.reject(err);
+          // Nothing queued behind a failed write may land without it (a step over a lost record).
+          this.failed = err;
+          const rest = this.queue;
+          this.queue = [];
+          this.view = this.base;
+          for (const w of [...batch, ...rest]) w.reject(err);
         }
+        // One more turn before the next batch: writes that arrive meanwhile join it.
+        if (this.queue.length > 0) await new Promise((resolve) => setImmediate(resolve));
       }
     } finally {
       this.writing = false;
@@ -273,7 +321,7 @@ export class RequestLedger {
     const attempts = this.options.writeAttempts ?? 8;
     for (let attempt = 1; ; attempt += 1) {
       if (!this.loaded) await this.load();
-      const base = this.current;
+      const base = this.base;
       let next = base;
       let changed = false;
       for (const w of batch) {

@@ -130,6 +130,8 @@ export async function handlerEvent(
     signal: ctx.signal,
     logger: ctx.logger,
     writeBackoff: { baseMs: 1, capMs: 5 },
+    // Called outside a step, nothing would flush a record written behind: write through.
+    writeBehind: false,
   });
   // As the dispatcher: a handler starts with the request's plugin data as Teleport holds it.
   await ledger.load(true);
