@@ -251,8 +251,11 @@ export class Dispatcher {
     const followUps = this.options.followUps!;
     const onFollowUp = target.handlers.onFollowUp!.bind(target.handlers);
     for (const step of followUps.due(target.name, request, ledger.data)) {
-      if (!(await this.invoke(target, ledger, 'onFollowUp', logger.child({ step: step.id }), (ev) => onFollowUp(request, step, ev)))) return;
-      await ledger.update((current) => (current === undefined ? undefined : followUps.markDone(current, step)));
+      // The step's record joins its effects' records (written behind) in one compare-and-swap.
+      const record = async (): Promise<void> => {
+        await ledger.update((current) => (current === undefined ? undefined : followUps.markDone(current, step)));
+      };
+      if (!(await this.invoke(target, ledger, 'onFollowUp', logger.child({ step: step.id }), (ev) => onFollowUp(request, step, ev), record))) return;
     }
   }
 
