@@ -13,6 +13,7 @@ Commands:
   configure  Print an example config   --plugin NAME...
   version    Print versions of the CLI, core and adapters (--plugin NAME... or TELEPORT_PLUGINS)
   demo       Run adapters against local fakes of Teleport and their services; no account needed
+  explain    What routing does for one request: explain <request-id> [-c PATH] [--plugin NAME]... [--json]
 
 Adapters: --plugin slack loads @teleport-plugin/slack; a package name or a path loads a third-party
 adapter. Without --plugin: TELEPORT_PLUGINS (comma-separated), else the plugin sections of the config.
@@ -34,6 +35,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       process.stdout.write(USAGE);
       return command === undefined ? 1 : 0;
     }
+    if (command === 'explain') {
+      debug = rest.includes('--debug') || rest.includes('-d');
+      return await (await import('./commands/explain.js')).runExplain(rest, env);
+    }
     if (command === 'version' || command === '--version' || command === '-v') {
       const { runVersion } = await import('./commands/version.js');
       return await runVersion(parseFlags(rest, command), env);
@@ -51,7 +56,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       case 'demo':
         return await (await import('./commands/demo.js')).runDemo(flags, env);
       default:
-        throw usageError(`unknown command "${command}": expected start, check, configure, version or demo (see teleport-plugin help)`);
+        throw usageError(`unknown command "${command}": expected start, check, configure, version, demo or explain (see teleport-plugin help)`);
     }
   } catch (err) {
     printFatal(err, { debug });

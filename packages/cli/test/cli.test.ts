@@ -34,7 +34,7 @@ describe('teleport-plugin (no Teleport needed)', () => {
   test('unknown command: exit 1, one line', async () => {
     const r = await runCli(['frobnicate']);
     assert.equal(r.code, 1);
-    assert.equal(r.stderr, 'teleport-plugin: error: unknown command "frobnicate": expected start, check, configure, version or demo (see teleport-plugin help)\n');
+    assert.equal(r.stderr, 'teleport-plugin: error: unknown command "frobnicate": expected start, check, configure, version, demo or explain (see teleport-plugin help)\n');
   });
 
   test('unknown flag: exit 1, one line naming it', async () => {

@@ -13,6 +13,7 @@ import type {
   UserInfo,
 } from './teleport/types.js';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { AdapterRouting, FollowUpStep } from './routing/types.js';
 
 /**
  * The adapter contract. One shape for notifiers (Slack, email), reviewers (PagerDuty on-call
@@ -80,6 +81,12 @@ export interface AdapterContext<TConfig> {
   onClose(fn: () => Promise<void> | void): void;
   /** Mark the adapter unhealthy (shown by /readyz and `check`) or healthy again. */
   reportHealth(healthy: boolean, reason?: string): void;
+  /**
+   * Recipients from Access Monitoring Rules (with the adapter's static config as the fallback),
+   * facts for automatic-review conditions. The kits use it; optional so that contexts built by
+   * hand (tests, `check`) need not offer it.
+   */
+  readonly routing?: AdapterRouting;
 }
 
 /** What adapters may ask of Teleport. */
@@ -153,6 +160,12 @@ export interface AdapterHandlers {
   onResolved?(request: AccessRequest, ev: EventContext): Promise<void>;
   /** The request was deleted while still unresolved (expiry). Only its plugin data remains, still writable. */
   onExpired?(requestId: string, ev: EventContext): Promise<void>;
+  /**
+   * A follow-up of a pending request fell due (a reminder, an escalation; `[reminders]`): called
+   * like the other handlers, again after a failure, so every side effect goes through `ev.once`.
+   * Recorded as done (`followup/<step id>` in plugin data) once this returns.
+   */
+  onFollowUp?(request: AccessRequest, step: FollowUpStep, ev: EventContext): Promise<void>;
   /** Served by the shared HTTP server under `/<adapter name>/`. */
   routes?: readonly WebhookRoute[];
   /** Called once the watch stream is initialised (background work may start here). */

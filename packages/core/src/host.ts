@@ -14,6 +14,10 @@ import { createPluginDataStore } from './ledger/pluginDataStore.js';
 import type { ClusterInfo, TeleportClient } from './teleport/types.js';
 import { Watcher } from './watcher/watcher.js';
 import { teleportActions } from './teleport/actions.js';
+import type { RoutingConfig } from './routing/config.js';
+import type { Explanation } from './routing/explain.js';
+import { debugRoute } from './routing/debugRoute.js';
+import { RuntimeRouting } from './routing/runtimeRouting.js';
 
 export interface RuntimeOptions {
   /** The one Teleport connection (the caller creates and closes it). */
@@ -49,6 +53,10 @@ export interface RuntimeOptions {
   instanceName?: string;
   /** Plugin-data write retries (tests shorten the backoff). */
   ledgerWrites?: { attempts: number; baseMs: number; capMs: number };
+  /** Access Monitoring Rules, automatic reviews, dedupe, reminders (`[routing]`, `[automatic_review]`, `[reminders]`). */
+  routing?: RoutingConfig;
+  /** How long a new pending request waits for its automatic review before it is announced anyway (default 10 s). */
+  automaticReviewWaitMs?: number;
 }
 
 export interface Runtime {
@@ -68,6 +76,8 @@ export interface Runtime {
   reconcile(): Promise<ReconcileReport | undefined>;
   /** This instance's name in write-ahead records. */
   readonly instanceId: string;
+  /** What routing and follow-up do for a request (`teleport-plugin explain`, `/debug/requests/<id>`). */
+  explain(requestId: string, signal?: AbortSignal): Promise<Explanation>;
   /**
    * Graceful shutdown: stop watching, let queued and in-flight handlers finish within
    * `budgetMs`, then run adapters' stop() and onClose callbacks and close the HTTP server.
@@ -115,6 +125,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     });
   }
   logger.info('connected to Teleport', { cluster: cluster.clusterName, version: cluster.serverVersion });
+  const actions = teleportActions(teleport);
+  const routing = new RuntimeRouting({
+    client: teleport,
+    actions,
+    logger,
+    adapters: options.adapters.map((a) => a.adapter.name),
+    config: options.routing,
+    serverVersion: cluster.serverVersion,
+    ...(options.automaticReviewWaitMs === undefined ? {} : { reviewWaitMs: options.automaticReviewWaitMs }),
+  });
 
   // Set once the dispatcher exists; adapters only call resync() from handlers and routes.
   let resync: (requestId: string) => void = () => undefined;
@@ -136,8 +156,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       logger: adapterLogger,
       cluster,
       store,
-      teleport: teleportActions(teleport),
+      teleport: actions,
       signal: shutdown.signal,
+      routing: routing.forAdapter(name),
       onClose: (fn) => {
         entry.onClose.push(fn);
       },
@@ -185,21 +206,27 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     leaseMs: options.leaseMs,
     ledgerWrites: options.ledgerWrites,
     onUnfinished: (requestId, retryAt) => retries.schedule(requestId, retryAt),
+    ...(routing.followUps ? { followUps: routing.followUps } : {}),
   });
+  // Between every event source and the dispatcher: automatic reviews and follow-up timers.
+  const intake = routing.intake(
+    (event) => dispatcher.dispatch(event),
+    (requestId) => resync(requestId),
+  );
   const reconciler = new Reconciler({
     client: teleport,
     targets,
-    dispatch: (event) => dispatcher.dispatch(event),
+    dispatch: (event) => intake.push(event),
     logger: logger.child({ component: 'reconcile' }),
     intervalMs: options.reconcileIntervalMs,
+    owed: (adapter, request, data) => routing.owed(adapter, request, data),
+    onListed: (requests) => routing.onListed(requests),
   });
   const retries = new RetryTimers((requestId) => resync(requestId));
   resync = (requestId) => {
     void teleport
       .getAccessRequest(requestId)
-      .then((request) =>
-        dispatcher.dispatch(request ? { type: 'put', request, source: 'list' } : { type: 'delete', requestId, source: 'list' }),
-      )
+      .then((request) => intake.push(request ? { type: 'put', request, source: 'list' } : { type: 'delete', requestId, source: 'list' }))
       .catch((err: unknown) => logger.warn('could not re-read an access request', { requestId, error: errorMessage(err) }));
   };
 
@@ -225,9 +252,12 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     initTimeoutMs: options.watch?.initTimeoutMs,
     backoff: options.watch?.backoff,
     silenceMs: options.watch?.silenceMs,
-    onEvent: (event) => dispatcher.dispatch(event),
-    onInit: () => {
+    onEvent: (event) => intake.push(event),
+    watchRules: routing.watchRules,
+    onRuleEvent: (event) => routing.onWatchEvent(event),
+    onInit: (acceptedKinds) => {
       metrics.events.inc({ kind: 'init' });
+      routing.onInit(acceptedKinds);
       // Read the new stream while this runs: a slow listing must not hold live events back.
       void reconciler.request();
     },
@@ -257,6 +287,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
         routes,
         readiness,
         metrics,
+        debug: debugRoute((requestId, signal) => routing.explain(requestId, targets, signal)),
       });
     } catch (err) {
       await closeLoaded();
@@ -295,6 +326,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     }
   } catch (err) {
     reconciler.stop();
+    routing.stop();
     await watcher.stop();
     await server?.close();
     await closeLoaded();
@@ -309,6 +341,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       server?.stopAccepting();
       reconciler.stop();
       retries.stop();
+      routing.stop();
       await watcher.stop();
       const drained = await dispatcher.stop(Math.max(0, deadline - Date.now()));
       if (!drained) logger.warn('shutdown budget spent before every handler finished');
@@ -346,9 +379,13 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     metrics,
     done,
     readiness,
-    idle: () => dispatcher.idle(),
+    idle: async () => {
+      await intake.idle();
+      await dispatcher.idle();
+    },
     reconcile: () => reconciler.request(),
     instanceId: dispatcher.owner,
+    explain: (requestId, signal) => routing.explain(requestId, targets, signal),
     stop,
   };
 }

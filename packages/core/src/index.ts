@@ -148,3 +148,20 @@ export { encodeTicket, decodeTicket } from './ticketing/tracker.js';
 export type { TicketTracker, TicketRef, TicketNote, TicketOutcome } from './ticketing/tracker.js';
 export { applyTicketDecision } from './ticketing/ticketDecision.js';
 export type { TicketDecisionOutcome } from './ticketing/ticketDecision.js';
+
+// Routing and follow-up (routing/, followup/): Access Monitoring Rules for notifications,
+// automatic reviews, dedupe, reminders and escalation, explain.
+export { parseRoutingConfig, emptyRoutingConfig, ROUTING_SECTIONS } from './routing/config.js';
+export type { RoutingConfig, FollowUpPlan } from './routing/config.js';
+export { followUpNote, followUpText, formatWaiting } from './routing/types.js';
+export type { AdapterRouting, RecipientDeclaration, RecipientPlan, FactProvider, FollowUpStep, FollowUpNote } from './routing/types.js';
+export { RuleCache } from './routing/ruleCache.js';
+export type { RuleCacheStatus, RuleCacheOptions } from './routing/ruleCache.js';
+export { Router } from './routing/router.js';
+export type { RouterOptions, Evaluation, ReviewDecision } from './routing/router.js';
+export { AutomaticReviewer } from './routing/automaticReview.js';
+export type { AutomaticReviewRecord } from './routing/automaticReview.js';
+export { explainRequest, formatExplanation } from './routing/explain.js';
+export type { Explanation, ExplainDeps, AdapterExplanation } from './routing/explain.js';
+export { FollowUpScheduler } from './followup/scheduler.js';
+export { dueSteps, followUpKey, isStepDone } from './followup/schedule.js';

@@ -1,11 +1,12 @@
 import { sleep } from '@teleport-plugin/core';
-import type { ChatRecipient, Logger, MessageRef, MessagingBot, RequestMessage, ReviewReply } from '@teleport-plugin/core';
+import { followUpText } from '@teleport-plugin/core';
+import type { ChatRecipient, FollowUpNote, Logger, MessageRef, MessagingBot, RequestMessage, ReviewReply } from '@teleport-plugin/core';
 import { isEmail } from './address.js';
 import type { Mailer, OutgoingMail } from './client.js';
 import { mailMessageId, reviewKind } from './messageId.js';
 import type { MailKind } from './messageId.js';
 import { isEncodableThread, threadTimestamp } from './pluginData.js';
-import { newRequestMail, requesterOutcomeMail, resolutionMail, reviewReplyMail } from './render.js';
+import { followUpMail, newRequestMail, requesterOutcomeMail, resolutionMail, reviewReplyMail } from './render.js';
 import type { MailCluster, MailRequestFields, MailResolution, RenderedMail } from './render.js';
 
 export interface EmailBotOptions {
@@ -43,6 +44,7 @@ export class EmailBot implements MessagingBot {
   readonly findReply?: (thread: MessageRef, reply: ReviewReply, message: RequestMessage, signal?: AbortSignal) => Promise<boolean>;
   readonly findOutcome?: (thread: MessageRef, message: RequestMessage, signal?: AbortSignal) => Promise<boolean>;
   readonly findRequesterNotice?: (message: RequestMessage, signal?: AbortSignal) => Promise<boolean>;
+  readonly findReminder?: (thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal) => Promise<boolean>;
   private readonly now: () => Date;
   private readonly findRetryDelaysMs: readonly number[];
 
@@ -60,6 +62,7 @@ export class EmailBot implements MessagingBot {
       };
       this.findReply = (thread, reply, message, signal) => this.wasSent(this.idOf(message.id, reviewKind(reply.index + 1), thread.channel), signal);
       this.findOutcome = (thread, message, signal) => this.wasSent(this.idOf(message.id, 'outcome', thread.channel), signal);
+      this.findReminder = (thread, note, message, signal) => this.wasSent(this.idOf(message.id, followUpKind(note), thread.channel), signal);
       this.findRequesterNotice = async (message, signal) =>
         !isEmail(message.user) || (await this.wasSent(this.idOf(message.id, 'requester', message.user), signal));
     }
@@ -85,13 +88,21 @@ export class EmailBot implements MessagingBot {
 
   async post(to: ChatRecipient, message: RequestMessage, signal?: AbortSignal): Promise<MessageRef> {
     const messageId = this.idOf(message.id, 'first', to.id);
-    const sent = await this.send(to.id, newRequestMail(fields(message), cluster(message), { html: this.options.html }), { messageId, requestId: message.id }, signal);
+    const rendered = newRequestMail(fields(message), cluster(message), { html: this.options.html, resolution: resolutionOf(message) });
+    const sent = await this.send(to.id, rendered, { messageId, requestId: message.id }, signal);
     return { channel: to.id, id: sent, extra: threadTimestamp(this.now()) };
   }
 
   async reply(thread: MessageRef, reply: ReviewReply, message: RequestMessage, signal?: AbortSignal): Promise<void> {
     const messageId = this.idOf(message.id, reviewKind(reply.index + 1), thread.channel);
     const rendered = reviewReplyMail(message.id, reply.review, cluster(message), { html: this.options.html, now: this.now });
+    await this.send(thread.channel, rendered, { messageId, requestId: message.id, ...inThread(thread) }, signal);
+  }
+
+  /** A reminder or an escalation note, as a reply in the recipient's thread. */
+  async remind(thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal): Promise<void> {
+    const messageId = this.idOf(message.id, followUpKind(note), thread.channel);
+    const rendered = followUpMail(message.clusterName, message.id, followUpText(note), this.options.html);
     await this.send(thread.channel, rendered, { messageId, requestId: message.id, ...inThread(thread) }, signal);
   }
 
@@ -134,6 +145,10 @@ export class EmailBot implements MessagingBot {
       await sleep(wait, signal);
     }
   }
+}
+
+function followUpKind(note: FollowUpNote): MailKind {
+  return note.kind === 'reminder' ? `reminder-${note.index}` : 'escalation';
 }
 
 /** Thread headers for a reply; a legacy Go thread has no Message-ID to refer to. */

@@ -76,9 +76,15 @@ export function statusLine(resolution: MailResolution | undefined): string {
 }
 
 /** The first mail of each thread. */
-export function newRequestMail(fields: MailRequestFields, cluster: MailCluster, options: { html?: boolean } = {}): RenderedMail {
-  const text = requestBody(NEW_REQUEST_HEADER, fields, cluster);
+export function newRequestMail(fields: MailRequestFields, cluster: MailCluster, options: { html?: boolean; resolution?: MailResolution | undefined } = {}): RenderedMail {
+  // Decided before it was announced (an automatic review): the mail shows the outcome, no tsh commands.
+  const text = requestBody(NEW_REQUEST_HEADER, fields, cluster, options.resolution);
   return mail(cluster.clusterName, fields.id, text, options.html);
+}
+
+/** A reminder or an escalation note in the thread (`[reminders]`). */
+export function followUpMail(clusterName: string, requestId: string, text: string, html?: boolean): RenderedMail {
+  return mail(clusterName, requestId, text, html);
 }
 
 /** The reply for one review: `<author> reviewed the request at <RFC822>.` + resolution + reason. */

@@ -1,5 +1,5 @@
-import { isPluginError, lowerResolutionTag, requestWebLink } from '@teleport-plugin/core';
-import type { AccessRequest, ClusterInfo, Logger, PluginData, TicketNote, TicketOutcome, TicketRef, TicketTracker } from '@teleport-plugin/core';
+import { followUpText, isPluginError, lowerResolutionTag, requestWebLink } from '@teleport-plugin/core';
+import type { AccessRequest, ClusterInfo, FollowUpNote, Logger, PluginData, TicketNote, TicketOutcome, TicketRef, TicketTracker } from '@teleport-plugin/core';
 import type { GitlabClient, GlIssue } from './client.js';
 import { labelKey, resolutionLabelKey, type LabelNames } from './labels.js';
 import { ISSUE_ID_KEY, ISSUE_IID_KEY, PROJECT_ID_KEY, issueRefData, readIssueRef, type IssueRef } from './pluginData.js';
@@ -68,6 +68,24 @@ export class GitlabTracker implements TicketTracker {
   async findNote(ticket: TicketRef, note: TicketNote, signal?: AbortSignal): Promise<boolean> {
     const ref = issueOf(ticket);
     const found = await this.options.client.findNote(ref.projectId, ref.issueIid, noteText(note), signal);
+    const bot = this.options.botUserId;
+    return found !== undefined && (bot === undefined || found.authorId === undefined || found.authorId === bot);
+  }
+
+  /** A reminder or an escalation note (`[reminders]`), found again by its exact text. */
+  async followUp(ticket: TicketRef, note: FollowUpNote, signal?: AbortSignal): Promise<void> {
+    const ref = issueOf(ticket);
+    try {
+      await this.options.client.createNote(ref.projectId, ref.issueIid, followUpText(note), signal);
+    } catch (err) {
+      if (!isGone(err)) throw err;
+      this.options.logger?.warn('GitLab issue no longer exists; reminder not added', { ...ticket, note: note.kind });
+    }
+  }
+
+  async findFollowUp(ticket: TicketRef, note: FollowUpNote, signal?: AbortSignal): Promise<boolean> {
+    const ref = issueOf(ticket);
+    const found = await this.options.client.findNote(ref.projectId, ref.issueIid, followUpText(note), signal);
     const bot = this.options.botUserId;
     return found !== undefined && (bot === undefined || found.authorId === undefined || found.authorId === bot);
   }

@@ -84,11 +84,14 @@ export function resolutionComment(tag: ResolutionTag, reason: string): string {
 /** What a comment says, stored as its COMMENT_MARKER_PROPERTY. */
 export type CommentMarker =
   | { requestId: string; kind: 'review'; /** 0-based position of the review in the request. */ index: number }
-  | { requestId: string; kind: 'resolution' };
+  | { requestId: string; kind: 'resolution' }
+  /** A reminder (`index` 1-based) or the escalation note (`[reminders]`). */
+  | { requestId: string; kind: 'reminder'; index: number }
+  | { requestId: string; kind: 'escalation' };
 
 export function sameMarker(a: unknown, b: CommentMarker): boolean {
   if (typeof a !== 'object' || a === null) return false;
   const m = a as Record<string, unknown>;
   if (m['requestId'] !== b.requestId || m['kind'] !== b.kind) return false;
-  return b.kind === 'review' ? m['index'] === b.index : true;
+  return b.kind === 'review' || b.kind === 'reminder' ? m['index'] === b.index : true;
 }

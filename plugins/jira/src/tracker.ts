@@ -1,5 +1,5 @@
-import { PluginError, effectKey, parseEffectRecord, requestWebLink } from '@teleport-plugin/core';
-import type { AccessRequest, ClusterInfo, Logger, PluginData, Resolution, TicketNote, TicketOutcome, TicketRef, TicketTracker } from '@teleport-plugin/core';
+import { PluginError, effectKey, followUpText, parseEffectRecord, requestWebLink } from '@teleport-plugin/core';
+import type { AccessRequest, ClusterInfo, FollowUpNote, Logger, PluginData, Resolution, TicketNote, TicketOutcome, TicketRef, TicketTracker } from '@teleport-plugin/core';
 import type { JiraClient } from './client.js';
 import { ISSUE_ID_KEY, ISSUE_KEY_KEY } from './pluginData.js';
 import { issueDescription, issueSummary, resolutionComment, reviewComment, type CommentMarker, type ResolutionTag } from './render.js';
@@ -99,6 +99,25 @@ export class JiraTracker implements TicketTracker {
     }
   }
 
+  /** A reminder or an escalation as a comment (`[reminders]`), marked like the others so it is found again. */
+  async followUp(ticket: TicketRef, note: FollowUpNote, signal?: AbortSignal): Promise<void> {
+    try {
+      await this.client.addComment(issueId(ticket), followUpText(note), followUpMarker(note), signal);
+    } catch (err) {
+      if (!issueGone(err)) throw err;
+      this.logger.warn('Jira issue no longer exists; reminder not posted', { issue: ticketName(ticket), requestId: note.requestId, kind: note.kind });
+    }
+  }
+
+  async findFollowUp(ticket: TicketRef, note: FollowUpNote, signal?: AbortSignal): Promise<boolean> {
+    try {
+      return (await this.client.findComment(issueId(ticket), followUpMarker(note), followUpText(note), signal)) !== undefined;
+    } catch (err) {
+      if (!issueGone(err)) throw err;
+      return true;
+    }
+  }
+
   /** The transition to the resolution's status; a no-op when the issue is there already (e.g. moved by the reviewer in Jira). */
   async close(ticket: TicketRef, outcome: TicketOutcome, signal?: AbortSignal): Promise<void> {
     try {
@@ -127,6 +146,10 @@ function issueGone(err: unknown): boolean {
 
 export function commentText(note: TicketNote): string {
   return note.kind === 'review' ? reviewComment(note.review) : resolutionComment(note.resolution.toLowerCase() as ResolutionTag, note.reason);
+}
+
+function followUpMarker(note: FollowUpNote): CommentMarker {
+  return note.kind === 'reminder' ? { requestId: note.requestId, kind: 'reminder', index: note.index } : { requestId: note.requestId, kind: 'escalation' };
 }
 
 export function commentMarker(note: TicketNote): CommentMarker {

@@ -1,9 +1,11 @@
 import {
   PluginError,
   TtlCache,
+  followUpText,
   isEmail,
   isPluginError,
   type ChatRecipient,
+  type FollowUpNote,
   type Logger,
   type MessageRef,
   type MessagingBot,
@@ -100,6 +102,14 @@ export class MattermostBot implements MessagingBot {
     return (await this.client.findPost(thread.channel, { requestId: message.id, kind: reviewKind(reply), rootId: thread.id }, signal)) !== undefined;
   }
 
+  async remind(thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal): Promise<void> {
+    await this.client.createPost({ channelId: thread.channel, rootId: thread.id, message: followUpText(note), requestId: message.id, kind: followUpKind(note) }, signal);
+  }
+
+  async findReminder(thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal): Promise<boolean> {
+    return (await this.client.findPost(thread.channel, { requestId: message.id, kind: followUpKind(note), rootId: thread.id }, signal)) !== undefined;
+  }
+
   async update(thread: MessageRef, message: RequestMessage, _requesterCopy: boolean, signal?: AbortSignal): Promise<void> {
     await this.client.updatePost(thread.id, thread.channel, this.postText(message), signal);
   }
@@ -147,6 +157,10 @@ export class MattermostBot implements MessagingBot {
     if (!resolution || !channelId) return true;
     return (await this.client.findPost(channelId, { requestId: message.id, kind: `requester-notice:${resolution}` }, signal)) !== undefined;
   }
+}
+
+function followUpKind(note: FollowUpNote): PostKind {
+  return note.kind === 'reminder' ? `reminder:${note.index}` : 'escalation';
 }
 
 function reviewKind(reply: ReviewReply): PostKind {

@@ -12,9 +12,10 @@ export const KIND_PROP = 'teleport_kind';
 /**
  * - `request`: the request's root post in one channel;
  * - `review:<n>`: the reply for the request's n-th review (0-based, in Teleport's order);
- * - `requester-notice:<TAG>`: the direct message telling the requester the outcome.
+ * - `requester-notice:<TAG>`: the direct message telling the requester the outcome;
+ * - `reminder:<n>`, `escalation`: follow-up replies in the request's thread (`[reminders]`).
  */
-export type PostKind = 'request' | `review:${number}` | `requester-notice:${Resolution}`;
+export type PostKind = 'request' | `review:${number}` | `requester-notice:${Resolution}` | `reminder:${number}` | 'escalation';
 
 /** Which effect a post is. */
 export interface PostEffect {
@@ -22,7 +23,7 @@ export interface PostEffect {
   kind: PostKind;
 }
 
-const KIND = /^(request|review:(0|[1-9]\d*)|requester-notice:(APPROVED|DENIED|PROMOTED|EXPIRED))$/;
+const KIND = /^(request|review:(0|[1-9]\d*)|requester-notice:(APPROVED|DENIED|PROMOTED|EXPIRED)|reminder:[1-9]\d*|escalation)$/;
 
 export function isPostKind(value: unknown): value is PostKind {
   return typeof value === 'string' && KIND.test(value);

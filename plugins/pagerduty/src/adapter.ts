@@ -9,6 +9,7 @@ import { pagerDutyDemo } from './demo.js';
 import { approveIfOnCall } from './onCallApproval.js';
 import { pagerDutyPluginData } from './pluginData.js';
 import { PagerDutyTracker } from './tracker.js';
+import { onCallFacts } from './onCallFacts.js';
 
 export const ADAPTER_NAME = 'pagerduty';
 
@@ -23,7 +24,9 @@ export type ClientTuning = Omit<PagerDutyClientOptions, 'apiEndpoint' | 'apiKey'
 export function createPagerDutyHandlers(ctx: AdapterContext<PagerDutyConfig>, tuning: ClientTuning = {}): AdapterHandlers {
   const config = ctx.config;
   const client = new PagerDutyClient({ ...tuning, apiEndpoint: config.apiEndpoint, apiKey: config.apiKey, userEmail: config.userEmail, logger: ctx.logger });
-  const tracker = new PagerDutyTracker(client, config, ctx.cluster);
+  const tracker = new PagerDutyTracker(client, config, ctx.cluster, ctx.routing && { routing: ctx.routing, logger: ctx.logger });
+  // On-call facts for automatic-review rules (`user.traits["pagerduty.on_call"]`...).
+  ctx.routing?.provideFacts(onCallFacts(client));
   const delivery = ticketHandlers(ctx as AdapterContext<unknown>, tracker, {
     async afterOpen(request, _ticket, ev) {
       // Only a pending request can be approved; the announcement of one that was resolved in the

@@ -137,6 +137,16 @@ export class PagerDutyClient {
     return undefined;
   }
 
+  /** Every service (all pages): on-call facts map escalation policies to services with it. */
+  async listServices(signal?: AbortSignal): Promise<PdService[]> {
+    const out: PdService[] = [];
+    for await (const item of this.list<Record<string, unknown>>('/services', 'services', [], signal)) {
+      const ep = item['escalation_policy'] as { id?: unknown } | undefined;
+      out.push({ id: String(item['id']), name: String(item['name']), escalationPolicyId: String(ep?.id ?? '') });
+    }
+    return out;
+  }
+
   async findUserByEmail(email: string, signal?: AbortSignal): Promise<PdUser | undefined> {
     const wanted = email.trim().toLowerCase();
     for await (const item of this.list<Record<string, unknown>>('/users', 'users', [['query', wanted]], signal)) {

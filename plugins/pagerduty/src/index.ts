@@ -10,6 +10,7 @@ export { PagerDutyClient, pagerDutyStatus, pagerDutyErrors } from './client.js';
 export { PagerDutyTracker } from './tracker.js';
 export type { PagerDutyClientOptions, PdService, PdUser, PdOnCall, PdIncident, NewIncident } from './client.js';
 export { approveIfOnCall } from './onCallApproval.js';
+export { onCallFacts, FACT_ON_CALL, FACT_ON_CALL_TIER, FACT_ON_CALL_SERVICES } from './onCallFacts.js';
 export type { OnCallApprovalOptions, OnCallOutcome } from './onCallApproval.js';
 export { pagerDutySnapshot, pagerDutyPluginData, INCIDENT_ID_KEY, SERVICE_ID_KEY } from './pluginData.js';
 export { pagerDutyDemo, DEMO_API_KEY, DEMO_BOT_EMAIL, DEMO_SERVICE, DEMO_REQUESTER } from './demo.js';

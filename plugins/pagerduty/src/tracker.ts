@@ -1,4 +1,18 @@
-import { PluginError, TtlCache, requestWebLink, type AccessRequest, type ClusterInfo, type PluginData, type TicketNote, type TicketRef, type TicketTracker } from '@teleport-plugin/core';
+import {
+  PluginError,
+  TtlCache,
+  followUpText,
+  requestWebLink,
+  type AccessRequest,
+  type AdapterRouting,
+  type ClusterInfo,
+  type FollowUpNote,
+  type Logger,
+  type PluginData,
+  type TicketNote,
+  type TicketRef,
+  type TicketTracker,
+} from '@teleport-plugin/core';
 import type { PagerDutyClient, PdService } from './client.js';
 import type { PagerDutyConfig } from './config.js';
 import { INCIDENT_ID_KEY, SERVICE_ID_KEY } from './pluginData.js';
@@ -19,6 +33,8 @@ export class PagerDutyTracker implements TicketTracker {
     private readonly client: PagerDutyClient,
     private readonly config: PagerDutyConfig,
     private readonly cluster: ClusterInfo,
+    /** Access Monitoring Rules naming `pagerduty` pick the service (the notify annotation is the fallback). */
+    private readonly routing?: { routing: AdapterRouting; logger: Logger },
   ) {}
 
   serviceByName(name: string, signal?: AbortSignal): Promise<PdService | undefined> {
@@ -34,12 +50,36 @@ export class PagerDutyTracker implements TicketTracker {
     return (request.systemAnnotations[this.config.annotations.notifyService] ?? [])[0]?.trim() || undefined;
   }
 
-  wants(request: AccessRequest): boolean {
-    return this.notifyService(request) !== undefined;
+  /**
+   * The service to open the incident on: the one matching rules name (exactly one, as upstream:
+   * with several, the first is used and the others are named in a warning), else the request's
+   * notify-service annotation.
+   */
+  async serviceFor(request: AccessRequest, signal?: AbortSignal): Promise<string | undefined> {
+    if (this.routing) {
+      const plan = await this.routing.routing.recipients(request, signal);
+      if (plan.source === 'rules') {
+        const [first, ...rest] = plan.recipients;
+        if (rest.length > 0) {
+          this.routing.logger.warn('Access Monitoring Rules name several PagerDuty services; an incident goes to one service, so the first is used', {
+            requestId: request.id,
+            used: first,
+            ignored: rest.join(','),
+            rules: plan.rules.map((r) => r.name).join(','),
+          });
+        }
+        return first;
+      }
+    }
+    return this.notifyService(request);
+  }
+
+  async wants(request: AccessRequest, signal?: AbortSignal): Promise<boolean> {
+    return (await this.serviceFor(request, signal)) !== undefined;
   }
 
   async open(request: AccessRequest, signal?: AbortSignal): Promise<TicketRef> {
-    const name = this.notifyService(request) ?? '';
+    const name = (await this.serviceFor(request, signal)) ?? '';
     const service = await this.serviceByName(name, signal);
     if (!service) {
       throw new PluginError('NOT_FOUND', `PagerDuty service "${name}" (request annotation ${this.config.annotations.notifyService}) does not exist`, {
@@ -71,6 +111,15 @@ export class PagerDutyTracker implements TicketTracker {
   async findNote(ticket: TicketRef, note: TicketNote, signal?: AbortSignal): Promise<boolean> {
     // Compared without surrounding whitespace, in case PagerDuty trims what it stores.
     const wanted = noteText(note).trim();
+    return (await this.client.listNotes(ticket[INCIDENT_ID_KEY] ?? '', signal)).some((n) => n.trim() === wanted);
+  }
+
+  async followUp(ticket: TicketRef, note: FollowUpNote, signal?: AbortSignal): Promise<void> {
+    await this.client.addNote(ticket[INCIDENT_ID_KEY] ?? '', followUpText(note), signal);
+  }
+
+  async findFollowUp(ticket: TicketRef, note: FollowUpNote, signal?: AbortSignal): Promise<boolean> {
+    const wanted = followUpText(note).trim();
     return (await this.client.listNotes(ticket[INCIDENT_ID_KEY] ?? '', signal)).some((n) => n.trim() === wanted);
   }
 

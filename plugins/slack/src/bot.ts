@@ -1,6 +1,6 @@
-import { TtlCache, isEmail, type ChatRecipient, type MessageRef, type MessagingBot, type RequestMessage, type ReviewReply } from '@teleport-plugin/core';
+import { TtlCache, isEmail, type ChatRecipient, type FollowUpNote, type MessageRef, type MessagingBot, type RequestMessage, type ReviewReply } from '@teleport-plugin/core';
 import type { HistoryMessage, MessageTag, SlackClient } from './client.js';
-import { messageBlocks, messageFallbackText, requesterUpdateText, reviewReply } from './render.js';
+import { followUpReply, messageBlocks, messageFallbackText, requesterUpdateText, reviewReply } from './render.js';
 
 /** Slack ids of channels (C), private channels (G) and DMs (D); users are U or W. */
 const CHANNEL_ID = /^[CGD][A-Z0-9]{2,}$/;
@@ -71,6 +71,15 @@ export class SlackBot implements MessagingBot {
     return replies.some((m) => m.ts !== thread.id && matches(m.tag, message.id, `review:${reply.index}`));
   }
 
+  async remind(thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal): Promise<void> {
+    await this.client.postMessage({ channel: thread.channel, threadTs: thread.id, text: followUpReply(note), tag: { requestId: message.id, kind: followUpKind(note) } }, signal);
+  }
+
+  async findReminder(thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal): Promise<boolean> {
+    const replies = await this.client.replies(thread.channel, thread.id, signal);
+    return replies.some((m) => m.ts !== thread.id && matches(m.tag, message.id, followUpKind(note)));
+  }
+
   async update(thread: MessageRef, message: RequestMessage, requesterCopy: boolean, signal?: AbortSignal): Promise<void> {
     await this.client.updateMessage(
       { channel: thread.channel, ts: thread.id, text: messageFallbackText(message), blocks: this.blocks(message, requesterCopy) },
@@ -109,6 +118,11 @@ export class SlackBot implements MessagingBot {
 /** Slack's `oldest` (unix seconds): a minute before the effect started, for clock skew; 0 = everything. */
 function oldest(since: number | undefined): number {
   return since === undefined ? 0 : Math.max(0, Math.floor((since - 60_000) / 1000));
+}
+
+/** Metadata kind of a follow-up reply: `reminder:<n>` or `escalation`. */
+function followUpKind(note: FollowUpNote): string {
+  return note.kind === 'reminder' ? `reminder:${note.index}` : 'escalation';
 }
 
 function matches(tag: MessageTag | undefined, requestId: string, kind: string): boolean {

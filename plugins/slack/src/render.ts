@@ -1,4 +1,4 @@
-import { escapeBlock, escapeInline, goRfc822, type AccessReview, type RequestMessage } from '@teleport-plugin/core';
+import { escapeBlock, escapeInline, formatWaiting, goRfc822, type AccessReview, type FollowUpNote, type RequestMessage } from '@teleport-plugin/core';
 
 /**
  * Rune limit for every free-text reason we show (request, resolution, review). Upstream's newer
@@ -119,6 +119,13 @@ export function reviewReply(review: AccessReview): string {
   let text = `${review.author} reviewed the request at ${when}.\nResolution: ${emoji} ${review.proposedState}.\n`;
   if (review.reason) text += `Reason: ${escapeBlock(review.reason, REASON_LIMIT)}`;
   return text;
+}
+
+/** A reminder or an escalation note, as a reply in the request's thread. */
+export function followUpReply(note: FollowUpNote): string {
+  const waiting = formatWaiting(note.pendingForMs);
+  if (note.kind === 'reminder') return `⏰ Reminder (${note.index} of ${note.of}): this request is still waiting for a review (pending for ${waiting}).`;
+  return `📣 Escalated: this request has been pending for ${waiting}; also asking ${note.recipients.map((r) => escapeInline(r, 200)).join(', ')}.`;
 }
 
 /** The DM to the requester when the request reaches a final state. */

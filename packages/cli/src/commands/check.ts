@@ -5,7 +5,9 @@ import {
   createPluginDataStore,
   createTeleportClient,
   errorMessage,
+  isPluginError,
   loadConfig,
+  parseRoutingConfig,
   PluginError,
   selectPlugins,
   type Adapter,
@@ -16,6 +18,7 @@ import {
   type ConnectedTeleportClient,
   type LoadedConfig,
   type Logger,
+  type RoutingConfig,
   type TeleportActions,
   type TeleportClient,
 } from '@teleport-plugin/core';
@@ -85,6 +88,13 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
       configOk = false;
       add('config', false, errorMessage(err));
     }
+    let routing: RoutingConfig | undefined;
+    try {
+      routing = parseRoutingConfig(config, parsed.map((p) => p.name));
+    } catch (err) {
+      configOk = false;
+      add('config', false, errorMessage(err));
+    }
     config.reportUnknownKeys();
     const warnings = config.warnings.map((w): Row => ({ check: 'config', result: 'WARN', detail: w }));
     if (configOk) rows.unshift({ check: 'config', result: 'OK', detail: `${flags.config}: ${parsed.map((p) => p.name).join(', ')}` }, ...warnings);
@@ -101,6 +111,8 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
       add('teleport', false, `${config.teleport.addr}: ${errorMessage(err)}`);
       return finish();
     }
+
+    if (routing?.rules) rows.push(await checkRules(teleport, parsed.map((p) => p.name), routing));
 
     for (const p of parsed) {
       for (const item of await checkAdapter(p, teleport, cluster, logger)) {
@@ -163,8 +175,29 @@ async function checkAdapter(
   return items;
 }
 
+/** Whether the plugin may read Access Monitoring Rules, and which concern the adapters. */
+async function checkRules(teleport: TeleportClient, adapters: readonly string[], routing: RoutingConfig): Promise<Row> {
+  const integration = routing.automaticReview?.integration;
+  try {
+    const lists = await Promise.all([
+      ...adapters.map((name) => teleport.listAccessMonitoringRules!({ subjects: ['access_request'], notificationName: name }, AbortSignal.timeout(CHECK_TIMEOUT_MS))),
+      ...(integration ? [teleport.listAccessMonitoringRules!({ subjects: ['access_request'], automaticReviewName: integration }, AbortSignal.timeout(CHECK_TIMEOUT_MS))] : []),
+    ]);
+    const names = [...new Set(lists.flat().map((r) => r.name))].sort();
+    return { check: 'access monitoring rules', result: 'OK', detail: names.length === 0 ? 'none name these adapters' + (integration ? ` or integration "${integration}"` : '') : names.join(', ') };
+  } catch (err) {
+    const why = isPluginError(err, 'ACCESS_DENIED')
+      ? "the plugin's role may not read them (add access_monitoring_rule: [read, list]); notifications use role_to_recipients"
+      : isPluginError(err, 'NOT_IMPLEMENTED')
+        ? 'this Teleport has no Access Monitoring Rules (16 or newer has them); notifications use role_to_recipients'
+        : errorMessage(err);
+    // Not being allowed to look is a valid setup (static routing): said, not failed nor warned.
+    return { check: 'access monitoring rules', result: 'OK', detail: `not used: ${why}` };
+  }
+}
+
 /** `check` must not change anything in Teleport. */
-function readOnlyActions(teleport: TeleportClient): TeleportActions {
+export function readOnlyActions(teleport: TeleportClient): TeleportActions {
   const refuse = (): never => {
     throw new PluginError('NOT_IMPLEMENTED', 'teleport-plugin check does not submit reviews or change requests');
   };

@@ -128,7 +128,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   let rootLogger: Awaited<ReturnType<typeof prepare>>['logger'] | undefined;
   try {
     out(`* Fake Teleport "${tp.clusterName}" (v${tp.version}) listening on ${tp.addr}`);
-    tp.addPluginUser(PLUGIN_USER, { canReview: true });
+    tp.addPluginUser(PLUGIN_USER, { canReview: true, readAccessMonitoringRules: true });
     tp.addRequester(REQUESTER_ON_CALL, { requestRoles: ['editor'] });
     tp.addRequester(REQUESTER, { requestRoles: ['editor', 'dba'] });
     tp.addReviewer(REVIEWER, { reviewRoles: ['editor', 'dba'] });

@@ -4,11 +4,13 @@ import {
   createTeleportClient,
   errorMessage,
   loadConfig,
+  parseRoutingConfig,
   selectPlugins,
   startRuntime,
   type Adapter,
   type LoadedConfig,
   type RootLogger,
+  type RoutingConfig,
   type Runtime,
   type TeleportClient,
 } from '@teleport-plugin/core';
@@ -24,6 +26,8 @@ export interface PreparedAdapters {
   config: LoadedConfig;
   logger: RootLogger;
   adapters: Array<{ adapter: Adapter<any>; config: unknown }>;
+  /** `[routing]`, `[automatic_review]`, `[reminders]` and `[<adapter>.reminders]`. */
+  routing: RoutingConfig;
 }
 
 /** Config, logger, adapters with parsed sections: everything `start` and `demo` share. */
@@ -38,6 +42,7 @@ export async function prepare(configFile: string, flags: Pick<CommonFlags, 'plug
       adapter,
       config: adapter.parseConfig(config.section(adapter.name), config.context),
     }));
+    const routing = parseRoutingConfig(config, adapters.map((a) => a.adapter.name));
     config.reportUnknownKeys();
     for (const unused of config.unusedSections()) {
       logger.info('config section not used by any selected adapter', { section: unused });
@@ -45,7 +50,7 @@ export async function prepare(configFile: string, flags: Pick<CommonFlags, 'plug
     logger.debug('adapters loaded', {
       adapters: loaded.map((l) => `${l.adapter.name}${l.version === undefined ? '' : `@${l.version}`}`).join(','),
     });
-    return { config, logger, adapters };
+    return { config, logger, adapters, routing };
   } catch (err) {
     await logger.close();
     throw err;
@@ -57,7 +62,7 @@ export async function prepare(configFile: string, flags: Pick<CommonFlags, 'plug
  * forces) or a fatal error (exit 1 with one line on stderr).
  */
 export async function runStart(flags: CommonFlags, env: NodeJS.ProcessEnv): Promise<number> {
-  const { config, logger, adapters } = await prepare(flags.config, flags, env);
+  const { config, logger, adapters, routing } = await prepare(flags.config, flags, env);
   const logsToStderr = config.log.output === 'stderr';
   let teleport: TeleportClient | undefined;
   let runtime: Runtime | undefined;
@@ -96,6 +101,7 @@ export async function runStart(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
       teleport,
       adapters,
       logger,
+      routing,
       ...(config.http === undefined ? {} : { http: config.http }),
       insecureNoTls: flags.insecureNoTls,
       ...tuning,

@@ -14,6 +14,7 @@ import type { AccessRequest, AccessReview, PluginData } from '../teleport/types.
 import type { WatcherEvent } from '../watcher/watcher.js';
 import { eventContext } from '../ledger/eventContext.js';
 import { KeyedQueue } from './keyedQueue.js';
+import type { DispatchFollowUps } from '../routing/runtimeRouting.js';
 import { ANNOUNCED_KEY, UNDELIVERED_REVIEWS_KEY, decodeReviews, encodeReviews, requestFromData } from './lifecycle.js';
 
 /** One adapter as the dispatcher sees it. */
@@ -60,9 +61,11 @@ export interface DispatcherOptions {
   leaseMs?: number;
   /** Plugin-data write retries (tests shorten the backoff). */
   ledgerWrites?: { attempts: number; baseMs: number; capMs: number };
+  /** Reminders and escalation due for pending requests (routing/); each step recorded in plugin data once done. */
+  followUps?: DispatchFollowUps;
 }
 
-type HandlerName = 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired';
+type HandlerName = 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired' | 'onFollowUp';
 
 export const RESOLVED_STATES: ReadonlySet<string> = new Set(['APPROVED', 'DENIED', 'PROMOTED']);
 
@@ -199,7 +202,7 @@ export class Dispatcher {
     const known = event.known?.get(target.name);
     if (known !== undefined) ledger.seed(known ?? undefined);
     try {
-      await this.sync(target, ledger, event.type === 'put' ? event.request : undefined, logger);
+      await this.sync(target, ledger, event.type === 'put' ? event.request : undefined, logger, event.type === 'put' && event.announce === true);
     } catch (err) {
       if (isPluginError(err, 'SHUTDOWN')) {
         logger.warn('event abandoned at shutdown', { event: describe(event) });
@@ -210,15 +213,16 @@ export class Dispatcher {
   }
 
   /** The three steps, each only when the previous one is recorded. `request` undefined = gone. */
-  private async sync(target: DispatchTarget, ledger: RequestLedger, request: AccessRequest | undefined, logger: Logger): Promise<void> {
+  private async sync(target: DispatchTarget, ledger: RequestLedger, request: AccessRequest | undefined, logger: Logger, announce = false): Promise<void> {
     if (!ledger.isLoaded) {
       if (request?.state === 'PENDING') ledger.assumeAbsent();
       else await ledger.load();
     }
 
     // Claim: the create decides who announces (a replica, or a Go plugin, that created it first announces).
+    // `announce`: it arrived pending and was decided at once (automatic review); announced decided.
     if (ledger.data === undefined) {
-      if (request?.state !== 'PENDING') {
+      if (request?.state !== 'PENDING' && !(announce && request)) {
         // Never seen pending (as upstream): nothing was announced, so nothing is owed.
         logger.debug('no plugin data and not pending; nothing to do', { state: request?.state ?? 'deleted' });
         return;
@@ -243,7 +247,21 @@ export class Dispatcher {
     // Gone: its reviews left with it; deliver the ones seen but not yet delivered first.
     const reviewed = request ?? this.goneWithReviews(ledger);
     if (reviewed && !(await this.deliverReviews(target, ledger, reviewed, logger))) return;
+    if (request?.state === 'PENDING' && this.options.followUps && target.handlers.onFollowUp) await this.followUp(target, ledger, request, logger);
     await this.resolve(target, ledger, request, logger);
+  }
+
+  /** Reminders and escalation due for a pending request (routing/), each marked done once delivered. */
+  private async followUp(target: DispatchTarget, ledger: RequestLedger, request: AccessRequest, logger: Logger): Promise<void> {
+    const followUps = this.options.followUps!;
+    const onFollowUp = target.handlers.onFollowUp!.bind(target.handlers);
+    for (const step of followUps.due(target.name, request, ledger.data)) {
+      // The step's record joins its effects' records (written behind) in one compare-and-swap.
+      const record = async (): Promise<void> => {
+        await ledger.update((current) => (current === undefined ? undefined : followUps.markDone(current, step)));
+      };
+      if (!(await this.invoke(target, ledger, 'onFollowUp', logger.child({ step: step.id }), (ev) => onFollowUp(request, step, ev), record))) return;
+    }
   }
 
   /** A gone request rebuilt with the reviews this adapter saw but had not delivered, if any. */

@@ -12,6 +12,10 @@ export interface ReconcilerOptions {
   logger: Logger;
   /** Between periodic runs (default 5 min); 0 turns the periodic run off. */
   intervalMs?: number;
+  /** Also owed: something beyond the three steps (a follow-up due, routing/). */
+  owed?(adapter: string, request: AccessRequest, data: PluginData): boolean;
+  /** Every listing of what exists now (automatic reviews, follow-up timers: routing/). */
+  onListed?(requests: readonly AccessRequest[]): void;
 }
 
 export interface ReconcileReport {
@@ -115,6 +119,8 @@ export class Reconciler {
       throw err;
     }
 
+    this.options.onListed?.(requests);
+
     const knownFor = (id: string): Map<string, PluginData | null> => {
       const known = new Map<string, PluginData | null>();
       targets.forEach((t, i) => {
@@ -136,7 +142,7 @@ export class Reconciler {
         if (!entries) return true;
         const data = entries.get(request.id);
         if (data === undefined) return request.state === 'PENDING';
-        return isUnfinished(data, request);
+        return isUnfinished(data, request) || (this.options.owed?.(targets[i]!.name, request, data) ?? false);
       });
       if (!owed) continue;
       this.options.dispatch({ type: 'put', request, source: 'list', known });

@@ -27,6 +27,11 @@ export interface HttpServerOptions {
   routes: ReadonlyArray<{ adapter: string; routes: readonly WebhookRoute[] }>;
   readiness(): ReadinessReport;
   metrics?: RuntimeMetrics;
+  /**
+   * `/debug/...` (routing's `/debug/requests/<id>`): served only when `[http] basic_auth` is
+   * configured, always behind it; undefined = not found.
+   */
+  debug?(path: string, query: URLSearchParams): Promise<WebhookResponse | undefined>;
 }
 
 export interface RuntimeHttpServer {
@@ -125,6 +130,14 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
       return send(res, { status: 200, headers: { 'Content-Type': options.metrics.registry.contentType }, body: text });
     }
 
+    if (options.debug && path.startsWith('/debug/')) {
+      // Never without basic auth: the answers name people, rules and facts.
+      if (!expectedAuth) return send(res, { status: 404, body: { error: 'not found' } });
+      if (!authorized(req.headers.authorization, expectedAuth)) return unauthorized();
+      if (method !== 'GET') return send(res, { status: 405, headers: { Allow: 'GET' }, body: { error: 'method not allowed' } });
+      return send(res, (await options.debug(path, url.searchParams)) ?? { status: 404, body: { error: 'not found' } });
+    }
+
     const match = /^\/([^/]+)(\/.*)?$/.exec(path);
     const legacyClaims = legacy.get(normalize(path));
     const adapter = legacyClaims ? legacyClaims[0]!.adapter : match ? decodeURIComponent(match[1]!) : undefined;
@@ -189,6 +202,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
   const shownHost = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
   const url = `${tls ? 'https' : 'http'}://${shownHost}:${address.port}`;
   logger.info('HTTP server listening', { url, tls: Boolean(tls) });
+  if (options.debug && !expectedAuth) logger.info('/debug/requests/<id> is not served: it needs [http] basic_auth');
 
   let closed: Promise<void> | undefined;
   return {

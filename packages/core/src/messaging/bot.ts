@@ -1,3 +1,4 @@
+import type { FollowUpNote } from '../routing/types.js';
 import type { AccessReview } from '../teleport/types.js';
 import type { MessageRef } from './messageLayout.js';
 import type { RequestMessage } from './requestMessage.js';
@@ -50,6 +51,12 @@ export interface MessagingBot {
   /** Media that cannot be edited: the final state as one more message in each thread. */
   postOutcome?(thread: MessageRef, message: RequestMessage, signal?: AbortSignal): Promise<void>;
   findOutcome?(thread: MessageRef, message: RequestMessage, signal?: AbortSignal, since?: number): Promise<boolean>;
+  /**
+   * A reminder or an escalation note as a reply in one thread (`[reminders]`). Without it the kit
+   * sends no reminders for this service (escalation still posts to the new recipients).
+   */
+  remind?(thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal): Promise<void>;
+  findReminder?(thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal, since?: number): Promise<boolean>;
   /** Tell the requester the final state (APPROVED, DENIED, EXPIRED), once. */
   notifyRequester?(message: RequestMessage, signal?: AbortSignal): Promise<void>;
   findRequesterNotice?(message: RequestMessage, signal?: AbortSignal, since?: number): Promise<boolean>;

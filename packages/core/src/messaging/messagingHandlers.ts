@@ -5,7 +5,9 @@ import type { AccessRequest, PluginData } from '../teleport/types.js';
 import type { ChatRecipient, MessagingBot } from './bot.js';
 import { LoginsByRole } from './loginsByRole.js';
 import { goMessagesLayout, type MessageLayout, type MessageRef } from './messageLayout.js';
-import { rawRecipients } from './recipients.js';
+import { isEmail, rawRecipients } from './recipients.js';
+import { silentLogger } from '../log/create-logger.js';
+import { followUpNote, type FollowUpStep } from '../routing/types.js';
 import { LOGINS_BY_ROLE_KEY, messageFromData, messageFromRequest, parseLoginsByRole, type RequestMessage } from './requestMessage.js';
 
 export interface MessagingOptions {
@@ -22,7 +24,7 @@ export interface MessagingOptions {
   redoUnknown?: boolean;
 }
 
-type MessagingHandlers = Required<Pick<AdapterHandlers, 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired'>>;
+type MessagingHandlers = Required<Pick<AdapterHandlers, 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired' | 'onFollowUp'>>;
 
 /** A step's failures per destination: permanent ones are logged and skipped, the rest retried. */
 interface Failure {
@@ -50,6 +52,8 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
   const logins = options.loginsByRole === false ? undefined : new LoginsByRole(ctx.teleport);
   const health = healthTracker(ctx);
   const unknownPolicy = options.redoUnknown ? ('redo' as const) : ('skip' as const);
+  // Routing falls back to this (and dedupes people across adapters with it).
+  ctx.routing?.declareRecipients({ static: (request) => rawRecipients(request, options.roleToRecipients, silentLogger), people: true });
 
   /** Runs one effect per destination in parallel; permanent failures logged, retryable ones rethrown together. */
   async function each<T>(items: readonly T[], label: (item: T) => string, what: string, work: (item: T) => Promise<void>, logger: Logger): Promise<void> {
@@ -85,8 +89,35 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     }
   }
 
+  /** Raw recipients: from Access Monitoring Rules when one names this adapter and matches, else the static config. */
+  async function rawFor(request: AccessRequest, ev: EventContext): Promise<string[]> {
+    if (!ctx.routing) return rawRecipients(request, options.roleToRecipients, ev.logger);
+    const plan = await ctx.routing.recipients(request, ev.signal);
+    if (plan.source === 'static') {
+      for (const reviewer of request.suggestedReviewers) if (!isEmail(reviewer)) ev.logger.warn('suggested reviewer is not an email address; skipped', { reviewer });
+    }
+    ev.logger.debug('recipients', {
+      source: plan.source,
+      why: plan.why,
+      recipients: plan.recipients.join(','),
+      ...(plan.dropped.length > 0 ? { leftOut: plan.dropped.map((d) => `${d.recipient} (${d.reason})`).join(',') } : {}),
+    });
+    return plan.recipients;
+  }
+
   async function recipients(request: AccessRequest, ev: EventContext): Promise<ChatRecipient[]> {
-    const raw = rawRecipients(request, options.roleToRecipients, ev.logger);
+    const raw = await rawFor(request, ev);
+    const found = await resolveAll(raw, ev);
+    if (bot.resolveRequester) {
+      const me = await bot.resolveRequester(request.user, ev.signal);
+      // The requester sees the message too, but never as a reviewer (no buttons).
+      if (me) found.set(me.id, { ...me, requester: true });
+    }
+    // Stable order (config order, requester last) keeps effect names and logs predictable.
+    return [...found.values()];
+  }
+
+  async function resolveAll(raw: readonly string[], ev: EventContext): Promise<Map<string, ChatRecipient>> {
     const found = new Map<string, ChatRecipient>();
     const failures: Failure[] = [];
     await Promise.all(
@@ -101,13 +132,7 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
       }),
     );
     settle(failures, ev.logger);
-    if (bot.resolveRequester) {
-      const me = await bot.resolveRequester(request.user, ev.signal);
-      // The requester sees the message too, but never as a reviewer (no buttons).
-      if (me) found.set(me.id, { ...me, requester: true });
-    }
-    // Stable order (config order, requester last) keeps effect names and logs predictable.
-    return [...found.values()];
+    return found;
   }
 
   /** The references of messages this adapter has posted for the request (ours or a Go plugin's). */
@@ -127,11 +152,20 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     const known = parseLoginsByRole(data);
     const loginsByRole = known ?? (data?.[LOGINS_BY_ROLE_KEY] === undefined ? await logins?.of(request, ev.logger, ev.signal) : undefined);
     const message = messageFromRequest(request, ctx.cluster, loginsByRole);
+    await postAll(targets, message, loginsByRole, ev);
+  }
+
+  /** The request message to each target, at most once each (`post/<id>`), refs kept in the layout. */
+  async function postAll(targets: readonly ChatRecipient[], message: RequestMessage, loginsByRole: Record<string, string[]> | undefined, ev: EventContext): Promise<void> {
     const record = (d: PluginData, result: string): PluginData => {
       const ref = layout.decode(result);
       let next = ref ? layout.withRef(d, ref) : d;
       // Kept so the message can be rebuilt as it was after the request is gone.
       if (loginsByRole && next[LOGINS_BY_ROLE_KEY] === undefined) next = { ...next, [LOGINS_BY_ROLE_KEY]: JSON.stringify(loginsByRole) };
+      // Posted already showing the outcome (an automatic review decided it first).
+      if (message.status !== 'PENDING' && next[POSTED_DECIDED_KEY] === undefined && ctx.routing?.decidedOnArrival(message.id)) {
+        next = { ...next, [POSTED_DECIDED_KEY]: message.status };
+      }
       return next;
     };
     await each(
@@ -158,6 +192,12 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     const refs = refsOf(ev.data);
     if (refs.length === 0) {
       ev.logger.debug('no messages for this request; reviews not posted');
+      return;
+    }
+    if (ev.data?.[POSTED_DECIDED_KEY]) {
+      // The messages went out already decided and say so (status, resolution reason): replying the
+      // review that decided it would only repeat them.
+      ev.logger.debug('messages were posted already decided; reviews not replied');
       return;
     }
     const first = request.reviews.length - added.length;
@@ -214,6 +254,8 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     if (refs.length === 0) ev.logger.debug('no messages to update for this request');
     if (bot.update) {
       await rerender(refs, message, ev);
+    } else if (bot.postOutcome && ev.data?.[POSTED_DECIDED_KEY] === message.status) {
+      ev.logger.debug('messages were posted already showing the outcome; no outcome message');
     } else if (bot.postOutcome) {
       const postOutcome = bot.postOutcome.bind(bot);
       await each(
@@ -246,13 +288,58 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     }
   }
 
+  /**
+   * A reminder or an escalation (`[reminders]`): a note in every thread (not the requester's own
+   * copy), and for an escalation the request message to the new recipients, each at most once.
+   */
+  async function followUp(request: AccessRequest, step: FollowUpStep, ev: EventContext): Promise<void> {
+    const requesterCopies = requesterRefs(ev.data);
+    const threads = refsOf(ev.data).filter((ref) => !requesterCopies.has(layout.encode(ref)));
+    const message = messageFromRequest(request, ctx.cluster, parseLoginsByRole(ev.data));
+    const note = followUpNote(request.id, step);
+    const remind = bot.remind?.bind(bot);
+    if (!remind) {
+      if (step.kind === 'reminder') ev.logger.debug(`${bot.service} cannot post reminders; skipped`);
+    } else if (threads.length === 0) {
+      ev.logger.debug('no messages for this request; no reminder posted');
+    } else {
+      await each(
+        threads,
+        (ref) => layout.encode(ref),
+        step.kind === 'reminder' ? 'post a reminder in' : 'post the escalation note in',
+        async (thread) => {
+          await ev.once(`${step.id}/${layout.encode(thread)}`, (signal) => remind(thread, note, message, signal), {
+            ifUnknown: unknownPolicy,
+            ...(bot.findReminder && { find: async (signal, since) => ((await bot.findReminder!(thread, note, message, signal, since)) ? 'found' : undefined) }),
+          });
+        },
+        ev.logger,
+      );
+    }
+    if (step.kind === 'escalation') {
+      const me = request.user.toLowerCase();
+      const raw = step.recipients.filter((r) => r.toLowerCase() !== me);
+      const targets = [...(await resolveAll(raw, ev)).values()];
+      if (targets.length === 0) {
+        ev.logger.warn('Escalation: none of the escalation recipients could be resolved', { recipients: step.recipients.join(',') });
+        return;
+      }
+      await postAll(targets, message, parseLoginsByRole(ev.data), ev);
+      ev.logger.info('Escalated: request message posted to the escalation recipients', { recipients: targets.map((t) => t.label).join(',') });
+    }
+  }
+
   return {
+    onFollowUp: (request, step, ev) => followUp(request, step, ev),
     onPending: (request, ev) => announce(request, ev),
     onReviewed: (request, added, ev) => replies(request, added, ev),
     onResolved: (request, ev) => finish(messageFromRequest(request, ctx.cluster, parseLoginsByRole(ev.data)), ev),
     onExpired: (requestId, ev) => finish(messageFromData(requestId, ev.data, ctx.cluster, 'EXPIRED'), ev),
   };
 }
+
+/** Set (to the state) when the request messages were posted already decided: no review replies, no outcome message. */
+export const POSTED_DECIDED_KEY = 'posted_decided';
 
 /** The effect of posting to one recipient; the requester's copy is named apart so later renders know it. */
 function postEffect(to: ChatRecipient): string {

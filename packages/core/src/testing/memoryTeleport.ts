@@ -1,5 +1,7 @@
 import { PluginError, ALREADY_REVIEWED_SUFFIX } from '../errors.js';
 import type {
+  AccessMonitoringRule,
+  AccessMonitoringRuleFilter,
   AccessRequest,
   AccessRequestFilter,
   AccessReview,
@@ -12,6 +14,7 @@ import type {
   TeleportClient,
   UserInfo,
   WatchEvent,
+  WatchOptions,
   WatchStream,
 } from '../teleport/types.js';
 
@@ -98,8 +101,24 @@ export class MemoryTeleport implements TeleportClient {
   readonly roles = new Map<string, RoleInfo>();
   private readonly data = new Map<string, PluginData>();
   readonly streams: MemoryStream[] = [];
-  /** Called for each new watch stream; default sends INIT. */
-  onWatch: (stream: MemoryStream, index: number) => void = (s) => s.push({ type: 'init', acceptedKinds: ['access_request'] });
+  /** The options of each watch, by stream index. */
+  readonly watchOptions: WatchOptions[] = [];
+  /** Access Monitoring Rules by name (see putRule / removeRule). */
+  readonly rules = new Map<string, AccessMonitoringRule>();
+  /**
+   * `ok`: rules are listed and watched; `denied`: the plugin may not read them (ACCESS_DENIED,
+   * and the watch drops the kind); `unimplemented`: a server without the service.
+   */
+  rulesAccess: 'ok' | 'denied' | 'unimplemented' = 'ok';
+  /**
+   * Called for each new watch stream; default sends INIT, listing access_monitoring_rule too when
+   * the watch asked for it and rules can be read.
+   */
+  onWatch: (stream: MemoryStream, index: number) => void = (s, i) =>
+    s.push({
+      type: 'init',
+      acceptedKinds: this.watchOptions[i]?.accessMonitoringRules && this.rulesAccess === 'ok' ? ['access_request', 'access_monitoring_rule'] : ['access_request'],
+    });
   /** Every plugin-data write, in order. */
   readonly updates: PluginDataUpdate[] = [];
   /** Calls per method name. */
@@ -161,7 +180,39 @@ export class MemoryTeleport implements TeleportClient {
   }
 
   emit(event: WatchEvent): void {
-    for (const s of this.streams) if (!s.closed) s.push(event);
+    const ruleEvent = event.type === 'rule-put' || event.type === 'rule-delete';
+    this.streams.forEach((s, i) => {
+      if (s.closed) return;
+      // Rule events reach only streams that watch rules (and may read them).
+      if (ruleEvent && !(this.watchOptions[i]?.accessMonitoringRules && this.rulesAccess === 'ok')) return;
+      s.push(event);
+    });
+  }
+
+  /** Add or replace an Access Monitoring Rule (no validation: see the testkit's FakeTeleport for that); emits rule-put. */
+  putRule(rule: Partial<AccessMonitoringRule> & { name: string; condition: string }, emit = true): AccessMonitoringRule {
+    const full: AccessMonitoringRule = { subjects: ['access_request'], states: [], desiredState: '', schedules: {}, ...rule };
+    this.rules.set(full.name, full);
+    if (emit) this.emit({ type: 'rule-put', rule: full });
+    return full;
+  }
+
+  /** Delete a rule; emits rule-delete. */
+  removeRule(name: string, emit = true): void {
+    this.rules.delete(name);
+    if (emit) this.emit({ type: 'rule-delete', name });
+  }
+
+  async listAccessMonitoringRules(filter: AccessMonitoringRuleFilter): Promise<AccessMonitoringRule[]> {
+    this.enter('listAccessMonitoringRules');
+    if (this.rulesAccess === 'denied') throw new PluginError('ACCESS_DENIED', 'access denied to perform action "list" on "access_monitoring_rule"');
+    if (this.rulesAccess === 'unimplemented') throw new PluginError('NOT_IMPLEMENTED', 'unknown service teleport.accessmonitoringrules.v1.AccessMonitoringRulesService');
+    return [...this.rules.values()]
+      .filter((r) => (filter.subjects ?? []).every((s) => r.subjects.includes(s)))
+      .filter((r) => !filter.notificationName || r.notification?.name === filter.notificationName)
+      .filter((r) => !filter.automaticReviewName || r.automaticReview?.integration === filter.automaticReviewName)
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((r) => structuredClone(r));
   }
 
   /** Break every open stream with a connection problem. */
@@ -183,9 +234,10 @@ export class MemoryTeleport implements TeleportClient {
     return this.cluster;
   }
 
-  watchAccessRequests(): WatchStream {
+  watchAccessRequests(options: WatchOptions = {}): WatchStream {
     this.enter('watchAccessRequests');
     const stream = new MemoryStream();
+    this.watchOptions.push(options);
     this.streams.push(stream);
     this.onWatch(stream, this.streams.length - 1);
     return stream;

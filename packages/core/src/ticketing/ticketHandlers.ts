@@ -1,5 +1,6 @@
 import type { AdapterContext, AdapterHandlers, EventContext, Resolution } from '../adapter.js';
 import { PluginError, errorMessage } from '../errors.js';
+import { followUpNote } from '../routing/types.js';
 import type { AccessRequest } from '../teleport/types.js';
 import { decodeTicket, encodeTicket, type TicketNote, type TicketRef, type TicketTracker } from './tracker.js';
 
@@ -12,7 +13,7 @@ export interface TicketingOptions {
   afterOpen?(request: AccessRequest, ticket: TicketRef | undefined, ev: EventContext): Promise<void>;
 }
 
-type TicketingHandlers = Required<Pick<AdapterHandlers, 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired'>>;
+type TicketingHandlers = Required<Pick<AdapterHandlers, 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired' | 'onFollowUp'>>;
 
 /**
  * The handlers of an incident or issue tracker, built from its TicketTracker:
@@ -41,9 +42,15 @@ export function ticketHandlers(ctx: AdapterContext<unknown>, tracker: TicketTrac
 
   return {
     async onPending(request, ev) {
+      if (request.state !== 'PENDING' && ctx.routing?.decidedOnArrival(request.id)) {
+        // Decided the moment it arrived (an automatic review): nobody has anything to act on, so
+        // no incident pages anyone and no issue waits for a decision.
+        ev.logger.info(`request was decided before it was announced (${request.state}); no ${tracker.service} ticket opened`);
+        return;
+      }
       let ticket: TicketRef | undefined;
       let openError: unknown;
-      if (tracker.wants?.(request) ?? true) {
+      if (await (tracker.wants?.(request, ev.signal) ?? true)) {
         try {
           const result = await ev.once('open', async (signal) => encodeTicket(await tracker.open(request, signal)), {
             record: (data, r) => ({ ...data, ...decodeTicket(r) }),
@@ -87,6 +94,19 @@ export function ticketHandlers(ctx: AdapterContext<unknown>, tracker: TicketTrac
         const index = first + k;
         await note(ticket, { kind: 'review', requestId: request.id, index, review }, `note/review/${index}`, ev);
       }
+    },
+
+    async onFollowUp(request, step, ev) {
+      const ticket = tracker.ticketOf(ev.data);
+      if (!ticket) return;
+      if (!tracker.followUp) {
+        ev.logger.debug(`${tracker.service} cannot post reminders; skipped`, { step: step.id });
+        return;
+      }
+      const note = followUpNote(request.id, step);
+      await ev.once(`note/${step.id}`, (signal) => tracker.followUp!(ticket, note, signal), {
+        ...(tracker.findFollowUp && { find: async (signal, since) => ((await tracker.findFollowUp!(ticket, note, signal, since)) ? 'found' : undefined) }),
+      });
     },
 
     onResolved: (request, ev) => finish(request.id, request.state as Resolution, request.resolveReason, ev),

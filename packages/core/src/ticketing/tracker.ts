@@ -1,4 +1,5 @@
 import type { Resolution } from '../adapter.js';
+import type { FollowUpNote } from '../routing/types.js';
 import type { AccessRequest, AccessReview, PluginData } from '../teleport/types.js';
 
 /**
@@ -29,8 +30,8 @@ export interface TicketTracker {
   readonly service: string;
   /** The ticket recorded in plugin data, or undefined when none was opened. */
   ticketOf(data: PluginData | undefined): TicketRef | undefined;
-  /** Whether this request gets a ticket at all (PagerDuty: only with a notify-service annotation). Default: always. */
-  wants?(request: AccessRequest): boolean;
+  /** Whether this request gets a ticket at all (PagerDuty: only with a notify-service annotation or a rule). Default: always. */
+  wants?(request: AccessRequest, signal?: AbortSignal): boolean | Promise<boolean>;
   /** Opens the ticket (not idempotent). */
   open(request: AccessRequest, signal?: AbortSignal): Promise<TicketRef>;
   /** The ticket already opened for this request, if any (incident key, issue property, label...). */
@@ -38,6 +39,9 @@ export interface TicketTracker {
   /** One note (comment) on the ticket (not idempotent). */
   note(ticket: TicketRef, note: TicketNote, signal?: AbortSignal): Promise<void>;
   findNote?(ticket: TicketRef, note: TicketNote, signal?: AbortSignal, since?: number): Promise<boolean>;
+  /** A reminder or an escalation note on the ticket (`[reminders]`); without it no reminders are sent. Not idempotent. */
+  followUp?(ticket: TicketRef, note: FollowUpNote, signal?: AbortSignal): Promise<void>;
+  findFollowUp?(ticket: TicketRef, note: FollowUpNote, signal?: AbortSignal, since?: number): Promise<boolean>;
   /** Brings the ticket to its final state (resolve, transition, close + label). Must be repeatable. */
   close(ticket: TicketRef, outcome: TicketOutcome, signal?: AbortSignal): Promise<void>;
 }

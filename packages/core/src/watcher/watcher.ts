@@ -10,7 +10,17 @@ import type { AccessRequest, PluginData, TeleportClient, WatchEvent, WatchStream
  * the reconciliation, per adapter (null = none), so no adapter reads it again.
  */
 export type WatcherEvent =
-  | { type: 'put'; request: AccessRequest; source: 'watch' | 'list'; known?: ReadonlyMap<string, PluginData | null> }
+  | {
+      type: 'put';
+      request: AccessRequest;
+      source: 'watch' | 'list';
+      known?: ReadonlyMap<string, PluginData | null>;
+      /**
+       * The request was pending when it arrived and was decided right away (an automatic review):
+       * announce it although it is no longer pending, so messages show the outcome.
+       */
+      announce?: boolean;
+    }
   | { type: 'delete'; requestId: string; source: 'watch' | 'list'; known?: ReadonlyMap<string, PluginData | null> };
 
 export interface WatcherOptions {
@@ -34,8 +44,12 @@ export interface WatcherOptions {
   rebuildAfterFailures?: number;
   onReadyChange?(ready: boolean): void;
   onReconnect?(): void;
-  /** Every INIT: the caller reconciles (concurrently with reading the stream). */
-  onInit?(): void;
+  /** Every INIT: the caller reconciles (concurrently with reading the stream). `acceptedKinds`: what the stream carries. */
+  onInit?(acceptedKinds: readonly string[]): void;
+  /** Also watch Access Monitoring Rules (partial success: a refusal drops only that kind). */
+  watchRules?: boolean;
+  /** Rule events (`rule-put`, `rule-delete`), with watchRules. */
+  onRuleEvent?(event: Extract<WatchEvent, { type: 'rule-put' | 'rule-delete' }>): void;
 }
 
 /** Errors that mean "the connection went away", worth a reconnect. Anything else is fatal. */
@@ -173,7 +187,7 @@ export class Watcher {
   private async watchOnce(backoff: DecorrelatedBackoff, onInit: () => void): Promise<boolean> {
     const { client, logger } = this.options;
     const signal = this.abort.signal;
-    const stream = client.watchAccessRequests({ signal });
+    const stream = client.watchAccessRequests(this.options.watchRules ? { signal, accessMonitoringRules: true } : { signal });
     this.stream = stream;
     const silenceMs = this.options.silenceMs ?? 10 * 60_000;
     let silent = false;
@@ -203,7 +217,7 @@ export class Watcher {
       logger.info('watching access requests');
       this.setReady(true);
       this.firstInit.resolve();
-      this.options.onInit?.();
+      this.options.onInit?.(first.value.acceptedKinds);
       for (;;) {
         const next = await iterator.next();
         if (next.done) return silent;
@@ -241,6 +255,10 @@ export class Watcher {
         return;
       case 'delete':
         this.options.onEvent({ type: 'delete', requestId: event.requestId, source: 'watch' });
+        return;
+      case 'rule-put':
+      case 'rule-delete':
+        this.options.onRuleEvent?.(event);
         return;
       case 'init':
         // A second INIT on the same stream would mean the server restarted the watch: treat it
