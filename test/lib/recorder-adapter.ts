@@ -23,8 +23,10 @@ export interface RecorderConfig {
 }
 
 /**
- * A test adapter that remembers nothing itself: every duplicate it reports is a duplicate the
- * core let through, which is what the end-to-end tests look for.
+ * A test adapter that remembers nothing itself and makes its one side effect per handler call
+ * (recording the event) through `ev.once`, as the adapter contract asks: every duplicate it
+ * reports is a duplicate the core let through, which is what the end-to-end tests look for.
+ * (Without `ev.once`, two replicas may both run a step's handler; only its effects are once.)
  */
 export function createRecorderAdapter(name = 'recorder') {
   return defineAdapter<RecorderConfig>({
@@ -45,16 +47,18 @@ export function createRecorderAdapter(name = 'recorder') {
           attempt: ev.attempt,
           data: ev.data,
         };
-        ctx.config.record?.(recorded);
-        if (ctx.config.url) {
-          const res = await fetch(ctx.config.url, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify(recorded),
-            signal: ev.signal,
-          });
-          if (!res.ok) throw new PluginError('SERVICE_ERROR', `recorder sink answered ${res.status}`);
-        }
+        await ev.once(authors.length > 0 ? `${event}/${authors.join('+')}` : event, async (signal) => {
+          ctx.config.record?.(recorded);
+          if (ctx.config.url) {
+            const res = await fetch(ctx.config.url, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify(recorded),
+              signal,
+            });
+            if (!res.ok) throw new PluginError('SERVICE_ERROR', `recorder sink answered ${res.status}`);
+          }
+        });
       };
       return {
         async onPending(request, ev) {
