@@ -212,6 +212,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const intake = routing.intake(
     (event) => dispatcher.dispatch(event),
     (requestId) => resync(requestId),
+    (request, decision, signal) => dispatcher.claim(request, decision, signal),
   );
   const reconciler = new Reconciler({
     client: teleport,

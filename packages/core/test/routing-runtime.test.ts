@@ -162,6 +162,44 @@ describe('automatic review (runtime)', () => {
     }
   });
 
+  it("every adapter's entry exists before the review is submitted: a crash between the two still announces it, decided", async () => {
+    const tp = new MemoryTeleport();
+    tp.putRule(reviewRule('editors', 'contains(access_request.spec.roles, "editor")', 'APPROVED'), false);
+    const atReview: Array<string | undefined> = [];
+    const submit = tp.submitAccessReview.bind(tp);
+    tp.submitAccessReview = async (requestId, review) => {
+      atReview.push(tp.pluginData(requestId, 'chat')?.['announced'], tp.pluginData(requestId, 'tickets')?.['announced']);
+      return submit(requestId, review);
+    };
+    // The first instance dies after the review: its chat service never answers, and it is stopped
+    // without time to finish.
+    const dead = new ChatService();
+    dead.post = () => new Promise(() => undefined);
+    const routing = { automaticReview: { integration: 'oncall' } };
+    const a = await startRouted(tp, [chatAdapter('chat', dead, { '*': ['#access'] }), ticketAdapter('tickets', new TicketService())], routing);
+    tp.put(makeAccessRequest({ id: id(1), roles: ['editor'] }));
+    await eventually(() => tp.requests.get(id(1))?.state === 'APPROVED', 'approved by the automatic review');
+    await a.runtime.stop(0);
+    assert.equal(atReview.length, 2);
+    assert.ok(atReview.every((r) => r?.startsWith('run:')), `both entries recorded before the review: ${atReview.join(', ')}`);
+    assert.equal(tp.pluginData(id(1), 'chat')?.['resolution'], undefined, 'nothing delivered by the dead instance');
+
+    const chat = new ChatService();
+    const tickets = new TicketService();
+    const b = await startRouted(tp, [chatAdapter('chat', chat, { '*': ['#access'] }), ticketAdapter('tickets', tickets)], routing, { leaseMs: 50 });
+    try {
+      await eventually(() => tp.pluginData(id(1), 'chat')?.['resolution'] === 'APPROVED', 'announced and resolved by the next instance', 10_000);
+      await b.settled();
+      assert.deepEqual(chat.of('post', id(1)).map((p) => [p.to, p.status, p.asks]), [['#access', 'APPROVED', false]], 'posted showing the outcome');
+      assert.equal(chat.of('reply', id(1)).length, 0);
+      assert.equal(chat.of('notice', id(1)).length, 1, 'the requester is told');
+      assert.deepEqual(tickets.opened, [], 'no ticket for a request nobody needs to act on');
+      assert.equal(tp.decisions.length, 1, 'reviewed once');
+    } finally {
+      await b.stop();
+    }
+  });
+
   it('deny beats approve', async () => {
     const tp = new MemoryTeleport();
     tp.putRule(reviewRule('a-approve', 'true', 'APPROVED'), false);

@@ -15,7 +15,7 @@ import type { WatcherEvent } from '../watcher/watcher.js';
 import { eventContext } from '../ledger/eventContext.js';
 import { KeyedQueue } from './keyedQueue.js';
 import type { DispatchFollowUps } from '../routing/runtimeRouting.js';
-import { ANNOUNCED_KEY, UNDELIVERED_REVIEWS_KEY, decodeReviews, encodeReviews, requestFromData } from './lifecycle.js';
+import { ANNOUNCED_KEY, AUTO_REVIEW_KEY, UNDELIVERED_REVIEWS_KEY, decodeReviews, encodeReviews, requestFromData } from './lifecycle.js';
 
 /** One adapter as the dispatcher sees it. */
 export interface DispatchTarget {
@@ -151,6 +151,33 @@ export class Dispatcher {
       queue.push(key, event);
       metrics?.queued.set({ adapter: target.name }, queue.queued);
     }
+  }
+
+  /**
+   * Records a pending request in every adapter's plugin data as this instance's to announce (the
+   * entry the announce step would create, with the coming `decision`), before the automatic
+   * review decides it. A crash after the decision then leaves the announcement
+   * owed, and it is made (showing the outcome) by whoever comes next.
+   */
+  async claim(request: AccessRequest, decision: string, signal?: AbortSignal): Promise<void> {
+    await Promise.all(
+      this.lanes.map(async ({ target, known }) => {
+        signal?.throwIfAborted();
+        const ledger = new RequestLedger(request.id, {
+          store: target.store,
+          known,
+          owner: this.owner,
+          leaseMs: this.leaseMs,
+          signal: this.halted.signal,
+          logger: target.logger,
+          writeAttempts: this.options.ledgerWrites?.attempts,
+          writeBackoff: this.options.ledgerWrites,
+        });
+        if (!ledger.isLoaded) ledger.assumeAbsent();
+        if (ledger.data !== undefined) return;
+        await ledger.create({ ...target.snapshot(request), [ANNOUNCED_KEY]: runningRecord(this.owner, Date.now()), [AUTO_REVIEW_KEY]: decision });
+      }),
+    );
   }
 
   /** Resolves when every adapter has processed everything dispatched so far. */

@@ -11,6 +11,13 @@ import type { AccessRequest, AccessReview, PluginData } from '../teleport/types.
 export const ANNOUNCED_KEY = 'announced';
 
 /**
+ * The automatic review's decision, written with the entry before the review is submitted (see
+ * Dispatcher.claim): a request that is decided when announced, and has it, was decided on
+ * arrival, also after a restart.
+ */
+export const AUTO_REVIEW_KEY = 'auto_review';
+
+/**
  * Reviews seen but not yet delivered, kept in plugin data (JSON) when their delivery could not be
  * finished: an expiry deletes the request and its reviews with it, and they must still be replied.
  */

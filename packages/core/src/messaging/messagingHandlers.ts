@@ -163,7 +163,7 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
       // Kept so the message can be rebuilt as it was after the request is gone.
       if (loginsByRole && next[LOGINS_BY_ROLE_KEY] === undefined) next = { ...next, [LOGINS_BY_ROLE_KEY]: JSON.stringify(loginsByRole) };
       // Posted already showing the outcome (an automatic review decided it first).
-      if (message.status !== 'PENDING' && next[POSTED_DECIDED_KEY] === undefined && ctx.routing?.decidedOnArrival(message.id)) {
+      if (message.status !== 'PENDING' && next[POSTED_DECIDED_KEY] === undefined && ctx.routing?.decidedOnArrival(message.id, d)) {
         next = { ...next, [POSTED_DECIDED_KEY]: message.status };
       }
       return next;

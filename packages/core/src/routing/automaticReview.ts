@@ -17,6 +17,12 @@ export interface AutomaticReviewerOptions {
   router: Router;
   teleport: Pick<TeleportActions, 'submitReview' | 'getRequest'>;
   logger: Logger;
+  /**
+   * Called before a review is submitted: records the request in every adapter's plugin data, so
+   * that a crash between the review and the announcement still leaves the announcement owed.
+   * A failure stops the submission (tried again at the next reconciliation).
+   */
+  beforeSubmit?: (request: AccessRequest, decision: 'APPROVED' | 'DENIED', signal?: AbortSignal) => Promise<void>;
 }
 
 /**
@@ -68,6 +74,7 @@ export class AutomaticReviewer {
     }
     const fields = { integration: decision.integration, decision: decision.decision, rule: decision.rule, facts, why: decision.why };
     try {
+      await this.options.beforeSubmit?.(request, decision.decision, signal);
       const result = await this.options.teleport.submitReview(request.id, { proposedState: decision.decision, reason: decision.reason }, signal);
       if (result.outcome === 'already-reviewed') {
         this.remember(request.id, version, { at: new Date(), decision, outcome: 'already-reviewed' });

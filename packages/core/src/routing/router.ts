@@ -1,10 +1,11 @@
 import { buildConditionContext } from '../amr/buildConditionContext.js';
 import type { CompiledRule, RuleOutcome } from '../amr/compileRule.js';
 import { TtlCache } from '../cache/ttlCache.js';
+import { AUTO_REVIEW_KEY } from '../dispatcher/lifecycle.js';
 import { errorMessage, isPluginError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isEmail } from '../messaging/recipients.js';
-import type { AccessRequest, Traits } from '../teleport/types.js';
+import type { AccessRequest, PluginData, Traits } from '../teleport/types.js';
 import type { RoutingConfig } from './config.js';
 import type { RuleCache } from './ruleCache.js';
 import { traitUsage } from './traitUsage.js';
@@ -78,7 +79,7 @@ export class Router {
       },
       recipients: (request, signal) => this.plan(adapter, request, signal),
       provideFacts: (provider) => this.addFacts(adapter, provider),
-      decidedOnArrival: (requestId) => this.decided.has(requestId),
+      decidedOnArrival: (requestId, data) => this.decided.has(requestId) || (data?.[AUTO_REVIEW_KEY] ?? '') !== '',
     };
   }
 

@@ -47,6 +47,7 @@ export class RuntimeRouting {
   readonly watchRules: boolean;
   private intakeStage: Intake | undefined;
   private wakeHandler: (requestId: string) => void = () => undefined;
+  private claimHandler: (request: AccessRequest, decision: string, signal?: AbortSignal) => Promise<void> = async () => undefined;
 
   constructor(private readonly options: RuntimeRoutingOptions) {
     this.config = options.config ?? emptyRoutingConfig();
@@ -66,7 +67,12 @@ export class RuntimeRouting {
       config: this.config,
       rules: this.rules,
     });
-    this.reviewer = integration === undefined ? undefined : new AutomaticReviewer({ router: this.router, teleport: options.actions, logger });
+    this.reviewer = integration === undefined ? undefined : new AutomaticReviewer({
+            router: this.router,
+            teleport: options.actions,
+            logger,
+            beforeSubmit: (request, decision, signal) => this.claimHandler(request, decision, signal),
+          });
     this.scheduler = new FollowUpScheduler({
       config: this.config,
       teleport: options.actions,
@@ -85,9 +91,13 @@ export class RuntimeRouting {
     return this.router.forAdapter(adapter);
   }
 
-  /** The stage between event sources and the dispatcher; `wake` re-reads a request (host's resync). */
-  intake(dispatch: (event: WatcherEvent) => void, wake: (requestId: string) => void): Intake {
+  /**
+   * The stage between event sources and the dispatcher; `wake` re-reads a request (host's resync);
+   * `claim` records a request in every adapter's plugin data before its automatic review.
+   */
+  intake(dispatch: (event: WatcherEvent) => void, wake: (requestId: string) => void, claim: (request: AccessRequest, decision: string, signal?: AbortSignal) => Promise<void>): Intake {
     this.wakeHandler = wake;
+    this.claimHandler = claim;
     this.intakeStage = new Intake({
       dispatch,
       reviewer: this.reviewer,

@@ -1,4 +1,4 @@
-import type { AccessRequest } from '../teleport/types.js';
+import type { AccessRequest, PluginData } from '../teleport/types.js';
 
 /**
  * Routing and follow-up, as an adapter sees it (AdapterContext.routing). The core never branches
@@ -25,10 +25,10 @@ export interface AdapterRouting {
   /**
    * Whether this request was decided by the automatic review the moment it arrived, before any
    * adapter announced it (it is then announced already decided). Nobody has anything to act on:
-   * trackers open no ticket for it. Known to the process that reviewed it (and to replicas, which
-   * are told "already reviewed").
+   * trackers open no ticket for it. Known to the process that reviewed it, and to everyone from
+   * the adapter's plugin data (`data`), where the decision is written before the review.
    */
-  decidedOnArrival(requestId: string): boolean;
+  decidedOnArrival(requestId: string, data?: PluginData): boolean;
 }
 
 export interface RecipientDeclaration {

@@ -42,7 +42,7 @@ export function ticketHandlers(ctx: AdapterContext<unknown>, tracker: TicketTrac
 
   return {
     async onPending(request, ev) {
-      if (request.state !== 'PENDING' && ctx.routing?.decidedOnArrival(request.id)) {
+      if (request.state !== 'PENDING' && ctx.routing?.decidedOnArrival(request.id, ev.data)) {
         // Decided the moment it arrived (an automatic review): nobody has anything to act on, so
         // no incident pages anyone and no issue waits for a decision.
         ev.logger.info(`request was decided before it was announced (${request.state}); no ${tracker.service} ticket opened`);
