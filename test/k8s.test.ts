@@ -355,14 +355,14 @@ describe('examples: compose, plugin.toml files and roles', () => {
     }
     const rules = (name: string) =>
       Object.fromEntries((roles.get(name)!.spec.allow.rules as Obj[]).map((r) => [r.resources.join(','), [...r.verbs].sort()]));
-    assert.deepEqual(rules('access-plugin'), { access_request: ['list', 'read'], access_plugin_data: ['update'] });
+    assert.deepEqual(rules('access-plugin'), { access_request: ['list', 'read'], access_plugin_data: ['update'], access_monitoring_rule: ['list', 'read'] });
     assert.equal(roles.get('access-plugin')!.spec.allow.review_requests, undefined, 'notify-only role cannot review');
     assert.deepEqual(rules('access-plugin-pagerduty'), rules('access-plugin'));
     const review = roles.get('access-plugin-pagerduty')!.spec.allow.review_requests;
     assert.deepEqual(review.roles, ['prodaccess']);
     assert.match(review.where, /request\.system_annotations\["pagerduty_services"\]/);
     // Jira and GitLab set states (access_request update); the six-adapter role is the union.
-    const withUpdate = { access_request: ['list', 'read', 'update'], access_plugin_data: ['update'] };
+    const withUpdate = { access_request: ['list', 'read', 'update'], access_plugin_data: ['update'], access_monitoring_rule: ['list', 'read'] };
     assert.deepEqual(rules('access-plugin-jira'), withUpdate);
     assert.deepEqual(rules('access-plugin-gitlab'), withUpdate);
     assert.equal(roles.get('access-plugin-gitlab')!.spec.allow.review_requests, undefined, 'GitLab sets states, it does not review');

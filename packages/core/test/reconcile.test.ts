@@ -192,6 +192,58 @@ describe('reconciliation', () => {
     }
   });
 
+  it('reviews are in plugin data before the first effect of their delivery (written with its record)', async () => {
+    const tp = new MemoryTeleport();
+    const log: string[] = [];
+    const atEffect: string[] = [];
+    const runtime = await start(tp, log, {}, {
+      onReviewed: async (req, added, ev) => {
+        await ev.once(`reviewed:${added.map((r) => r.author).join('+')}`, async () => {
+          atEffect.push(tp.pluginData(req.id, 'chat')?.reviews_undelivered ?? '');
+        });
+      },
+    });
+    try {
+      tp.put(makeRequest('r1'));
+      await waitUntil(() => log.includes('pending:r1'), 'announced');
+      await runtime.idle();
+      const writes = tp.callCount('updatePluginData');
+      tp.review('r1', 'bob', 'APPROVED', 'fine');
+      await waitUntil(() => tp.pluginData('r1', 'chat')?.reviews_count === '1', 'delivered');
+      await runtime.idle();
+      assert.equal(atEffect.length, 1);
+      assert.match(atEffect[0]!, /bob/, 'the review was stored before the effect ran');
+      assert.equal(tp.pluginData('r1', 'chat')?.reviews_undelivered ?? '', '', 'cleared once delivered');
+      assert.equal(tp.callCount('updatePluginData') - writes, 2, 'no extra write: the effect record and the step record');
+    } finally {
+      await runtime.stop();
+    }
+  });
+
+  it('while another instance holds a review delivery, later events of the request are not held back', async () => {
+    const tp = new MemoryTeleport();
+    const log: string[] = [];
+    tp.put(makeRequest('r1', { reviews: [makeReview('bob')] }), false);
+    tp.setPluginData('r1', 'chat', { user: 'alice@example.com', roles: 'editor', announced: 'ok', 'fx/review/0': `run:other~alive:${Date.now()}` });
+    // One effect per review, as the kits make them. Slow retries: a BUSY step retried in place
+    // would hold carol's event back for seconds.
+    const perReview: Partial<AdapterHandlers> = {
+      onReviewed: async (req, added, ev) => {
+        const first = req.reviews.length - added.length;
+        for (const [k, r] of added.entries()) await ev.once(`review/${first + k}`, async () => void log.push(`reviewed:${r.author}`));
+      },
+    };
+    const runtime = await start(tp, log, { leaseMs: 10_000, retry: { attempts: 5, baseMs: 3_000, capMs: 5_000 } }, perReview);
+    try {
+      await runtime.idle();
+      tp.review('r1', 'carol', 'APPROVED', '');
+      await waitUntil(() => (tp.pluginData('r1', 'chat')?.reviews_undelivered ?? '').includes('carol'), 'carol kept at once', 1_500);
+      assert.deepEqual(log, [], 'nothing done over the other instance');
+    } finally {
+      await runtime.stop();
+    }
+  });
+
   it('a restart with many finished pending requests reads plugin data in bulk and calls no handler', async () => {
     const tp = new MemoryTeleport();
     const log: string[] = [];

@@ -29,6 +29,30 @@ format = "text"
 `;
 }
 
+/** Routing and follow-up, beyond the Go plugins: commented out, each line a working example. */
+export const ROUTING_FOOTER = `
+# ---- Beyond the Go plugins (optional; uncomment to use) ----------------------------------
+# Access Monitoring Rules naming an adapter replace its role_to_recipients for the requests they
+# match (the role needs access_monitoring_rule [list, read]). On by default.
+# [routing]
+# rules = true
+# # One person reached by several adapters (by email) hears from the first adapter listed only.
+# dedupe = ["slack", "email"]
+#
+# # Serve rules with desired_state "reviewed" for this integration: reviews as the plugin's user.
+# [automatic_review]
+# integration = "oncall"
+#
+# # Reminders in each request's threads / on its tickets, escalation, and a deadline denial.
+# [reminders]
+# every = "30m"
+# times = 3
+# escalate_after = "2h"
+# escalate_to = ["sre-leads", "lead@example.com"]
+# deny_after = "8h"
+# deny_reason = "Nobody reviewed this request within 8 hours"
+`;
+
 /** `teleport-plugin configure --plugin NAME...`: print an example config on stdout. */
 export async function runConfigure(flags: CommonFlags, env: NodeJS.ProcessEnv): Promise<number> {
   let names: string[];
@@ -48,6 +72,6 @@ export async function runConfigure(flags: CommonFlags, env: NodeJS.ProcessEnv): 
     examples.push({ adapter: adapter.name, text: adapter.exampleConfig() });
   }
   // Several adapters: one [http], one [role_to_recipients] (see mergeExamples.ts).
-  process.stdout.write([configHeader(loaded.map((l) => l.adapter.name)), mergeExampleConfigs(examples)].join('\n'));
+  process.stdout.write([configHeader(loaded.map((l) => l.adapter.name)), mergeExampleConfigs(examples), ROUTING_FOOTER].join('\n'));
   return 0;
 }

@@ -347,7 +347,13 @@ export class Dispatcher {
     };
     if (target.handlers.onReviewed) {
       const onReviewed = target.handlers.onReviewed.bind(target.handlers);
-      if (!(await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev), record))) {
+      // Write-ahead: the reviews are queued now, so they are stored with the first record the
+      // handler writes (one compare-and-swap) and outlive the request should this process die
+      // mid-delivery, or should another instance be the one delivering them.
+      const kept = this.keepUndelivered(ledger, request, logger);
+      const delivered = await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev), record);
+      await kept;
+      if (!delivered) {
         await this.keepUndelivered(ledger, request, logger);
         return false;
       }
@@ -486,9 +492,11 @@ export class Dispatcher {
       if (this.halted.signal.aborted) throw new PluginError('SHUTDOWN', `${handler} abandoned at shutdown`, { cause: failure });
       await this.settled(running, handler, logger);
       const busy = isPluginError(failure, 'BUSY');
-      const last = attempt >= this.retry.attempts || !isRetryable(failure) || this.stopping.signal.aborted;
+      // Another instance holds part of the work: it finishes it, or its lease runs out first.
+      // Retrying here before then would only hold this request's later events back.
+      const last = busy || attempt >= this.retry.attempts || !isRetryable(failure) || this.stopping.signal.aborted;
       if (last) {
-        metrics?.handlerFailures.inc(labels);
+        if (!busy) metrics?.handlerFailures.inc(labels);
         const fields = { handler, attempts: attempt, error: errorMessage(failure), code: isPluginError(failure) ? failure.code : undefined };
         if (busy) logger.info('another instance is still delivering this request; leaving it to it', fields);
         else logger.error('handler failed; the reconciliation will try again later', fields);
@@ -498,8 +506,7 @@ export class Dispatcher {
       }
       metrics?.handlerRetries.inc(labels);
       const delay = backoff.next();
-      if (busy) logger.debug('another instance is delivering part of this request; retrying later', { handler, attempt, delayMs: Math.round(delay) });
-      else logger.warn('handler failed; retrying', { handler, attempt, delayMs: Math.round(delay), error: errorMessage(failure) });
+      logger.warn('handler failed; retrying', { handler, attempt, delayMs: Math.round(delay), error: errorMessage(failure) });
       try {
         await sleep(delay, this.stopping.signal);
       } catch {
