@@ -64,10 +64,12 @@ export interface WorkloadOptions {
    */
   resolveGapMs?: number;
   /**
-   * At least this long between a request's last review and its expiry (default 4 s). An expiry
-   * deletes the request and its reviews with it: a review made during a stream outage and
-   * followed by a deletion within the same outage can be seen by no plugin (nor by Teleport's own).
-   * Longer than any outage this harness injects, so every review is visible to a watching plugin.
+   * At least this long between a request's last review and its expiry (default 8 s, as the gap
+   * before a request's first step). An expiry deletes the request and its reviews with it: a
+   * review made during a stream outage and deleted before any plugin has re-listed the requests
+   * can be seen by no plugin (nor by Teleport's own). Longer than any outage this harness injects
+   * plus the re-listing after it (seconds for a restart with a backlog of ~2000 requests on a
+   * loaded 2-core machine), so every review is visible to a plugin.
    */
   expiryGapMs?: number;
 }
@@ -98,7 +100,7 @@ export function planWorkload(options: WorkloadOptions, random: () => number): Pl
       resolveAt:
         outcome === 'pending'
           ? undefined
-          : Math.max(end, (times.at(-1) ?? 0) + (outcome === 'expire' && times.length > 0 ? Math.max(options.resolveGapMs ?? 100, options.expiryGapMs ?? 4_000) : (options.resolveGapMs ?? 100))),
+          : Math.max(end, (times.at(-1) ?? 0) + (outcome === 'expire' && times.length > 0 ? Math.max(options.resolveGapMs ?? 100, options.expiryGapMs ?? 8_000) : (options.resolveGapMs ?? 100))),
     });
   }
   return out;
