@@ -3,8 +3,9 @@
 import { emailAdapter } from './adapter.js';
 
 export default emailAdapter;
-export { emailAdapter, setupEmail, checkEmail, ADAPTER_NAME } from './adapter.js';
+export { emailAdapter, setupEmail, ADAPTER_NAME } from './adapter.js';
 export type { EmailAdapterOptions } from './adapter.js';
+export { checkEmail } from './check.js';
 export { EmailBot } from './bot.js';
 export type { EmailBotOptions } from './bot.js';
 export { emailDemo, describeMails } from './demo.js';

@@ -2,9 +2,8 @@ import { PluginError, defineAdapter, errorMessage, isPluginError, ticketHandlers
 import type { Adapter, AdapterContext, AdapterHandlers, Logger } from '@teleport-plugin/core';
 import { checkGitlab } from './check.js';
 import { GitlabClient, type GitlabClientOptions, type GlProject, type GlUser } from './client.js';
-import { ADAPTER_NAME, parseGitlabConfig, type GitlabConfig } from './config.js';
+import { ADAPTER_NAME, exampleConfig, parseGitlabConfig, type GitlabConfig } from './config.js';
 import { gitlabDemo } from './demo.js';
-import { exampleConfig } from './exampleConfig.js';
 import { gitlabPluginData } from './pluginData.js';
 import { ensureLabels, ensureProjectHook, type HookSetup, type LabelSetup } from './projectSetup.js';
 import { GitlabTracker } from './tracker.js';

@@ -6,6 +6,7 @@ export { gitlabAdapter, createGitlabAdapter, createGitlabHandlers, setUpProject,
 export type { GitlabTuning, ProjectState } from './adapter.js';
 export {
   parseGitlabConfig,
+  exampleConfig,
   ADAPTER_NAME,
   DEFAULT_GITLAB_URL,
   WEBHOOK_ROUTE_PATH,
@@ -14,7 +15,6 @@ export {
   DB_DEPRECATION,
 } from './config.js';
 export type { GitlabConfig } from './config.js';
-export { exampleConfig } from './exampleConfig.js';
 export { GitlabClient, classifyGitlabError, sameHookTarget, SERVICE } from './client.js';
 export type { GitlabClientOptions, GlProject, GlUser, GlTokenInfo, GlLabel, GlHook, GlIssue, GlNote, NewIssue, IssueUpdate, HookSettings } from './client.js';
 export { GitlabTracker, noteText } from './tracker.js';

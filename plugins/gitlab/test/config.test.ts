@@ -5,8 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { isPluginError, parseConfig, redactString } from '@teleport-plugin/core';
-import { DB_DEPRECATION, DEFAULT_GITLAB_URL, GITLAB_TABLES, parseGitlabConfig } from '../src/config.js';
-import { exampleConfig } from '../src/exampleConfig.js';
+import { DB_DEPRECATION, DEFAULT_GITLAB_URL, GITLAB_TABLES, exampleConfig, parseGitlabConfig } from '../src/config.js';
 
 const HEADER = '[teleport]\naddr = "127.0.0.1:3025"\nidentity = "/var/lib/teleport/plugins/identity"\n\n';
 const HTTP = '[http]\npublic_addr = "https://plugins.example.com"\n';

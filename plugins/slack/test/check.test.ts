@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createCaptureLogger, isPluginError } from '@teleport-plugin/core';
 import { adapterContext } from '@teleport-plugin/core/testing';
-import { checkSlack, setupSlack } from '../src/adapter.js';
+import { setupSlack } from '../src/adapter.js';
+import { checkSlack } from '../src/check.js';
 import { SlackClient } from '../src/client.js';
 import { FAST_POLICY, baseConfig, startFakeSlack, type FakeSlack } from './helpers.js';
 
