@@ -20,9 +20,10 @@ const k8sDir = path.join(examples, 'kubernetes');
 /** Where the CLI would resolve `slack` -> @teleport-plugin/slack from. */
 const adapterFrom = [path.resolve(testDir, '..')];
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// Parsed YAML manifests, read at any depth by the checks below.
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- untyped YAML, by design
 
-const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+const MODELS: Record<string, new (data: Obj) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
   'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,

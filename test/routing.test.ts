@@ -156,7 +156,7 @@ describe('routing end to end: rules, on-call automatic review, reminders, explai
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^\[slack\]$/m);
     assert.match(r.stdout, /rule dba: match: condition is true/);
-    assert.match(r.stdout, /recipients \(from rules\): dba\n    why: matching rule "dba"/);
+    assert.match(r.stdout, /recipients \(from rules\): dba\n {4}why: matching rule "dba"/);
     assert.match(r.stdout, /Automatic review \(integration "oncall"\): none/);
     assert.match(r.stdout, /rule on-call-tier-1: no-match: condition is false/);
     assert.match(r.stdout, /facts: pagerduty\.on_call=\[false\]/);

@@ -22,7 +22,6 @@ before(async () => {
 after(() => fake.close());
 
 const recipients = () => ({ roleToRecipients: { '*': ['ops/access', reviewer.email] } });
-const dm = (user: FakeMmUser): string => fake.directChannelFor(fake.bot, user).id;
 let n = 0;
 const newRequest = (over: Parameters<typeof makeAccessRequest>[0] = {}) => makeAccessRequest({ id: `dl-req-${++n}`, user: requester.email, ...over });
 const kinds = (requestId: string, kind: string) => fake.postsFor(requestId).filter((p) => p.props['teleport_kind'] === kind);

@@ -217,7 +217,7 @@ test('creating an incident twice with one key yields one incident (PagerDuty rej
   const second = await c.createIncident({ title: 't', incidentKey: 'k-dup', serviceId: svc.id, details: 'd' });
   assert.equal(second.id, first.id);
   assert.equal(pd.incidents.filter((i) => i.incidentKey === 'k-dup').length, 1);
-  assert.equal(pd.http.callsTo('POST', '/incidents').filter((x) => (x.json as any)?.incident?.incident_key === 'k-dup').at(-1)?.status, 400);
+  assert.equal(pd.http.callsTo('POST', '/incidents').filter((x) => (x.json as { incident?: { incident_key?: string } } | undefined)?.incident?.incident_key === 'k-dup').at(-1)?.status, 400);
 });
 
 test('the fake can also answer a duplicate with the open incident', async () => {

@@ -71,7 +71,7 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
       return finish();
     }
 
-    const parsed: Array<{ name: string; adapter: Adapter<any>; config: unknown }> = [];
+    const parsed: Array<{ name: string; adapter: Adapter<unknown>; config: unknown }> = [];
     let configOk = true;
     for (const name of names) {
       try {

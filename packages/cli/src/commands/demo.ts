@@ -29,7 +29,7 @@ const PLUGIN_USER = 'access-plugin';
 
 interface Running {
   name: string;
-  adapter: Adapter<any>;
+  adapter: Adapter<unknown>;
   service: DemoService;
 }
 
@@ -92,7 +92,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   out('teleport-plugin demo: the real runtime against local fakes (no account, no network).');
   out();
 
-  const candidates: Adapter<any>[] = [];
+  const candidates: Adapter<unknown>[] = [];
   for (const spec of wanted) {
     try {
       const { adapter } = await loadAdapter(spec);

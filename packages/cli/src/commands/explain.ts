@@ -83,7 +83,7 @@ export async function runExplain(args: string[], env: NodeJS.ProcessEnv): Promis
   const abort = new AbortController();
   try {
     const names = selectPlugins(flags.plugins, config, env);
-    const parsed: Array<{ adapter: Adapter<any>; config: unknown }> = [];
+    const parsed: Array<{ adapter: Adapter<unknown>; config: unknown }> = [];
     for (const name of names) {
       const { adapter } = await loadAdapter(name);
       parsed.push({ adapter, config: adapter.parseConfig(config.section(adapter.name), config.context) });

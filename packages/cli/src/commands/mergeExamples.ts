@@ -49,7 +49,7 @@ export function splitTables(text: string): Chunk[] {
 
 /** The key a `key = value` line sets (quotes removed), or undefined for comments and blanks. */
 function keyOf(line: string): string | undefined {
-  const m = /^\s*("[^"]*"|[A-Za-z0-9_\-]+)\s*=/.exec(line);
+  const m = /^\s*("[^"]*"|[A-Za-z0-9_-]+)\s*=/.exec(line);
   return m ? m[1]!.replace(/"/g, '') : undefined;
 }
 

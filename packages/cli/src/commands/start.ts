@@ -25,7 +25,7 @@ export const SHUTDOWN_BUDGET_MS = 15_000;
 export interface PreparedAdapters {
   config: LoadedConfig;
   logger: RootLogger;
-  adapters: Array<{ adapter: Adapter<any>; config: unknown }>;
+  adapters: Array<{ adapter: Adapter<unknown>; config: unknown }>;
   /** `[routing]`, `[automatic_review]`, `[reminders]` and `[<adapter>.reminders]`. */
   routing: RoutingConfig;
 }

@@ -5,7 +5,7 @@ import { AUTO_REVIEW_KEY } from '../dispatcher/lifecycle.js';
 import { errorMessage, isPluginError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isEmail } from '../messaging/recipients.js';
-import type { AccessRequest, PluginData, Traits } from '../teleport/types.js';
+import type { AccessRequest, Traits } from '../teleport/types.js';
 import type { RoutingConfig } from './config.js';
 import type { RuleCache } from './ruleCache.js';
 import { traitUsage } from './traitUsage.js';

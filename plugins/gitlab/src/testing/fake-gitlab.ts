@@ -95,6 +95,12 @@ export interface FakeHookDelivery {
   error: string | undefined;
 }
 
+/** One webhook call to make: what its delivery records, the raw body, and the headers. */
+interface HookCall extends Pick<FakeHookDelivery, 'hookId' | 'url' | 'event' | 'payload'> {
+  body: string;
+  headers: Record<string, string>;
+}
+
 export interface FakeGitLabOptions {
   /** The bot's token (default `glpat-teleport-test`), user `teleport-bot`, scopes `scopes`. */
   token?: string;
@@ -303,10 +309,17 @@ export class FakeGitLab {
     const body = options.rawBody ?? JSON.stringify(options.payload ?? {});
     const results = await Promise.all(
       targets.map((t) =>
-        this.post(t.hookId, t.url, options.event ?? 'Issue Hook', body, options.payload, {
-          'content-type': options.contentType ?? 'application/json',
-          'x-gitlab-token': t.token,
-          ...(options.headers ?? {}),
+        this.post({
+          hookId: t.hookId,
+          url: t.url,
+          event: options.event ?? 'Issue Hook',
+          body,
+          payload: options.payload,
+          headers: {
+            'content-type': options.contentType ?? 'application/json',
+            'x-gitlab-token': t.token,
+            ...(options.headers ?? {}),
+          },
         }),
       ),
     );
@@ -658,12 +671,14 @@ export class FakeGitLab {
     const hooks = project.hooks.filter((h) => h.issuesEvents);
     const body = JSON.stringify(payload);
     return Promise.all(
-      hooks.map((h) => this.post(h.id, h.url, 'Issue Hook', body, payload, { 'content-type': 'application/json', 'x-gitlab-token': h.token })),
+      hooks.map((h) =>
+        this.post({ hookId: h.id, url: h.url, event: 'Issue Hook', body, payload, headers: { 'content-type': 'application/json', 'x-gitlab-token': h.token } }),
+      ),
     );
   }
 
   /** One webhook request, as GitLab's delivery worker sends it (basic auth from the URL). */
-  private post(hookId: number | undefined, rawUrl: string, event: string, body: string, payload: unknown, headers: Record<string, string>): Promise<FakeHookDelivery> {
+  private post({ hookId, url: rawUrl, event, body, payload, headers }: HookCall): Promise<FakeHookDelivery> {
     const run = async (): Promise<FakeHookDelivery> => {
       const delivery: FakeHookDelivery = { hookId, url: rawUrl, event, payload, status: 0, responseBody: '', error: undefined };
       try {
