@@ -111,14 +111,7 @@ export interface CheckInput {
 export type AnomalyClass = 'lost' | 'duplicated' | 'stale';
 
 export type AnomalyItem =
-  | 'slack message'
-  | 'slack reply'
-  | 'slack status'
-  | 'requester DM'
-  | 'pagerduty incident'
-  | 'pagerduty note'
-  | 'pagerduty closing note'
-  | 'pagerduty status';
+  'slack message' | 'slack reply' | 'slack status' | 'requester DM' | 'pagerduty incident' | 'pagerduty note' | 'pagerduty closing note' | 'pagerduty status';
 
 export interface Anomaly {
   cls: AnomalyClass;
@@ -292,7 +285,14 @@ function checkSlack(r: ObservedRequest, obs: SlackObservation, index: SlackIndex
     for (const m of here) {
       const shown = STATUS.exec(m.blocksText)?.[1] ?? '(none)';
       if (shown !== want) {
-        add({ cls: 'stale', item: 'slack status', what: `slack message shows ${shown} (want ${want})`, where: channel, step: want === 'PENDING' ? 'create' : 'resolve', stepAt: want === 'PENDING' ? r.createdAt : resolveAt });
+        add({
+          cls: 'stale',
+          item: 'slack status',
+          what: `slack message shows ${shown} (want ${want})`,
+          where: channel,
+          step: want === 'PENDING' ? 'create' : 'resolve',
+          stepAt: want === 'PENDING' ? r.createdAt : resolveAt,
+        });
       }
     }
     // Replies are checked in the first message of the channel (a duplicate is reported above).
@@ -306,7 +306,15 @@ function checkSlack(r: ObservedRequest, obs: SlackObservation, index: SlackIndex
     });
     const authors = new Set(r.reviews.map((v) => v.author));
     const strays = replies.filter((m) => !authors.has(REVIEWED_BY.exec(m.text)?.[1] ?? ''));
-    if (strays.length > 0) add({ cls: 'duplicated', item: 'slack reply', what: `${strays.length} unexpected slack reply(ies)`, where: channel, step: 'review', stepAt: r.reviews.at(-1)?.at ?? r.createdAt });
+    if (strays.length > 0)
+      add({
+        cls: 'duplicated',
+        item: 'slack reply',
+        what: `${strays.length} unexpected slack reply(ies)`,
+        where: channel,
+        step: 'review',
+        stepAt: r.reviews.at(-1)?.at ?? r.createdAt,
+      });
   }
   const unexpected = roots.filter((m) => !expected.includes(m.channel));
   for (const channel of new Set(unexpected.map((m) => m.channel))) {
@@ -315,7 +323,8 @@ function checkSlack(r: ObservedRequest, obs: SlackObservation, index: SlackIndex
 
   const outcomes = index.outcomes.get(r.id) ?? [];
   if (want === 'PENDING') {
-    if (outcomes.length > 0) add({ cls: 'duplicated', item: 'requester DM', what: `requester DM (${outcomes.map((o) => o.tag).join(', ')}) for a pending request`, step: 'create', stepAt: r.createdAt });
+    if (outcomes.length > 0)
+      add({ cls: 'duplicated', item: 'requester DM', what: `requester DM (${outcomes.map((o) => o.tag).join(', ')}) for a pending request`, step: 'create', stepAt: r.createdAt });
     return;
   }
   if (!dm) {
@@ -326,8 +335,9 @@ function checkSlack(r: ObservedRequest, obs: SlackObservation, index: SlackIndex
   if (inDm.length === 0) add({ cls: 'lost', item: 'requester DM', what: `requester DM (${want})`, where: dm, step: 'resolve', stepAt: resolveAt });
   else if (inDm.length > 1) add({ cls: 'duplicated', item: 'requester DM', what: `requester DM ${inDm.length}x`, where: dm, step: 'resolve', stepAt: resolveAt });
   const wrong = inDm.filter((o) => o.tag !== want);
-  if (wrong.length > 0) add({ cls: 'stale', item: 'requester DM', what: `requester DM says ${wrong.map((o) => o.tag).join(', ')} (want ${want})`, where: dm, step: 'resolve', stepAt: resolveAt });
-  if (outcomes.length > inDm.length) add({ cls: 'duplicated', item: 'requester DM', what: 'requester DM outside the requester\'s DM channel', step: 'resolve', stepAt: resolveAt });
+  if (wrong.length > 0)
+    add({ cls: 'stale', item: 'requester DM', what: `requester DM says ${wrong.map((o) => o.tag).join(', ')} (want ${want})`, where: dm, step: 'resolve', stepAt: resolveAt });
+  if (outcomes.length > inDm.length) add({ cls: 'duplicated', item: 'requester DM', what: "requester DM outside the requester's DM channel", step: 'resolve', stepAt: resolveAt });
 }
 
 function checkPagerDuty(r: ObservedRequest, incidents: readonly ObservedIncident[], add: Add, resolveAt: number): void {
@@ -350,19 +360,25 @@ function checkPagerDuty(r: ObservedRequest, incidents: readonly ObservedIncident
     return m ? [m[1]!] : [];
   });
   const strays = incident.notes.filter((n) => !CLOSING_NOTE.test(n) && !authors.has(REVIEWED_BY.exec(n)?.[1] ?? ''));
-  if (strays.length > 0) add({ cls: 'duplicated', item: 'pagerduty note', what: `${strays.length} unexpected pagerduty note(s)`, step: 'review', stepAt: r.reviews.at(-1)?.at ?? r.createdAt });
+  if (strays.length > 0)
+    add({ cls: 'duplicated', item: 'pagerduty note', what: `${strays.length} unexpected pagerduty note(s)`, step: 'review', stepAt: r.reviews.at(-1)?.at ?? r.createdAt });
 
   if (r.final === 'PENDING') {
-    if (closing.length > 0) add({ cls: 'duplicated', item: 'pagerduty closing note', what: `pagerduty closing note (${closing.join(', ')}) on a pending request`, step: 'create', stepAt: r.createdAt });
-    if (incident.status !== 'triggered') add({ cls: 'stale', item: 'pagerduty status', what: `pagerduty incident ${incident.status} (want triggered)`, step: 'create', stepAt: r.createdAt });
+    if (closing.length > 0)
+      add({ cls: 'duplicated', item: 'pagerduty closing note', what: `pagerduty closing note (${closing.join(', ')}) on a pending request`, step: 'create', stepAt: r.createdAt });
+    if (incident.status !== 'triggered')
+      add({ cls: 'stale', item: 'pagerduty status', what: `pagerduty incident ${incident.status} (want triggered)`, step: 'create', stepAt: r.createdAt });
     return;
   }
   const tag = r.final.toLowerCase();
   if (closing.length === 0) add({ cls: 'lost', item: 'pagerduty closing note', what: `pagerduty closing note (${tag})`, step: 'resolve', stepAt: resolveAt });
-  else if (closing.length > 1) add({ cls: 'duplicated', item: 'pagerduty closing note', what: `pagerduty closing note ${closing.length}x (${closing.join(', ')})`, step: 'resolve', stepAt: resolveAt });
+  else if (closing.length > 1)
+    add({ cls: 'duplicated', item: 'pagerduty closing note', what: `pagerduty closing note ${closing.length}x (${closing.join(', ')})`, step: 'resolve', stepAt: resolveAt });
   const wrong = closing.filter((c) => c !== tag);
-  if (wrong.length > 0) add({ cls: 'stale', item: 'pagerduty closing note', what: `pagerduty closing note says ${wrong.join(', ')} (want ${tag})`, step: 'resolve', stepAt: resolveAt });
-  if (incident.status !== 'resolved') add({ cls: 'stale', item: 'pagerduty status', what: `pagerduty incident ${incident.status} (want resolved)`, step: 'resolve', stepAt: resolveAt });
+  if (wrong.length > 0)
+    add({ cls: 'stale', item: 'pagerduty closing note', what: `pagerduty closing note says ${wrong.join(', ')} (want ${tag})`, step: 'resolve', stepAt: resolveAt });
+  if (incident.status !== 'resolved')
+    add({ cls: 'stale', item: 'pagerduty status', what: `pagerduty incident ${incident.status} (want resolved)`, step: 'resolve', stepAt: resolveAt });
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;

@@ -409,10 +409,13 @@ class RetryTimers {
     const existing = this.timers.get(requestId);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(requestId);
-      this.fire(requestId);
-    }, Math.max(0, at - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(requestId);
+        this.fire(requestId);
+      },
+      Math.max(0, at - Date.now()),
+    );
     timer.unref();
     this.timers.set(requestId, { at, timer, rounds });
     this.rounds.set(requestId, rounds);

@@ -304,9 +304,7 @@ export class FakeTeleport {
       [{ cert_chain: Buffer.from(pki.authServer.certPem), private_key: Buffer.from(pki.authServer.keyPem) }],
       true,
     );
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))),
-    );
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
     const tp = new FakeTeleport(pki, server, port, opts);
     tp.registerServices(opts.usersServiceImplemented ?? versionAtLeast(tp.version, 15));
     tp.enforceKeepalive(opts.keepaliveMinTimeMs ?? 60_000);
@@ -381,10 +379,7 @@ export class FakeTeleport {
   }
 
   /** A requester allowed to request `requestRoles` (default `editor`, created if missing). */
-  addRequester(
-    name: string,
-    opts: { requestRoles?: string[]; thresholds?: Threshold[]; requestAnnotations?: Traits; suggestedReviewers?: string[]; traits?: Traits } = {},
-  ): void {
+  addRequester(name: string, opts: { requestRoles?: string[]; thresholds?: Threshold[]; requestAnnotations?: Traits; suggestedReviewers?: string[]; traits?: Traits } = {}): void {
     const requestRoles = opts.requestRoles ?? ['editor'];
     for (const r of requestRoles) if (r !== '*' && !this.state.roles.has(r)) this.state.upsertRole({ name: r, allowLogins: ['root'] });
     const roleName = `${name}-requester`;
@@ -509,8 +504,7 @@ export class FakeTeleport {
           ...(o.resources ? { resources: o.resources } : {}),
           ...(o.requestKind ? { requestKind: o.requestKind } : {}),
         }).id,
-      review: async (id, o) =>
-        snapshot(st.submitReview(o.author, id, { author: o.author, state: o.state, ...(o.reason !== undefined ? { reason: o.reason } : {}) })),
+      review: async (id, o) => snapshot(st.submitReview(o.author, id, { author: o.author, state: o.state, ...(o.reason !== undefined ? { reason: o.reason } : {}) })),
       approve: (id, o) => resolve(id, 'APPROVED', o),
       deny: (id, o) => resolve(id, 'DENIED', o),
       promote: (id, o) => resolve(id, 'PROMOTED', o),
@@ -589,10 +583,7 @@ export class FakeTeleport {
   }
 
   /** A unary handler; `Req` is the decoded request's shape (wire-requests.ts). */
-  private unary<Req>(
-    method: string,
-    fn: (caller: string, req: Req, call: grpc.ServerUnaryCall<unknown, unknown>) => unknown,
-  ): grpc.handleUnaryCall<unknown, unknown> {
+  private unary<Req>(method: string, fn: (caller: string, req: Req, call: grpc.ServerUnaryCall<unknown, unknown>) => unknown): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       const { caller, rec } = this.begin(method, call);
       void (async () => {
@@ -709,8 +700,7 @@ export class FakeTeleport {
         if (!this.listImplemented) throw notImplemented('unknown method ListAccessRequests for service proto.AuthService');
         const all = this.visibleRequests(caller, req?.Filter);
         const sort = String(req?.Sort ?? 'DEFAULT');
-        const key = (r: RequestRecord): string | number =>
-          sort === 'STATE' ? REQUEST_STATES.indexOf(r.state) : sort === 'USER' ? r.user : r.created.getTime();
+        const key = (r: RequestRecord): string | number => (sort === 'STATE' ? REQUEST_STATES.indexOf(r.state) : sort === 'USER' ? r.user : r.created.getTime());
         const sorted = [...all].sort((a, b) => {
           const ka = key(a);
           const kb = key(b);
@@ -809,7 +799,13 @@ export class FakeTeleport {
         const kind = String(req?.Kind ?? '');
         if (kind !== 'access_request' && kind !== 'access_list') throw badParameter(`unsupported resource kind "${kind}" for plugin data`);
         this.requireUser(caller);
-        if (!this.canAny(caller, [['access_plugin_data', 'read'], ['access_plugin_data', 'update'], [kind, 'read']])) {
+        if (
+          !this.canAny(caller, [
+            ['access_plugin_data', 'read'],
+            ['access_plugin_data', 'update'],
+            [kind, 'read'],
+          ])
+        ) {
           throw accessDenied(`access denied to perform action "read" on "access_plugin_data"`);
         }
         const found = st.getPluginData({ kind, resource: req?.Resource ?? '', plugin: req?.Plugin ?? '' });
@@ -820,7 +816,12 @@ export class FakeTeleport {
         const kind = String(req?.Kind ?? '');
         if (kind !== 'access_request' && kind !== 'access_list') throw badParameter(`unsupported resource kind "${kind}" for plugin data`);
         this.requireUser(caller);
-        if (!this.canAny(caller, [['access_plugin_data', 'update'], [kind, 'update']])) {
+        if (
+          !this.canAny(caller, [
+            ['access_plugin_data', 'update'],
+            [kind, 'update'],
+          ])
+        ) {
           throw accessDenied(`access denied to perform action "update" on "access_plugin_data"`);
         }
         st.updatePluginData({

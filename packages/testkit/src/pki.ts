@@ -137,10 +137,7 @@ async function issueLeaf(ca: CertAuthority, opts: LeafOptions): Promise<string> 
     new x509.ExtendedKeyUsageExtension(opts.usages),
     await x509.AuthorityKeyIdentifierExtension.create(ca.key.keys.publicKey),
   ];
-  const sans = [
-    ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
-    ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
-  ];
+  const sans = [...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })), ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
   if (sans.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),

@@ -50,11 +50,7 @@ export async function rawTeleportClient(
   opts: { user?: string; identity?: UserIdentity; addr?: string; channelOptions?: grpc.ChannelOptions } = {},
 ): Promise<RawTeleportClient> {
   const identity = opts.identity ?? (await tp.issueIdentity({ user: opts.user ?? 'access-plugin' }));
-  const creds = grpc.credentials.createSsl(
-    Buffer.from(tp.pki.hostCaPem()),
-    Buffer.from(identity.privateKeyPem),
-    Buffer.from(identity.tlsCertPem),
-  );
+  const creds = grpc.credentials.createSsl(Buffer.from(tp.pki.hostCaPem()), Buffer.from(identity.privateKeyPem), Buffer.from(identity.tlsCertPem));
   const options: grpc.ChannelOptions = {
     'grpc.ssl_target_name_override': API_DOMAIN,
     'grpc.default_authority': API_DOMAIN,
@@ -62,9 +58,7 @@ export async function rawTeleportClient(
   };
   const { grpcObject } = loadTeleportProto();
   const Auth = (grpcObject['proto'] as grpc.GrpcObject)['AuthService'] as grpc.ServiceClientConstructor;
-  const Users = (((grpcObject['teleport'] as grpc.GrpcObject)['users'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject)[
-    'UsersService'
-  ] as grpc.ServiceClientConstructor;
+  const Users = (((grpcObject['teleport'] as grpc.GrpcObject)['users'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject)['UsersService'] as grpc.ServiceClientConstructor;
   const Rules = (((grpcObject['teleport'] as grpc.GrpcObject)['accessmonitoringrules'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject)[
     'AccessMonitoringRulesService'
   ] as grpc.ServiceClientConstructor;

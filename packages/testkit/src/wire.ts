@@ -194,7 +194,10 @@ export function accessMonitoringRuleCandidate(wire: AccessMonitoringRuleIn | nul
     const time = s?.time;
     schedules[name] = {
       time: time
-        ? { timezone: String(time.timezone ?? ''), shifts: (time.shifts ?? []).map((x) => ({ weekday: String(x?.weekday ?? ''), start: String(x?.start ?? ''), end: String(x?.end ?? '') })) }
+        ? {
+            timezone: String(time.timezone ?? ''),
+            shifts: (time.shifts ?? []).map((x) => ({ weekday: String(x?.weekday ?? ''), start: String(x?.start ?? ''), end: String(x?.end ?? '') })),
+          }
         : null,
     };
   }

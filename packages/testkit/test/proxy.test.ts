@@ -5,15 +5,7 @@ import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { loadTeleportProto } from '@teleport-plugin/core/internal/proto';
-import {
-  FakeTeleport,
-  authAlpnFor,
-  decodeAuthAlpn,
-  parseClientHello,
-  rawTeleportClient,
-  type TlsRoutingProxy,
-  type UserIdentity,
-} from '../src/index.js';
+import { FakeTeleport, authAlpnFor, decodeAuthAlpn, parseClientHello, rawTeleportClient, type TlsRoutingProxy, type UserIdentity } from '../src/index.js';
 
 let tp: FakeTeleport;
 let proxy: TlsRoutingProxy;

@@ -32,7 +32,13 @@ export interface ProjectState {
  * written again, or created once). Safe on every start and on several replicas at once. Any
  * failure is fatal, as one line naming the key to fix or the GitLab that could not be reached.
  */
-export async function setUpProject(client: GitlabClient, config: GitlabConfig, logger: Logger, signal?: AbortSignal, mode: 'run' | 'check' = 'run'): Promise<ProjectState | undefined> {
+export async function setUpProject(
+  client: GitlabClient,
+  config: GitlabConfig,
+  logger: Logger,
+  signal?: AbortSignal,
+  mode: 'run' | 'check' = 'run',
+): Promise<ProjectState | undefined> {
   const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();

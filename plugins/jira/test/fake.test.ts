@@ -102,7 +102,10 @@ describe('fake Jira', () => {
     assert.equal(bad.status, 400);
     assert.match(bad.json?.errorMessages?.[0] ?? '', /Transition id '999' is not valid/);
     const listed = await api(jira, 'GET', `/rest/api/2/issue/${created.json?.id}/transitions`);
-    assert.deepEqual(listed.json?.transitions?.map((t) => t.to.name), ['Approved', 'Denied', 'Expired']);
+    assert.deepEqual(
+      listed.json?.transitions?.map((t) => t.to.name),
+      ['Approved', 'Denied', 'Expired'],
+    );
     const moved = await api(jira, 'POST', `/rest/api/2/issue/${created.json?.id}/transitions`, { transition: { id: '31' } });
     assert.equal(moved.status, 204);
     assert.equal(jira.issue(created.json?.id ?? '')?.status, 'Denied');
@@ -115,7 +118,13 @@ describe('fake Jira', () => {
     assert.equal(limited.headers.get('retry-after'), '7');
     assert.equal((await api(jira, 'GET', '/rest/api/2/myself')).status, 200);
     const calls = jira.http.callsTo('GET', '/rest/api/2/myself').slice(-2);
-    assert.deepEqual(calls.map((c) => [c.status, c.injected]), [[429, true], [200, false]]);
+    assert.deepEqual(
+      calls.map((c) => [c.status, c.injected]),
+      [
+        [429, true],
+        [200, false],
+      ],
+    );
   });
 });
 

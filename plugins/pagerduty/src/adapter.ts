@@ -62,7 +62,10 @@ export const pagerDutyAdapter = defineAdapter<PagerDutyConfig>({
       if (status === 401 || status === 403) {
         throw new PluginError('CONFIG', `PagerDuty at ${probe.endpoint} rejected [pagerduty] api_key (HTTP ${status})`, { cause: err, userFacing: true });
       }
-      throw new PluginError('UNREACHABLE', `cannot check the PagerDuty API key at ${probe.endpoint} ([pagerduty] api_endpoint): ${errorMessage(err)}`, { cause: err, userFacing: true });
+      throw new PluginError('UNREACHABLE', `cannot check the PagerDuty API key at ${probe.endpoint} ([pagerduty] api_endpoint): ${errorMessage(err)}`, {
+        cause: err,
+        userFacing: true,
+      });
     }
     return createPagerDutyHandlers(ctx);
   },

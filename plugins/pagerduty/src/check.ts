@@ -7,12 +7,7 @@ import type { PagerDutyConfig } from './config.js';
  * `teleport-plugin check`: the API key, the user_email (a PagerDuty user), and every service named
  * in the roles' annotations (and check_services). Nothing is opened or changed.
  */
-export async function checkPagerDuty(
-  client: PagerDutyClient,
-  config: PagerDutyConfig,
-  signal: AbortSignal,
-  teleport?: TeleportActions,
-): Promise<CheckItem[]> {
+export async function checkPagerDuty(client: PagerDutyClient, config: PagerDutyConfig, signal: AbortSignal, teleport?: TeleportActions): Promise<CheckItem[]> {
   const items: CheckItem[] = [];
   try {
     await client.abilities(signal);

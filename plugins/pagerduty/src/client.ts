@@ -360,7 +360,12 @@ interface HeaderReader {
 }
 
 function isResponse(value: unknown): value is { status: number; headers: HeaderReader } {
-  return typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'number' && typeof (value as { headers?: { get?: unknown } }).headers?.get === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { status?: unknown }).status === 'number' &&
+    typeof (value as { headers?: { get?: unknown } }).headers?.get === 'function'
+  );
 }
 
 function toIncident(raw: Record<string, unknown> | undefined): PdIncident {

@@ -12,7 +12,8 @@ export const REQUIRED_SCOPES = ['chat:write', 'users:read', 'users:read.email', 
 /** Why Slack rejected the token, in plain words (start-up and `check`). */
 export function tokenProblem(err: unknown): string {
   const code = slackErrorCode(err);
-  if (code === 'invalid_auth' || code === 'not_authed') return `the token is not valid (${code}); copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page`;
+  if (code === 'invalid_auth' || code === 'not_authed')
+    return `the token is not valid (${code}); copy the Bot User OAuth Token (xoxb-…) from your Slack app's OAuth & Permissions page`;
   if (code === 'token_revoked' || code === 'token_expired' || code === 'account_inactive') return `the token no longer works (${code}); reinstall the app and use the new token`;
   return errorMessage(err);
 }
@@ -36,7 +37,7 @@ export async function checkSlack(client: SlackClient, config: SlackConfig, signa
   }
 
   if (!auth.scopes) {
-    items.push({ name: 'slack scopes', ok: true, detail: 'Slack did not report the token\'s scopes; not verified' });
+    items.push({ name: 'slack scopes', ok: true, detail: "Slack did not report the token's scopes; not verified" });
   } else {
     const missing = missingScopes(auth.scopes);
     items.push(
@@ -46,7 +47,13 @@ export async function checkSlack(client: SlackClient, config: SlackConfig, signa
     );
   }
 
-  const channels = [...new Set(Object.values(config.roleToRecipients).flat().filter((r) => !isEmail(r)))];
+  const channels = [
+    ...new Set(
+      Object.values(config.roleToRecipients)
+        .flat()
+        .filter((r) => !isEmail(r)),
+    ),
+  ];
   if (channels.length > 0) {
     let known: Awaited<ReturnType<SlackClient['listConversations']>> | undefined;
     try {

@@ -21,8 +21,14 @@ const run = (token: string, roleToRecipients: Record<string, string[]>) => {
 describe('check', () => {
   it('passes for a good token, scopes and channels', async () => {
     const items = await run(fake.token, { '*': ['access-requests', '#dev-access', 'C0ACCESS', 'a@example.com'] });
-    assert.ok(items.every((i) => i.ok), JSON.stringify(items));
-    assert.deepEqual(items.map((i) => i.name), ['slack token', 'slack scopes', 'slack channels']);
+    assert.ok(
+      items.every((i) => i.ok),
+      JSON.stringify(items),
+    );
+    assert.deepEqual(
+      items.map((i) => i.name),
+      ['slack token', 'slack scopes', 'slack channels'],
+    );
   });
 
   it('explains an invalid token in plain words', async () => {
