@@ -56,10 +56,15 @@ function swap(text, from, to, file) {
 /** Runs the image's default command with `dir` mounted; resolves the container handle. */
 function startContainer(name, dir, { env = {}, args = [] } = {}) {
   const envArgs = Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  const child = spawn('podman', ['run', '--rm', '--name', name, '--network', 'host', '--no-healthcheck', ...envArgs,
-    '-v', `${dir}:/var/lib/teleport-plugins:ro`, image, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('podman', ['run', '--rm', '--name', name, '--network', 'host', '--no-healthcheck', ...envArgs, '-v', `${dir}:/var/lib/teleport-plugins:ro`, image, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const handle = { child, output: '', exited: new Promise((resolve) => child.on('exit', (code) => resolve(code))) };
-  for (const stream of [child.stdout, child.stderr]) stream.on('data', (d) => { handle.output += d; process.stdout.write(`  | ${d}`); });
+  for (const stream of [child.stdout, child.stderr])
+    stream.on('data', (d) => {
+      handle.output += d;
+      process.stdout.write(`  | ${d}`);
+    });
   return handle;
 }
 
@@ -105,7 +110,8 @@ async function articleSlack() {
     container = startContainer(name, dir, { env: { TELEPORT_PLUGINS: 'slack' } });
     const id = await tp.admin.createRequest({ user: 'alice@example.com', roles: ['prodaccess'], reason: 'article e2e' });
     const message = await waitFor('the request in #requests', () =>
-      slack.messages.find((m) => m.channel === 'C0REQUESTS' && m.threadTs === undefined && JSON.stringify(m).includes(id)));
+      slack.messages.find((m) => m.channel === 'C0REQUESTS' && m.threadTs === undefined && JSON.stringify(m).includes(id)),
+    );
     console.log(`posted to #requests: ts=${message.ts}`);
     await tp.admin.approve(id, { reason: 'looks fine' });
     await waitFor('plugin data with the resolution', () => tp.admin.pluginData(id, 'slack')?.resolution);
@@ -238,8 +244,7 @@ async function allSix() {
     await waitFor('the GitLab issue recorded', () => tp.admin.pluginData(denied, 'gitlab')?.issue_iid === String(glIssue.iid));
     const [glDelivery] = await gl.addLabelAs('dave', project, glIssue.iid, 'Teleport: Denied');
     console.log(`GitLab webhook answered ${glDelivery?.status}`);
-    await waitFor('every adapter to record both outcomes', () =>
-      resolution(approved).every((r) => r === 'approved') && resolution(denied).every((r) => r === 'denied'));
+    await waitFor('every adapter to record both outcomes', () => resolution(approved).every((r) => r === 'approved') && resolution(denied).every((r) => r === 'denied'));
     console.log(`outcomes recorded: approved by ${adapters.join(', ')}; denied by ${adapters.join(', ')}`);
     for (const id of [approved, denied]) {
       const c = counts(id);

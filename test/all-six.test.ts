@@ -86,8 +86,7 @@ describe('all six adapters in one process (end to end)', { timeout: 90_000 }, ()
   });
   const announcedBy = (id: string): AdapterName[] => ADAPTERS.filter((a) => announcements(id)[a] >= 1);
   /** Each adapter's plugin data records the outcome (Go spellings: upper case for chat and mail, lower for tickets). */
-  const recorded = (id: string, outcome: 'approved' | 'denied'): boolean =>
-    ADAPTERS.every((a) => (tp.admin.pluginData(id, a)?.['resolution'] ?? '').toLowerCase() === outcome);
+  const recorded = (id: string, outcome: 'approved' | 'denied'): boolean => ADAPTERS.every((a) => (tp.admin.pluginData(id, a)?.['resolution'] ?? '').toLowerCase() === outcome);
 
   before(async () => {
     tp = await FakeTeleport.start();
@@ -225,7 +224,10 @@ describe('all six adapters in one process (end to end)', { timeout: 90_000 }, ()
       ['deploy the hotfix', 'rotate the keys', 'read the logs'].map((reason) => tp.admin.createRequest({ user: REQUESTER, roles: ['editor'], reason })),
     );
     for (const id of ids) {
-      await waitFor(() => announcedBy(id).length === ADAPTERS.length && ADAPTERS.every((a) => tp.admin.pluginData(id, a)?.['announced'] === 'ok'), `every adapter to announce ${id}`);
+      await waitFor(
+        () => announcedBy(id).length === ADAPTERS.length && ADAPTERS.every((a) => tp.admin.pluginData(id, a)?.['announced'] === 'ok'),
+        `every adapter to announce ${id}`,
+      );
     }
     // Settled: nothing more comes for these requests (a late duplicate would show here).
     await waitFor(() => ids.every((id) => ADAPTERS.every((a) => tp.admin.pluginData(id, a)?.['announced'] === 'ok')), 'announce steps recorded');
@@ -252,7 +254,10 @@ describe('all six adapters in one process (end to end)', { timeout: 90_000 }, ()
     // Mattermost: the post edited to APPROVED.
     const [post] = mmRoots(id);
     assert.match(post!.message, /^\*\*Status\*\*: ✅ APPROVED/m);
-    assert.ok(mm.updates.some((u) => u.postId === post!.id), 'the post was edited');
+    assert.ok(
+      mm.updates.some((u) => u.postId === post!.id),
+      'the post was edited',
+    );
     // Email: the outcome as a reply in each reviewer's thread, and a mail to the requester.
     for (const to of REVIEWERS) {
       const [first, ...replies] = mails(id, to);
@@ -269,7 +274,13 @@ describe('all six adapters in one process (end to end)', { timeout: 90_000 }, ()
     const [glIssue] = glIssues(id);
     assert.equal(glIssue!.state, 'closed');
     assert.ok(glIssue!.labels.includes('Teleport: Approved') && !glIssue!.labels.includes('Teleport: Pending'), glIssue!.labels.join(', '));
-    assert.match(gl.notesOf(glIssue!).filter((n) => !n.system).at(-1)?.body ?? '', /^Access request has been approved\n+Reason: approved in Jira$/);
+    assert.match(
+      gl
+        .notesOf(glIssue!)
+        .filter((n) => !n.system)
+        .at(-1)?.body ?? '',
+      /^Access request has been approved\n+Reason: approved in Jira$/,
+    );
     // PagerDuty: the incident resolved with the outcome note.
     const [incident] = incidents(id);
     assert.equal(incident!.status, 'resolved');
@@ -290,11 +301,22 @@ describe('all six adapters in one process (end to end)', { timeout: 90_000 }, ()
       t.diagnostic(`slack, email, jira and gitlab announced it ${took} ms after it was created, while PagerDuty answered 503 and Mattermost took 2.5 s per call`);
       // Done while PagerDuty still answers 503 and before Mattermost answered its first post.
       assert.ok(Date.now() < faultEnds, `the healthy adapters took ${took} ms: past the PagerDuty fault window`);
-      assert.deepEqual(announcedBy(id).filter((a) => a === 'pagerduty' || a === 'mattermost'), [], `slow or failing adapters were already done after ${took} ms`);
-      assert.ok(pd.http.calls.some((c) => c.injected && c.status === 503), 'PagerDuty was called and failed');
+      assert.deepEqual(
+        announcedBy(id).filter((a) => a === 'pagerduty' || a === 'mattermost'),
+        [],
+        `slow or failing adapters were already done after ${took} ms`,
+      );
+      assert.ok(
+        pd.http.calls.some((c) => c.injected && c.status === 503),
+        'PagerDuty was called and failed',
+      );
 
       // After the fault: PagerDuty opens exactly one incident, Mattermost posts exactly once.
-      await waitFor(() => incidents(id).length === 1 && mmRoots(id).length === 1 && tp.admin.pluginData(id, 'pagerduty')?.['announced'] === 'ok', 'PagerDuty and Mattermost to catch up', 30_000);
+      await waitFor(
+        () => incidents(id).length === 1 && mmRoots(id).length === 1 && tp.admin.pluginData(id, 'pagerduty')?.['announced'] === 'ok',
+        'PagerDuty and Mattermost to catch up',
+        30_000,
+      );
       mm.setLatency(0);
       assert.deepEqual(announcements(id), { slack: 1, mattermost: 1, email: 1, jira: 1, gitlab: 1, pagerduty: 1 });
 
@@ -310,7 +332,11 @@ describe('all six adapters in one process (end to end)', { timeout: 90_000 }, ()
       assert.equal(jira.issuesForRequest(id)[0]?.status, 'Denied');
       assert.equal(incidents(id)[0]?.status, 'resolved');
       assert.equal(glIssues(id)[0]?.state, 'closed');
-      for (const to of REVIEWERS) assert.ok(mails(id, to).some((m) => /Status: ❌ DENIED/.test(m.text)), to);
+      for (const to of REVIEWERS)
+        assert.ok(
+          mails(id, to).some((m) => /Status: ❌ DENIED/.test(m.text)),
+          to,
+        );
       assert.deepEqual(announcements(id), { slack: 1, mattermost: 1, email: 1, jira: 1, gitlab: 1, pagerduty: 1 }, 'still nothing twice');
     } finally {
       mm.setLatency(0);

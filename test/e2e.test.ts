@@ -51,13 +51,14 @@ describe('teleport-plugin start (end to end)', { timeout: 60_000 }, () => {
   const createRequest = (reason: string): Promise<string> => tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], reason });
 
   /** Started = the watch is open; requests created from now on are seen live or by the re-list. */
-  const startPlugin = (): Promise<CliProcess> =>
-    startWatching(tp, ['start', '-c', configFile, '--plugin', WEBHOOK_ADAPTER, '--plugin', RECORDER_ADAPTER]);
+  const startPlugin = (): Promise<CliProcess> => startWatching(tp, ['start', '-c', configFile, '--plugin', WEBHOOK_ADAPTER, '--plugin', RECORDER_ADAPTER]);
 
   const waitPosts = (predicate: () => boolean, what: string, timeoutMs = 10_000): Promise<void> =>
-    sink.waitFor(() => predicate(), timeoutMs).catch((err: unknown) => {
-      throw new Error(`${what}: ${(err as Error).message}\n--- plugin output ---\n${plugin?.output ?? ''}`);
-    });
+    sink
+      .waitFor(() => predicate(), timeoutMs)
+      .catch((err: unknown) => {
+        throw new Error(`${what}: ${(err as Error).message}\n--- plugin output ---\n${plugin?.output ?? ''}`);
+      });
 
   before(async () => {
     tp = await FakeTeleport.start();
@@ -148,10 +149,7 @@ describe('teleport-plugin start (end to end)', { timeout: 60_000 }, () => {
 
     plugin = await startPlugin();
     await waitPosts(
-      () =>
-        (['webhook', 'recorder'] as const).every(
-          (w) => eventsFor(sink, c, w).length === 1 && eventsFor(sink, b, w).includes('reviewed:carol'),
-        ),
+      () => (['webhook', 'recorder'] as const).every((w) => eventsFor(sink, c, w).length === 1 && eventsFor(sink, b, w).includes('reviewed:carol')),
       'the missed review of B and the new request C',
     );
 
@@ -185,7 +183,10 @@ describe('teleport-plugin start (end to end)', { timeout: 60_000 }, () => {
 
     // No (adapter, request, event, reviews) pair was ever posted twice.
     const keys = posted(sink).map((p) => `${p.sink}|${p.id}|${p.event}|${p.authors.join('+')}`);
-    assert.deepEqual(keys.filter((k, i) => keys.indexOf(k) !== i), []);
+    assert.deepEqual(
+      keys.filter((k, i) => keys.indexOf(k) !== i),
+      [],
+    );
 
     const code = await plugin.stop();
     assert.equal(code, 0, plugin.output);

@@ -51,7 +51,7 @@ function goEmailToml(o: { addr: string; identity: string; port: number; password
   ].join('\n');
 }
 
-describe('email: the Go plugin\'s TOML through the CLI (end to end)', { timeout: 90_000 }, () => {
+describe("email: the Go plugin's TOML through the CLI (end to end)", { timeout: 90_000 }, () => {
   let tp: FakeTeleport;
   let smtp: TestSmtpServer;
   let dir: string;
@@ -68,8 +68,7 @@ describe('email: the Go plugin\'s TOML through the CLI (end to end)', { timeout:
     }
   }
 
-  const ofRequest = (id: string, to: string): ReceivedMail[] =>
-    smtp.mailsTo(to).filter((m) => m.headers['x-teleport-access-request'] === id);
+  const ofRequest = (id: string, to: string): ReceivedMail[] => smtp.mailsTo(to).filter((m) => m.headers['x-teleport-access-request'] === id);
 
   before(async () => {
     tp = await FakeTeleport.start();
@@ -112,7 +111,10 @@ describe('email: the Go plugin\'s TOML through the CLI (end to end)', { timeout:
     for (const to of DEV) {
       const [first] = ofRequest(id, to);
       assert.equal(first!.subject, `${tp.clusterName} Role Request ${id}`);
-      assert.match(first!.text, new RegExp(`^You have a new Role Request:\\n\\nID: ${id}\\nCluster: ${tp.clusterName}\\nUser: ${REQUESTER}\\nRole\\(s\\): dev\\nReason: deploy the hotfix\\n`));
+      assert.match(
+        first!.text,
+        new RegExp(`^You have a new Role Request:\\n\\nID: ${id}\\nCluster: ${tp.clusterName}\\nUser: ${REQUESTER}\\nRole\\(s\\): dev\\nReason: deploy the hotfix\\n`),
+      );
       assert.ok(first!.secure, 'STARTTLS under starttls_policy "mandatory"');
       assert.equal(first!.user, SMTP_USER);
     }
@@ -176,7 +178,8 @@ describe('email: the Go plugin\'s TOML through the CLI (end to end)', { timeout:
     await writeFile(wrongFile, 'not-the-password\n', { mode: 0o600 });
     const configFile = path.join(dir, 'teleport-email-wrong.toml');
     await writeFile(configFile, goEmailToml({ addr: tp.addr, identity, port: smtp.port, passwordFile: wrongFile }));
-    const loginLine = /SMTP login: 127\.0\.0\.1:\d+ refused the login for user "teleport-bot@example\.com" \(535 [^)]*\): check smtp\.username and smtp\.password \(or smtp\.password_file\)/;
+    const loginLine =
+      /SMTP login: 127\.0\.0\.1:\d+ refused the login for user "teleport-bot@example\.com" \(535 [^)]*\): check smtp\.username and smtp\.password \(or smtp\.password_file\)/;
 
     const check = new CliProcess(['check', '-c', configFile], { cwd: testDir, env });
     assert.equal(await check.exited, 1, check.output);

@@ -109,8 +109,14 @@ describe('gitlab through the CLI (end to end)', { timeout: 90_000 }, () => {
   });
 
   it('sets up the project: labels and one hook at <public_addr>/gitlab/webhook; [db] is accepted with a deprecation warning', () => {
-    assert.deepEqual(project.labels.map((l) => l.name), ['Teleport: Pending', 'Teleport: Approved', 'Teleport: Denied', 'Teleport: Expired']);
-    assert.deepEqual(project.hooks.map((h) => [h.url, h.token, h.issuesEvents]), [[`http://127.0.0.1:${port}/gitlab/webhook`, SECRET, true]]);
+    assert.deepEqual(
+      project.labels.map((l) => l.name),
+      ['Teleport: Pending', 'Teleport: Approved', 'Teleport: Denied', 'Teleport: Expired'],
+    );
+    assert.deepEqual(
+      project.hooks.map((h) => [h.url, h.token, h.issuesEvents]),
+      [[`http://127.0.0.1:${port}/gitlab/webhook`, SECRET, true]],
+    );
     assert.match(plugin!.output, /\[db\] path: deprecated: all state lives in Teleport plugin data; \[db\] is ignored/);
   });
 
@@ -119,7 +125,10 @@ describe('gitlab through the CLI (end to end)', { timeout: 90_000 }, () => {
     const issue = await waitFor(() => issueFor(id), 'the issue');
     assert.equal(issue.title, `Access request from ${REQUESTER}`);
     assert.deepEqual(issue.labels, ['Teleport: Pending']);
-    assert.match(issue.description, /^alice@example\.com requested permissions for roles \*\*editor\*\* on Teleport at \*\*.+\*\*\. To approve or deny the request, please assign a corresponding label and close the issue\.\n\nReason: \*\*prod hotfix\*\*\.\n\nRequest ID is `[0-9a-f-]{36}`\.$/);
+    assert.match(
+      issue.description,
+      /^alice@example\.com requested permissions for roles \*\*editor\*\* on Teleport at \*\*.+\*\*\. To approve or deny the request, please assign a corresponding label and close the issue\.\n\nReason: \*\*prod hotfix\*\*\.\n\nRequest ID is `[0-9a-f-]{36}`\.$/,
+    );
 
     await tp.admin.review(id, { author: 'bob', state: 'APPROVED', reason: 'looks fine' });
     await waitFor(() => notes(issue).length === 1, 'the review note');
@@ -156,7 +165,10 @@ describe('gitlab through the CLI (end to end)', { timeout: 90_000 }, () => {
     assert.equal(forged?.status, 401);
 
     const deliveries = await gl.addLabelAs('carol', project, issue.iid, 'Teleport: Approved');
-    assert.deepEqual(deliveries.map((d) => d.status), [204]);
+    assert.deepEqual(
+      deliveries.map((d) => d.status),
+      [204],
+    );
     await waitFor(() => tp.admin.getRequest(id)?.state === 'APPROVED', 'the request approved');
     const update = tp.admin.auditLog().find((e) => e.requestId === id && e.type === 'access_request.update');
     assert.equal(update?.delegator, 'gitlab:carol@example.com');
@@ -203,11 +215,20 @@ describe('teleport-plugin demo --plugin gitlab', { timeout: 60_000 }, () => {
     const code = await demo.exited;
     const out = demo.output;
     assert.equal(code, 0, out);
-    assert.match(out, /^1\. bob requests role editor.*\(to be approved with a GitLab label\)\n(.*\n)*? {3}-> Erin \(GitLab\) adds the label "Teleport: Approved" to issue #1 in GitLab; GitLab calls the plugin's webhook \(answered 204\)\n {3}state: APPROVED\n/m);
-    assert.match(out, /^2\. bob requests role dba.*\(to be denied with a GitLab label\)\n(.*\n)*? {3}-> Erin \(GitLab\) adds the label "Teleport: Denied" to issue #2 in GitLab; GitLab calls the plugin's webhook \(answered 204\)\n {3}state: DENIED\n/m);
+    assert.match(
+      out,
+      /^1\. bob requests role editor.*\(to be approved with a GitLab label\)\n(.*\n)*? {3}-> Erin \(GitLab\) adds the label "Teleport: Approved" to issue #1 in GitLab; GitLab calls the plugin's webhook \(answered 204\)\n {3}state: APPROVED\n/m,
+    );
+    assert.match(
+      out,
+      /^2\. bob requests role dba.*\(to be denied with a GitLab label\)\n(.*\n)*? {3}-> Erin \(GitLab\) adds the label "Teleport: Denied" to issue #2 in GitLab; GitLab calls the plugin's webhook \(answered 204\)\n {3}state: DENIED\n/m,
+    );
     assert.match(out, /^3\. bob requests role editor.*\n(.*\n)*? {3}state: deleted \(expired\)\n/m);
     assert.doesNotMatch(out, /did not (record|announce)/);
-    assert.match(out, /issue #1 "Access request from bob" \[closed\] labels: Teleport: Approved\n {6}erin added the label "Teleport: Approved" -> webhook answered 204: the plugin asked Teleport to approve \(delegator gitlab:erin@example\.com\)\n {6}note: Access request has been approved/);
+    assert.match(
+      out,
+      /issue #1 "Access request from bob" \[closed\] labels: Teleport: Approved\n {6}erin added the label "Teleport: Approved" -> webhook answered 204: the plugin asked Teleport to approve \(delegator gitlab:erin@example\.com\)\n {6}note: Access request has been approved/,
+    );
     assert.match(out, /issue #2 "Access request from bob" \[closed\] labels: Teleport: Denied\n {6}erin added the label "Teleport: Denied"/);
     assert.match(out, /issue #3 "Access request from bob" \[closed\] labels: Teleport: Expired\n {6}note: Access request has been expired/);
     assert.match(out, /request 3 gitlab: .*resolution=expired/);

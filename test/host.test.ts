@@ -111,7 +111,10 @@ describe('runtime against the fake Teleport', () => {
     await h.runtime.idle();
     const id = await h.teleport.admin.createRequest({ user: 'alice@example.com', roles: ['editor'] });
     await h.teleport.waitFor(() => summary(events, id).includes('pending'), 5000, 'a fresh request');
-    assert.deepEqual(events.slice(before).map((e) => `${e.event}:${e.id}`), [`pending:${id}`]);
+    assert.deepEqual(
+      events.slice(before).map((e) => `${e.event}:${e.id}`),
+      [`pending:${id}`],
+    );
   });
 });
 
@@ -140,7 +143,16 @@ describe('runtime start-up errors', () => {
     await assert.rejects(
       startRuntime({
         teleport: {} as never,
-        logger: { error() {}, warn() {}, info() {}, debug() {}, trace() {}, child() { return this; } },
+        logger: {
+          error() {},
+          warn() {},
+          info() {},
+          debug() {},
+          trace() {},
+          child() {
+            return this;
+          },
+        },
         adapters: [
           { adapter, config: {} },
           { adapter, config: {} },
@@ -254,7 +266,12 @@ describe('two replicas on one cluster', () => {
         assert.equal(s.filter((e) => e === 'pending').length, 1, `${id}: ${s.join(', ')}`);
         assert.equal(s.filter((e) => e === 'resolved').length, 1, `${id}: ${s.join(', ')}`);
         assert.deepEqual(
-          s.filter((e) => e.startsWith('reviewed')).join('+').split(/[:+]/).filter((x) => x !== 'reviewed').sort(),
+          s
+            .filter((e) => e.startsWith('reviewed'))
+            .join('+')
+            .split(/[:+]/)
+            .filter((x) => x !== 'reviewed')
+            .sort(),
           ['bob', 'carol'],
           `${id}: each review reported once (${s.join(', ')})`,
         );

@@ -20,9 +20,10 @@ const k8sDir = path.join(examples, 'kubernetes');
 /** Where the CLI would resolve `slack` -> @teleport-plugin/slack from. */
 const adapterFrom = [path.resolve(testDir, '..')];
 
-type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+// Parsed YAML manifests, read at any depth by the checks below.
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- untyped YAML, by design
 
-const MODELS: Record<string, new (data: any) => { validate(): void }> = {
+const MODELS: Record<string, new (data: Obj) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
   'v1/ConfigMap': ConfigMap,
   'v1/Secret': Secret,
@@ -222,12 +223,8 @@ describe('examples/kubernetes', () => {
     const container = pod.containers[0];
     const secret = one('Secret');
     const configMap = one('ConfigMap');
-    const secretMount = container.volumeMounts.find((m: Obj) =>
-      pod.volumes.some((v: Obj) => v.name === m.name && v.secret),
-    ).mountPath as string;
-    const configMount = container.volumeMounts.find((m: Obj) =>
-      pod.volumes.some((v: Obj) => v.name === m.name && v.configMap),
-    ).mountPath as string;
+    const secretMount = container.volumeMounts.find((m: Obj) => pod.volumes.some((v: Obj) => v.name === m.name && v.secret)).mountPath as string;
+    const configMount = container.volumeMounts.find((m: Obj) => pod.volumes.some((v: Obj) => v.name === m.name && v.configMap)).mountPath as string;
     const configArg = container.args[container.args.indexOf('-c') + 1];
     assert.equal(path.posix.dirname(configArg), configMount);
     const toml = configMap.data[path.posix.basename(configArg)] as string;
@@ -338,7 +335,10 @@ describe('examples: compose, plugin.toml files and roles', () => {
     assert.equal(all.build.args.PLUGIN, 'all');
     const toml = await readFile(path.join(examples, String(all.volumes[0]).split(':')[0]!, 'plugin.toml'), 'utf8');
     const port = /^listen_addr = ":(\d+)"$/m.exec(toml)?.[1];
-    assert.ok(all.ports.some((p: string) => String(p).endsWith(`:${port}`)), `port ${port} published`);
+    assert.ok(
+      all.ports.some((p: string) => String(p).endsWith(`:${port}`)),
+      `port ${port} published`,
+    );
     assert.equal(all.environment.TELEPORT_PLUGIN_INSTANCE, all.container_name);
   });
 
@@ -353,8 +353,7 @@ describe('examples: compose, plugin.toml files and roles', () => {
     for (const name of ['access-plugin', 'access-plugin-pagerduty', 'access-plugin-jira', 'access-plugin-gitlab', 'access-plugin-all', 'sres', 'prodaccess', 'access-reviewer']) {
       assert.ok(roles.has(name), `role ${name}`);
     }
-    const rules = (name: string) =>
-      Object.fromEntries((roles.get(name)!.spec.allow.rules as Obj[]).map((r) => [r.resources.join(','), [...r.verbs].sort()]));
+    const rules = (name: string) => Object.fromEntries((roles.get(name)!.spec.allow.rules as Obj[]).map((r) => [r.resources.join(','), [...r.verbs].sort()]));
     assert.deepEqual(rules('access-plugin'), { access_request: ['list', 'read'], access_plugin_data: ['update'], access_monitoring_rule: ['list', 'read'] });
     assert.equal(roles.get('access-plugin')!.spec.allow.review_requests, undefined, 'notify-only role cannot review');
     assert.deepEqual(rules('access-plugin-pagerduty'), rules('access-plugin'));

@@ -168,7 +168,10 @@ describe('mattermost end to end (teleport-plugin start with a Go plugin TOML)', 
     await writeFile(broken, (await readFile(configFile, 'utf8')).replace('"my-team/general"', '"my-team/no-bot", "my-team/missing"'));
     check = new CliProcess(['check', '-c', broken, '--plugin', 'mattermost'], { cwd: testDir });
     assert.equal(await check.exited, 1, check.output);
-    assert.match(check.output, /mattermost recipient my-team\/no-bot\s+FAIL\s+the bot is not a member of this channel, so it cannot post there: add it \(type \/invite @teleport in the channel\)/);
+    assert.match(
+      check.output,
+      /mattermost recipient my-team\/no-bot\s+FAIL\s+the bot is not a member of this channel, so it cannot post there: add it \(type \/invite @teleport in the channel\)/,
+    );
     assert.match(check.output, /mattermost recipient my-team\/missing\s+FAIL\s+team "my-team" has no channel "missing"/);
     assert.equal(mm.apiCalls('POST', '/posts').length, postsBefore, 'check posts nothing');
   });

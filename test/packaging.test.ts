@@ -50,11 +50,11 @@ const packed = new Map<string, Packed>();
 
 /** `npm install` of the tarballs, as a user would; offline when npm's cache already has everything. */
 async function npmInstall(dir: string, specs: string[]): Promise<void> {
-  await run(
-    'npm',
-    ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--omit=dev', '--loglevel=error', ...specs],
-    { cwd: dir, timeout: 150_000, maxBuffer: 16 * 1024 * 1024 },
-  );
+  await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', '--omit=dev', '--loglevel=error', ...specs], {
+    cwd: dir,
+    timeout: 150_000,
+    maxBuffer: 16 * 1024 * 1024,
+  });
 }
 
 before(async () => {
@@ -71,7 +71,10 @@ before(async () => {
   for (const name of Object.keys(PACKAGES)) {
     const tarball = path.join(out, `${name.slice(1).replace('/', '-')}-${await version(name)}.tgz`);
     const { stdout } = await run('tar', ['-tzf', tarball]);
-    const files = stdout.split('\n').filter(Boolean).map((f) => f.replace(/^package\//, ''));
+    const files = stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((f) => f.replace(/^package\//, ''));
     const { stdout: json } = await run('tar', ['-xzOf', tarball, 'package/package.json']);
     packed.set(name, { tarball, files, manifest: JSON.parse(json) as Manifest });
   }
@@ -79,7 +82,10 @@ before(async () => {
   app = path.join(scratch, 'app');
   await mkdir(app);
   await writeFile(path.join(app, 'package.json'), JSON.stringify({ name: 'probe', private: true, type: 'module' }));
-  await npmInstall(app, INSTALLED.map((n) => packed.get(n)!.tarball));
+  await npmInstall(
+    app,
+    INSTALLED.map((n) => packed.get(n)!.tarball),
+  );
 });
 
 after(async () => {
@@ -107,14 +113,18 @@ describe('npm packages', () => {
   test('tarballs hold built code, README and (core) the proto files; no sources, tests or configs', () => {
     for (const [name, { files }] of packed) {
       assert.ok(files.includes('package.json') && files.includes('README.md'), `${name}: package.json and README.md`);
-      assert.ok(files.some((f) => f.startsWith('dist/src/') && f.endsWith('.js')), `${name}: dist/src/*.js`);
-      const stray = files.filter(
-        (f) => /^(src|test|dist\/test)\//.test(f) || /tsconfig|\.tsbuildinfo$/.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')),
+      assert.ok(
+        files.some((f) => f.startsWith('dist/src/') && f.endsWith('.js')),
+        `${name}: dist/src/*.js`,
       );
+      const stray = files.filter((f) => /^(src|test|dist\/test)\//.test(f) || /tsconfig|\.tsbuildinfo$/.test(f) || (f.endsWith('.ts') && !f.endsWith('.d.ts')));
       assert.deepEqual(stray, [], `${name}: files that should not be published`);
     }
     const core = packed.get('@teleport-plugin/core')!.files;
-    assert.ok(core.some((f) => /^proto\/.*\.proto$/.test(f)), 'core ships proto/');
+    assert.ok(
+      core.some((f) => /^proto\/.*\.proto$/.test(f)),
+      'core ships proto/',
+    );
     // The prepack copy is removed again: left behind, it would shadow the repository's proto/.
     assert.equal(existsSync(path.join(repo, 'packages/core/proto')), false, 'packages/core/proto left behind after pack');
   });
@@ -184,7 +194,10 @@ describe('all six adapters installed from their tarballs', () => {
     appAll = path.join(scratch, 'app-all');
     await mkdir(appAll);
     await writeFile(path.join(appAll, 'package.json'), JSON.stringify({ name: 'probe-all', private: true, type: 'module' }));
-    await npmInstall(appAll, INSTALLED_ALL.map((n) => packed.get(n)!.tarball));
+    await npmInstall(
+      appAll,
+      INSTALLED_ALL.map((n) => packed.get(n)!.tarball),
+    );
   });
 
   test('teleport-plugin version lists the six adapters, and every export of every package imports', async () => {
@@ -337,7 +350,11 @@ describe('docker/assemble.sh with VERSION (published packages from a fake npm re
       // manifest being the packed one shows the content is ours.
       assert.deepEqual(installed, packed.get(name)!.manifest, name);
     }
-    assert.deepEqual(registry.requests.filter((r) => r.kind === 'other'), [], 'no request for the unavailable 9.9.9 or anything else');
+    assert.deepEqual(
+      registry.requests.filter((r) => r.kind === 'other'),
+      [],
+      'no request for the unavailable 9.9.9 or anything else',
+    );
     assert.equal(registry.packumentRequests('@teleport-plugin/pagerduty').length, 0, 'only the requested adapter');
     assert.equal(await readFile(path.join(target, 'plugins'), 'utf8'), 'slack\n');
 

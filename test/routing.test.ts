@@ -129,7 +129,10 @@ describe('routing end to end: rules, on-call automatic review, reminders, explai
   it('an on-call requester is approved by a rule: Slack shows the outcome, asks nobody, PagerDuty pages nobody', async () => {
     const id = await tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], reason: 'hotfix' });
     await waitFor(() => tp.admin.getRequest(id)?.state === 'APPROVED', 'approved by the rule');
-    assert.deepEqual(tp.admin.getRequest(id)!.reviews.map((r) => [r.author, r.reason]), [[PLUGIN_USER, 'Approved automatically by access monitoring rule "on-call-tier-1": on call']]);
+    assert.deepEqual(
+      tp.admin.getRequest(id)!.reviews.map((r) => [r.author, r.reason]),
+      [[PLUGIN_USER, 'Approved automatically by access monitoring rule "on-call-tier-1": on call']],
+    );
     const root = await waitFor(() => slack.rootMessages('C0ACCESS').find((m) => blocksText(m.blocks).includes(id)), 'the Slack message');
     assert.match(blocksText(root.blocks), /✅ APPROVED/);
     assert.doesNotMatch(JSON.stringify(root.blocks), /approve_button/);
@@ -150,13 +153,16 @@ describe('routing end to end: rules, on-call automatic review, reminders, explai
     const reminders = () => slack.replies('C0DBA', root.ts).filter((m) => /Reminder/.test(m.text));
     await waitFor(() => reminders().length === 2, 'two reminders', 10_000);
     await new Promise((r) => setTimeout(r, 1_500));
-    assert.deepEqual(reminders().map((m) => /Reminder \(\d of \d\)/.exec(m.text)?.[0]), ['Reminder (1 of 2)', 'Reminder (2 of 2)']);
+    assert.deepEqual(
+      reminders().map((m) => /Reminder \(\d of \d\)/.exec(m.text)?.[0]),
+      ['Reminder (1 of 2)', 'Reminder (2 of 2)'],
+    );
 
     const r = await runExplain([id, '-c', configFile, '--plugin', 'slack', '--plugin', 'pagerduty']);
     assert.equal(r.code, 0, r.stdout + r.stderr);
     assert.match(r.stdout, /^\[slack\]$/m);
     assert.match(r.stdout, /rule dba: match: condition is true/);
-    assert.match(r.stdout, /recipients \(from rules\): dba\n    why: matching rule "dba"/);
+    assert.match(r.stdout, /recipients \(from rules\): dba\n {4}why: matching rule "dba"/);
     assert.match(r.stdout, /Automatic review \(integration "oncall"\): none/);
     assert.match(r.stdout, /rule on-call-tier-1: no-match: condition is false/);
     assert.match(r.stdout, /facts: pagerduty\.on_call=\[false\]/);

@@ -40,8 +40,7 @@ describe('slack + pagerduty in one process (end to end)', { timeout: 60_000 }, (
   }
 
   /** The Slack adapter's root messages for one request (the DM status notice has no blocks). */
-  const rootsFor = (id: string): FakeSlackMessage[] =>
-    slack.rootMessages().filter((m) => m.blocks.length > 0 && blocksText(m.blocks).includes(id));
+  const rootsFor = (id: string): FakeSlackMessage[] => slack.rootMessages().filter((m) => m.blocks.length > 0 && blocksText(m.blocks).includes(id));
 
   before(async () => {
     tp = await FakeTeleport.start();
@@ -72,27 +71,27 @@ describe('slack + pagerduty in one process (end to end)', { timeout: 60_000 }, (
     await writeFile(keyFile, `${PD_KEY}\n`, { mode: 0o600 });
     configFile = path.join(dir, 'teleport-plugin.toml');
     configText = [
-        '[teleport]',
-        `addr = "${tp.addr}"`,
-        `identity = "${identity}"`,
-        '',
-        '[slack]',
-        `token = "${slack.token}"`,
-        `api_url = "${slack.apiUrl}"`,
-        '',
-        '[role_to_recipients]',
-        '"*" = ["access-requests"]',
-        '',
-        '[pagerduty]',
-        `api_key = "${keyFile}"`,
-        'user_email = "teleport-bot@example.com"',
-        `api_endpoint = "${pd.url}"`,
-        '',
-        '[log]',
-        'output = "stderr"',
-        'severity = "debug"',
-        '',
-      ].join('\n');
+      '[teleport]',
+      `addr = "${tp.addr}"`,
+      `identity = "${identity}"`,
+      '',
+      '[slack]',
+      `token = "${slack.token}"`,
+      `api_url = "${slack.apiUrl}"`,
+      '',
+      '[role_to_recipients]',
+      '"*" = ["access-requests"]',
+      '',
+      '[pagerduty]',
+      `api_key = "${keyFile}"`,
+      'user_email = "teleport-bot@example.com"',
+      `api_endpoint = "${pd.url}"`,
+      '',
+      '[log]',
+      'output = "stderr"',
+      'severity = "debug"',
+      '',
+    ].join('\n');
     await writeFile(configFile, configText);
 
     // cwd = the test package, whose node_modules holds @teleport-plugin/slack and /pagerduty:
@@ -189,7 +188,7 @@ describe('slack + pagerduty in one process (end to end)', { timeout: 60_000 }, (
     assert.equal(code, 0);
   });
 
-  it('`teleport-plugin check --plugin pagerduty` reads the roles\' annotations and names the services PagerDuty lacks', async () => {
+  it("`teleport-plugin check --plugin pagerduty` reads the roles' annotations and names the services PagerDuty lacks", async () => {
     // A role with a typo and a trait template in its annotations, besides the requester's good one.
     tp.upsertRole({ name: 'db-requester', requestRoles: ['editor'], requestAnnotations: { pagerduty_services: ['Databasez', '{{external.pd_service}}'] } });
     const check = new CliProcess(['check', '-c', configFile, '--plugin', 'pagerduty'], { cwd: testDir });
@@ -200,7 +199,10 @@ describe('slack + pagerduty in one process (end to end)', { timeout: 60_000 }, (
     assert.match(out, /PagerDuty user_email\s+OK/);
     assert.match(out, /PagerDuty services\s+OK\s+not checkable \(filled in from user traits at request time\): \{\{external\.pd_service\}\} \(role db-requester\)/);
     assert.match(out, /PagerDuty services\s+FAIL\s+not found in PagerDuty: Databasez \(role db-requester\)\. Fix the names/);
-    assert.ok(tp.calls.some((c) => c.method === 'ListRoles'), 'roles were listed');
+    assert.ok(
+      tp.calls.some((c) => c.method === 'ListRoles'),
+      'roles were listed',
+    );
 
     // Without role access, check_services is what gets checked, and the report says why.
     tp.addPluginUser('pd-no-roles', { readRolesAndUsers: false });
@@ -208,7 +210,9 @@ describe('slack + pagerduty in one process (end to end)', { timeout: 60_000 }, (
     const checkFile = path.join(dir, 'check.toml');
     await writeFile(
       checkFile,
-      configText.replace(/identity = ".*"/, `identity = ${JSON.stringify(noRolesId)}`).replace('[pagerduty]\n', '[pagerduty]\ncheck_services = ["Production", "Access Requests"]\n'),
+      configText
+        .replace(/identity = ".*"/, `identity = ${JSON.stringify(noRolesId)}`)
+        .replace('[pagerduty]\n', '[pagerduty]\ncheck_services = ["Production", "Access Requests"]\n'),
     );
     const limited = new CliProcess(['check', '-c', checkFile, '--plugin', 'pagerduty'], { cwd: testDir });
     assert.equal(await limited.exited, 0, limited.output);

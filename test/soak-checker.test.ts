@@ -118,7 +118,10 @@ describe('soak checker', () => {
         // r-denied: no outcome DM; r-expired: no closing note; r-pending: no incident at all.
         drop((m) => m.text.startsWith('Request with ID "r-denied"'));
         incidents.find((i) => i.incidentKey.endsWith('r-expired'))!.notes = [];
-        incidents.splice(incidents.findIndex((i) => i.incidentKey.endsWith('r-pending')), 1);
+        incidents.splice(
+          incidents.findIndex((i) => i.incidentKey.endsWith('r-pending')),
+          1,
+        );
         // r-denied: bob's note is gone.
         const denied = incidents.find((i) => i.incidentKey.endsWith('r-denied'))!;
         denied.notes = denied.notes.filter((n) => !n.startsWith(BOB));
@@ -220,7 +223,12 @@ describe('soak checker', () => {
     const r: ObservedRequest = { ...request('r-x', 'APPROVED'), user: 'robot' };
     const p = perfect(r);
     const messages = p.messages.filter((m) => m.channel !== ALICE_DM);
-    const result = checkSoak({ requests: [r], slack: { messages, recipientChannels: [CHANNEL, LEAD_DM], requesterDm: { [ALICE]: ALICE_DM } }, pagerduty: { incidents: [p.incident] }, faults: [] });
+    const result = checkSoak({
+      requests: [r],
+      slack: { messages, recipientChannels: [CHANNEL, LEAD_DM], requesterDm: { [ALICE]: ALICE_DM } },
+      pagerduty: { incidents: [p.incident] },
+      faults: [],
+    });
     assert.ok(isClean(result), formatReport(result));
   });
 
@@ -228,15 +236,24 @@ describe('soak checker', () => {
     const faults = [fault('replica', 10_000, 25_000), fault('watch-drop', 20_000), fault('slack-5xx', 29_000, 30_500), fault('sigkill', 40_000, 41_500)];
     // 21 s: the watch drop a second ago is still in its grace period, and newer than the replica.
     assert.equal(attribute(faults, 21_000).after?.kind, 'watch-drop');
-    assert.deepEqual(attribute(faults, 21_000).during.map((f) => f.kind), ['replica']);
+    assert.deepEqual(
+      attribute(faults, 21_000).during.map((f) => f.kind),
+      ['replica'],
+    );
     // 24 s: the drop is old news; the replica still runs.
     assert.equal(attribute(faults, 24_000).after?.kind, 'replica');
     assert.deepEqual(attribute(faults, 24_000).during, []);
     // 35 s: nothing in effect; the latest before it.
     assert.equal(attribute(faults, 35_000).after?.kind, 'slack-5xx');
     // 38.5 s: the SIGKILL 1.5 s later is shown as `then`.
-    assert.deepEqual(attribute(faults, 38_500).then.map((f) => f.kind), ['sigkill']);
-    assert.deepEqual(attribute(faults, 18_000).then.map((f) => f.kind), ['watch-drop']);
+    assert.deepEqual(
+      attribute(faults, 38_500).then.map((f) => f.kind),
+      ['sigkill'],
+    );
+    assert.deepEqual(
+      attribute(faults, 18_000).then.map((f) => f.kind),
+      ['watch-drop'],
+    );
     assert.equal(attribute(faults, 5_000).after, undefined);
 
     const r = request('r-late', 'APPROVED', [], 15_000); // resolved at 20 s
@@ -263,7 +280,7 @@ describe('soak checker', () => {
     assert.equal(report[2], 'bad requests by preceding fault: watch-drop 1');
   });
 
-  it('reads the lifecycles from the fake Teleport\'s audit log', () => {
+  it("reads the lifecycles from the fake Teleport's audit log", () => {
     const t0 = 1_000_000;
     const at = (ms: number): Date => new Date(t0 + ms);
     const requests = requestsFromAudit(
@@ -282,7 +299,17 @@ describe('soak checker', () => {
       t0,
     );
     assert.deepEqual(requests, [
-      { id: 'a', user: ALICE, createdAt: 0, reviews: [{ author: BOB, at: 100 }, { author: CAROL, at: 200 }], final: 'APPROVED', resolvedAt: 300 },
+      {
+        id: 'a',
+        user: ALICE,
+        createdAt: 0,
+        reviews: [
+          { author: BOB, at: 100 },
+          { author: CAROL, at: 200 },
+        ],
+        final: 'APPROVED',
+        resolvedAt: 300,
+      },
       { id: 'b', user: ALICE, createdAt: 10, reviews: [], final: 'EXPIRED', resolvedAt: 400 },
       { id: 'c', user: ALICE, createdAt: 20, reviews: [{ author: BOB, at: 500 }], final: 'DENIED', resolvedAt: 500 },
       { id: 'd', user: ALICE, createdAt: 30, reviews: [], final: 'PENDING', resolvedAt: undefined },

@@ -27,7 +27,10 @@ describe('soak (small)', { timeout: 115_000 }, () => {
     });
     const log = lines.join('\n');
     for (const kind of FAULT_KINDS.filter((k) => k !== 'plugin-exit')) {
-      assert.ok(outcome.faults.some((f) => f.kind === kind), `no ${kind} fault was injected:\n${log}`);
+      assert.ok(
+        outcome.faults.some((f) => f.kind === kind),
+        `no ${kind} fault was injected:\n${log}`,
+      );
     }
     assert.deepEqual(outcome.workloadErrors, [], log);
     assert.ok(isClean(outcome.result), `${outcome.report}\n\n--- the whole run ---\n${log}`);

@@ -28,7 +28,7 @@ describe('plugin data store (CAS) against the fake Teleport over gRPC', () => {
 
   const newRequest = (): Promise<string> => tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'] });
 
-  it('create succeeds once; a second create (or a Go plugin\'s existing entry) returns false', async () => {
+  it("create succeeds once; a second create (or a Go plugin's existing entry) returns false", async () => {
     const id = await newRequest();
     const store = createPluginDataStore(client, 'slack');
     assert.equal(await store.get(id), undefined);
@@ -62,11 +62,7 @@ describe('plugin data store (CAS) against the fake Teleport over gRPC', () => {
     const store = createPluginDataStore(client, 'slack', { onConflict: () => conflicts++ });
     await store.create(id, { user: 'u', reviews_count: '' });
     const n = 8;
-    await Promise.all(
-      Array.from({ length: n }, () =>
-        store.update(id, (cur) => ({ ...cur, reviews_count: String(Number(cur?.reviews_count ?? '0') + 1) })),
-      ),
-    );
+    await Promise.all(Array.from({ length: n }, () => store.update(id, (cur) => ({ ...cur, reviews_count: String(Number(cur?.reviews_count ?? '0') + 1) }))));
     assert.equal(tp.admin.pluginData(id, 'slack')?.reviews_count, String(n));
     assert.ok(conflicts > 0, 'parallel writers must have collided at least once');
   });

@@ -69,13 +69,7 @@ export default defineAdapter<WebhookConfig>({
     return {
       onPending: (request, ev) => post('pending', ev, request),
       onReviewed: (request, added, ev) =>
-        post(
-          'reviewed',
-          ev,
-          request,
-          { reviews: added.map((r) => ({ author: r.author, state: r.proposedState, reason: r.reason })) },
-          `reviewed/${request.reviews.length}`,
-        ),
+        post('reviewed', ev, request, { reviews: added.map((r) => ({ author: r.author, state: r.proposedState, reason: r.reason })) }, `reviewed/${request.reviews.length}`),
       onResolved: (request, ev) => post('resolved', ev, request, { resolve_reason: request.resolveReason }),
       onExpired: (_id, ev) => post('expired', ev),
     };

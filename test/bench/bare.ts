@@ -27,11 +27,10 @@ interface BareConfig {
 const config = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as BareConfig;
 const { grpcObject } = loadTeleportProto();
 const Auth = (grpcObject['proto'] as grpc.GrpcObject)['AuthService'] as grpc.ServiceClientConstructor;
-const client = new Auth(
-  config.addr,
-  grpc.credentials.createSsl(Buffer.from(config.caPem), Buffer.from(config.keyPem), Buffer.from(config.certPem)),
-  { 'grpc.ssl_target_name_override': 'teleport.cluster.local', 'grpc.default_authority': 'teleport.cluster.local' },
-) as unknown as Record<string, (req: unknown, md: grpc.Metadata, cb: (err: unknown, res: unknown) => void) => void> & {
+const client = new Auth(config.addr, grpc.credentials.createSsl(Buffer.from(config.caPem), Buffer.from(config.keyPem), Buffer.from(config.certPem)), {
+  'grpc.ssl_target_name_override': 'teleport.cluster.local',
+  'grpc.default_authority': 'teleport.cluster.local',
+}) as unknown as Record<string, (req: unknown, md: grpc.Metadata, cb: (err: unknown, res: unknown) => void) => void> & {
   WatchEvents(req: unknown, md: grpc.Metadata): grpc.ClientReadableStream<WireEvent>;
 };
 
@@ -66,12 +65,16 @@ async function slackLane(id: string, user: string, roles: string): Promise<void>
   const blocks = [{ type: 'section', text: { type: 'mrkdwn', text: `You have a new Role Request:\n*ID*: ${id}\n*User*: ${user}\n*Role(s)*: \`${roles}\`` } }];
   const refs = await Promise.all(
     targets.map(async (channel) => {
-      const res = (await post(`${config.slackApi}chat.postMessage`, { authorization: `Bearer ${config.slackToken}` }, {
-        channel,
-        text: `You have a new Role Request: ${id} by ${user}`,
-        blocks,
-        metadata: { event_type: 'teleport_access_request', event_payload: { request_id: id, kind: 'request' } },
-      })) as { channel?: string; ts?: string };
+      const res = (await post(
+        `${config.slackApi}chat.postMessage`,
+        { authorization: `Bearer ${config.slackToken}` },
+        {
+          channel,
+          text: `You have a new Role Request: ${id} by ${user}`,
+          blocks,
+          metadata: { event_type: 'teleport_access_request', event_payload: { request_id: id, kind: 'request' } },
+        },
+      )) as { channel?: string; ts?: string };
       return `${res.channel}/${res.ts}`;
     }),
   );
@@ -84,17 +87,26 @@ async function pdLane(id: string, user: string, roles: string): Promise<void> {
   const snapshot = { user, roles, request_reason: '', announced: 'run:bare:1' };
   await update(id, 'pagerduty', snapshot, Object.fromEntries(Object.keys(snapshot).map((k) => [k, ''])));
   await update(id, 'pagerduty', { 'fx/open': 'run:bare:1' }, { 'fx/open': '' });
-  const res = (await post(`${config.pdApi}/incidents`, { authorization: `Token token=${config.pdKey}`, from: 'bot@example.com', accept: 'application/vnd.pagerduty+json;version=2' }, {
-    incident: {
-      type: 'incident',
-      title: `Access request from ${user}`,
-      incident_key: `teleport-access-request/${id}`,
-      service: { type: 'service_reference', id: config.pdServiceId },
-      body: { type: 'incident_body', details: `${user} requested permissions for roles ${roles} on Teleport.` },
+  const res = (await post(
+    `${config.pdApi}/incidents`,
+    { authorization: `Token token=${config.pdKey}`, from: 'bot@example.com', accept: 'application/vnd.pagerduty+json;version=2' },
+    {
+      incident: {
+        type: 'incident',
+        title: `Access request from ${user}`,
+        incident_key: `teleport-access-request/${id}`,
+        service: { type: 'service_reference', id: config.pdServiceId },
+        body: { type: 'incident_body', details: `${user} requested permissions for roles ${roles} on Teleport.` },
+      },
     },
-  })) as { incident?: { id?: string } };
+  )) as { incident?: { id?: string } };
   const incident = res.incident?.id ?? '';
-  await update(id, 'pagerduty', { 'fx/open': `ok:incident_id=${incident}`, incident_id: incident, announced: 'ok' }, { 'fx/open': 'run:bare:1', incident_id: '', announced: 'run:bare:1' });
+  await update(
+    id,
+    'pagerduty',
+    { 'fx/open': `ok:incident_id=${incident}`, incident_id: incident, announced: 'ok' },
+    { 'fx/open': 'run:bare:1', incident_id: '', announced: 'run:bare:1' },
+  );
 }
 
 const seen = new Set<string>();

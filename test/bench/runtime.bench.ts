@@ -145,7 +145,14 @@ async function main(): Promise<void> {
     const created = new Map<string, number>();
     const ids = new Set<string>();
     let peak = 0;
-    const sampler = setInterval(() => void sample(pid).then((s) => (peak = Math.max(peak, s.rssMb)), () => undefined), 100);
+    const sampler = setInterval(
+      () =>
+        void sample(pid).then(
+          (s) => (peak = Math.max(peak, s.rssMb)),
+          () => undefined,
+        ),
+      100,
+    );
     const cpu0 = (await sample(pid)).cpuMs;
     const t0 = Date.now();
     if (rate > 0) {
@@ -183,7 +190,10 @@ async function main(): Promise<void> {
     const teleportCalls = tp.calls.slice(calls0.t).filter((c) => c.caller === FakeTeleport.PLUGIN_USER && c.method !== 'WatchEvents').length;
     const slackCalls = slack.calls.length - calls0.s;
     const pdCalls = pd.calls.length - calls0.p;
-    const latencies = [...steady.created].map(([id, at]) => (firstPost.get(id) ?? NaN) - at).filter(Number.isFinite).sort((a, b) => a - b);
+    const latencies = [...steady.created]
+      .map(([id, at]) => (firstPost.get(id) ?? NaN) - at)
+      .filter(Number.isFinite)
+      .sort((a, b) => a - b);
     const burst = await drive(BURST, 0, pid);
     // V8 gives memory back once allocation has been quiet for a while (its memory reducer).
     await wait(SETTLE_MS);
@@ -262,14 +272,16 @@ async function main(): Promise<void> {
       `${r.rssMb.idle.toFixed(0)} / ${r.rssMb.peak.toFixed(0)} / ${r.rssMb.after.toFixed(0)}`.padStart(16),
     ].join(' ');
   process.stdout.write('\n');
-  process.stdout.write(`${'who'.padEnd(12)} ${'calls/request (teleport + slack + pd)'.padEnd(27)} ${'CPU ms/req'.padStart(8)} ${'burst/s'.padStart(8)} ${'ms p50/p99'.padStart(12)} ${'RSS MB idle/peak/after'.padStart(16)}\n`);
+  process.stdout.write(
+    `${'who'.padEnd(12)} ${'calls/request (teleport + slack + pd)'.padEnd(27)} ${'CPU ms/req'.padStart(8)} ${'burst/s'.padStart(8)} ${'ms p50/p99'.padStart(12)} ${'RSS MB idle/peak/after'.padStart(16)}\n`,
+  );
   process.stdout.write(`${row(rt)}\n`);
   if (br) process.stdout.write(`${row(br)}\n`);
   if (br)
     process.stdout.write(
-    `ratios     calls ${((rt.callsPerRequest.teleport + rt.callsPerRequest.slack + rt.callsPerRequest.pagerduty) / (br.callsPerRequest.teleport + br.callsPerRequest.slack + br.callsPerRequest.pagerduty)).toFixed(2)}x, ` +
-      `CPU ${(rt.cpuMsPerRequest / br.cpuMsPerRequest).toFixed(2)}x (aim <= 1.3), p99 latency at ${RATE}/s ${(rt.latencyMs.p99 / br.latencyMs.p99).toFixed(2)}x (aim <= 1.5), burst ${(rt.burstPerSecond / br.burstPerSecond).toFixed(2)}x\n`,
-  );
+      `ratios     calls ${((rt.callsPerRequest.teleport + rt.callsPerRequest.slack + rt.callsPerRequest.pagerduty) / (br.callsPerRequest.teleport + br.callsPerRequest.slack + br.callsPerRequest.pagerduty)).toFixed(2)}x, ` +
+        `CPU ${(rt.cpuMsPerRequest / br.cpuMsPerRequest).toFixed(2)}x (aim <= 1.3), p99 latency at ${RATE}/s ${(rt.latencyMs.p99 / br.latencyMs.p99).toFixed(2)}x (aim <= 1.5), burst ${(rt.burstPerSecond / br.burstPerSecond).toFixed(2)}x\n`,
+    );
   process.stdout.write(
     `restart    ${pending} pending: watch open ${watchAt - spawnedAt} ms after spawn, idle ${Math.max(0, last - watchAt)} ms after the watch, ` +
       `${restartTeleport} Teleport calls (aim < 50), ${restartService} service calls (aim 0)${restartService ? `: ${restartServiceCalls.join(', ')}` : ''}\n`,

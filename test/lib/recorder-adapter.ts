@@ -69,7 +69,13 @@ export function createRecorderAdapter(name = 'recorder') {
             ev.logger.info('auto-review', { outcome: result.outcome });
           }
         },
-        onReviewed: (request, added, ev) => emit('reviewed', ev, request, added.map((r) => r.author)),
+        onReviewed: (request, added, ev) =>
+          emit(
+            'reviewed',
+            ev,
+            request,
+            added.map((r) => r.author),
+          ),
         onResolved: (request, ev) => emit('resolved', ev, request),
         onExpired: (_id, ev) => emit('expired', ev, undefined),
       };

@@ -111,14 +111,7 @@ export interface CheckInput {
 export type AnomalyClass = 'lost' | 'duplicated' | 'stale';
 
 export type AnomalyItem =
-  | 'slack message'
-  | 'slack reply'
-  | 'slack status'
-  | 'requester DM'
-  | 'pagerduty incident'
-  | 'pagerduty note'
-  | 'pagerduty closing note'
-  | 'pagerduty status';
+  'slack message' | 'slack reply' | 'slack status' | 'requester DM' | 'pagerduty incident' | 'pagerduty note' | 'pagerduty closing note' | 'pagerduty status';
 
 export interface Anomaly {
   cls: AnomalyClass;
@@ -254,7 +247,7 @@ export function checkSoak(input: CheckInput): CheckResult {
   const bad: RequestVerdict[] = [];
   for (const r of [...input.requests].sort((a, b) => a.createdAt - b.createdAt)) {
     const anomalies: Anomaly[] = [];
-    const add: Add = (cls, item, what, where, step, stepAt) => {
+    const add: Add = ({ cls, item, what, where, step, stepAt }) => {
       const detail = where === undefined ? what : `${what} in ${where}`;
       anomalies.push({ cls, item, detail, what, where, step, stepAt, ...attribute(faults, stepAt) });
     };
@@ -274,7 +267,8 @@ export function checkSoak(input: CheckInput): CheckResult {
   return { requests: input.requests.length, lost: having('lost'), duplicated: having('duplicated'), stale: having('stale'), bad, byFault, byItem };
 }
 
-type Add = (cls: AnomalyClass, item: AnomalyItem, what: string, where: string | undefined, step: Anomaly['step'], stepAt: number) => void;
+/** Records one anomaly of the request being checked; `where` is the Slack channel, when there is one. */
+type Add = (found: Pick<Anomaly, 'cls' | 'item' | 'what' | 'step' | 'stepAt'> & { where?: string | undefined }) => void;
 
 function checkSlack(r: ObservedRequest, obs: SlackObservation, index: SlackIndex, add: Add, resolveAt: number): void {
   const dm = obs.requesterDm[r.user];
@@ -284,14 +278,21 @@ function checkSlack(r: ObservedRequest, obs: SlackObservation, index: SlackIndex
   for (const channel of expected) {
     const here = roots.filter((m) => m.channel === channel);
     if (here.length === 0) {
-      add('lost', 'slack message', 'slack message', channel, 'create', r.createdAt);
+      add({ cls: 'lost', item: 'slack message', what: 'slack message', where: channel, step: 'create', stepAt: r.createdAt });
       continue;
     }
-    if (here.length > 1) add('duplicated', 'slack message', `slack message ${here.length}x`, channel, 'create', r.createdAt);
+    if (here.length > 1) add({ cls: 'duplicated', item: 'slack message', what: `slack message ${here.length}x`, where: channel, step: 'create', stepAt: r.createdAt });
     for (const m of here) {
       const shown = STATUS.exec(m.blocksText)?.[1] ?? '(none)';
       if (shown !== want) {
-        add('stale', 'slack status', `slack message shows ${shown} (want ${want})`, channel, want === 'PENDING' ? 'create' : 'resolve', want === 'PENDING' ? r.createdAt : resolveAt);
+        add({
+          cls: 'stale',
+          item: 'slack status',
+          what: `slack message shows ${shown} (want ${want})`,
+          where: channel,
+          step: want === 'PENDING' ? 'create' : 'resolve',
+          stepAt: want === 'PENDING' ? r.createdAt : resolveAt,
+        });
       }
     }
     // Replies are checked in the first message of the channel (a duplicate is reported above).
@@ -300,48 +301,58 @@ function checkSlack(r: ObservedRequest, obs: SlackObservation, index: SlackIndex
     r.reviews.forEach((review, k) => {
       const n = perAuthor.get(review.author) ?? 0;
       const what = `slack reply for review ${k + 1} (${review.author})`;
-      if (n === 0) add('lost', 'slack reply', what, channel, 'review', review.at);
-      else if (n > 1) add('duplicated', 'slack reply', `${what} ${n}x`, channel, 'review', review.at);
+      if (n === 0) add({ cls: 'lost', item: 'slack reply', what, where: channel, step: 'review', stepAt: review.at });
+      else if (n > 1) add({ cls: 'duplicated', item: 'slack reply', what: `${what} ${n}x`, where: channel, step: 'review', stepAt: review.at });
     });
     const authors = new Set(r.reviews.map((v) => v.author));
     const strays = replies.filter((m) => !authors.has(REVIEWED_BY.exec(m.text)?.[1] ?? ''));
-    if (strays.length > 0) add('duplicated', 'slack reply', `${strays.length} unexpected slack reply(ies)`, channel, 'review', r.reviews.at(-1)?.at ?? r.createdAt);
+    if (strays.length > 0)
+      add({
+        cls: 'duplicated',
+        item: 'slack reply',
+        what: `${strays.length} unexpected slack reply(ies)`,
+        where: channel,
+        step: 'review',
+        stepAt: r.reviews.at(-1)?.at ?? r.createdAt,
+      });
   }
   const unexpected = roots.filter((m) => !expected.includes(m.channel));
   for (const channel of new Set(unexpected.map((m) => m.channel))) {
-    add('duplicated', 'slack message', 'slack message (unexpected channel)', channel, 'create', r.createdAt);
+    add({ cls: 'duplicated', item: 'slack message', what: 'slack message (unexpected channel)', where: channel, step: 'create', stepAt: r.createdAt });
   }
 
   const outcomes = index.outcomes.get(r.id) ?? [];
   if (want === 'PENDING') {
-    if (outcomes.length > 0) add('duplicated', 'requester DM', `requester DM (${outcomes.map((o) => o.tag).join(', ')}) for a pending request`, undefined, 'create', r.createdAt);
+    if (outcomes.length > 0)
+      add({ cls: 'duplicated', item: 'requester DM', what: `requester DM (${outcomes.map((o) => o.tag).join(', ')}) for a pending request`, step: 'create', stepAt: r.createdAt });
     return;
   }
   if (!dm) {
-    if (outcomes.length > 0) add('duplicated', 'requester DM', 'requester DM to a requester who is no Slack user', undefined, 'resolve', resolveAt);
+    if (outcomes.length > 0) add({ cls: 'duplicated', item: 'requester DM', what: 'requester DM to a requester who is no Slack user', step: 'resolve', stepAt: resolveAt });
     return;
   }
   const inDm = outcomes.filter((o) => o.message.channel === dm);
-  if (inDm.length === 0) add('lost', 'requester DM', `requester DM (${want})`, dm, 'resolve', resolveAt);
-  else if (inDm.length > 1) add('duplicated', 'requester DM', `requester DM ${inDm.length}x`, dm, 'resolve', resolveAt);
+  if (inDm.length === 0) add({ cls: 'lost', item: 'requester DM', what: `requester DM (${want})`, where: dm, step: 'resolve', stepAt: resolveAt });
+  else if (inDm.length > 1) add({ cls: 'duplicated', item: 'requester DM', what: `requester DM ${inDm.length}x`, where: dm, step: 'resolve', stepAt: resolveAt });
   const wrong = inDm.filter((o) => o.tag !== want);
-  if (wrong.length > 0) add('stale', 'requester DM', `requester DM says ${wrong.map((o) => o.tag).join(', ')} (want ${want})`, dm, 'resolve', resolveAt);
-  if (outcomes.length > inDm.length) add('duplicated', 'requester DM', 'requester DM outside the requester\'s DM channel', undefined, 'resolve', resolveAt);
+  if (wrong.length > 0)
+    add({ cls: 'stale', item: 'requester DM', what: `requester DM says ${wrong.map((o) => o.tag).join(', ')} (want ${want})`, where: dm, step: 'resolve', stepAt: resolveAt });
+  if (outcomes.length > inDm.length) add({ cls: 'duplicated', item: 'requester DM', what: "requester DM outside the requester's DM channel", step: 'resolve', stepAt: resolveAt });
 }
 
 function checkPagerDuty(r: ObservedRequest, incidents: readonly ObservedIncident[], add: Add, resolveAt: number): void {
   if (incidents.length === 0) {
-    add('lost', 'pagerduty incident', 'pagerduty incident', undefined, 'create', r.createdAt);
+    add({ cls: 'lost', item: 'pagerduty incident', what: 'pagerduty incident', step: 'create', stepAt: r.createdAt });
     return;
   }
-  if (incidents.length > 1) add('duplicated', 'pagerduty incident', `pagerduty incident ${incidents.length}x`, undefined, 'create', r.createdAt);
+  if (incidents.length > 1) add({ cls: 'duplicated', item: 'pagerduty incident', what: `pagerduty incident ${incidents.length}x`, step: 'create', stepAt: r.createdAt });
   const incident = incidents[0]!;
   const perAuthor = countBy(incident.notes, (n) => REVIEWED_BY.exec(n)?.[1]);
   r.reviews.forEach((review, k) => {
     const n = perAuthor.get(review.author) ?? 0;
     const what = `pagerduty note for review ${k + 1} (${review.author})`;
-    if (n === 0) add('lost', 'pagerduty note', what, undefined, 'review', review.at);
-    else if (n > 1) add('duplicated', 'pagerduty note', `${what} ${n}x`, undefined, 'review', review.at);
+    if (n === 0) add({ cls: 'lost', item: 'pagerduty note', what, step: 'review', stepAt: review.at });
+    else if (n > 1) add({ cls: 'duplicated', item: 'pagerduty note', what: `${what} ${n}x`, step: 'review', stepAt: review.at });
   });
   const authors = new Set(r.reviews.map((v) => v.author));
   const closing = incident.notes.flatMap((n) => {
@@ -349,19 +360,25 @@ function checkPagerDuty(r: ObservedRequest, incidents: readonly ObservedIncident
     return m ? [m[1]!] : [];
   });
   const strays = incident.notes.filter((n) => !CLOSING_NOTE.test(n) && !authors.has(REVIEWED_BY.exec(n)?.[1] ?? ''));
-  if (strays.length > 0) add('duplicated', 'pagerduty note', `${strays.length} unexpected pagerduty note(s)`, undefined, 'review', r.reviews.at(-1)?.at ?? r.createdAt);
+  if (strays.length > 0)
+    add({ cls: 'duplicated', item: 'pagerduty note', what: `${strays.length} unexpected pagerduty note(s)`, step: 'review', stepAt: r.reviews.at(-1)?.at ?? r.createdAt });
 
   if (r.final === 'PENDING') {
-    if (closing.length > 0) add('duplicated', 'pagerduty closing note', `pagerduty closing note (${closing.join(', ')}) on a pending request`, undefined, 'create', r.createdAt);
-    if (incident.status !== 'triggered') add('stale', 'pagerduty status', `pagerduty incident ${incident.status} (want triggered)`, undefined, 'create', r.createdAt);
+    if (closing.length > 0)
+      add({ cls: 'duplicated', item: 'pagerduty closing note', what: `pagerduty closing note (${closing.join(', ')}) on a pending request`, step: 'create', stepAt: r.createdAt });
+    if (incident.status !== 'triggered')
+      add({ cls: 'stale', item: 'pagerduty status', what: `pagerduty incident ${incident.status} (want triggered)`, step: 'create', stepAt: r.createdAt });
     return;
   }
   const tag = r.final.toLowerCase();
-  if (closing.length === 0) add('lost', 'pagerduty closing note', `pagerduty closing note (${tag})`, undefined, 'resolve', resolveAt);
-  else if (closing.length > 1) add('duplicated', 'pagerduty closing note', `pagerduty closing note ${closing.length}x (${closing.join(', ')})`, undefined, 'resolve', resolveAt);
+  if (closing.length === 0) add({ cls: 'lost', item: 'pagerduty closing note', what: `pagerduty closing note (${tag})`, step: 'resolve', stepAt: resolveAt });
+  else if (closing.length > 1)
+    add({ cls: 'duplicated', item: 'pagerduty closing note', what: `pagerduty closing note ${closing.length}x (${closing.join(', ')})`, step: 'resolve', stepAt: resolveAt });
   const wrong = closing.filter((c) => c !== tag);
-  if (wrong.length > 0) add('stale', 'pagerduty closing note', `pagerduty closing note says ${wrong.join(', ')} (want ${tag})`, undefined, 'resolve', resolveAt);
-  if (incident.status !== 'resolved') add('stale', 'pagerduty status', `pagerduty incident ${incident.status} (want resolved)`, undefined, 'resolve', resolveAt);
+  if (wrong.length > 0)
+    add({ cls: 'stale', item: 'pagerduty closing note', what: `pagerduty closing note says ${wrong.join(', ')} (want ${tag})`, step: 'resolve', stepAt: resolveAt });
+  if (incident.status !== 'resolved')
+    add({ cls: 'stale', item: 'pagerduty status', what: `pagerduty incident ${incident.status} (want resolved)`, step: 'resolve', stepAt: resolveAt });
 }
 
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)}s`;

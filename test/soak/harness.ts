@@ -10,17 +10,7 @@ import { FakeTeleport } from '@teleport-plugin/testkit';
 import { checkSoak, formatReport, isClean, requestsFromAudit, type CheckInput, type CheckResult, type FaultEvent } from './checker.js';
 import { FakePagerDuty, FakeSlack, blocksText } from './fakes.js';
 import type { RecordedCall } from '@teleport-plugin/core/testing';
-import {
-  FAULT_KINDS,
-  defaultFaultOptions,
-  faultLabel,
-  planFaults,
-  planWorkload,
-  seededRandom,
-  type FaultKind,
-  type PlannedFault,
-  type PlannedRequest,
-} from './plan.js';
+import { FAULT_KINDS, defaultFaultOptions, faultLabel, planFaults, planWorkload, seededRandom, type FaultKind, type PlannedFault, type PlannedRequest } from './plan.js';
 import { PluginProcess, removeOnExit } from './processes.js';
 
 export interface SoakOptions {
@@ -246,10 +236,12 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakO
     const watchCalls = (): number => tp.calls.filter((c) => c.method === 'WatchEvents').length;
     /** Resolves once a watch opened after `before` (a count of WatchEvents calls) is open. */
     const watching = (before: number, timeoutMs: number): Promise<boolean> =>
-      tp.waitFor(() => watchCalls() > before && tp.openWatchCount > 0, timeoutMs, 'the plugin to watch').then(
-        () => true,
-        () => false,
-      );
+      tp
+        .waitFor(() => watchCalls() > before && tp.openWatchCount > 0, timeoutMs, 'the plugin to watch')
+        .then(
+          () => true,
+          () => false,
+        );
 
     let stopping = false;
     let unexpectedExits = 0;
@@ -415,11 +407,19 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakO
     }
 
     const progress = setInterval(() => {
-      say(`[${secs(now()).padStart(7)}] progress: ${created}/${plan.length} created, ${steps} reviews/resolutions; slack calls ${slack.calls.length}, pagerduty calls ${pd.calls.length}`);
+      say(
+        `[${secs(now()).padStart(7)}] progress: ${created}/${plan.length} created, ${steps} reviews/resolutions; slack calls ${slack.calls.length}, pagerduty calls ${pd.calls.length}`,
+      );
     }, 10_000);
     progress.unref();
     try {
-      await runTimeline(actions, t0, signal, (err) => workloadErrors.push(err instanceof Error ? err.message : String(err)), () => failure.error);
+      await runTimeline(
+        actions,
+        t0,
+        signal,
+        (err) => workloadErrors.push(err instanceof Error ? err.message : String(err)),
+        () => failure.error,
+      );
     } finally {
       clearInterval(progress);
     }
@@ -485,7 +485,14 @@ export async function runSoak(partial: Partial<SoakOptions> = {}): Promise<SoakO
     if (o.keepTemp) {
       // Every call each fake saw, one JSON line each, for reading a bad request's history.
       const line = (c: RecordedCall): string =>
-        JSON.stringify({ at: new Date(c.at).toISOString(), method: c.method, path: c.path, status: c.status, injected: c.injected, body: c.json ?? (c.form ? Object.fromEntries(c.form) : c.rawBody) });
+        JSON.stringify({
+          at: new Date(c.at).toISOString(),
+          method: c.method,
+          path: c.path,
+          status: c.status,
+          injected: c.injected,
+          body: c.json ?? (c.form ? Object.fromEntries(c.form) : c.rawBody),
+        });
       await writeFile(path.join(dir, 'slack-calls.jsonl'), slack.calls.map(line).join('\n'));
       await writeFile(path.join(dir, 'pagerduty-calls.jsonl'), pd.calls.map(line).join('\n'));
       await writeFile(path.join(dir, 'teleport-calls.jsonl'), tp.calls.map((c) => JSON.stringify(c)).join('\n'));

@@ -100,22 +100,17 @@ export function planWorkload(options: WorkloadOptions, random: () => number): Pl
       resolveAt:
         outcome === 'pending'
           ? undefined
-          : Math.max(end, (times.at(-1) ?? 0) + (outcome === 'expire' && times.length > 0 ? Math.max(options.resolveGapMs ?? 100, options.expiryGapMs ?? 8_000) : (options.resolveGapMs ?? 100))),
+          : Math.max(
+              end,
+              (times.at(-1) ?? 0) +
+                (outcome === 'expire' && times.length > 0 ? Math.max(options.resolveGapMs ?? 100, options.expiryGapMs ?? 8_000) : (options.resolveGapMs ?? 100)),
+            ),
     });
   }
   return out;
 }
 
-export type FaultKind =
-  | 'watch-drop'
-  | 'refuse-streams'
-  | 'sigkill'
-  | 'slack-429'
-  | 'slack-5xx'
-  | 'pagerduty-5xx'
-  | 'plugin-data-fail'
-  | 'replica'
-  | 'plugin-exit';
+export type FaultKind = 'watch-drop' | 'refuse-streams' | 'sigkill' | 'slack-429' | 'slack-5xx' | 'pagerduty-5xx' | 'plugin-data-fail' | 'replica' | 'plugin-exit';
 
 export const FAULT_KINDS: readonly FaultKind[] = [
   'watch-drop',

@@ -26,6 +26,14 @@ export const BUILTIN_ADAPTERS = ['slack', 'mattermost', 'jira', 'pagerduty', 'em
  * adapters declare it in their package.json; the named ones (`--plugin`) are asked too.
  */
 export function tableOwners(extra: readonly string[] = []): Record<string, string> {
-  const names = [...new Set([...BUILTIN_ADAPTERS, ...extra.flatMap((p) => p.split(',')).map((p) => p.trim()).filter(Boolean)])];
+  const names = [
+    ...new Set([
+      ...BUILTIN_ADAPTERS,
+      ...extra
+        .flatMap((p) => p.split(','))
+        .map((p) => p.trim())
+        .filter(Boolean),
+    ]),
+  ];
   return readAdapterTables(names, { from: adapterSearchPath() });
 }

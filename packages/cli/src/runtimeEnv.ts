@@ -30,7 +30,11 @@ export function runtimeEnv(env: NodeJS.ProcessEnv): Pick<RuntimeOptions, 'failFa
   const timeout = duration('TELEPORT_PLUGIN_HANDLER_TIMEOUT', 1_000);
   if (timeout !== undefined) out.handlerTimeoutMs = timeout;
   if (out.leaseMs !== undefined && out.leaseMs <= (out.handlerTimeoutMs ?? 30_000)) {
-    throw bad('TELEPORT_PLUGIN_LEASE', `a duration longer than the handler timeout (${(out.handlerTimeoutMs ?? 30_000) / 1000}s): a lease must outlast the work it covers`, env['TELEPORT_PLUGIN_LEASE'] ?? '');
+    throw bad(
+      'TELEPORT_PLUGIN_LEASE',
+      `a duration longer than the handler timeout (${(out.handlerTimeoutMs ?? 30_000) / 1000}s): a lease must outlast the work it covers`,
+      env['TELEPORT_PLUGIN_LEASE'] ?? '',
+    );
   }
   return out;
 }

@@ -7,8 +7,7 @@ import { isPluginError, loadAdapter, loadAdapterInfo } from '@teleport-plugin/co
 
 let dir: string;
 
-const ADAPTER_SOURCE = (name: string): string =>
-  `export default { name: ${JSON.stringify(name)}, parseConfig: () => ({}), setup: async () => ({}) };\n`;
+const ADAPTER_SOURCE = (name: string): string => `export default { name: ${JSON.stringify(name)}, parseConfig: () => ({}), setup: async () => ({}) };\n`;
 
 async function writePackage(root: string, pkgName: string, pkg: Record<string, unknown>, files: Record<string, string>): Promise<void> {
   const pkgDir = path.join(root, 'node_modules', ...pkgName.split('/'));
@@ -23,17 +22,32 @@ async function writePackage(root: string, pkgName: string, pkg: Record<string, u
 before(async () => {
   dir = await fs.mkdtemp(path.join(os.tmpdir(), 'tp-loader-'));
   // ESM-only (exports with `import` only): require.resolve cannot find it, the node_modules walk must.
-  await writePackage(dir, '@teleport-plugin/esmonly', { version: '1.2.3', exports: { '.': { import: './dist/index.js' } } }, {
-    'dist/index.js': ADAPTER_SOURCE('esmonly'),
-  });
+  await writePackage(
+    dir,
+    '@teleport-plugin/esmonly',
+    { version: '1.2.3', exports: { '.': { import: './dist/index.js' } } },
+    {
+      'dist/index.js': ADAPTER_SOURCE('esmonly'),
+    },
+  );
   await writePackage(dir, '@acme/tp-adapter', { version: '0.0.1', main: 'main.js' }, { 'main.js': ADAPTER_SOURCE('acme') });
   await writePackage(dir, 'tp-unscoped', { version: '2.0.0', exports: './index.js' }, { 'index.js': ADAPTER_SOURCE('unscoped') });
-  await writePackage(dir, '@teleport-plugin/broken', { version: '1.0.0', main: 'index.js' }, {
-    'index.js': "import 'this-dependency-is-not-installed';\nexport default {};\n",
-  });
-  await writePackage(dir, '@teleport-plugin/halfdone', { version: '1.0.0', main: 'index.js' }, {
-    'index.js': "export default { name: 'halfdone', parseConfig() {} };\n",
-  });
+  await writePackage(
+    dir,
+    '@teleport-plugin/broken',
+    { version: '1.0.0', main: 'index.js' },
+    {
+      'index.js': "import 'this-dependency-is-not-installed';\nexport default {};\n",
+    },
+  );
+  await writePackage(
+    dir,
+    '@teleport-plugin/halfdone',
+    { version: '1.0.0', main: 'index.js' },
+    {
+      'index.js': "export default { name: 'halfdone', parseConfig() {} };\n",
+    },
+  );
   await fs.mkdir(path.join(dir, 'local-adapter'), { recursive: true });
   await fs.writeFile(path.join(dir, 'local-adapter', 'package.json'), JSON.stringify({ name: 'local-adapter', version: '3.1.4', type: 'module', main: 'entry.js' }));
   await fs.writeFile(path.join(dir, 'local-adapter', 'entry.js'), ADAPTER_SOURCE('local'));

@@ -30,10 +30,7 @@ describe('teleport-plugin against a fake Teleport', () => {
 
   const writeConfig = async (name: string, adapterName: string, extra = ''): Promise<string> => {
     const file = path.join(dir, name);
-    await fs.writeFile(
-      file,
-      `[teleport]\naddr = "${tp.addr}"\nidentity = "${identity}"\n\n[log]\nseverity = "info"\n\n[${adapterName}]\ngreeting = "hello"\n${extra}`,
-    );
+    await fs.writeFile(file, `[teleport]\naddr = "${tp.addr}"\nidentity = "${identity}"\n\n[log]\nseverity = "info"\n\n[${adapterName}]\ngreeting = "hello"\n${extra}`);
     return file;
   };
 

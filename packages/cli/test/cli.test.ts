@@ -77,7 +77,10 @@ describe('teleport-plugin (no Teleport needed)', () => {
     await fs.writeFile(teleportErr, '[teleport]\naddr = "localhost:3025"\nclient_key = "/k"\n');
     const t = await runCli(['start', '-c', teleportErr]);
     assert.equal(t.code, 1);
-    assert.match(t.stderr, /^teleport-plugin: error: .*bad-teleport\.toml:3: \[teleport\] client_key: client_key, client_crt and root_cas must be set together: client_key is set but client_crt and root_cas are missing\n$/);
+    assert.match(
+      t.stderr,
+      /^teleport-plugin: error: .*bad-teleport\.toml:3: \[teleport\] client_key: client_key, client_crt and root_cas must be set together: client_key is set but client_crt and root_cas are missing\n$/,
+    );
   });
 
   test('teleport.addr with a port out of range: exit 1, one line naming file, line and key, no stack', async () => {
@@ -86,10 +89,7 @@ describe('teleport-plugin (no Teleport needed)', () => {
     await fs.writeFile(file, '[teleport]\naddr = "teleport.example.com:70000"\nidentity = "/nonexistent/identity"\n');
     const r = await runCli(['start', '-c', file]);
     assert.equal(r.code, 1);
-    assert.equal(
-      r.stderr,
-      `teleport-plugin: error: ${file}:2: [teleport] addr: expected host:port with a port between 1 and 65535, got "teleport.example.com:70000"\n`,
-    );
+    assert.equal(r.stderr, `teleport-plugin: error: ${file}:2: [teleport] addr: expected host:port with a port between 1 and 65535, got "teleport.example.com:70000"\n`);
     assertNoStack(r.stderr);
   });
 

@@ -23,7 +23,10 @@ test('configure with all six adapters prints one [http] and one [role_to_recipie
   // The shared tables say who shares them; adapters with other recipients keep their own table.
   assert.match(text, /^# Shared by jira and gitlab: one HTTP server for all of them/m);
   assert.match(text, /^# Shared by slack, mattermost and email: who is told about each request.*\n# .*mattermost and email have their own table below/m);
-  assert.deepEqual(tables.filter((t) => t.endsWith('role_to_recipients')), ['role_to_recipients', 'mattermost.role_to_recipients', 'email.role_to_recipients']);
+  assert.deepEqual(
+    tables.filter((t) => t.endsWith('role_to_recipients')),
+    ['role_to_recipients', 'mattermost.role_to_recipients', 'email.role_to_recipients'],
+  );
   // Both webhook adapters' explanations of public_addr stay, above the one value.
   assert.match(text, /# Where Jira reaches this server\.\n# The address GitLab reaches this plugin at\..*\n.*\npublic_addr = /);
 

@@ -15,16 +15,26 @@ test('demo runs all six adapters through the four-request story and shuts down c
   assert.match(out, /^\* email: a real SMTP server at 127\.0\.0\.1:\d+, in this process \(loopback, so no STARTTLS\)$/m);
   // One [http] server for both webhook adapters.
   assert.match(out, /^ {2}\[http\] 127\.0\.0\.1:(\d+): one server for the webhooks of jira and gitlab/m);
-  const everyone = /announced by: slack \(a Slack message\), mattermost \(a Mattermost post\), email \(mails\), jira \(a Jira issue\), gitlab \(a GitLab issue\), pagerduty \(a PagerDuty incident\)\n/;
+  const everyone =
+    /announced by: slack \(a Slack message\), mattermost \(a Mattermost post\), email \(mails\), jira \(a Jira issue\), gitlab \(a GitLab issue\), pagerduty \(a PagerDuty incident\)\n/;
   const story = out.split(/^(?=\d\. )/m).slice(1);
   assert.equal(story.length, 4, out);
   for (const step of story) {
     assert.match(step, everyone, step);
     assert.match(step, /(outcome|expiry) recorded by: all 6\n/, step);
   }
-  assert.match(story[0]!, /^1\. bob requests role editor: .*\(to be approved in Jira\)\n(.*\n)*? {3}-> Dana \(Jira\) moves ACCESS-1 to Approved in Jira; the webhook approves the request \(delegator jira:dana@example\.com\)\n {3}state: APPROVED \(approved from the Jira board\)/);
-  assert.match(story[1]!, /^2\. bob requests role dba: .*\(to be denied with a GitLab label\)\n(.*\n)*? {3}-> Erin \(GitLab\) adds the label "Teleport: Denied" to issue #2 in GitLab; GitLab calls the plugin's webhook \(answered 204\)\n {3}state: DENIED/);
-  assert.match(story[2]!, /^3\. alice@example\.com requests role editor: .*\(to be auto-approved: the requester is on call in PagerDuty\)\n(.*\n)*? {3}-> nobody acts: the pagerduty adapter finds her on call and approves it\n {3}state: APPROVED \(Access requested by user alice/);
+  assert.match(
+    story[0]!,
+    /^1\. bob requests role editor: .*\(to be approved in Jira\)\n(.*\n)*? {3}-> Dana \(Jira\) moves ACCESS-1 to Approved in Jira; the webhook approves the request \(delegator jira:dana@example\.com\)\n {3}state: APPROVED \(approved from the Jira board\)/,
+  );
+  assert.match(
+    story[1]!,
+    /^2\. bob requests role dba: .*\(to be denied with a GitLab label\)\n(.*\n)*? {3}-> Erin \(GitLab\) adds the label "Teleport: Denied" to issue #2 in GitLab; GitLab calls the plugin's webhook \(answered 204\)\n {3}state: DENIED/,
+  );
+  assert.match(
+    story[2]!,
+    /^3\. alice@example\.com requests role editor: .*\(to be auto-approved: the requester is on call in PagerDuty\)\n(.*\n)*? {3}-> nobody acts: the pagerduty adapter finds her on call and approves it\n {3}state: APPROVED \(Access requested by user alice/,
+  );
   assert.match(story[3]!, /^4\. bob requests role editor: .*\(to be left to expire\)\n(.*\n)*? {3}state: deleted \(expired\)/);
   assert.ok(!/did not (record|announce)/.test(out), out);
   // What each adapter did: the Jira approval reached every other adapter.
@@ -33,7 +43,10 @@ test('demo runs all six adapters through the four-request story and shuts down c
   assert.match(out, /mail to reviewers@example\.com: .*Role Request has been resolved: Status: ✅ APPROVED \(approved from the Jira board\)/);
   assert.match(out, /Jira issue ACCESS-1: bob requested editor \[Approved\]/);
   assert.match(out, /issue #1 "Access request from bob" \[closed\] labels: Teleport: Approved\n {6}note: Access request has been approved \| Reason: approved from the Jira board/);
-  assert.match(out, /PagerDuty incident \S+ on "Teleport Access Requests": Access request from bob \[resolved\]\n {6}note: Access request has been approved \| Reason: approved from the Jira board/);
+  assert.match(
+    out,
+    /PagerDuty incident \S+ on "Teleport Access Requests": Access request from bob \[resolved\]\n {6}note: Access request has been approved \| Reason: approved from the Jira board/,
+  );
   assert.match(out, /issue #2 "Access request from bob" \[closed\] labels: Teleport: Denied\n {6}erin added the label "Teleport: Denied"/);
   // What each stored: the Go layouts, per adapter.
   assert.match(out, /request 1 slack: .*resolution=APPROVED/);
@@ -53,7 +66,10 @@ test('--plugin narrows the demo: slack and pagerduty tell the story without Jira
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /2 adapters: slack, pagerduty\n/);
   assert.doesNotMatch(r.stdout, /\[http\]/, 'no webhook adapter, no HTTP server');
-  assert.match(r.stdout, /^1\. bob requests role editor: .*\(to be approved by carol in Teleport\)\n(.*\n)*? {3}-> carol approves it in Teleport: "go ahead"\n {3}state: APPROVED/m);
+  assert.match(
+    r.stdout,
+    /^1\. bob requests role editor: .*\(to be approved by carol in Teleport\)\n(.*\n)*? {3}-> carol approves it in Teleport: "go ahead"\n {3}state: APPROVED/m,
+  );
   assert.match(r.stdout, /^2\. bob requests role dba: .*\n(.*\n)*? {3}state: DENIED \(not during the freeze\)/m);
   assert.match(r.stdout, /^3\. alice@example\.com requests role editor: .*\n(.*\n)*? {3}state: APPROVED \(Access requested by user alice/m);
   assert.match(r.stdout, /^4\. bob requests role editor.*\n(.*\n)*? {3}state: deleted \(expired\)\n {3}expiry recorded by: both/m);

@@ -177,7 +177,7 @@ function readPackageJson(dir: string): PackageJson | undefined {
 
 function packageEntry(dir: string): string | undefined {
   const pkg = readJson(path.join(dir, 'package.json'));
-  const target = pkg === undefined ? undefined : exportTarget(pkg.exports) ?? pkg.main;
+  const target = pkg === undefined ? undefined : (exportTarget(pkg.exports) ?? pkg.main);
   for (const candidate of [target, 'index.js', 'index.mjs']) {
     if (candidate === undefined) continue;
     const file = path.resolve(dir, candidate);
@@ -226,8 +226,7 @@ function unwrapDefault(mod: Record<string, unknown>): unknown {
 }
 
 function validate(spec: string, value: unknown): Adapter<unknown> {
-  const invalid = (what: string): PluginError =>
-    new PluginError('ADAPTER_INVALID', `adapter "${spec}" is not a teleport-plugin adapter: ${what}`, { userFacing: true });
+  const invalid = (what: string): PluginError => new PluginError('ADAPTER_INVALID', `adapter "${spec}" is not a teleport-plugin adapter: ${what}`, { userFacing: true });
   if (typeof value !== 'object' || value === null) {
     throw invalid('its default export must be an adapter object (see defineAdapter in @teleport-plugin/core)');
   }

@@ -2,16 +2,7 @@ import type { ConfigContext, ConfigSection } from './config/section.js';
 import type { OnceOptions } from './ledger/requestLedger.js';
 import type { Logger } from './log/logger.js';
 import type { PluginDataStore } from './ledger/pluginDataStoreTypes.js';
-import type {
-  AccessRequest,
-  AccessReview,
-  ClusterInfo,
-  PluginData,
-  ReviewSubmission,
-  RoleInfo,
-  StateChange,
-  UserInfo,
-} from './teleport/types.js';
+import type { AccessRequest, AccessReview, ClusterInfo, PluginData, ReviewSubmission, RoleInfo, StateChange, UserInfo } from './teleport/types.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AdapterRouting, FollowUpStep } from './routing/types.js';
 
@@ -95,9 +86,7 @@ export interface TeleportActions {
    * Submit a review as the plugin's own user (author empty) or, when the identity may submit for
    * users, as `author`. "Already reviewed" resolves to `already-reviewed`, not an error.
    */
-  submitReview(requestId: string, review: ReviewSubmission, signal?: AbortSignal): Promise<
-    { outcome: 'submitted'; request: AccessRequest } | { outcome: 'already-reviewed' }
-  >;
+  submitReview(requestId: string, review: ReviewSubmission, signal?: AbortSignal): Promise<{ outcome: 'submitted'; request: AccessRequest } | { outcome: 'already-reviewed' }>;
   /** Approve or deny directly, recording who decided as `delegator` (`jira:<email>`). */
   setState(requestId: string, change: StateChange, signal?: AbortSignal): Promise<void>;
   getRequest(requestId: string, signal?: AbortSignal): Promise<AccessRequest | undefined>;

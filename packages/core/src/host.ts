@@ -1,9 +1,9 @@
 import { setMaxListeners } from 'node:events';
 import type { Registry } from 'prom-client';
-import type { Adapter, AdapterContext, AdapterHandlers, TeleportActions } from './adapter.js';
+import type { Adapter, AdapterContext, AdapterHandlers } from './adapter.js';
 import { Dispatcher, type DispatchTarget, type RetryPolicy } from './dispatcher/dispatcher.js';
 import { Reconciler, type ReconcileReport } from './dispatcher/reconciler.js';
-import { PluginError, errorMessage, isAlreadyReviewed, isPluginError } from './errors.js';
+import { PluginError, errorMessage, isPluginError } from './errors.js';
 import { createRuntimeMetrics, type RuntimeMetrics } from './http/metrics.js';
 import { startHttpServer, type ReadinessReport, type RuntimeHttpServer } from './http/server.js';
 import { DEFAULT_LISTEN_ADDR, type HttpServerConfig } from './http/types.js';
@@ -23,7 +23,7 @@ export interface RuntimeOptions {
   /** The one Teleport connection (the caller creates and closes it). */
   teleport: TeleportClient;
   /** Adapters with their parsed config (`adapter.parseConfig` output). */
-  adapters: Array<{ adapter: Adapter<any>; config: unknown }>;
+  adapters: Array<{ adapter: Adapter<unknown>; config: unknown }>;
   logger: Logger;
   /** `[http]`; the server also starts (with defaults) when an adapter declares routes. */
   http?: HttpServerConfig;
@@ -87,7 +87,7 @@ export interface Runtime {
 
 interface LoadedAdapter {
   name: string;
-  adapter: Adapter<any>;
+  adapter: Adapter<unknown>;
   handlers: AdapterHandlers;
   logger: Logger;
   health: { healthy: boolean; reason?: string };
@@ -409,10 +409,13 @@ class RetryTimers {
     const existing = this.timers.get(requestId);
     if (existing && existing.at <= at) return;
     if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(requestId);
-      this.fire(requestId);
-    }, Math.max(0, at - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(requestId);
+        this.fire(requestId);
+      },
+      Math.max(0, at - Date.now()),
+    );
     timer.unref();
     this.timers.set(requestId, { at, timer, rounds });
     this.rounds.set(requestId, rounds);

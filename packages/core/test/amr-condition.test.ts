@@ -133,7 +133,7 @@ test('!, && and || with short-circuit evaluation', () => {
   assert.deepEqual(evaluateCondition(needsTraits.condition, noTraits), { ok: false, error: "the requester's traits are not known" });
 });
 
-test('precedence is Go\'s: ! over ==, == over &&, && over ||; parentheses override', () => {
+test("precedence is Go's: ! over ==, == over &&, && over ||; parentheses override", () => {
   is('true || false && false', true); // true || (false && false)
   is('(true || false) && false', false);
   is('false && false || true', true); // (false && false) || true

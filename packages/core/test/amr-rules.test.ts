@@ -50,7 +50,7 @@ const SRE_ON_CALL = rule({
   schedules: { evenings: { timezone: 'America/Los_Angeles', shifts: [{ weekday: 'Friday', start: '17:00', end: '23:59' }] } },
 });
 
-test('buildConditionContext: request fields, traits when known, expiry is the request object\'s', () => {
+test("buildConditionContext: request fields, traits when known, expiry is the request object's", () => {
   const ctx = buildConditionContext({ request: request(), userTraits: { team: ['sre'] } });
   assert.deepEqual([...ctx.roles], ['access']);
   assert.deepEqual([...ctx.suggestedReviewers], ['carol@example.com']);
@@ -89,7 +89,7 @@ test('buildConditionContext: resource label union and intersection (same name AN
   assert.deepEqual(buildConditionContext({ request: withResources, resourceLabels: [] }).resourceLabelsIntersection, {});
 });
 
-test('the spec\'s example rule: inside the Friday-evening schedule in Los Angeles, condition true', () => {
+test("the spec's example rule: inside the Friday-evening schedule in Los Angeles, condition true", () => {
   const compiled = compileRule(SRE_ON_CALL);
   assert.ok(compiled.ok);
   const outcome = compiled.matches(buildConditionContext({ request: request(), userTraits: { team: ['sre', 'dev'] } }));
@@ -149,7 +149,7 @@ test('compileRule reports a bad condition with its position, and bad schedules',
   assert.equal(empty.error.message, 'invalid condition at line 1, column 1: the condition is empty');
 });
 
-test('matchingRules: every rule\'s outcome, in order, compiled or not; a broken rule never hides the others', () => {
+test("matchingRules: every rule's outcome, in order, compiled or not; a broken rule never hides the others", () => {
   const ctx = buildConditionContext({ request: request(), userTraits: { team: ['sre'] } });
   const precompiled = compileRule(rule({ name: 'precompiled', condition: 'access_request.spec.user == "alice@example.com"' }));
   const outcomes = matchingRules(

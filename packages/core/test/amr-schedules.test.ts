@@ -38,7 +38,7 @@ test('the end of the day is "23:59" and includes its last second; the next day s
   assert.equal(inside(s, '2025-03-09T00:00:00Z'), false, 'Sunday');
 });
 
-test('the weekday is the weekday in the schedule\'s zone, not in UTC', () => {
+test("the weekday is the weekday in the schedule's zone, not in UTC", () => {
   // 2025-03-07T16:00Z is Friday in UTC but Saturday 01:00 in Tokyo (UTC+9, no DST).
   const tokyo = one('Asia/Tokyo', shift('Saturday', '00:00', '02:00'));
   assert.equal(inside(tokyo, '2025-03-07T16:00:00Z'), true);

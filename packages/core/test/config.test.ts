@@ -4,16 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import {
-  createCaptureLogger,
-  isPluginError,
-  loadConfig,
-  parseConfig,
-  parseDuration,
-  redactString,
-  selectPlugins,
-  type LoadedConfig,
-} from '../src/index.js';
+import { createCaptureLogger, isPluginError, loadConfig, parseConfig, parseDuration, redactString, selectPlugins, type LoadedConfig } from '../src/index.js';
 
 // Tests run from dist/test; the fixtures stay in the source tree.
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures');
@@ -170,37 +161,59 @@ describe('errors name the file, the line, the key and what was expected', () => 
       configErrorOf(() => cfg.section('slack').secret('token', { required: true, description: 'the bot token, xoxb-...' })),
       'plugin.toml:5: [slack] token: required (or token_file): the bot token, xoxb-...',
     );
-    assert.match(configErrorOf(() => cfg.section('pagerduty').requireString('api_key')), /^plugin\.toml: \[pagerduty\] api_key: required.*the file has no \[pagerduty\] section$/);
+    assert.match(
+      configErrorOf(() => cfg.section('pagerduty').requireString('api_key')),
+      /^plugin\.toml: \[pagerduty\] api_key: required.*the file has no \[pagerduty\] section$/,
+    );
   });
 
   test('adapter errors through section.error()', () => {
     const cfg = parse(`${TELEPORT}[jira]\nurl = "http://jira.example.com"\nproject = 3\n`);
     const jira = cfg.section('jira');
-    assert.equal(
-      jira.error('url', 'a URL starting with https://').message,
-      'plugin.toml:5: [jira] url: expected a URL starting with https://, got "http://jira.example.com"',
-    );
+    assert.equal(jira.error('url', 'a URL starting with https://').message, 'plugin.toml:5: [jira] url: expected a URL starting with https://, got "http://jira.example.com"');
     assert.equal(jira.error('project', 'must name a project key').message, 'plugin.toml:6: [jira] project: must name a project key, got a number');
     assert.equal(jira.error('username', 'is required').message, 'plugin.toml:4: [jira] username: is required');
   });
 
   test('values of other types', () => {
-    const cfg = parse(
-      `${TELEPORT}[x]\nflag = "yes"\nn = 1.5\nport = 70000\nwait = "soon"\nlist = [1, 2]\nmode = "maybe"\nsub = 3\n`,
-    );
+    const cfg = parse(`${TELEPORT}[x]\nflag = "yes"\nn = 1.5\nport = 70000\nwait = "soon"\nlist = [1, 2]\nmode = "maybe"\nsub = 3\n`);
     const x = cfg.section('x');
-    assert.match(configErrorOf(() => x.bool('flag', false)), /:5: \[x\] flag: expected true or false, got "yes"$/);
-    assert.match(configErrorOf(() => x.integer('n')), /:6: \[x\] n: expected an integer, got a decimal number$/);
-    assert.match(configErrorOf(() => x.integer('port', { min: 1, max: 65535 })), /:7: \[x\] port: expected an integer between 1 and 65535, got 70000$/);
-    assert.match(configErrorOf(() => x.duration('wait', 1000)), /:8: \[x\] wait: expected a duration such as "30s".*got "soon"$/);
-    assert.match(configErrorOf(() => x.stringList('list')), /:9: \[x\] list: expected a string or an array of strings, got an array$/);
-    assert.match(configErrorOf(() => x.oneOf('mode', ['on', 'off'] as const, 'on')), /:10: \[x\] mode: expected one of "on" or "off", got "maybe"$/);
-    assert.match(configErrorOf(() => x.section('sub')), /:11: \[x\] sub: expected a table, got a number$/);
+    assert.match(
+      configErrorOf(() => x.bool('flag', false)),
+      /:5: \[x\] flag: expected true or false, got "yes"$/,
+    );
+    assert.match(
+      configErrorOf(() => x.integer('n')),
+      /:6: \[x\] n: expected an integer, got a decimal number$/,
+    );
+    assert.match(
+      configErrorOf(() => x.integer('port', { min: 1, max: 65535 })),
+      /:7: \[x\] port: expected an integer between 1 and 65535, got 70000$/,
+    );
+    assert.match(
+      configErrorOf(() => x.duration('wait', 1000)),
+      /:8: \[x\] wait: expected a duration such as "30s".*got "soon"$/,
+    );
+    assert.match(
+      configErrorOf(() => x.stringList('list')),
+      /:9: \[x\] list: expected a string or an array of strings, got an array$/,
+    );
+    assert.match(
+      configErrorOf(() => x.oneOf('mode', ['on', 'off'] as const, 'on')),
+      /:10: \[x\] mode: expected one of "on" or "off", got "maybe"$/,
+    );
+    assert.match(
+      configErrorOf(() => x.section('sub')),
+      /:11: \[x\] sub: expected a table, got a number$/,
+    );
   });
 
   test('an alias and its key with different values', () => {
     const cfg = parse(`${TELEPORT}[slack]\napi_url = "a"\napiurl = "b"\n`);
-    assert.match(configErrorOf(() => cfg.section('slack').string('api_url', { aliases: ['apiurl'] })), /:6: \[slack\] apiurl: conflicts with api_url/);
+    assert.match(
+      configErrorOf(() => cfg.section('slack').string('api_url', { aliases: ['apiurl'] })),
+      /:6: \[slack\] apiurl: conflicts with api_url/,
+    );
   });
 
   test('unknown keys are reported with the nearest valid key and their line', () => {
@@ -299,11 +312,17 @@ describe('[teleport]', () => {
 
   test('auth_server and addr must agree', () => {
     assert.equal(parse('[teleport]\naddr = "a:1"\nauth_server = "a:1"\nidentity = "/i"\n').teleport.addr, 'a:1');
-    assert.match(configErrorOf(() => parse('[teleport]\naddr = "a:1"\nauth_server = "b:2"\nidentity = "/i"\n')), /^plugin\.toml:3: \[teleport\] auth_server: conflicts with addr \("a:1"\)/);
+    assert.match(
+      configErrorOf(() => parse('[teleport]\naddr = "a:1"\nauth_server = "b:2"\nidentity = "/i"\n')),
+      /^plugin\.toml:3: \[teleport\] auth_server: conflicts with addr \("a:1"\)/,
+    );
   });
 
   test('an address with a scheme', () => {
-    assert.match(configErrorOf(() => parse('[teleport]\naddr = "https://t.example.com"\nidentity = "/i"\n')), /:2: \[teleport\] addr: expected host:port without a scheme/);
+    assert.match(
+      configErrorOf(() => parse('[teleport]\naddr = "https://t.example.com"\nidentity = "/i"\n')),
+      /:2: \[teleport\] addr: expected host:port without a scheme/,
+    );
   });
 
   test('a port out of range or not a number is a config error at load time', () => {
@@ -333,7 +352,10 @@ describe('[teleport]', () => {
       configErrorOf(() => parse('[teleport]\naddr = "a:1"\n')),
       'plugin.toml:1: [teleport]: no credentials configured: set identity = "/path/to/identity" (from "tctl auth sign --format=file" or tbot), or client_key, client_crt and root_cas',
     );
-    assert.match(configErrorOf(() => parse('x = 1\n')), /^plugin\.toml: \[teleport\]: no credentials configured/);
+    assert.match(
+      configErrorOf(() => parse('x = 1\n')),
+      /^plugin\.toml: \[teleport\]: no credentials configured/,
+    );
     assert.equal(
       configErrorOf(() => parse('[teleport]\nclient_crt = "/c"\n')),
       'plugin.toml:2: [teleport] client_crt: client_key, client_crt and root_cas must be set together: client_crt is set but client_key and root_cas are missing',
@@ -362,25 +384,53 @@ describe('[teleport]', () => {
 describe('[log] and [http]', () => {
   test('output and severity spellings', () => {
     const cases: Array<[string, string]> = [
-      ['stderr', 'stderr'], ['error', 'stderr'], ['2', 'stderr'],
-      ['stdout', 'stdout'], ['out', 'stdout'], ['1', 'stdout'], ['', 'stdout'],
+      ['stderr', 'stderr'],
+      ['error', 'stderr'],
+      ['2', 'stderr'],
+      ['stdout', 'stdout'],
+      ['out', 'stdout'],
+      ['1', 'stdout'],
+      ['', 'stdout'],
       ['/var/log/tp.log', '/var/log/tp.log'],
     ];
     for (const [given, want] of cases) assert.equal(parse(`${TELEPORT}[log]\noutput = "${given}"\n`).log.output, want, given);
-    const sev: Array<[string, string]> = [['INFO', 'info'], ['err', 'error'], ['Error', 'error'], ['DEBUG', 'debug'], ['warn', 'warn'], ['WARNING', 'warn'], ['Trace', 'trace']];
+    const sev: Array<[string, string]> = [
+      ['INFO', 'info'],
+      ['err', 'error'],
+      ['Error', 'error'],
+      ['DEBUG', 'debug'],
+      ['warn', 'warn'],
+      ['WARNING', 'warn'],
+      ['Trace', 'trace'],
+    ];
     for (const [given, want] of sev) assert.equal(parse(`${TELEPORT}[log]\nseverity = "${given}"\n`).log.severity, want, given);
-    assert.match(configErrorOf(() => parse(`${TELEPORT}[log]\nseverity = "loud"\n`)), /:5: \[log\] severity: expected one of "info", "error", "warn", "debug" or "trace" \(any case\), got "loud"/);
-    assert.match(configErrorOf(() => parse(`${TELEPORT}[log]\nformat = "xml"\n`)), /:5: \[log\] format: expected one of "text" or "json", got "xml"/);
+    assert.match(
+      configErrorOf(() => parse(`${TELEPORT}[log]\nseverity = "loud"\n`)),
+      /:5: \[log\] severity: expected one of "info", "error", "warn", "debug" or "trace" \(any case\), got "loud"/,
+    );
+    assert.match(
+      configErrorOf(() => parse(`${TELEPORT}[log]\nformat = "xml"\n`)),
+      /:5: \[log\] format: expected one of "text" or "json", got "xml"/,
+    );
   });
 
   test('https key and cert: both or neither; basic auth rules', () => {
-    assert.match(configErrorOf(() => parse(`${TELEPORT}[http]\nhttps_cert_file = "/c"\n`)), /:5: \[http\] https_cert_file: requires https_key_file too/);
-    assert.match(configErrorOf(() => parse(`${TELEPORT}[http.basic_auth]\npassword = "p4ssw0rd"\n`)), /:5: \[http\.basic_auth\] password: requires user/);
+    assert.match(
+      configErrorOf(() => parse(`${TELEPORT}[http]\nhttps_cert_file = "/c"\n`)),
+      /:5: \[http\] https_cert_file: requires https_key_file too/,
+    );
+    assert.match(
+      configErrorOf(() => parse(`${TELEPORT}[http.basic_auth]\npassword = "p4ssw0rd"\n`)),
+      /:5: \[http\.basic_auth\] password: requires user/,
+    );
     assert.match(
       configErrorOf(() => parse(`${TELEPORT}[http]\npublic_addr = "https://u:p@h"\nbasic_auth = { user = "x", password = "yyyy" }\n`)),
       /:6: \[http\.basic_auth\] user: cannot be combined with credentials in http\.public_addr/,
     );
-    assert.match(configErrorOf(() => parse(`${TELEPORT}[http]\npublic_addr = "ftp://h"\n`)), /:5: \[http\] public_addr: expected an http or https URL/);
+    assert.match(
+      configErrorOf(() => parse(`${TELEPORT}[http]\npublic_addr = "ftp://h"\n`)),
+      /:5: \[http\] public_addr: expected an http or https URL/,
+    );
     assert.deepEqual(parse(`${TELEPORT}[http]\n`).http, { listenAddr: ':8081' });
   });
 
@@ -414,9 +464,18 @@ describe('secrets', () => {
 
   test('unreadable files and unset variables name the key', () => {
     const cfg = parse(`${TELEPORT}[slack]\ntoken = "/nonexistent/slack-token"\n[x]\nkey = "env:NOPE_NOT_SET"\n[y]\npassword = "p"\npassword_file = "/p"\n`);
-    assert.equal(configErrorOf(() => cfg.section('slack').secret('token')), 'plugin.toml:5: [slack] token: cannot read secret file /nonexistent/slack-token: no such file');
-    assert.equal(configErrorOf(() => cfg.section('x').secret('key')), 'plugin.toml:7: [x] key: environment variable NOPE_NOT_SET is not set');
-    assert.match(configErrorOf(() => cfg.section('y').secret('password')), /:10: \[y\] password_file: cannot be combined with password/);
+    assert.equal(
+      configErrorOf(() => cfg.section('slack').secret('token')),
+      'plugin.toml:5: [slack] token: cannot read secret file /nonexistent/slack-token: no such file',
+    );
+    assert.equal(
+      configErrorOf(() => cfg.section('x').secret('key')),
+      'plugin.toml:7: [x] key: environment variable NOPE_NOT_SET is not set',
+    );
+    assert.match(
+      configErrorOf(() => cfg.section('y').secret('password')),
+      /:10: \[y\] password_file: cannot be combined with password/,
+    );
   });
 
   test('a secret is never echoed in a type error', () => {

@@ -166,7 +166,7 @@ describe('dispatcher classification', () => {
     assert.deepEqual(log, ['pending:r1', 'resolved:r1:DENIED']);
   });
 
-  it('continues a Go plugin\'s plugin data: no re-announcement, only new reviews, then the resolution', async () => {
+  it("continues a Go plugin's plugin data: no re-announcement, only new reviews, then the resolution", async () => {
     const tp = new MemoryTeleport();
     const log: Entry[] = [];
     const seen: Array<string | undefined> = [];
@@ -182,7 +182,7 @@ describe('dispatcher classification', () => {
     assert.equal(tp.pluginData('r1', 'chat')?.reviews_count, '2');
   });
 
-  it('uses the adapter\'s layout: ticket keys and lower-case resolution', async () => {
+  it("uses the adapter's layout: ticket keys and lower-case resolution", async () => {
     const tp = new MemoryTeleport();
     const log: Entry[] = [];
     const d = fastDispatcher([target(tp, 'pagerduty', recorder(log), 'ticket')]);
@@ -213,7 +213,7 @@ describe('dispatcher classification', () => {
 });
 
 describe('dispatcher ordering and isolation', () => {
-  it('processes one request\'s events strictly in order while other requests proceed', async () => {
+  it("processes one request's events strictly in order while other requests proceed", async () => {
     const tp = new MemoryTeleport();
     const log: Entry[] = [];
     let release!: () => void;
@@ -287,10 +287,7 @@ describe('dispatcher ordering and isolation', () => {
     const hung: Entry[] = [];
     let release!: () => void;
     const never = new Promise<void>((r) => (release = r));
-    const d = fastDispatcher(
-      [target(tp, 'hung', recorder(hung, { pending: () => never })), target(tp, 'good', recorder(good))],
-      { handlerTimeoutMs: 10_000 },
-    );
+    const d = fastDispatcher([target(tp, 'hung', recorder(hung, { pending: () => never })), target(tp, 'good', recorder(good))], { handlerTimeoutMs: 10_000 });
     const reqs = ['a', 'b', 'c'].map((id) => makeRequest(id));
     for (const r of reqs) {
       arrive(tp, d, r);
@@ -300,7 +297,10 @@ describe('dispatcher ordering and isolation', () => {
     try {
       await waitUntil(() => good.length === 9, 'the healthy adapter to get every event');
       for (const id of ['a', 'b', 'c']) {
-        assert.deepEqual(good.filter((e) => e.split(':')[1] === id), [`pending:${id}`, `reviewed:${id}:bob`, `resolved:${id}:APPROVED`]);
+        assert.deepEqual(
+          good.filter((e) => e.split(':')[1] === id),
+          [`pending:${id}`, `reviewed:${id}:bob`, `resolved:${id}:APPROVED`],
+        );
       }
       assert.deepEqual(hung, []);
     } finally {
@@ -330,7 +330,10 @@ describe('dispatcher ordering and isolation', () => {
     assert.deepEqual(good, ['pending:r1', 'resolved:r1:APPROVED']);
     const failures = (await metrics.handlerFailures.get()).values;
     // The announcement never succeeded, so each event tried it again and went no further.
-    assert.deepEqual(failures.map((v) => [v.labels.adapter, v.labels.handler, v.value]), [['bad', 'onPending', 2]]);
+    assert.deepEqual(
+      failures.map((v) => [v.labels.adapter, v.labels.handler, v.value]),
+      [['bad', 'onPending', 2]],
+    );
     const bad = tp.pluginData('r1', 'bad');
     assert.match(bad?.announced ?? '', /^run:/, 'the announcement stays owed');
     assert.equal(bad?.resolution, undefined, 'nothing recorded that was not delivered');
@@ -557,7 +560,11 @@ describe('KeyedQueue', () => {
     assert.equal(q.queued + q.active, 12);
     await q.idle();
     assert.equal(maxActive, 2);
-    for (const key of ['a', 'b', 'c', 'd']) assert.deepEqual(seen.filter((s) => s.startsWith(key)), [`${key}0`, `${key}1`, `${key}2`]);
+    for (const key of ['a', 'b', 'c', 'd'])
+      assert.deepEqual(
+        seen.filter((s) => s.startsWith(key)),
+        [`${key}0`, `${key}1`, `${key}2`],
+      );
     assert.equal(q.queued, 0);
   });
 });

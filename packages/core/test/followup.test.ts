@@ -17,15 +17,25 @@ describe('follow-up schedule', () => {
 
   it('reminder n falls due at created + n * every, up to `times`', () => {
     assert.deepEqual(dueSteps(every, created, created + 99, undefined), []);
-    assert.deepEqual(dueSteps(every, created, created + 100, undefined).map((s) => s.id), ['remind/1']);
+    assert.deepEqual(
+      dueSteps(every, created, created + 100, undefined).map((s) => s.id),
+      ['remind/1'],
+    );
     const second = dueSteps(every, created, created + 220, { [followUpKey('remind/1')]: 'ok' });
-    assert.deepEqual(second.map((s) => [s.id, s.kind === 'reminder' && s.index, s.kind === 'reminder' && s.of, s.pendingForMs]), [['remind/2', 2, 3, 200]]);
+    assert.deepEqual(
+      second.map((s) => [s.id, s.kind === 'reminder' && s.index, s.kind === 'reminder' && s.of, s.pendingForMs]),
+      [['remind/2', 2, 3, 200]],
+    );
     assert.deepEqual(dueSteps(every, created, created + 10_000, { [followUpKey('remind/3')]: 'ok', [followUpKey('escalate')]: 'ok' }), [], 'no fourth');
   });
 
   it('reminders missed while nothing ran collapse into the latest; escalation comes once', () => {
     const steps = dueSteps(every, created, created + 320, undefined);
-    assert.deepEqual(steps.map((s) => s.id), ['escalate', 'remind/3'], 'ordered by when they fell due');
+    assert.deepEqual(
+      steps.map((s) => s.id),
+      ['escalate', 'remind/3'],
+      'ordered by when they fell due',
+    );
     assert.deepEqual(dueSteps(every, created, created + 320, { [followUpKey('escalate')]: 'ok', [followUpKey('remind/3')]: 'ok' }), []);
     // A later reminder done (by a replica ahead of us): nothing earlier is owed.
     assert.deepEqual(dueSteps(every, created, created + 220, { [followUpKey('remind/3')]: 'ok' }), []);
@@ -39,7 +49,7 @@ describe('follow-up schedule', () => {
 const FAST = { remindEveryMs: 150, remindTimes: 3, escalateAfterMs: undefined, escalateTo: [] } satisfies FollowUpPlan;
 
 describe('reminders in the runtime', () => {
-  it('remind in every thread (not the requester\'s copy) up to `times`, then stop; none after a decision', async () => {
+  it("remind in every thread (not the requester's copy) up to `times`, then stop; none after a decision", async () => {
     const tp = new MemoryTeleport();
     const chat = new ChatService();
     chat.requesterCopies = true;
@@ -53,7 +63,10 @@ describe('reminders in the runtime', () => {
       await eventually(() => chat.of('remind', id(1)).length === 6, 'three reminders in two threads', 5_000);
       await new Promise((r) => setTimeout(r, 300));
       await t.settled();
-      const texts = chat.of('remind', id(1)).map((s) => `${s.to} ${s.text.slice(0, 16)}`).sort();
+      const texts = chat
+        .of('remind', id(1))
+        .map((s) => `${s.to} ${s.text.slice(0, 16)}`)
+        .sort();
       assert.deepEqual(texts, [
         '#ops Reminder 1 of 3:',
         '#ops Reminder 2 of 3:',
@@ -62,7 +75,10 @@ describe('reminders in the runtime', () => {
         'lead@example.com Reminder 2 of 3:',
         'lead@example.com Reminder 3 of 3:',
       ]);
-      assert.ok(chat.of('post', id(1)).some((p) => p.to === `dm:${makeAccessRequest().user}`), 'the requester has a copy...');
+      assert.ok(
+        chat.of('post', id(1)).some((p) => p.to === `dm:${makeAccessRequest().user}`),
+        'the requester has a copy...',
+      );
       assert.equal(chat.of('remind', id(2)).length, 0, 'none after the decision');
       assert.equal(tp.pluginData(id(1), 'chat')?.[followUpKey('remind/3')], 'ok');
     } finally {
@@ -84,7 +100,10 @@ describe('reminders in the runtime', () => {
     try {
       await eventually(() => chat.of('remind', id(1)).length === 3, 'second and third reminders after the restart', 4_000);
       await new Promise((r) => setTimeout(r, 500));
-      assert.deepEqual(chat.of('remind', id(1)).map((s) => s.text.slice(0, 14)), ['Reminder 1 of ', 'Reminder 2 of ', 'Reminder 3 of ']);
+      assert.deepEqual(
+        chat.of('remind', id(1)).map((s) => s.text.slice(0, 14)),
+        ['Reminder 1 of ', 'Reminder 2 of ', 'Reminder 3 of '],
+      );
     } finally {
       await t.stop();
     }
@@ -102,9 +121,21 @@ describe('reminders in the runtime', () => {
     const data = tp.pluginData(id(1), 'chat')!;
     const thread = data['messages']!;
     // The reminder went out; the process died before recording it.
-    chat.sent.push({ verb: 'remind', to: '#ops', requestId: id(1), status: 'PENDING', asks: false, text: followUpText({ kind: 'reminder', requestId: id(1), index: 1, of: 1, pendingForMs: 150 }) });
+    chat.sent.push({
+      verb: 'remind',
+      to: '#ops',
+      requestId: id(1),
+      status: 'PENDING',
+      asks: false,
+      text: followUpText({ kind: 'reminder', requestId: id(1), index: 1, of: 1, pendingForMs: 150 }),
+    });
     tp.setPluginData(id(1), 'chat', { ...data, [`fx/remind/1/${thread}`]: `run:pod-a~dead:${Date.now()}` });
-    const second = await startRouted(tp, [chatAdapter('chat', chat, { '*': ['#ops'] })], { followUp: { chat: { ...FAST, remindEveryMs: 150, remindTimes: 1 } } }, { instanceName: 'pod-a' });
+    const second = await startRouted(
+      tp,
+      [chatAdapter('chat', chat, { '*': ['#ops'] })],
+      { followUp: { chat: { ...FAST, remindEveryMs: 150, remindTimes: 1 } } },
+      { instanceName: 'pod-a' },
+    );
     try {
       await eventually(() => tp.pluginData(id(1), 'chat')?.[followUpKey('remind/1')] === 'ok', 'step recorded', 3_000);
       assert.equal(chat.of('remind', id(1)).length, 1, 'found, not sent again');
@@ -150,7 +181,10 @@ describe('reminders in the runtime', () => {
       tp.put(makeAccessRequest({ id: id(1), created: new Date() }));
       await eventually(() => tickets.notes.filter((n) => n.text.startsWith('Reminder')).length === 2, 'two reminder notes', 3_000);
       await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(tickets.notes.map((n) => n.text.slice(0, 14)), ['Reminder 1 of ', 'Reminder 2 of ']);
+      assert.deepEqual(
+        tickets.notes.map((n) => n.text.slice(0, 14)),
+        ['Reminder 1 of ', 'Reminder 2 of '],
+      );
     } finally {
       await t.stop();
     }
@@ -171,14 +205,29 @@ describe('escalation and deadline in the runtime', () => {
       tp.put(makeAccessRequest({ id: id(1), user: 'alice@example.com', created: new Date() }));
       await eventually(() => tp.pluginData(id(1), 'chat')?.[followUpKey('escalate')] === 'ok', 'escalated', 3_000);
       await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(chat.of('post', id(1)).map((p) => [p.to, p.asks]), [['#ops', true], ['#leads', true]]);
-      assert.deepEqual(chat.of('remind', id(1)).map((s) => [s.to, s.text.slice(0, 10)]), [['#ops', 'Escalated:']]);
+      assert.deepEqual(
+        chat.of('post', id(1)).map((p) => [p.to, p.asks]),
+        [
+          ['#ops', true],
+          ['#leads', true],
+        ],
+      );
+      assert.deepEqual(
+        chat.of('remind', id(1)).map((s) => [s.to, s.text.slice(0, 10)]),
+        [['#ops', 'Escalated:']],
+      );
       assert.ok(!chat.sent.some((s) => s.to === 'alice@example.com' && s.verb === 'post'), 'the requester is not asked');
       // A review now reaches the escalation thread too.
       tp.review(id(1), 'lead@example.com', 'APPROVED', '', true);
       await a.settled();
       await b.settled();
-      assert.deepEqual(chat.of('reply', id(1)).map((r) => r.to).sort(), ['#leads', '#ops']);
+      assert.deepEqual(
+        chat
+          .of('reply', id(1))
+          .map((r) => r.to)
+          .sort(),
+        ['#leads', '#ops'],
+      );
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }
@@ -203,7 +252,13 @@ describe('escalation and deadline in the runtime', () => {
       assert.equal(tp.requests.get(id(2))?.state, 'PENDING', 'someone answered: not denied');
       await a.settled();
       await b.settled();
-      assert.deepEqual(chat.of('update', id(1)).map((u) => u.status).slice(-1), ['DENIED']);
+      assert.deepEqual(
+        chat
+          .of('update', id(1))
+          .map((u) => u.status)
+          .slice(-1),
+        ['DENIED'],
+      );
     } finally {
       await Promise.all([a.stop(), b.stop()]);
     }

@@ -112,7 +112,10 @@ describe('startRuntime (in-memory Teleport)', () => {
       assert.deepEqual(seen, ['r1', 'r2']);
       const events = await runtime.metrics.events.get();
       // Only r2 was owed: r1's plugin data says it is announced, so the listing skips it.
-      assert.deepEqual(events.values.filter((v) => v.labels.kind === 'list').map((v) => v.value), [1]);
+      assert.deepEqual(
+        events.values.filter((v) => v.labels.kind === 'list').map((v) => v.value),
+        [1],
+      );
     } finally {
       await runtime.stop();
     }

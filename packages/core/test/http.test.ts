@@ -182,7 +182,12 @@ describe('HTTP server configuration', () => {
       (err: unknown) => isPluginError(err, 'CONFIG') && /https_cert_file and https_key_file are required/.test(err.message),
     );
     await assert.rejects(
-      startHttpServer({ config: { listenAddr: '127.0.0.1:0', httpsCertFile: '/nonexistent.pem' }, logger: createCaptureLogger(), routes: [], readiness: () => ({}) as ReadinessReport }),
+      startHttpServer({
+        config: { listenAddr: '127.0.0.1:0', httpsCertFile: '/nonexistent.pem' },
+        logger: createCaptureLogger(),
+        routes: [],
+        readiness: () => ({}) as ReadinessReport,
+      }),
       (err: unknown) => isPluginError(err, 'CONFIG') && /https_key_file is missing/.test(err.message),
     );
   });
@@ -198,7 +203,10 @@ describe('HTTP server configuration', () => {
     assert.deepEqual(parseListenAddr(':8081'), { host: undefined, port: 8081 });
     assert.deepEqual(parseListenAddr('0.0.0.0:443'), { host: '0.0.0.0', port: 443 });
     assert.deepEqual(parseListenAddr('[::1]:9000'), { host: '::1', port: 9000 });
-    assert.throws(() => parseListenAddr('8081'), (err: unknown) => isPluginError(err, 'CONFIG'));
+    assert.throws(
+      () => parseListenAddr('8081'),
+      (err: unknown) => isPluginError(err, 'CONFIG'),
+    );
   });
 
   it('reports a busy port as a config error', async () => {
@@ -243,7 +251,7 @@ describe('HTTP server: legacy webhook paths and per-route body limits', () => {
   });
   after(() => server.close());
 
-  it('serves a route at the Go plugin\'s path too, the first claim winning', async () => {
+  it("serves a route at the Go plugin's path too, the first claim winning", async () => {
     const post = (path: string, body = '{}') => fetch(server.url + path, { method: 'POST', body });
     assert.equal((await post('/')).status, 200);
     assert.equal((await post('/jira/')).status, 200);

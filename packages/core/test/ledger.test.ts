@@ -116,7 +116,10 @@ describe('ledger: write-ahead effects', () => {
   it('leaves a fresh intent of another instance alone (BUSY), takes over a stale one after asking the service', async () => {
     const { tp, ledger, options } = setup({ leaseMs: 1_000 });
     tp.setPluginData('r1', PLUGIN, { user: 'alice', 'fx/post/a': `run:other:${Date.now()}` });
-    await assert.rejects(ledger().once('post/a', async () => 'mine'), (err: unknown) => isPluginError(err, 'BUSY'));
+    await assert.rejects(
+      ledger().once('post/a', async () => 'mine'),
+      (err: unknown) => isPluginError(err, 'BUSY'),
+    );
     tp.setPluginData('r1', PLUGIN, { user: 'alice', 'fx/post/a': `run:other:${Date.now() - 5_000}` });
     options.known.forget('r1');
     const asked: string[] = [];
@@ -198,7 +201,14 @@ describe('ledger: write-ahead effects', () => {
     await l.once('expired/a', async () => 'sent');
     await l.flush();
     assert.equal(tp.pluginData('r1', PLUGIN)?.['fx/expired/a'], 'ok:sent');
-    const gone = new RequestLedger('r2', { store: createPluginDataStore(tp, PLUGIN), known: new KnownData(), owner: 'me', leaseMs: 1, signal: new AbortController().signal, logger: createCaptureLogger() });
+    const gone = new RequestLedger('r2', {
+      store: createPluginDataStore(tp, PLUGIN),
+      known: new KnownData(),
+      owner: 'me',
+      leaseMs: 1,
+      signal: new AbortController().signal,
+      logger: createCaptureLogger(),
+    });
     gone.assumeAbsent();
     await assert.rejects(gone.create({ user: 'x' }), (err: unknown) => isPluginError(err, 'NOT_FOUND'));
   });
@@ -212,7 +222,10 @@ describe('ledger: write-ahead effects', () => {
     tp.failNext('updatePluginData', new PluginError('ACCESS_DENIED', 'denied'), 1);
     await assert.rejects(l.update((d) => ({ ...d, announced: 'ok' })));
     assert.equal(tp.pluginData('r1', PLUGIN)?.announced, undefined, 'the step is not recorded over the lost record');
-    await assert.rejects(l.update((d) => ({ ...d, other: '1' })), 'later writes fail too');
+    await assert.rejects(
+      l.update((d) => ({ ...d, other: '1' })),
+      'later writes fail too',
+    );
     await l.load(true);
     // The record still says run: the next attempt finds the effect instead of repeating it.
     let runs = 0;

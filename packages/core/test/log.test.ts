@@ -16,7 +16,10 @@ function capture(options: CreateLoggerOptions = {}) {
     logger,
     async lines(): Promise<string[]> {
       await logger.close();
-      return Buffer.concat(chunks).toString('utf8').split('\n').filter((l) => l !== '');
+      return Buffer.concat(chunks)
+        .toString('utf8')
+        .split('\n')
+        .filter((l) => l !== '');
     },
   };
 }
@@ -45,18 +48,27 @@ describe('createLogger', () => {
     info.logger.debug('hidden');
     info.logger.trace('hidden too');
     info.logger.info('shown');
-    assert.deepEqual((await info.lines()).map((l) => l.split(' ').slice(1).join(' ')), ['INFO shown']);
+    assert.deepEqual(
+      (await info.lines()).map((l) => l.split(' ').slice(1).join(' ')),
+      ['INFO shown'],
+    );
 
     const forced = capture({ severity: 'error', debug: true });
     assert.equal(forced.logger.severity, 'debug');
     forced.logger.debug('now shown');
     forced.logger.trace('still hidden');
-    assert.deepEqual((await forced.lines()).map((l) => l.split(' ')[1]), ['DEBUG']);
+    assert.deepEqual(
+      (await forced.lines()).map((l) => l.split(' ')[1]),
+      ['DEBUG'],
+    );
 
     const trace = capture({ severity: 'trace', debug: true });
     assert.equal(trace.logger.severity, 'trace', '--debug never lowers a finer severity');
     trace.logger.trace('finest');
-    assert.deepEqual((await trace.lines()).map((l) => l.split(' ')[1]), ['TRACE']);
+    assert.deepEqual(
+      (await trace.lines()).map((l) => l.split(' ')[1]),
+      ['TRACE'],
+    );
   });
 
   test('child loggers carry their fields', async () => {

@@ -120,7 +120,13 @@ describe('messaging kit', () => {
     try {
       const r = t.teleport.put(newRequest({ roles: ['db', 'editor'], suggestedReviewers: ['bob@example.com', 'not an email'] }));
       await t.settled();
-      assert.deepEqual(bot.sent.filter((s) => s.verb === 'post').map((s) => s.to).sort(), ['#dba', '#ops', 'bob@example.com', 'dm:alice@example.com', 'lead@example.com'].sort());
+      assert.deepEqual(
+        bot.sent
+          .filter((s) => s.verb === 'post')
+          .map((s) => s.to)
+          .sort(),
+        ['#dba', '#ops', 'bob@example.com', 'dm:alice@example.com', 'lead@example.com'].sort(),
+      );
       const data = t.data(r.id)!;
       assert.equal(data.messages?.split(',').length, 5);
       assert.equal(data.announced, 'ok');
@@ -204,8 +210,14 @@ describe('messaging kit', () => {
         );
       }
       const updates = bot.sent.filter((s) => s.verb === 'update');
-      assert.ok(updates.some((u) => u.detail === '2 reviews' && u.status === 'PENDING'), 'reviewer copies re-rendered with the reviews');
-      assert.ok(updates.some((u) => u.detail === '2 reviews requester'), 'the requester copy is known as such');
+      assert.ok(
+        updates.some((u) => u.detail === '2 reviews' && u.status === 'PENDING'),
+        'reviewer copies re-rendered with the reviews',
+      );
+      assert.ok(
+        updates.some((u) => u.detail === '2 reviews requester'),
+        'the requester copy is known as such',
+      );
       assert.equal(t.data(r.id)?.reviews_count, '2');
     } finally {
       await t.close();
@@ -256,7 +268,13 @@ describe('messaging kit', () => {
       t.teleport.review(r.id, 'bob', 'DENIED', 'no', true);
       await t.settled();
       assert.equal(bot.sent.filter((s) => s.verb === 'update').length, 0);
-      assert.deepEqual(bot.sent.filter((s) => s.verb === 'outcome').map((s) => s.to).sort(), ['dm:alice@example.com', 'ops@example.com']);
+      assert.deepEqual(
+        bot.sent
+          .filter((s) => s.verb === 'outcome')
+          .map((s) => s.to)
+          .sort(),
+        ['dm:alice@example.com', 'ops@example.com'],
+      );
       await t.runtime.reconcile();
       await t.settled();
       assert.equal(bot.sent.filter((s) => s.verb === 'outcome').length, 2);
@@ -265,7 +283,7 @@ describe('messaging kit', () => {
     }
   });
 
-  it('continues a Go plugin\'s messages: no new post, replies and updates go to its threads', async () => {
+  it("continues a Go plugin's messages: no new post, replies and updates go to its threads", async () => {
     const bot = new MemoryChat(true);
     const teleport = new MemoryTeleport();
     const r = teleport.put(newRequest(), false);
@@ -276,7 +294,10 @@ describe('messaging kit', () => {
       teleport.review(r.id, 'bob', 'APPROVED', '', true);
       await t.settled();
       assert.equal(bot.count('post', r.id), 0);
-      assert.deepEqual(bot.sent.filter((s) => s.requestId === r.id).map((s) => `${s.verb}:${s.to}`), ['reply:C9', 'update:C9', 'notice:alice@example.com']);
+      assert.deepEqual(
+        bot.sent.filter((s) => s.requestId === r.id).map((s) => `${s.verb}:${s.to}`),
+        ['reply:C9', 'update:C9', 'notice:alice@example.com'],
+      );
     } finally {
       await t.close();
     }

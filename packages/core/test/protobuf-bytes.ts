@@ -19,8 +19,7 @@ export const vint = (field: number, value: bigint | number): number[] => [...key
 export const bytesField = (field: number, payload: number[]): number[] => [...key(field, 2), ...varint(payload.length), ...payload];
 export const str = (field: number, s: string): number[] => bytesField(field, [...Buffer.from(s, 'utf8')]);
 export const msg = (field: number, ...parts: number[][]): number[] => bytesField(field, parts.flat());
-export const ts = (field: number, seconds: bigint | number, nanos = 0): number[] =>
-  msg(field, vint(1, seconds), ...(nanos ? [vint(2, nanos)] : []));
+export const ts = (field: number, seconds: bigint | number, nanos = 0): number[] => msg(field, vint(1, seconds), ...(nanos ? [vint(2, nanos)] : []));
 export const mapEntry = (field: number, k: string, value: number[]): number[] => msg(field, str(1, k), value);
 
 export interface RawField {

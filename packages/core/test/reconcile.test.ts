@@ -62,10 +62,7 @@ describe('reconciliation', () => {
       inits = tp.streams.length;
       await waitUntil(() => log.length === 7, 'the gap delivered');
       await settle(runtime);
-      assert.deepEqual(
-        log.slice(3).sort(),
-        ['expired:c', 'resolved:b:DENIED', 'reviewed:a:bob', 'reviewed:b:carol'].sort(),
-      );
+      assert.deepEqual(log.slice(3).sort(), ['expired:c', 'resolved:b:DENIED', 'reviewed:a:bob', 'reviewed:b:carol'].sort());
       assert.equal(tp.pluginData('b', 'chat')?.resolution, 'DENIED');
       assert.equal(tp.pluginData('c', 'chat')?.resolution, 'EXPIRED');
       // A second reconciliation finds nothing owed.
@@ -119,12 +116,17 @@ describe('reconciliation', () => {
     const tp = new MemoryTeleport();
     const log: string[] = [];
     let failing = true;
-    const runtime = await start(tp, log, { reconcileIntervalMs: 50 }, {
-      onResolved: async (req) => {
-        if (failing) throw new Error('service down');
-        log.push(`resolved:${req.id}:${req.state}`);
+    const runtime = await start(
+      tp,
+      log,
+      { reconcileIntervalMs: 50 },
+      {
+        onResolved: async (req) => {
+          if (failing) throw new Error('service down');
+          log.push(`resolved:${req.id}:${req.state}`);
+        },
       },
-    });
+    );
     try {
       tp.put(makeRequest('r1'));
       await waitUntil(() => log.includes('pending:r1'), 'announced');
@@ -144,12 +146,17 @@ describe('reconciliation', () => {
     const tp = new MemoryTeleport();
     const log: string[] = [];
     let failing = true;
-    const runtime = await start(tp, log, {}, {
-      onReviewed: async (req, added, ev) => {
-        if (failing) throw new Error('service down');
-        await ev.once(`reviewed:${req.id}:${added.map((r) => r.author).join('+')}`, async () => void log.push(`reviewed:${req.id}:${added.map((r) => r.author).join('+')}`));
+    const runtime = await start(
+      tp,
+      log,
+      {},
+      {
+        onReviewed: async (req, added, ev) => {
+          if (failing) throw new Error('service down');
+          await ev.once(`reviewed:${req.id}:${added.map((r) => r.author).join('+')}`, async () => void log.push(`reviewed:${req.id}:${added.map((r) => r.author).join('+')}`));
+        },
       },
-    });
+    );
     try {
       tp.put(makeRequest('r1'));
       await waitUntil(() => log.includes('pending:r1'), 'announced');
@@ -196,13 +203,18 @@ describe('reconciliation', () => {
     const tp = new MemoryTeleport();
     const log: string[] = [];
     const atEffect: string[] = [];
-    const runtime = await start(tp, log, {}, {
-      onReviewed: async (req, added, ev) => {
-        await ev.once(`reviewed:${added.map((r) => r.author).join('+')}`, async () => {
-          atEffect.push(tp.pluginData(req.id, 'chat')?.reviews_undelivered ?? '');
-        });
+    const runtime = await start(
+      tp,
+      log,
+      {},
+      {
+        onReviewed: async (req, added, ev) => {
+          await ev.once(`reviewed:${added.map((r) => r.author).join('+')}`, async () => {
+            atEffect.push(tp.pluginData(req.id, 'chat')?.reviews_undelivered ?? '');
+          });
+        },
       },
-    });
+    );
     try {
       tp.put(makeRequest('r1'));
       await waitUntil(() => log.includes('pending:r1'), 'announced');
@@ -309,7 +321,11 @@ describe('reconciliation', () => {
       await Promise.all([settle(a), settle(b)]);
       const counts = new Map<string, number>();
       for (const e of log) counts.set(e, (counts.get(e) ?? 0) + 1);
-      assert.deepEqual([...counts.values()].filter((n) => n > 1), [], `duplicates: ${[...counts].filter(([, n]) => n > 1).map(([e]) => e)}`);
+      assert.deepEqual(
+        [...counts.values()].filter((n) => n > 1),
+        [],
+        `duplicates: ${[...counts].filter(([, n]) => n > 1).map(([e]) => e)}`,
+      );
       assert.equal(log.filter((e) => e.startsWith('pending:')).length, 20);
     } finally {
       await a.stop();

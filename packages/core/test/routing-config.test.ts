@@ -93,7 +93,10 @@ intgration = "x"
   it('dedupe naming an adapter that is not running is a warning, and is ignored', () => {
     const { routing, config } = load('[routing]\ndedupe = ["mattermost", "slack"]\n');
     assert.deepEqual(routing.dedupe, ['slack']);
-    assert.ok(config.warnings.some((w) => /\[routing\] dedupe.*"mattermost", which is not running/.test(w)), config.warnings.join('\n'));
+    assert.ok(
+      config.warnings.some((w) => /\[routing\] dedupe.*"mattermost", which is not running/.test(w)),
+      config.warnings.join('\n'),
+    );
   });
 
   it('"builtin" as the integration is allowed with a warning', () => {

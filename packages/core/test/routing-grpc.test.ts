@@ -40,7 +40,10 @@ async function client(user: string): Promise<ConnectedTeleportClient> {
 async function posted(chat: ChatService, requestId: string): Promise<string[]> {
   await eventually(() => chat.of('post', requestId).length > 0, `posts for ${requestId}`);
   await new Promise((r) => setTimeout(r, 50));
-  return chat.of('post', requestId).map((p) => p.to).sort();
+  return chat
+    .of('post', requestId)
+    .map((p) => p.to)
+    .sort();
 }
 
 describe('routing over gRPC', () => {
@@ -58,7 +61,10 @@ describe('routing over gRPC', () => {
       const listed = () => tp.calls.filter((c) => c.method === 'AccessMonitoringRulesService.ListAccessMonitoringRulesWithFilter' && c.caller === 'routing-plugin');
       await eventually(() => listed().length > 0, 'rules listed after INIT');
       const lists = listed();
-      assert.deepEqual(lists.map((c) => (c.request as { notification_name: string }).notification_name), ['chat']);
+      assert.deepEqual(
+        lists.map((c) => (c.request as { notification_name: string }).notification_name),
+        ['chat'],
+      );
 
       const r1 = await tp.admin.createRequest({ user: 'alice@example.com', roles: ['db'] });
       assert.deepEqual(await posted(chat, r1), ['#dba']);
@@ -106,10 +112,16 @@ describe('routing over gRPC', () => {
       const r = await tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], reason: 'deploy' });
       await tp.waitFor(() => tp.admin.getRequest(r)?.state === 'APPROVED', 5_000, 'approved');
       const reviews = tp.admin.getRequest(r)!.reviews;
-      assert.deepEqual(reviews.map((rv) => [rv.author, rv.proposedState]), [['routing-plugin', 'APPROVED']]);
+      assert.deepEqual(
+        reviews.map((rv) => [rv.author, rv.proposedState]),
+        [['routing-plugin', 'APPROVED']],
+      );
       assert.equal(reviews[0]!.reason, 'Approved automatically by access monitoring rule "editors": editors with a reason');
       await eventually(() => chat.of('post', r).length === 1, 'announced');
-      assert.deepEqual(chat.of('post', r).map((p) => [p.status, p.asks]), [['APPROVED', false]]);
+      assert.deepEqual(
+        chat.of('post', r).map((p) => [p.status, p.asks]),
+        [['APPROVED', false]],
+      );
     } finally {
       await t.stop();
       tp.admin.deleteAccessMonitoringRule('editors');

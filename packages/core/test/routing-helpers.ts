@@ -143,7 +143,7 @@ export async function startRouted(
     ...options,
   });
   const settled = async (): Promise<void> => {
-    for (let quiet = 0; quiet < 3; ) {
+    for (let quiet = 0; quiet < 3;) {
       await new Promise((resolve) => setImmediate(resolve));
       const before = 'streams' in teleport ? (teleport as MemoryTeleport).streams.reduce((n, s) => n + s.pending, 0) : 0;
       await runtime.idle();

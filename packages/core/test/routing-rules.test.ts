@@ -28,7 +28,13 @@ function setup(options: { adapters?: string[]; config?: Partial<RoutingConfig>; 
   return { teleport, logger, rules, router };
 }
 
-const notify = (name: string, condition: string, plugin: string, recipients: string[], extra: Partial<AccessMonitoringRule> = {}): Partial<AccessMonitoringRule> & { name: string; condition: string } => ({
+const notify = (
+  name: string,
+  condition: string,
+  plugin: string,
+  recipients: string[],
+  extra: Partial<AccessMonitoringRule> = {},
+): Partial<AccessMonitoringRule> & { name: string; condition: string } => ({
   name,
   condition,
   notification: { name: plugin, recipients },
@@ -58,18 +64,36 @@ describe('rule cache', () => {
     await rules.ready();
     assert.equal(teleport.callCount('listAccessMonitoringRules'), 3, 'slack, email, the integration');
     assert.equal(rules.status.state, 'loaded');
-    assert.deepEqual(rules.all().map((r) => r.name), ['approve', 'to-slack']);
-    assert.deepEqual(rules.notificationRules('slack').map((r) => r.name), ['to-slack']);
-    assert.deepEqual(rules.reviewRules().map((r) => r.name), ['approve']);
+    assert.deepEqual(
+      rules.all().map((r) => r.name),
+      ['approve', 'to-slack'],
+    );
+    assert.deepEqual(
+      rules.notificationRules('slack').map((r) => r.name),
+      ['to-slack'],
+    );
+    assert.deepEqual(
+      rules.reviewRules().map((r) => r.name),
+      ['approve'],
+    );
   });
 
   it('is kept current from rule events: put, a put that no longer applies, delete', async () => {
     const { rules } = setup();
     rules.onInit(undefined);
     await rules.ready();
-    const rule = (r: Partial<AccessMonitoringRule> & { name: string; condition: string }): AccessMonitoringRule => ({ subjects: ['access_request'], states: [], desiredState: '', schedules: {}, ...r });
+    const rule = (r: Partial<AccessMonitoringRule> & { name: string; condition: string }): AccessMonitoringRule => ({
+      subjects: ['access_request'],
+      states: [],
+      desiredState: '',
+      schedules: {},
+      ...r,
+    });
     rules.onEvent({ type: 'rule-put', rule: rule(notify('r1', 'true', 'slack', ['#a'])) });
-    assert.deepEqual(rules.notificationRules('slack').map((r) => r.name), ['r1']);
+    assert.deepEqual(
+      rules.notificationRules('slack').map((r) => r.name),
+      ['r1'],
+    );
     const v = rules.version;
     rules.onEvent({ type: 'rule-put', rule: rule(notify('r1', 'true', 'jira', [])) });
     assert.deepEqual(rules.notificationRules('slack'), [], 'renamed to another plugin: dropped');
@@ -91,25 +115,40 @@ describe('rule cache', () => {
       return out;
     };
     rules.onInit(undefined);
-    const rule = (r: Partial<AccessMonitoringRule> & { name: string; condition: string }): AccessMonitoringRule => ({ subjects: ['access_request'], states: [], desiredState: '', schedules: {}, ...r });
+    const rule = (r: Partial<AccessMonitoringRule> & { name: string; condition: string }): AccessMonitoringRule => ({
+      subjects: ['access_request'],
+      states: [],
+      desiredState: '',
+      schedules: {},
+      ...r,
+    });
     rules.onEvent({ type: 'rule-put', rule: rule(notify('r1', 'true', 'slack', ['#new'])) });
     rules.onEvent({ type: 'rule-put', rule: rule(notify('r2', 'true', 'slack', ['#two'])) });
     rules.onEvent({ type: 'rule-delete', name: 'r2' });
     release();
     await rules.ready();
-    assert.deepEqual(rules.all().map((r) => [r.name, r.notification?.recipients]), [['r1', ['#new']]]);
+    assert.deepEqual(
+      rules.all().map((r) => [r.name, r.notification?.recipients]),
+      [['r1', ['#new']]],
+    );
   });
 
   it('a rule that does not compile is logged once and skipped; the others still route', async () => {
     const { teleport, rules, logger } = setup({ adapters: ['slack'] });
     teleport.putRule(notify('broken', 'contains(access_request.spec.roles', 'slack', ['#x']), false);
-    teleport.putRule(notify('bad-zone', 'true', 'slack', ['#y'], { schedules: { s: { timezone: 'Mars/Olympus', shifts: [{ weekday: 'Monday', start: '09:00', end: '17:00' }] } } }), false);
+    teleport.putRule(
+      notify('bad-zone', 'true', 'slack', ['#y'], { schedules: { s: { timezone: 'Mars/Olympus', shifts: [{ weekday: 'Monday', start: '09:00', end: '17:00' }] } } }),
+      false,
+    );
     teleport.putRule(notify('fine', 'true', 'slack', ['#z']), false);
     rules.onInit(undefined);
     await rules.ready();
     rules.onInit(undefined);
     await rules.ready();
-    assert.deepEqual(rules.notificationRules('slack').map((r) => r.name), ['fine']);
+    assert.deepEqual(
+      rules.notificationRules('slack').map((r) => r.name),
+      ['fine'],
+    );
     assert.equal(warnings(logger, /does not compile/), 2, 'once per rule, not per load');
     assert.match(rules.brokenReason('broken') ?? '', /invalid condition at line 1/);
     assert.match(rules.brokenReason('bad-zone') ?? '', /invalid timezone "Mars\/Olympus"/);
@@ -150,10 +189,17 @@ describe('rule cache', () => {
     teleport.putRule(notify('r2', 'true', 'slack', ['#b']), false);
     rules.onInit(undefined);
     await rules.ready();
-    assert.deepEqual(rules.all().map((r) => r.name), ['r']);
+    assert.deepEqual(
+      rules.all().map((r) => r.name),
+      ['r'],
+    );
     const deadline = Date.now() + 2_000;
     while (rules.all().length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    assert.deepEqual(rules.all().map((r) => r.name), ['r', 'r2'], 'the retry loaded the new rule');
+    assert.deepEqual(
+      rules.all().map((r) => r.name),
+      ['r', 'r2'],
+      'the retry loaded the new rule',
+    );
     rules.stop();
   });
 });
@@ -178,7 +224,10 @@ describe('router: recipients', () => {
     assert.equal(db.source, 'rules');
     // Rules by name: all-db, then dba; duplicates once.
     assert.deepEqual(db.recipients, ['#dba', '#audit', 'dba-lead@example.com']);
-    assert.deepEqual(db.rules.map((r) => r.name), ['all-db', 'dba']);
+    assert.deepEqual(
+      db.rules.map((r) => r.name),
+      ['all-db', 'dba'],
+    );
     const editor = await router.plan('slack', makeAccessRequest({ roles: ['editor'] }));
     assert.deepEqual([editor.source, editor.recipients], ['static', ['#access']]);
     assert.match(editor.why, /none of the 2 rules naming "slack" matched/);
@@ -208,12 +257,20 @@ describe('router: recipients', () => {
   it('schedules in other timezones: the same instant routes by the shift it falls in there', async () => {
     const { router } = await loaded([
       notify('tokyo-day', 'true', 'slack', ['#tokyo'], { schedules: { day: { timezone: 'Asia/Tokyo', shifts: [{ weekday: 'Monday', start: '09:00', end: '17:00' }] } } }),
-      notify('sf-evening', 'true', 'slack', ['#sf'], { schedules: { evening: { timezone: 'America/Los_Angeles', shifts: [{ weekday: 'Sunday', start: '17:00', end: '23:59' }] } } }),
+      notify('sf-evening', 'true', 'slack', ['#sf'], {
+        schedules: { evening: { timezone: 'America/Los_Angeles', shifts: [{ weekday: 'Sunday', start: '17:00', end: '23:59' }] } },
+      }),
     ]);
     // Monday 2026-01-05 01:30 UTC = Monday 10:30 in Tokyo = Sunday 17:30 in San Francisco.
     const both = await router.plan('slack', makeAccessRequest({ created: new Date('2026-01-05T01:30:00Z') }));
     assert.deepEqual(both.recipients.sort(), ['#sf', '#tokyo']);
-    assert.deepEqual(both.rules.map((r) => [r.name, r.schedule]), [['sf-evening', 'evening'], ['tokyo-day', 'day']]);
+    assert.deepEqual(
+      both.rules.map((r) => [r.name, r.schedule]),
+      [
+        ['sf-evening', 'evening'],
+        ['tokyo-day', 'day'],
+      ],
+    );
     // Monday 09:00 UTC = 18:00 in Tokyo (after the shift) = Monday 01:00 in San Francisco.
     const none = await router.plan('slack', makeAccessRequest({ created: new Date('2026-01-05T09:00:00Z') }));
     assert.equal(none.source, 'static');
@@ -289,7 +346,7 @@ describe('router: automatic review decisions', () => {
     assert.match(approved?.reason ?? '', /^Approved automatically by access monitoring rule "a-approve"/);
   });
 
-  it('rules of other integrations, and without desired_state reviewed, are not this integration\'s', async () => {
+  it("rules of other integrations, and without desired_state reviewed, are not this integration's", async () => {
     const { router } = await withRules([review('builtin', 'true', 'APPROVED', 'builtin'), { ...review('no-state', 'true', 'APPROVED'), desiredState: '' }]);
     const d = await router.reviewDecision(makeAccessRequest());
     assert.equal(d?.decision, undefined);

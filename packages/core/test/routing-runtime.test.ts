@@ -21,7 +21,11 @@ const reviewRule = (name: string, condition: string, decision: 'APPROVED' | 'DEN
   desiredState: 'reviewed',
   automaticReview: { integration: 'oncall', decision, reason: '' },
 });
-const postedTo = (chat: ChatService, requestId: string): string[] => chat.of('post', requestId).map((s) => s.to).sort();
+const postedTo = (chat: ChatService, requestId: string): string[] =>
+  chat
+    .of('post', requestId)
+    .map((s) => s.to)
+    .sort();
 
 describe('routing by Access Monitoring Rules (runtime)', () => {
   it('rules are loaded after INIT, kept current from rule events, and reloaded after a reconnect', async () => {
@@ -144,15 +148,25 @@ describe('automatic review (runtime)', () => {
       await t.settled();
       await eventually(() => tp.pluginData(id(1), 'chat')?.['resolution'] === 'APPROVED', 'resolution recorded');
       assert.equal(tp.requests.get(id(1))?.state, 'APPROVED');
-      assert.deepEqual(tp.decisions.map((d) => [d.requestId, d.review?.proposedState, d.review?.author]), [[id(1), 'APPROVED', undefined]]);
+      assert.deepEqual(
+        tp.decisions.map((d) => [d.requestId, d.review?.proposedState, d.review?.author]),
+        [[id(1), 'APPROVED', undefined]],
+      );
       assert.match(tp.decisions[0]!.review!.reason, /Approved automatically by access monitoring rule "editors"/);
       const posts = chat.of('post', id(1));
-      assert.deepEqual(posts.map((p) => [p.to, p.status, p.asks]), [['#access', 'APPROVED', false]], 'posted showing the outcome, no review asked');
+      assert.deepEqual(
+        posts.map((p) => [p.to, p.status, p.asks]),
+        [['#access', 'APPROVED', false]],
+        'posted showing the outcome, no review asked',
+      );
       assert.equal(chat.of('reply', id(1)).length, 0, 'the deciding review is not replied again');
       assert.equal(chat.of('notice', id(1)).length, 1, 'the requester is told');
       assert.deepEqual(tickets.opened, [id(2)], 'no ticket for a request nobody needs to act on');
       // Not matched: announced pending, as usual.
-      assert.deepEqual(chat.of('post', id(2)).map((p) => [p.status, p.asks]), [['PENDING', true]]);
+      assert.deepEqual(
+        chat.of('post', id(2)).map((p) => [p.status, p.asks]),
+        [['PENDING', true]],
+      );
       const decision = t.logger.entries.find((e) => /Automatic review: APPROVED by access monitoring rule "editors"/.test(e.message));
       assert.ok(decision, 'each decision is logged with the rule');
       assert.equal(decision!.fields['rule'], 'editors');
@@ -181,7 +195,10 @@ describe('automatic review (runtime)', () => {
     await eventually(() => tp.requests.get(id(1))?.state === 'APPROVED', 'approved by the automatic review');
     await a.runtime.stop(0);
     assert.equal(atReview.length, 2);
-    assert.ok(atReview.every((r) => r?.startsWith('run:')), `both entries recorded before the review: ${atReview.join(', ')}`);
+    assert.ok(
+      atReview.every((r) => r?.startsWith('run:')),
+      `both entries recorded before the review: ${atReview.join(', ')}`,
+    );
     assert.equal(tp.pluginData(id(1), 'chat')?.['resolution'], undefined, 'nothing delivered by the dead instance');
 
     const chat = new ChatService();
@@ -190,7 +207,11 @@ describe('automatic review (runtime)', () => {
     try {
       await eventually(() => tp.pluginData(id(1), 'chat')?.['resolution'] === 'APPROVED', 'announced and resolved by the next instance', 10_000);
       await b.settled();
-      assert.deepEqual(chat.of('post', id(1)).map((p) => [p.to, p.status, p.asks]), [['#access', 'APPROVED', false]], 'posted showing the outcome');
+      assert.deepEqual(
+        chat.of('post', id(1)).map((p) => [p.to, p.status, p.asks]),
+        [['#access', 'APPROVED', false]],
+        'posted showing the outcome',
+      );
       assert.equal(chat.of('reply', id(1)).length, 0);
       assert.equal(chat.of('notice', id(1)).length, 1, 'the requester is told');
       assert.deepEqual(tickets.opened, [], 'no ticket for a request nobody needs to act on');
@@ -212,7 +233,10 @@ describe('automatic review (runtime)', () => {
       await t.settled();
       assert.equal(tp.requests.get(id(1))?.state, 'DENIED');
       assert.equal(tp.requests.get(id(2))?.state, 'APPROVED');
-      assert.deepEqual(chat.of('post', id(1)).map((p) => p.status), ['DENIED']);
+      assert.deepEqual(
+        chat.of('post', id(1)).map((p) => p.status),
+        ['DENIED'],
+      );
     } finally {
       await t.stop();
     }
@@ -224,7 +248,10 @@ describe('automatic review (runtime)', () => {
     tp.putRule(reviewRule('editors', 'contains(access_request.spec.roles, "editor")', 'APPROVED'), false);
     const chatA = new ChatService();
     const routing = { automaticReview: { integration: 'oncall' } };
-    const [a, b] = await Promise.all([startRouted(tp, [chatAdapter('chat', chatA, { '*': ['#access'] })], routing), startRouted(tp, [chatAdapter('chat', chatA, { '*': ['#access'] })], routing)]);
+    const [a, b] = await Promise.all([
+      startRouted(tp, [chatAdapter('chat', chatA, { '*': ['#access'] })], routing),
+      startRouted(tp, [chatAdapter('chat', chatA, { '*': ['#access'] })], routing),
+    ]);
     try {
       await eventually(() => tp.requests.get(id(1))?.state === 'APPROVED', 'approved');
       await a.settled();
@@ -245,7 +272,10 @@ describe('automatic review (runtime)', () => {
       tp.put(makeAccessRequest({ id: id(1), user: 'nobody@example.com' }));
       await t.settled();
       assert.equal(tp.requests.get(id(1))?.state, 'PENDING');
-      assert.deepEqual(chat.of('post', id(1)).map((p) => p.status), ['PENDING']);
+      assert.deepEqual(
+        chat.of('post', id(1)).map((p) => p.status),
+        ['PENDING'],
+      );
       tp.addUser('sam@example.com', { team: ['sre'] });
       tp.put(makeAccessRequest({ id: id(2), user: 'sam@example.com' }));
       await t.settled();
@@ -274,7 +304,13 @@ describe('explain', () => {
       await t.settled();
       const e = await t.runtime.explain(id(1));
       const text = formatExplanation(e);
-      assert.deepEqual(e.adapters[0]!.rules.map((r) => [r.name, r.status, r.schedule]), [['dba', 'match', undefined], ['weekend', 'match', 'sat']]);
+      assert.deepEqual(
+        e.adapters[0]!.rules.map((r) => [r.name, r.status, r.schedule]),
+        [
+          ['dba', 'match', undefined],
+          ['weekend', 'match', 'sat'],
+        ],
+      );
       assert.deepEqual(e.adapters[0]!.recipients?.recipients, ['#dba', '#weekend']);
       assert.equal(e.automaticReview?.decision, 'none');
       assert.match(text, /rule weekend: match \(schedule sat\): condition is true within schedule "sat"/);
@@ -301,10 +337,15 @@ describe('explain', () => {
     } finally {
       await open.stop();
     }
-    const guarded = await startRouted(tp, [chatAdapter('chat', chat, { '*': ['#access'] })], {}, {
-      http: { listenAddr: '127.0.0.1:0', basicAuth: { user: 'ops', password: 's3cret' } },
-      insecureNoTls: true,
-    });
+    const guarded = await startRouted(
+      tp,
+      [chatAdapter('chat', chat, { '*': ['#access'] })],
+      {},
+      {
+        http: { listenAddr: '127.0.0.1:0', basicAuth: { user: 'ops', password: 's3cret' } },
+        insecureNoTls: true,
+      },
+    );
     try {
       tp.put(makeAccessRequest({ id: id(1) }));
       await guarded.settled();

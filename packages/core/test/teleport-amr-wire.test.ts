@@ -20,14 +20,7 @@ const decodeEvent = (bytes: number[]): WireEvent => method('WatchEvents', AUTH_S
 
 /** A v18 rule: every field set, plus the reserved 5 and an unknown 99 that must be skipped. */
 function fullRuleBytes(name = 'sre-on-call'): number[] {
-  const metadata = [
-    str(1, name),
-    str(2, 'default'),
-    str(3, 'routes SRE requests'),
-    mapEntry(5, 'team', str(2, 'sre')),
-    ts(6, 1_893_456_000n),
-    str(8, 'rev-7'),
-  ];
+  const metadata = [str(1, name), str(2, 'default'), str(3, 'routes SRE requests'), mapEntry(5, 'team', str(2, 'sre')), ts(6, 1_893_456_000n), str(8, 'rev-7')];
   const shift = (weekday: string, start: string, end: string): number[] => msg(1, str(1, weekday), str(2, start), str(3, end));
   const spec = [
     str(1, 'access_request'),
@@ -112,8 +105,7 @@ test('proto.Event: AccessMonitoringRule is oneof member 54 (PUT -> rule-put); DE
   assert.equal(ev.rule.name, 'r1');
   assert.equal(ev.rule.notification?.name, 'slack');
 
-  const header = (kind: string, name: string, version: string): number[] =>
-    msg(2, str(1, kind), str(3, version), msg(4, str(1, name), str(2, 'default')));
+  const header = (kind: string, name: string, version: string): number[] => msg(2, str(1, kind), str(3, version), msg(4, str(1, name), str(2, 'default')));
   const del = toWatchEvent(decodeEvent([...vint(1, 2), ...header('access_monitoring_rule', 'r1', 'v1')]));
   assert.deepEqual(del, { type: 'rule-delete', name: 'r1' });
   // Access request events are unchanged.
@@ -126,9 +118,7 @@ test('proto.Event: AccessMonitoringRule is oneof member 54 (PUT -> rule-put); DE
 test('ListAccessMonitoringRulesWithFilterRequest: page_size 1 (int64), page_token 2, subjects 3, notification_name 4, nothing in 5, automatic_review_name 6', () => {
   const def = listWithFilter();
   assert.equal(def.path, '/teleport.accessmonitoringrules.v1.AccessMonitoringRulesService/ListAccessMonitoringRulesWithFilter');
-  const bytes = def.requestSerialize(
-    fromAccessMonitoringRuleFilter({ subjects: ['access_request'], notificationName: 'slack', automaticReviewName: 'builtin' }, 1000, 'tok'),
-  );
+  const bytes = def.requestSerialize(fromAccessMonitoringRuleFilter({ subjects: ['access_request'], notificationName: 'slack', automaticReviewName: 'builtin' }, 1000, 'tok'));
   const fields = readFields(bytes);
   assert.deepEqual(
     fields.map((f) => f.field),
@@ -142,10 +132,14 @@ test('ListAccessMonitoringRulesWithFilterRequest: page_size 1 (int64), page_toke
   // An empty filter: no subjects, and the strings are proto3 defaults ("" = any).
   const empty = def.requestSerialize(fromAccessMonitoringRuleFilter({}, 1000, ''));
   assert.equal(strings(empty, 3).length, 0);
-  for (const field of [2, 4, 6]) assert.ok(strings(empty, field).every((v) => v === ''), `field ${field}`);
+  for (const field of [2, 4, 6])
+    assert.ok(
+      strings(empty, field).every((v) => v === ''),
+      `field ${field}`,
+    );
 });
 
-test('service methods and their paths are upstream\'s', () => {
+test("service methods and their paths are upstream's", () => {
   const service = loadTeleportProto().definition[AMR_SERVICE] as Record<string, MethodDefinition<object, object>>;
   assert.deepEqual(Object.keys(service).sort(), [
     'CreateAccessMonitoringRule',
@@ -160,10 +154,22 @@ test('service methods and their paths are upstream\'s', () => {
     assert.equal(def.path, `/teleport.accessmonitoringrules.v1.AccessMonitoringRulesService/${name}`);
   }
   // Get/Delete take { name = 1 }; Create/Update/Upsert take { rule = 1 }; List takes page_size 1 / page_token 2.
-  assert.deepEqual(readFields(method('GetAccessMonitoringRule', AMR_SERVICE).requestSerialize({ name: 'r' })).map((f) => f.field), [1]);
-  assert.deepEqual(readFields(method('DeleteAccessMonitoringRule', AMR_SERVICE).requestSerialize({ name: 'r' })).map((f) => f.field), [1]);
+  assert.deepEqual(
+    readFields(method('GetAccessMonitoringRule', AMR_SERVICE).requestSerialize({ name: 'r' })).map((f) => f.field),
+    [1],
+  );
+  assert.deepEqual(
+    readFields(method('DeleteAccessMonitoringRule', AMR_SERVICE).requestSerialize({ name: 'r' })).map((f) => f.field),
+    [1],
+  );
   const list = readFields(method('ListAccessMonitoringRules', AMR_SERVICE).requestSerialize({ page_size: 5, page_token: 't' }));
-  assert.deepEqual(list.map((f) => [f.field, f.wireType]), [[1, 0], [2, 2]]);
+  assert.deepEqual(
+    list.map((f) => [f.field, f.wireType]),
+    [
+      [1, 0],
+      [2, 2],
+    ],
+  );
 });
 
 test('a rule we send: header Metadata name 1 / labels 5 / revision 8, spec automatic_review 6, desired_state 7, schedules 8 -> Schedule.time 1 -> TimeSchedule shifts 1 / timezone 2', () => {
@@ -184,11 +190,17 @@ test('a rule we send: header Metadata name 1 / labels 5 / revision 8, spec autom
   const rule = sub(bytes, 1)!;
   const metadata = sub(rule, 1)!;
   assert.deepEqual(strings(metadata, 1), ['r']);
-  assert.deepEqual(readFields(metadata).map((f) => f.field), [1, 5, 8]);
+  assert.deepEqual(
+    readFields(metadata).map((f) => f.field),
+    [1, 5, 8],
+  );
   assert.deepEqual(strings(rule, 2), ['access_monitoring_rule']);
   assert.deepEqual(strings(rule, 4), ['v1']);
   const spec = sub(rule, 5)!;
-  assert.deepEqual(readFields(spec).map((f) => f.field), [1, 3, 6, 7, 8]);
+  assert.deepEqual(
+    readFields(spec).map((f) => f.field),
+    [1, 3, 6, 7, 8],
+  );
   assert.deepEqual(strings(sub(spec, 6)!, 2), ['DENIED']);
   const entry = sub(spec, 8)!;
   assert.deepEqual(strings(entry, 1), ['night']);

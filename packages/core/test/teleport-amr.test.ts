@@ -93,7 +93,7 @@ test('listAccessMonitoringRules: ListAccessMonitoringRulesWithFilter with the fi
   const call = tp.calls.filter((c) => c.method === 'AccessMonitoringRulesService.ListAccessMonitoringRulesWithFilter').at(-1);
   assert.ok(call);
   assert.equal(call.caller, 'rule-reader');
-  assert.equal(call.metadata['version'], '18.0.0', 'the server\'s own version, as on every call after Ping');
+  assert.equal(call.metadata['version'], '18.0.0', "the server's own version, as on every call after Ping");
   assert.deepEqual(call.request, {
     page_size: '1000',
     page_token: '',
@@ -103,9 +103,15 @@ test('listAccessMonitoringRules: ListAccessMonitoringRulesWithFilter with the fi
   });
 
   const reviews = await reader.listAccessMonitoringRules({ automaticReviewName: 'pagerduty' });
-  assert.deepEqual(reviews.map((r) => [r.name, r.automaticReview?.decision, 'notification' in r]), [['review-only', 'DENIED', false]]);
+  assert.deepEqual(
+    reviews.map((r) => [r.name, r.automaticReview?.decision, 'notification' in r]),
+    [['review-only', 'DENIED', false]],
+  );
   const all = await reader.listAccessMonitoringRules({});
-  assert.deepEqual(all.map((r) => r.name), ['mattermost-only', 'review-only', 'sre-on-call']);
+  assert.deepEqual(
+    all.map((r) => r.name),
+    ['mattermost-only', 'review-only', 'sre-on-call'],
+  );
 });
 
 test('listAccessMonitoringRules follows next_page_token (1000 per page)', async (t) => {
@@ -118,7 +124,10 @@ test('listAccessMonitoringRules follows next_page_token (1000 per page)', async 
   }
   const before = tp.calls.length;
   const rules = await reader.listAccessMonitoringRules({});
-  assert.deepEqual(rules.map((r) => r.name), names);
+  assert.deepEqual(
+    rules.map((r) => r.name),
+    names,
+  );
   const pages = tp.calls.slice(before).filter((c) => c.method === 'AccessMonitoringRulesService.ListAccessMonitoringRulesWithFilter');
   assert.deepEqual(
     pages.map((c) => (c.request as { page_token: string }).page_token),
@@ -163,7 +172,10 @@ test('watchAccessRequests({ accessMonitoringRules: true }): both kinds with part
   assert.deepEqual(init, { type: 'init', acceptedKinds: ['access_request', 'access_monitoring_rule'] });
   const watchCall = tp.calls.filter((c) => c.method === 'WatchEvents' && c.caller === 'rule-reader').at(-1);
   const req = watchCall?.request as { Kinds: Array<{ Kind: string }>; AllowPartialSuccess: boolean };
-  assert.deepEqual(req.Kinds.map((k) => k.Kind), ['access_request', 'access_monitoring_rule']);
+  assert.deepEqual(
+    req.Kinds.map((k) => k.Kind),
+    ['access_request', 'access_monitoring_rule'],
+  );
   assert.equal(req.AllowPartialSuccess, true);
 
   tp.admin.upsertAccessMonitoringRule({ name: 'watched', condition: 'true', notification: { name: 'slack', recipients: ['#a'] } });
@@ -200,7 +212,10 @@ test('the option off (default) sends exactly the old watch: one kind, no partial
         Kinds: Array<{ Kind: string; Filter: Record<string, string> }>;
         AllowPartialSuccess: boolean;
       };
-      assert.deepEqual(req.Kinds.map((k) => [k.Kind, k.Filter]), [['access_request', {}]]);
+      assert.deepEqual(
+        req.Kinds.map((k) => [k.Kind, k.Filter]),
+        [['access_request', {}]],
+      );
       assert.equal(req.AllowPartialSuccess, false);
       tp.admin.upsertAccessMonitoringRule({ name: `quiet-${String(option)}`, condition: 'true', notification: { name: 'slack' } });
       const id = await tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'] });

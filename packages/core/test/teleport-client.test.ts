@@ -69,7 +69,10 @@ test('Ping: cluster info, web proxy URL only with advanced workflows, no version
   assert.equal(info.proxyPublicAddr, 'teleport.example.com:443');
   const pings = tp.calls.filter((c) => c.method === 'Ping');
   assert.ok(pings.length >= 2);
-  assert.ok(pings.every((c) => c.metadata['version'] === undefined), 'Ping carries no version header');
+  assert.ok(
+    pings.every((c) => c.metadata['version'] === undefined),
+    'Ping carries no version header',
+  );
   assert.ok(pings.every((c) => c.caller === 'access-plugin'));
 
   const oss = await FakeTeleport.start({ clusterName: 'oss.example', advancedWorkflows: false });
@@ -83,7 +86,7 @@ test('Ping: cluster info, web proxy URL only with advanced workflows, no version
   }
 });
 
-test('every call after Ping sends the server\'s Teleport version (never our 0.x)', async () => {
+test("every call after Ping sends the server's Teleport version (never our 0.x)", async () => {
   await client.listAccessRequests();
   const list = tp.calls.filter((c) => c.method === 'ListAccessRequests');
   assert.ok(list.length > 0);
@@ -131,15 +134,9 @@ test('plugin data compare-and-swap through the client', async () => {
   assert.deepEqual(await client.getPluginData(id, 'slack'), { user: 'alice', messages: 'C1/1' });
 
   // Same "create" again: the keys now exist -> COMPARE_FAILED (FAILED_PRECONDITION).
-  await assert.rejects(
-    client.updatePluginData({ resource: id, plugin: 'slack', set: { user: 'mallory' }, expect: { user: '' } }),
-    code('COMPARE_FAILED', 'expectations not met'),
-  );
+  await assert.rejects(client.updatePluginData({ resource: id, plugin: 'slack', set: { user: 'mallory' }, expect: { user: '' } }), code('COMPARE_FAILED', 'expectations not met'));
   // Mismatched old value.
-  await assert.rejects(
-    client.updatePluginData({ resource: id, plugin: 'slack', set: { resolution: 'APPROVED' }, expect: { messages: 'C9/9' } }),
-    code('COMPARE_FAILED'),
-  );
+  await assert.rejects(client.updatePluginData({ resource: id, plugin: 'slack', set: { resolution: 'APPROVED' }, expect: { messages: 'C9/9' } }), code('COMPARE_FAILED'));
   // Matching old value; "" in Set deletes a key.
   await client.updatePluginData({ resource: id, plugin: 'slack', set: { resolution: 'APPROVED', messages: '' }, expect: { messages: 'C1/1' } });
   assert.deepEqual(tp.admin.pluginData(id, 'slack'), { user: 'alice', resolution: 'APPROVED' });
@@ -149,10 +146,7 @@ test('plugin data compare-and-swap through the client', async () => {
   // Other plugins' entries are separate.
   assert.equal(await client.getPluginData(id, 'pagerduty'), undefined);
 
-  await assert.rejects(
-    client.updatePluginData({ resource: '00000000-0000-0000-0000-00000000dead', plugin: 'slack', set: { a: 'b' }, expect: {} }),
-    code('NOT_FOUND'),
-  );
+  await assert.rejects(client.updatePluginData({ resource: '00000000-0000-0000-0000-00000000dead', plugin: 'slack', set: { a: 'b' }, expect: {} }), code('NOT_FOUND'));
 });
 
 test('roles and users: GetRole, users.v1 GetUser', async () => {
@@ -176,7 +170,10 @@ test('roles: ListRoles pages through every role, GetRoles on servers without it;
       for (let i = 0; i < 450; i++) {
         many.upsertRole({ name: `team-${String(i).padStart(3, '0')}`, requestAnnotations: { pagerduty_services: [`Service ${i}`] } });
       }
-      const c = await createTeleportClient({ addr: many.addr, identityFile: await many.writeIdentityFile(dir, { user: 'access-plugin', fileName: `roles-id-${listRolesImplemented}` }) }, logger);
+      const c = await createTeleportClient(
+        { addr: many.addr, identityFile: await many.writeIdentityFile(dir, { user: 'access-plugin', fileName: `roles-id-${listRolesImplemented}` }) },
+        logger,
+      );
       try {
         const roles = await c.listRoles();
         const names = roles.map((r) => r.name);
@@ -189,7 +186,10 @@ test('roles: ListRoles pages through every role, GetRoles on servers without it;
           const reqs = pages.map((x) => x.request as { Limit: number; StartKey: string });
           assert.equal(reqs[0]?.StartKey, '');
           assert.ok(reqs.every((r) => r.Limit === 200));
-          assert.ok(reqs.slice(1).every((r) => r.StartKey !== ''), 'later pages continue from the key');
+          assert.ok(
+            reqs.slice(1).every((r) => r.StartKey !== ''),
+            'later pages continue from the key',
+          );
           assert.equal(many.calls.filter((x) => x.method === 'GetRoles').length, 0);
         } else {
           await c.listRoles();
@@ -238,14 +238,14 @@ test('users: ListUsers pages through every user; ACCESS_DENIED without user list
       const reqs = calls.map((x) => x.request as { page_size: number; page_token: string; with_secrets: boolean });
       assert.equal(reqs[0]?.page_token, '');
       assert.ok(reqs.every((r) => r.page_size === 200 && r.with_secrets === false));
-      assert.ok(reqs.slice(1).every((r) => r.page_token !== ''), 'later pages continue from the token');
+      assert.ok(
+        reqs.slice(1).every((r) => r.page_token !== ''),
+        'later pages continue from the token',
+      );
     } finally {
       await c.close();
     }
-    const denied = await createTeleportClient(
-      { addr: many.addr, identityFile: await many.writeIdentityFile(dir, { user: 'no-user-read', fileName: 'many-denied-id' }) },
-      logger,
-    );
+    const denied = await createTeleportClient({ addr: many.addr, identityFile: await many.writeIdentityFile(dir, { user: 'no-user-read', fileName: 'many-denied-id' }) }, logger);
     try {
       await assert.rejects(denied.listUsers(), code('ACCESS_DENIED', 'ListUsers'));
     } finally {
@@ -317,7 +317,7 @@ test('watch: a dropped stream throws CONNECTION_PROBLEM; abort signal closes qui
   await tp.waitFor(() => tp.openWatchCount === 0, 5000, 'server saw the cancel');
 });
 
-test('gRPC codes map to ErrorCodes as Teleport\'s trail does, keeping the server message', async () => {
+test("gRPC codes map to ErrorCodes as Teleport's trail does, keeping the server message", async () => {
   const cases: Array<[number, string]> = [
     [status.NOT_FOUND, 'NOT_FOUND'],
     [status.ALREADY_EXISTS, 'ALREADY_EXISTS'],
@@ -376,7 +376,11 @@ test('ListAccessRequests pages through NextKey until it is empty', async () => {
   try {
     const before = tp.calls.filter((x) => x.method === 'ListAccessRequests').length;
     const all = await c.listAccessRequests();
-    for (const id of ids) assert.ok(all.some((r) => r.id === id), `missing ${id}`);
+    for (const id of ids)
+      assert.ok(
+        all.some((r) => r.id === id),
+        `missing ${id}`,
+      );
     assert.equal(new Set(all.map((r) => r.id)).size, all.length, 'no duplicates across pages');
     const pages = tp.calls.filter((x) => x.method === 'ListAccessRequests').slice(before);
     assert.equal(pages.length, Math.ceil(all.length / 2));
@@ -405,7 +409,10 @@ test('older servers: ListAccessRequests and users.v1 fall back once and remember
     const c = await createTeleportClient({ addr: old.addr, identityFile: await old.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'old-id' }) }, logger);
     try {
       const id = await old.admin.createRequest({ user: 'alice', roles: ['editor'] });
-      assert.deepEqual((await c.listAccessRequests()).map((r) => r.id), [id]);
+      assert.deepEqual(
+        (await c.listAccessRequests()).map((r) => r.id),
+        [id],
+      );
       assert.equal((await c.getAccessRequest(id))?.id, id);
       const user = await c.getUser('alice');
       assert.deepEqual(user.traits['team'], ['blue']);
@@ -450,11 +457,9 @@ test('keepalive: never more often than every 60 s, even when asked to', async ()
   const strict = await FakeTeleport.start({ clusterName: 'strict.example' });
   strict.addRequester('alice');
   const rawTeleportClient = await loadRawClient();
-  const ours = await createTeleportClient(
-    { addr: strict.addr, identityFile: await strict.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'strict-id' }) },
-    logger,
-    { keepaliveTimeMs: 1 },
-  );
+  const ours = await createTeleportClient({ addr: strict.addr, identityFile: await strict.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'strict-id' }) }, logger, {
+    keepaliveTimeMs: 1,
+  });
   const watch = ours.watchAccessRequests();
   const it = watch[Symbol.asyncIterator]();
   const chatty = await rawTeleportClient(strict, {

@@ -71,10 +71,7 @@ test('an expired certificate is refused before dialing, with when and how long a
 
 test('CA mismatch: identity from another cluster -> the server certificate does not verify', async () => {
   const file = await other.writeIdentityFile(dir, { user: 'access-plugin', fileName: 'other-identity' });
-  await assert.rejects(
-    createTeleportClient({ addr: tp.addr, identityFile: file }, logger),
-    userError('CA_MISMATCH', tp.addr, 'other.example', 'TLS routing', 'another cluster'),
-  );
+  await assert.rejects(createTeleportClient({ addr: tp.addr, identityFile: file }, logger), userError('CA_MISMATCH', tp.addr, 'other.example', 'TLS routing', 'another cluster'));
 });
 
 test('certificate refused: a client certificate from an unknown CA is refused by the server', async () => {

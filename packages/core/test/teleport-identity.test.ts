@@ -55,7 +55,7 @@ test('a tctl identity file parses: user, cluster (issuer CN), SSH parts, CAs', a
   assertIdentityValid(id);
 });
 
-test('cluster name: issuer CN, falling back to O (Node\'s multi-line DN rendering)', () => {
+test("cluster name: issuer CN, falling back to O (Node's multi-line DN rendering)", () => {
   assert.equal(clusterNameFromIssuer('O=example.com\nCN=example.com'), 'example.com');
   assert.equal(clusterNameFromIssuer('C=US\nO=teleport.example.org'), 'teleport.example.org');
   assert.equal(clusterNameFromIssuer('CN=root.example\nO=ignored'), 'root.example');
@@ -75,11 +75,7 @@ test('RSA (PKCS#1) and EC (SEC1) private keys are accepted', async () => {
 });
 
 test('line rules: CRLF, comments and junk are ignored; several CA blocks are all kept', async () => {
-  const text =
-    '# written by hand\r\n' +
-    pki.identityFile(alice).replace(/\n/g, '\r\n') +
-    'some trailing junk that is not a PEM block\r\n' +
-    otherPki.hostCaPem();
+  const text = '# written by hand\r\n' + pki.identityFile(alice).replace(/\n/g, '\r\n') + 'some trailing junk that is not a PEM block\r\n' + otherPki.hostCaPem();
   const id = parseIdentityFile(text, 'mixed');
   assert.equal(id.caPems.length, 2);
   assert.equal(id.clusterName, 'example.com');
@@ -174,7 +170,11 @@ test('addresses: host:port, [v6]:port, bare host defaults to 3025', () => {
   assert.deepEqual(parseAddr('::1'), { host: '::1', port: 3025 });
   // Not a host named "auth.local:70000" that fails to resolve later: a config error now.
   for (const bad of ['auth.local:70000', 'auth.local:0', 'auth.local:abc', '[::1]:99999']) {
-    assert.throws(() => parseAddr(bad), (err: unknown) => isPluginError(err, 'CONFIG') && err.userFacing && /a port between 1 and 65535/.test(err.message), bad);
+    assert.throws(
+      () => parseAddr(bad),
+      (err: unknown) => isPluginError(err, 'CONFIG') && err.userFacing && /a port between 1 and 65535/.test(err.message),
+      bad,
+    );
   }
   assert.equal(grpcTarget('127.0.0.1:3025'), 'dns:127.0.0.1:3025');
   assert.equal(grpcTarget('[::1]:443'), 'ipv6:[::1]:443');

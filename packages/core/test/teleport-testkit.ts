@@ -86,17 +86,26 @@ export interface FakeTeleportLike {
   writeIdentityFile(dir: string, opts: { user: string; expired?: boolean; fileName?: string; keyType?: 'ecdsa' | 'rsa' }): Promise<string>;
   identityFile(opts: { user: string; expired?: boolean }): Promise<string>;
   writeTlsTrio(dir: string, opts: { user: string; fileBase?: string }): Promise<{ clientKey: string; clientCrt: string; rootCas: string }>;
-  upsertRole(role: { name: string; allowLogins?: string[]; requestRoles?: string[]; reviewRoles?: string[]; requestAnnotations?: Record<string, string[]>; suggestedReviewers?: string[] }): void;
+  upsertRole(role: {
+    name: string;
+    allowLogins?: string[];
+    requestRoles?: string[];
+    reviewRoles?: string[];
+    requestAnnotations?: Record<string, string[]>;
+    suggestedReviewers?: string[];
+  }): void;
   upsertUser(user: { name: string; roles: string[]; traits?: Record<string, string[]> }): void;
-  addPluginUser(
-    name?: string,
-    opts?: { canReview?: boolean | string[]; canSetState?: boolean; readRolesAndUsers?: boolean; readAccessMonitoringRules?: boolean },
+  addPluginUser(name?: string, opts?: { canReview?: boolean | string[]; canSetState?: boolean; readRolesAndUsers?: boolean; readAccessMonitoringRules?: boolean }): void;
+  addRequester(
+    name: string,
+    opts?: { requestRoles?: string[]; traits?: Record<string, string[]>; requestAnnotations?: Record<string, string[]>; suggestedReviewers?: string[] },
   ): void;
-  addRequester(name: string, opts?: { requestRoles?: string[]; traits?: Record<string, string[]>; requestAnnotations?: Record<string, string[]>; suggestedReviewers?: string[] }): void;
   addReviewer(name: string, opts?: { reviewRoles?: string[] }): void;
   waitFor<T>(pred: () => T | Promise<T>, timeoutMs?: number, what?: string): Promise<NonNullable<T>>;
   readonly goaways: Array<{ reason: string; time: Date }>;
-  startProxy(opts?: { tlsRouting?: boolean }): Promise<{ addr: string; decisions: Array<{ route: string; alpn: string[]; sni: string | undefined; cluster?: string }>; close(): Promise<void> }>;
+  startProxy(opts?: {
+    tlsRouting?: boolean;
+  }): Promise<{ addr: string; decisions: Array<{ route: string; alpn: string[]; sni: string | undefined; cluster?: string }>; close(): Promise<void> }>;
   close(): Promise<void>;
 }
 
@@ -119,9 +128,7 @@ export interface RawClientLike {
   call<T = unknown>(method: string, request: unknown): Promise<T>;
   close(): void;
 }
-export async function loadRawClient(): Promise<
-  (tp: FakeTeleportLike, opts: { user?: string; channelOptions?: Record<string, number> }) => Promise<RawClientLike>
-> {
+export async function loadRawClient(): Promise<(tp: FakeTeleportLike, opts: { user?: string; channelOptions?: Record<string, number> }) => Promise<RawClientLike>> {
   const mod = (await import(new URL('raw-client.js', testkitDist).href)) as {
     rawTeleportClient: (tp: FakeTeleportLike, opts: { user?: string; channelOptions?: Record<string, number> }) => Promise<RawClientLike>;
   };

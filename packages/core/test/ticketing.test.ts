@@ -223,12 +223,21 @@ describe('decisions made in the tracker', () => {
       const ctx = captured!;
       const ticket = tracker.forRequest(r.id)[0]!;
       const decide = (ticketId: string) =>
-        applyTicketDecision(ctx, { requestId: r.id, sameTicket: (d) => d.ticket_id === ticketId, decision: 'APPROVED', delegator: 'tracker:bob@example.com', reason: 'looks fine' });
+        applyTicketDecision(ctx, {
+          requestId: r.id,
+          sameTicket: (d) => d.ticket_id === ticketId,
+          decision: 'APPROVED',
+          delegator: 'tracker:bob@example.com',
+          reason: 'looks fine',
+        });
       assert.equal(await decide('T-999'), 'mismatch');
       assert.equal(t.teleport.decisions.length, 0);
       assert.equal(await applyTicketDecision(ctx, { requestId: 'unknown', sameTicket: () => true, decision: 'DENIED', delegator: 'x' }), 'unknown');
       assert.equal(await decide(ticket.id), 'applied');
-      assert.deepEqual(t.teleport.decisions.map((d) => d.change), [{ state: 'APPROVED', delegator: 'tracker:bob@example.com', reason: 'looks fine' }]);
+      assert.deepEqual(
+        t.teleport.decisions.map((d) => d.change),
+        [{ state: 'APPROVED', delegator: 'tracker:bob@example.com', reason: 'looks fine' }],
+      );
       await t.settled();
       assert.equal(ticket.closed, 'APPROVED');
       assert.equal(await decide(ticket.id), 'already');

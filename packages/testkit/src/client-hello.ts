@@ -4,10 +4,7 @@
  * over several TLS records.
  */
 
-export type ClientHelloResult =
-  | { status: 'incomplete' }
-  | { status: 'invalid'; reason: string }
-  | { status: 'ok'; sni: string | undefined; alpn: string[] };
+export type ClientHelloResult = { status: 'incomplete' } | { status: 'invalid'; reason: string } | { status: 'ok'; sni: string | undefined; alpn: string[] };
 
 const MAX_HELLO_BYTES = 64 * 1024;
 

@@ -2,12 +2,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { accessDenied, alreadyExists, badParameter, compareFailed, notFound, notImplemented } from './teleport-error.js';
 import { thresholdFilterMatches, validateThresholdFilter } from './threshold-filter.js';
-import {
-  matchesAmrFilter,
-  validateAccessMonitoringRule,
-  type AccessMonitoringRuleCandidate,
-  type AccessMonitoringRuleRecord,
-} from './validate-access-monitoring-rule.js';
+import { matchesAmrFilter, validateAccessMonitoringRule, type AccessMonitoringRuleCandidate, type AccessMonitoringRuleRecord } from './validate-access-monitoring-rule.js';
 
 /**
  * The in-memory "backend" of the fake cluster: users, roles, access requests, plugin data and the
@@ -308,9 +303,7 @@ export class ClusterState extends EventEmitter {
 
   /** RBAC rule check: any role with a rule covering (resource, verb); `*` matches anything. */
   can(user: string, resource: string, verb: string): boolean {
-    return this.rolesOf(user).some((role) =>
-      (role.rules ?? []).some((rule) => matchesAny(rule.resources, resource) && matchesAny(rule.verbs, verb)),
-    );
+    return this.rolesOf(user).some((role) => (role.rules ?? []).some((rule) => matchesAny(rule.resources, resource) && matchesAny(rule.verbs, verb)));
   }
 
   /** The fake's "builtin admin": a user holding a `*`/`*` rule (e.g. the preset `admin`). */
@@ -353,14 +346,10 @@ export class ClusterState extends EventEmitter {
     const suggested: string[] = [...(input.suggestedReviewers ?? [])];
     let maxDurationCap: number | undefined;
     for (const roleName of roles) {
-      const granting = requesterRoles.filter(
-        (r) => matchesAny(r.requestRoles, roleName) || (resources.length > 0 && matchesAny(r.searchAsRoles, roleName)),
-      );
+      const granting = requesterRoles.filter((r) => matchesAny(r.requestRoles, roleName) || (resources.length > 0 && matchesAny(r.searchAsRoles, roleName)));
       if (granting.length === 0) throw accessDenied(`user "${input.user}" can not request role "${roleName}"`);
       if (!this.roles.has(roleName)) throw notFound(`role ${roleName} is not found`);
-      mapping[roleName] = granting.map((g) =>
-        (g.thresholds && g.thresholds.length > 0 ? g.thresholds : [DEFAULT_THRESHOLD]).map(thresholdIndex),
-      );
+      mapping[roleName] = granting.map((g) => (g.thresholds && g.thresholds.length > 0 ? g.thresholds : [DEFAULT_THRESHOLD]).map(thresholdIndex));
       for (const g of granting) {
         for (const [k, values] of Object.entries(g.requestAnnotations ?? {})) {
           annotations[k] = uniq([...(annotations[k] ?? []), ...values.flatMap((v) => interpolate(v, traits))]);
@@ -497,10 +486,7 @@ export class ClusterState extends EventEmitter {
     return allApproved ? 'APPROVED' : undefined;
   }
 
-  setRequestState(
-    id: string,
-    input: { state: RequestState; reason?: string; delegator?: string; annotations?: Traits; roles?: string[]; author?: string },
-  ): RequestRecord {
+  setRequestState(id: string, input: { state: RequestState; reason?: string; delegator?: string; annotations?: Traits; roles?: string[]; author?: string }): RequestRecord {
     const req = this.getRequestOrThrow(id);
     if (input.state !== 'APPROVED' && input.state !== 'DENIED' && input.state !== 'PROMOTED') {
       throw badParameter(`invalid request state ${String(input.state)}`);
@@ -542,10 +528,13 @@ export class ClusterState extends EventEmitter {
   private armExpiry(req: RequestRecord): void {
     const delay = req.resourceExpires.getTime() - Date.now();
     if (delay > 2 ** 31 - 1) return;
-    const timer = setTimeout(() => {
-      this.expiryTimers.delete(req.id);
-      if (this.requests.get(req.id) === req) this.deleteRequest(req.id, { reason: 'expired' });
-    }, Math.max(0, delay));
+    const timer = setTimeout(
+      () => {
+        this.expiryTimers.delete(req.id);
+        if (this.requests.get(req.id) === req) this.deleteRequest(req.id, { reason: 'expired' });
+      },
+      Math.max(0, delay),
+    );
     timer.unref();
     this.expiryTimers.set(req.id, timer);
   }

@@ -21,8 +21,26 @@ import { TestPki, type KeyType, type UserIdentity, type UserIdentityOptions } fr
 import { startTlsRoutingProxy, type TlsRoutingProxy, type TlsRoutingProxyOptions } from './proxy.js';
 import { accessDenied, badParameter, FakeTeleportError, notImplemented } from './teleport-error.js';
 import * as wire from './wire.js';
-import { acceptWatchKinds, initEvent, watchMatches, wireEvent, type WatchKindIn } from './watch-rules.js';
+import { acceptWatchKinds, initEvent, watchMatches, wireEvent } from './watch-rules.js';
 import { candidateFromInput, type AccessMonitoringRuleInput } from './access-monitoring-rule-input.js';
+import type {
+  AccessMonitoringRuleNameIn,
+  AccessMonitoringRuleWriteIn,
+  AccessRequestFilterIn,
+  CreateAccessRequestIn,
+  DeleteAccessRequestIn,
+  ListAccessMonitoringRulesIn,
+  ListAccessRequestsIn,
+  ListRolesIn,
+  NameIn,
+  PluginDataFilterIn,
+  SetAccessRequestStateIn,
+  SubmitAccessReviewIn,
+  UpdatePluginDataIn,
+  UsersGetUserIn,
+  UsersListUsersIn,
+  WatchRequestIn,
+} from './wire-requests.js';
 import { ACCESS_MONITORING_RULE_KIND, type AccessMonitoringRuleRecord } from './validate-access-monitoring-rule.js';
 
 export interface FakeTeleportOptions {
@@ -286,9 +304,7 @@ export class FakeTeleport {
       [{ cert_chain: Buffer.from(pki.authServer.certPem), private_key: Buffer.from(pki.authServer.keyPem) }],
       true,
     );
-    const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))),
-    );
+    const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
     const tp = new FakeTeleport(pki, server, port, opts);
     tp.registerServices(opts.usersServiceImplemented ?? versionAtLeast(tp.version, 15));
     tp.enforceKeepalive(opts.keepaliveMinTimeMs ?? 60_000);
@@ -363,10 +379,7 @@ export class FakeTeleport {
   }
 
   /** A requester allowed to request `requestRoles` (default `editor`, created if missing). */
-  addRequester(
-    name: string,
-    opts: { requestRoles?: string[]; thresholds?: Threshold[]; requestAnnotations?: Traits; suggestedReviewers?: string[]; traits?: Traits } = {},
-  ): void {
+  addRequester(name: string, opts: { requestRoles?: string[]; thresholds?: Threshold[]; requestAnnotations?: Traits; suggestedReviewers?: string[]; traits?: Traits } = {}): void {
     const requestRoles = opts.requestRoles ?? ['editor'];
     for (const r of requestRoles) if (r !== '*' && !this.state.roles.has(r)) this.state.upsertRole({ name: r, allowLogins: ['root'] });
     const roleName = `${name}-requester`;
@@ -491,8 +504,7 @@ export class FakeTeleport {
           ...(o.resources ? { resources: o.resources } : {}),
           ...(o.requestKind ? { requestKind: o.requestKind } : {}),
         }).id,
-      review: async (id, o) =>
-        snapshot(st.submitReview(o.author, id, { author: o.author, state: o.state, ...(o.reason !== undefined ? { reason: o.reason } : {}) })),
+      review: async (id, o) => snapshot(st.submitReview(o.author, id, { author: o.author, state: o.state, ...(o.reason !== undefined ? { reason: o.reason } : {}) })),
       approve: (id, o) => resolve(id, 'APPROVED', o),
       deny: (id, o) => resolve(id, 'DENIED', o),
       promote: (id, o) => resolve(id, 'PROMOTED', o),
@@ -570,16 +582,14 @@ export class FakeTeleport {
     }
   }
 
-  private unary(
-    method: string,
-    fn: (caller: string, req: any, call: grpc.ServerUnaryCall<unknown, unknown>) => unknown,
-  ): grpc.handleUnaryCall<unknown, unknown> {
+  /** A unary handler; `Req` is the decoded request's shape (wire-requests.ts). */
+  private unary<Req>(method: string, fn: (caller: string, req: Req, call: grpc.ServerUnaryCall<unknown, unknown>) => unknown): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       const { caller, rec } = this.begin(method, call);
       void (async () => {
         try {
           await this.admit(method, caller, call);
-          const res = await fn(caller, call.request, call);
+          const res = await fn(caller, call.request as Req, call);
           rec.code = grpc.status.OK;
           call.sendMetadata(this.responseHeaders());
           callback(null, res);
@@ -591,9 +601,10 @@ export class FakeTeleport {
     };
   }
 
-  private serverStream(
+  /** A server-streaming handler; `Req` is the decoded request's shape (wire-requests.ts). */
+  private serverStream<Req>(
     method: string,
-    fn: (caller: string, req: any, call: grpc.ServerWritableStream<unknown, unknown>, rec: RecordedRpc) => void | Promise<void>,
+    fn: (caller: string, req: Req, call: grpc.ServerWritableStream<unknown, unknown>, rec: RecordedRpc) => void | Promise<void>,
   ): grpc.handleServerStreamingCall<unknown, unknown> {
     return (call) => {
       const { caller, rec } = this.begin(method, call);
@@ -601,7 +612,7 @@ export class FakeTeleport {
         try {
           await this.admit(method, caller, call);
           call.sendMetadata(this.responseHeaders());
-          await fn(caller, call.request, call, rec);
+          await fn(caller, call.request as Req, call, rec);
         } catch (err) {
           call.emit('error', this.failed(rec, err));
           this.state.emit('change');
@@ -683,14 +694,13 @@ export class FakeTeleport {
         LoadAllCAs: false,
       })),
 
-      WatchEvents: this.serverStream('WatchEvents', (caller, req, call, rec) => this.watch(caller, req, call, rec)),
+      WatchEvents: this.serverStream('WatchEvents', (caller, req: WatchRequestIn, call, rec) => this.watch(caller, req, call, rec)),
 
-      ListAccessRequests: this.unary('ListAccessRequests', (caller, req) => {
+      ListAccessRequests: this.unary('ListAccessRequests', (caller, req: ListAccessRequestsIn) => {
         if (!this.listImplemented) throw notImplemented('unknown method ListAccessRequests for service proto.AuthService');
         const all = this.visibleRequests(caller, req?.Filter);
         const sort = String(req?.Sort ?? 'DEFAULT');
-        const key = (r: RequestRecord): string | number =>
-          sort === 'STATE' ? REQUEST_STATES.indexOf(r.state) : sort === 'USER' ? r.user : r.created.getTime();
+        const key = (r: RequestRecord): string | number => (sort === 'STATE' ? REQUEST_STATES.indexOf(r.state) : sort === 'USER' ? r.user : r.created.getTime());
         const sorted = [...all].sort((a, b) => {
           const ka = key(a);
           const kb = key(b);
@@ -708,15 +718,15 @@ export class FakeTeleport {
         return { AccessRequests: page.map(wire.accessRequest), NextKey: next ? next.id : '' };
       }),
 
-      GetAccessRequestsV2: this.serverStream('GetAccessRequestsV2', (caller, req, call, rec) => {
+      GetAccessRequestsV2: this.serverStream('GetAccessRequestsV2', (caller, req: AccessRequestFilterIn, call, rec) => {
         for (const r of this.visibleRequests(caller, req)) call.write(wire.accessRequest(r));
         rec.code = grpc.status.OK;
         call.end();
       }),
 
-      CreateAccessRequestV2: this.unary('CreateAccessRequestV2', (caller, req) => {
+      CreateAccessRequestV2: this.unary('CreateAccessRequestV2', (caller, req: CreateAccessRequestIn) => {
         this.requireUser(caller);
-        const spec = req?.Spec ?? {};
+        const spec: NonNullable<CreateAccessRequestIn['Spec']> = req?.Spec ?? {};
         const user: string = spec.User || caller;
         if (user !== caller && !st.isAdmin(caller)) {
           throw accessDenied(`user "${caller}" cannot create access requests on behalf of "${user}"`);
@@ -745,13 +755,13 @@ export class FakeTeleport {
         return out;
       }),
 
-      DeleteAccessRequest: this.unary('DeleteAccessRequest', (caller, req) => {
+      DeleteAccessRequest: this.unary('DeleteAccessRequest', (caller, req: DeleteAccessRequestIn) => {
         this.requireRule(caller, 'access_request', ['delete']);
         st.deleteRequest(String(req?.ID ?? ''), { author: caller });
         return {};
       }),
 
-      SetAccessRequestState: this.unary('SetAccessRequestState', (caller, req) => {
+      SetAccessRequestState: this.unary('SetAccessRequestState', (caller, req: SetAccessRequestStateIn) => {
         this.requireRule(caller, 'access_request', ['update']);
         const annotations = wire.fromLabelValues(req?.Annotations);
         st.setRequestState(String(req?.ID ?? ''), {
@@ -765,9 +775,9 @@ export class FakeTeleport {
         return {};
       }),
 
-      SubmitAccessReview: this.unary('SubmitAccessReview', (caller, req) => {
+      SubmitAccessReview: this.unary('SubmitAccessReview', (caller, req: SubmitAccessReviewIn) => {
         this.requireUser(caller);
-        const review = req?.Review ?? {};
+        const review: NonNullable<SubmitAccessReviewIn['Review']> = req?.Review ?? {};
         const created = wire.fromTs(review.Created);
         const updated = st.submitReview(
           caller,
@@ -785,22 +795,33 @@ export class FakeTeleport {
         return wire.accessRequest(updated);
       }),
 
-      GetPluginData: this.unary('GetPluginData', (caller, req) => {
+      GetPluginData: this.unary('GetPluginData', (caller, req: PluginDataFilterIn) => {
         const kind = String(req?.Kind ?? '');
         if (kind !== 'access_request' && kind !== 'access_list') throw badParameter(`unsupported resource kind "${kind}" for plugin data`);
         this.requireUser(caller);
-        if (!this.canAny(caller, [['access_plugin_data', 'read'], ['access_plugin_data', 'update'], [kind, 'read']])) {
+        if (
+          !this.canAny(caller, [
+            ['access_plugin_data', 'read'],
+            ['access_plugin_data', 'update'],
+            [kind, 'read'],
+          ])
+        ) {
           throw accessDenied(`access denied to perform action "read" on "access_plugin_data"`);
         }
         const found = st.getPluginData({ kind, resource: req?.Resource ?? '', plugin: req?.Plugin ?? '' });
         return { PluginData: found.map(wire.pluginData) };
       }),
 
-      UpdatePluginData: this.unary('UpdatePluginData', (caller, req) => {
+      UpdatePluginData: this.unary('UpdatePluginData', (caller, req: UpdatePluginDataIn) => {
         const kind = String(req?.Kind ?? '');
         if (kind !== 'access_request' && kind !== 'access_list') throw badParameter(`unsupported resource kind "${kind}" for plugin data`);
         this.requireUser(caller);
-        if (!this.canAny(caller, [['access_plugin_data', 'update'], [kind, 'update']])) {
+        if (
+          !this.canAny(caller, [
+            ['access_plugin_data', 'update'],
+            [kind, 'update'],
+          ])
+        ) {
           throw accessDenied(`access denied to perform action "update" on "access_plugin_data"`);
         }
         st.updatePluginData({
@@ -813,7 +834,7 @@ export class FakeTeleport {
         return {};
       }),
 
-      GetRole: this.unary('GetRole', (caller, req) => {
+      GetRole: this.unary('GetRole', (caller, req: NameIn) => {
         const u = this.requireUser(caller);
         const name = String(req?.Name ?? '');
         // Users may always read their own roles.
@@ -823,7 +844,7 @@ export class FakeTeleport {
         return wire.role(st.getRoleOrThrow(name));
       }),
 
-      ListRoles: this.unary('ListRoles', (caller, req) => {
+      ListRoles: this.unary('ListRoles', (caller, req: ListRolesIn) => {
         if (!this.listRolesImplemented) throw notImplemented('unknown method ListRoles for service proto.AuthService');
         this.requireRoleListing(caller);
         const page = st.listRolesPage(Number(req?.Limit ?? 0), String(req?.StartKey ?? ''));
@@ -835,7 +856,7 @@ export class FakeTeleport {
         return { Roles: [...st.roles.values()].sort((a, b) => a.name.localeCompare(b.name)).map((r) => wire.role(r)) };
       }),
 
-      GetUser: this.unary('GetUser', (caller, req) => {
+      GetUser: this.unary('GetUser', (caller, req: NameIn) => {
         this.requireUser(caller);
         const name = String(req?.Name ?? '');
         if (name !== caller && !this.state.can(caller, 'user', 'read')) {
@@ -851,7 +872,7 @@ export class FakeTeleport {
       const usersPkg = ((grpcObject['teleport'] as grpc.GrpcObject)['users'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject;
       const svc = (usersPkg['UsersService'] as grpc.ServiceClientConstructor).service;
       this.server.addService(svc, {
-        GetUser: this.unary('UsersService.GetUser', (caller, req) => {
+        GetUser: this.unary('UsersService.GetUser', (caller, req: UsersGetUserIn) => {
           this.requireUser(caller);
           const name = req?.current_user ? caller : String(req?.name ?? '');
           if (!name) throw badParameter('missing username');
@@ -860,7 +881,7 @@ export class FakeTeleport {
           }
           return { user: wire.user(st.getUserOrThrow(name)) };
         }),
-        ListUsers: this.unary('UsersService.ListUsers', (caller, req) => {
+        ListUsers: this.unary('UsersService.ListUsers', (caller, req: UsersListUsersIn) => {
           this.requireUser(caller);
           // Listing every user needs both verbs on `user`, as upstream checks it.
           if (!this.state.can(caller, 'user', 'list') || !this.state.can(caller, 'user', 'read')) {
@@ -884,17 +905,17 @@ export class FakeTeleport {
     const pkg = ((grpcObject['teleport'] as grpc.GrpcObject)['accessmonitoringrules'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject;
     const svc = (pkg['AccessMonitoringRulesService'] as grpc.ServiceClientConstructor).service;
     const st = this.state;
-    const amr = (method: string, verbs: string[], fn: (req: any) => unknown): grpc.handleUnaryCall<unknown, unknown> =>
-      this.unary(`AccessMonitoringRulesService.${method}`, (caller, req) => {
+    const amr = <Req>(method: string, verbs: string[], fn: (req: Req) => unknown): grpc.handleUnaryCall<unknown, unknown> =>
+      this.unary(`AccessMonitoringRulesService.${method}`, (caller, req: Req) => {
         if (!this.accessMonitoringRulesImplemented) {
           throw notImplemented('unknown service teleport.accessmonitoringrules.v1.AccessMonitoringRulesService');
         }
         this.requireRule(caller, ACCESS_MONITORING_RULE_KIND, verbs);
         return fn(req);
       });
-    const write = (mode: 'create' | 'update' | 'upsert') => (req: any) =>
+    const write = (mode: 'create' | 'update' | 'upsert') => (req: AccessMonitoringRuleWriteIn) =>
       wire.accessMonitoringRule(st.writeAccessMonitoringRule(mode, wire.accessMonitoringRuleCandidate(req?.rule)));
-    const list = (req: any, filter?: { subjects: string[]; notificationName: string; automaticReviewName: string }) => {
+    const list = (req: ListAccessMonitoringRulesIn, filter?: { subjects: string[]; notificationName: string; automaticReviewName: string }) => {
       const page = st.listAccessMonitoringRulesPage(Number(req?.page_size ?? 0), String(req?.page_token ?? ''), filter);
       return { rules: page.rules.map(wire.accessMonitoringRule), next_page_token: page.nextPageToken };
     };
@@ -902,15 +923,15 @@ export class FakeTeleport {
       CreateAccessMonitoringRule: amr('CreateAccessMonitoringRule', ['create'], write('create')),
       UpdateAccessMonitoringRule: amr('UpdateAccessMonitoringRule', ['update'], write('update')),
       UpsertAccessMonitoringRule: amr('UpsertAccessMonitoringRule', ['create', 'update'], write('upsert')),
-      GetAccessMonitoringRule: amr('GetAccessMonitoringRule', ['read'], (req) =>
+      GetAccessMonitoringRule: amr('GetAccessMonitoringRule', ['read'], (req: AccessMonitoringRuleNameIn) =>
         wire.accessMonitoringRule(st.getAccessMonitoringRuleOrThrow(String(req?.name ?? ''))),
       ),
-      DeleteAccessMonitoringRule: amr('DeleteAccessMonitoringRule', ['delete'], (req) => {
+      DeleteAccessMonitoringRule: amr('DeleteAccessMonitoringRule', ['delete'], (req: AccessMonitoringRuleNameIn) => {
         st.deleteAccessMonitoringRule(String(req?.name ?? ''));
         return {};
       }),
-      ListAccessMonitoringRules: amr('ListAccessMonitoringRules', ['read', 'list'], (req) => list(req)),
-      ListAccessMonitoringRulesWithFilter: amr('ListAccessMonitoringRulesWithFilter', ['read', 'list'], (req) =>
+      ListAccessMonitoringRules: amr('ListAccessMonitoringRules', ['read', 'list'], (req: ListAccessMonitoringRulesIn) => list(req)),
+      ListAccessMonitoringRulesWithFilter: amr('ListAccessMonitoringRulesWithFilter', ['read', 'list'], (req: ListAccessMonitoringRulesIn) =>
         list(req, {
           subjects: [...(req?.subjects ?? [])],
           notificationName: String(req?.notification_name ?? ''),
@@ -929,7 +950,7 @@ export class FakeTeleport {
   }
 
   /** Requests the caller may see: everything with access_request list+read, else only their own. */
-  private visibleRequests(caller: string, filter: { ID?: string; User?: string; State?: unknown } | undefined): RequestRecord[] {
+  private visibleRequests(caller: string, filter: AccessRequestFilterIn | null | undefined): RequestRecord[] {
     this.requireUser(caller);
     const f = { id: filter?.ID ?? '', user: filter?.User ?? '', state: stateOf(filter?.State) };
     const all = this.state.listRequests(f);
@@ -937,7 +958,7 @@ export class FakeTeleport {
     return all.filter((r) => r.user === caller);
   }
 
-  private watch(caller: string, req: { Kinds?: WatchKindIn[]; AllowPartialSuccess?: boolean }, call: grpc.ServerWritableStream<unknown, unknown>, rec: RecordedRpc): void {
+  private watch(caller: string, req: WatchRequestIn, call: grpc.ServerWritableStream<unknown, unknown>, rec: RecordedRpc): void {
     if (this.faults.streamsRefused()) throw new FakeTeleportError('ConnectionProblem', 'watch streams are temporarily refused (fault injection)');
     this.requireUser(caller);
     const unsupported = new Set(this.accessMonitoringRulesImplemented ? [] : [ACCESS_MONITORING_RULE_KIND]);

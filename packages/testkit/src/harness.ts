@@ -15,7 +15,7 @@ import {
 import { FakeTeleport, type PluginUserOptions } from './fake-teleport.js';
 
 export interface HarnessOptions {
-  adapters: Array<{ adapter: Adapter<any>; config: unknown }>;
+  adapters: Array<{ adapter: Adapter<unknown>; config: unknown }>;
   /** A running fake to use (the harness then leaves it running at stop()). Default: a new one. */
   teleport?: FakeTeleport;
   /** The plugin's Teleport user (default `access-plugin`) and its extra permissions. */

@@ -45,11 +45,7 @@ export async function writeIdentityFile(pki: TestPki, dir: string, opts: WriteId
  * Writes `tctl auth sign --format=tls` output: `<base>.key`, `<base>.crt`, `<base>.cas`
  * (base defaults to the username), the files the `client_key`/`client_crt`/`root_cas` keys name.
  */
-export async function writeTlsTrio(
-  pki: TestPki,
-  dir: string,
-  opts: UserIdentityOptions & { fileBase?: string },
-): Promise<TlsTrioPaths> {
+export async function writeTlsTrio(pki: TestPki, dir: string, opts: UserIdentityOptions & { fileBase?: string }): Promise<TlsTrioPaths> {
   const identity = await pki.issueUser(opts);
   await mkdir(dir, { recursive: true });
   const base = path.join(dir, opts.fileBase ?? opts.user.replace(/[^A-Za-z0-9._-]/g, '_'));

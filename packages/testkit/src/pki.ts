@@ -137,10 +137,7 @@ async function issueLeaf(ca: CertAuthority, opts: LeafOptions): Promise<string> 
     new x509.ExtendedKeyUsageExtension(opts.usages),
     await x509.AuthorityKeyIdentifierExtension.create(ca.key.keys.publicKey),
   ];
-  const sans = [
-    ...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
-    ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value })),
-  ];
+  const sans = [...(opts.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })), ...(opts.ips ?? []).map((value) => ({ type: 'ip' as const, value }))];
   if (sans.length > 0) extensions.push(new x509.SubjectAlternativeNameExtension(sans));
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
@@ -163,19 +160,29 @@ async function issueLeaf(ca: CertAuthority, opts: LeafOptions): Promise<string> 
  * certificate (it must NOT verify against the host CA).
  */
 export class TestPki {
-  private constructor(
-    readonly clusterName: string,
-    readonly keyType: KeyType,
-    readonly userCa: CertAuthority,
-    readonly hostCa: CertAuthority,
-    readonly webCa: CertAuthority,
-    readonly sshUserCa: SshAuthority,
-    readonly sshHostCa: SshAuthority,
-    /** Auth server certificate (host CA), SANs teleport.cluster.local and *.teleport.cluster.local. */
-    readonly authServer: CertAndKey,
-    /** Host UUID baked into the auth server certificate (`<uuid>.<cluster>` SAN). */
-    readonly hostId: string,
-  ) {}
+  readonly clusterName: string;
+  readonly keyType: KeyType;
+  readonly userCa: CertAuthority;
+  readonly hostCa: CertAuthority;
+  readonly webCa: CertAuthority;
+  readonly sshUserCa: SshAuthority;
+  readonly sshHostCa: SshAuthority;
+  /** Auth server certificate (host CA), SANs teleport.cluster.local and *.teleport.cluster.local. */
+  readonly authServer: CertAndKey;
+  /** Host UUID baked into the auth server certificate (`<uuid>.<cluster>` SAN). */
+  readonly hostId: string;
+
+  private constructor(parts: Pick<TestPki, 'clusterName' | 'keyType' | 'userCa' | 'hostCa' | 'webCa' | 'sshUserCa' | 'sshHostCa' | 'authServer' | 'hostId'>) {
+    this.clusterName = parts.clusterName;
+    this.keyType = parts.keyType;
+    this.userCa = parts.userCa;
+    this.hostCa = parts.hostCa;
+    this.webCa = parts.webCa;
+    this.sshUserCa = parts.sshUserCa;
+    this.sshHostCa = parts.sshHostCa;
+    this.authServer = parts.authServer;
+    this.hostId = parts.hostId;
+  }
 
   static async create(opts: { clusterName?: string; keyType?: KeyType } = {}): Promise<TestPki> {
     const clusterName = opts.clusterName ?? 'example.com';
@@ -198,17 +205,17 @@ export class TestPki {
       dnsNames: [API_DOMAIN, `*.${API_DOMAIN}`, `${hostId}.${clusterName}`],
       usages: [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
     });
-    return new TestPki(
+    return new TestPki({
       clusterName,
       keyType,
       userCa,
       hostCa,
       webCa,
-      { key: sshUserKey, publicKeyLine: sshPublicKeyLine(sshUserKey.publicKey) },
-      { key: sshHostKey, publicKeyLine: sshPublicKeyLine(sshHostKey.publicKey) },
-      { certPem: authCertPem, keyPem: authKey.privateKeyPem },
+      sshUserCa: { key: sshUserKey, publicKeyLine: sshPublicKeyLine(sshUserKey.publicKey) },
+      sshHostCa: { key: sshHostKey, publicKeyLine: sshPublicKeyLine(sshHostKey.publicKey) },
+      authServer: { certPem: authCertPem, keyPem: authKey.privateKeyPem },
       hostId,
-    );
+    });
   }
 
   /** Issues a user identity: TLS cert from the user CA (CN = user) and SSH cert from the SSH user CA. */

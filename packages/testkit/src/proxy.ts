@@ -166,10 +166,7 @@ export async function startTlsRoutingProxy(opts: TlsRoutingProxyOptions): Promis
     close() {
       closing ??= (async () => {
         for (const s of sockets) s.destroy();
-        await Promise.all([
-          new Promise<void>((r) => server.close(() => r())),
-          new Promise<void>((r) => web.close(() => r())),
-        ]);
+        await Promise.all([new Promise<void>((r) => server.close(() => r())), new Promise<void>((r) => web.close(() => r()))]);
       })();
       return closing;
     },

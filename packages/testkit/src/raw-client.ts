@@ -4,6 +4,14 @@ import { API_DOMAIN, type UserIdentity } from './pki.js';
 import type { FakeTeleport } from './fake-teleport.js';
 
 /**
+ * A decoded protobuf message as proto-loader hands it over (plain objects, PascalCase or
+ * snake_case fields). The raw client is the untyped view of the wire on purpose: tests call any
+ * RPC with a literal and assert on any path of the answer, without core's typed client.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- untyped wire messages, by design (above)
+export type Decoded = any;
+
+/**
  * A bare grpc-js client for the fake (direct mutual TLS, SNI `teleport.cluster.local`), for tests
  * that must not depend on the core client: drive the fake as a real cluster would be driven.
  */
@@ -16,15 +24,15 @@ export interface RawTeleportClient {
   /** The generated teleport.accessmonitoringrules.v1.AccessMonitoringRulesService client (untyped). */
   readonly accessMonitoringRules: grpc.Client;
   /** Unary call on proto.AuthService, e.g. `call('Ping', {})`. */
-  call<T = any>(method: string, request: unknown, metadata?: Record<string, string>): Promise<T>;
+  call<T = Decoded>(method: string, request: unknown, metadata?: Record<string, string>): Promise<T>;
   /** Unary call on teleport.users.v1.UsersService. */
-  callUsers<T = any>(method: string, request: unknown): Promise<T>;
+  callUsers<T = Decoded>(method: string, request: unknown): Promise<T>;
   /** Unary call on teleport.accessmonitoringrules.v1.AccessMonitoringRulesService. */
-  callAccessMonitoringRules<T = any>(method: string, request: unknown): Promise<T>;
+  callAccessMonitoringRules<T = Decoded>(method: string, request: unknown): Promise<T>;
   /** Server-streaming call on proto.AuthService. */
-  stream<T = any>(method: string, request: unknown, metadata?: Record<string, string>): grpc.ClientReadableStream<T>;
+  stream<T = Decoded>(method: string, request: unknown, metadata?: Record<string, string>): grpc.ClientReadableStream<T>;
   /** Server-streaming call collected until the stream ends. */
-  collect<T = any>(method: string, request: unknown): Promise<T[]>;
+  collect<T = Decoded>(method: string, request: unknown): Promise<T[]>;
   close(): void;
 }
 
@@ -42,11 +50,7 @@ export async function rawTeleportClient(
   opts: { user?: string; identity?: UserIdentity; addr?: string; channelOptions?: grpc.ChannelOptions } = {},
 ): Promise<RawTeleportClient> {
   const identity = opts.identity ?? (await tp.issueIdentity({ user: opts.user ?? 'access-plugin' }));
-  const creds = grpc.credentials.createSsl(
-    Buffer.from(tp.pki.hostCaPem()),
-    Buffer.from(identity.privateKeyPem),
-    Buffer.from(identity.tlsCertPem),
-  );
+  const creds = grpc.credentials.createSsl(Buffer.from(tp.pki.hostCaPem()), Buffer.from(identity.privateKeyPem), Buffer.from(identity.tlsCertPem));
   const options: grpc.ChannelOptions = {
     'grpc.ssl_target_name_override': API_DOMAIN,
     'grpc.default_authority': API_DOMAIN,
@@ -54,9 +58,7 @@ export async function rawTeleportClient(
   };
   const { grpcObject } = loadTeleportProto();
   const Auth = (grpcObject['proto'] as grpc.GrpcObject)['AuthService'] as grpc.ServiceClientConstructor;
-  const Users = (((grpcObject['teleport'] as grpc.GrpcObject)['users'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject)[
-    'UsersService'
-  ] as grpc.ServiceClientConstructor;
+  const Users = (((grpcObject['teleport'] as grpc.GrpcObject)['users'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject)['UsersService'] as grpc.ServiceClientConstructor;
   const Rules = (((grpcObject['teleport'] as grpc.GrpcObject)['accessmonitoringrules'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject)[
     'AccessMonitoringRulesService'
   ] as grpc.ServiceClientConstructor;

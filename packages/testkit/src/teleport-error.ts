@@ -1,15 +1,7 @@
 import { status } from '@grpc/grpc-js';
 
 /** Teleport's trace error kinds the fake raises (shared spec §9). */
-export type TraceKind =
-  | 'NotFound'
-  | 'AlreadyExists'
-  | 'AccessDenied'
-  | 'BadParameter'
-  | 'CompareFailed'
-  | 'ConnectionProblem'
-  | 'LimitExceeded'
-  | 'NotImplemented';
+export type TraceKind = 'NotFound' | 'AlreadyExists' | 'AccessDenied' | 'BadParameter' | 'CompareFailed' | 'ConnectionProblem' | 'LimitExceeded' | 'NotImplemented';
 
 /** api/trail/trail.go mapping from trace errors to gRPC codes. */
 const TRACE_TO_GRPC: Record<TraceKind, status> = {

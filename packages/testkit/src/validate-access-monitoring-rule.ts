@@ -153,10 +153,7 @@ function clock(text: string): number | undefined {
 }
 
 /** ListAccessMonitoringRulesWithFilter's match (upstream MatchAccessMonitoringRule). */
-export function matchesAmrFilter(
-  rule: AccessMonitoringRuleRecord,
-  filter: { subjects: string[]; notificationName: string; automaticReviewName: string },
-): boolean {
+export function matchesAmrFilter(rule: AccessMonitoringRuleRecord, filter: { subjects: string[]; notificationName: string; automaticReviewName: string }): boolean {
   if (filter.notificationName && rule.notification?.name !== filter.notificationName) return false;
   if (filter.automaticReviewName && rule.automaticReview?.integration !== filter.automaticReviewName) return false;
   return filter.subjects.every((s) => rule.subjects.includes(s));

@@ -1,5 +1,6 @@
 import type { PluginDataRecord, RequestRecord, ReviewRecord, RoleSpec, Traits, UserSpec } from './cluster-state.js';
 import type { AccessMonitoringRuleCandidate, AccessMonitoringRuleRecord } from './validate-access-monitoring-rule.js';
+import type { AccessMonitoringRuleIn } from './wire-requests.js';
 
 /**
  * Conversions from the fake's records to the plain objects proto-loader serialises (keepCase,
@@ -185,15 +186,18 @@ export function accessMonitoringRule(rule: AccessMonitoringRuleRecord): object {
 }
 
 /** A decoded `rule` field (null when absent) as the validator takes it. */
-export function accessMonitoringRuleCandidate(wire: any): AccessMonitoringRuleCandidate {
+export function accessMonitoringRuleCandidate(wire: AccessMonitoringRuleIn | null | undefined): AccessMonitoringRuleCandidate {
   const md = wire?.metadata;
   const spec = wire?.spec;
   const schedules: NonNullable<AccessMonitoringRuleCandidate['spec']>['schedules'] = {};
-  for (const [name, s] of Object.entries<any>(spec?.schedules ?? {})) {
+  for (const [name, s] of Object.entries(spec?.schedules ?? {})) {
     const time = s?.time;
     schedules[name] = {
       time: time
-        ? { timezone: String(time.timezone ?? ''), shifts: (time.shifts ?? []).map((x: any) => ({ weekday: String(x?.weekday ?? ''), start: String(x?.start ?? ''), end: String(x?.end ?? '') })) }
+        ? {
+            timezone: String(time.timezone ?? ''),
+            shifts: (time.shifts ?? []).map((x) => ({ weekday: String(x?.weekday ?? ''), start: String(x?.start ?? ''), end: String(x?.end ?? '') })),
+          }
         : null,
     };
   }

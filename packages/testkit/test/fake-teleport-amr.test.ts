@@ -125,7 +125,7 @@ test('Create, Get, Update, Upsert and Delete, with revisions and the right error
   assert.deepEqual(tp.admin.listAccessMonitoringRules(), []);
 });
 
-test('validation answers INVALID_ARGUMENT with upstream\'s texts', async () => {
+test("validation answers INVALID_ARGUMENT with upstream's texts", async () => {
   const cases: Array<[string, (r: WireRule) => void, string]> = [
     ['kind', (r) => (r.kind = 'role'), 'invalid kind for access monitoring rule: "role"'],
     ['metadata', (r) => (r.metadata = null), 'accessMonitoringRule metadata is missing'],
@@ -146,10 +146,22 @@ test('validation answers INVALID_ARGUMENT with upstream\'s texts', async () => {
       },
       'one of notification or automatic_review must be configured if subjects contain "access_request"',
     ],
-    ['condition invalid', (r) => (r.spec!.condition = 'contains(access_request.spec.roles'), 'accessMonitoringRule condition is invalid: line 1, column 35: expected ")" to close the call to contains, got the end of the condition'],
+    [
+      'condition invalid',
+      (r) => (r.spec!.condition = 'contains(access_request.spec.roles'),
+      'accessMonitoringRule condition is invalid: line 1, column 35: expected ")" to close the call to contains, got the end of the condition',
+    ],
     ['schedule time', (r) => (r.spec!.schedules['office']!.time = null), 'validating spec.schedules\n\tspec.schedules[office].time is required'],
-    ['no shifts', (r) => (r.spec!.schedules['office']!.time!.shifts = []), 'validating spec.schedules\n\tvalidating spec.schedules[office].time\n\t\tat least one shift is required'],
-    ['timezone', (r) => (r.spec!.schedules['office']!.time!.timezone = 'Mars/Base'), 'validating spec.schedules\n\tvalidating spec.schedules[office].time\n\t\tinvalid timezone "Mars/Base"'],
+    [
+      'no shifts',
+      (r) => (r.spec!.schedules['office']!.time!.shifts = []),
+      'validating spec.schedules\n\tvalidating spec.schedules[office].time\n\t\tat least one shift is required',
+    ],
+    [
+      'timezone',
+      (r) => (r.spec!.schedules['office']!.time!.timezone = 'Mars/Base'),
+      'validating spec.schedules\n\tvalidating spec.schedules[office].time\n\t\tinvalid timezone "Mars/Base"',
+    ],
     [
       'weekday',
       (r) => (r.spec!.schedules['office']!.time!.shifts[0]!.weekday = 'Funday'),
@@ -162,7 +174,11 @@ test('validation answers INVALID_ARGUMENT with upstream\'s texts', async () => {
     ],
   ];
   for (const [what, patch, details] of cases) {
-    await assert.rejects(call(admin, 'CreateAccessMonitoringRule', { rule: wireRule(`invalid-${what.replace(/ /g, '-')}`, patch) }), status(grpc.status.INVALID_ARGUMENT, details), what);
+    await assert.rejects(
+      call(admin, 'CreateAccessMonitoringRule', { rule: wireRule(`invalid-${what.replace(/ /g, '-')}`, patch) }),
+      status(grpc.status.INVALID_ARGUMENT, details),
+      what,
+    );
   }
   // The spec's short texts are all there, verbatim.
   for (const text of [
@@ -178,7 +194,10 @@ test('validation answers INVALID_ARGUMENT with upstream\'s texts', async () => {
     'invalid timezone',
     'start time must be before end time',
   ]) {
-    assert.ok(cases.some(([, , d]) => d.includes(text)), text);
+    assert.ok(
+      cases.some(([, , d]) => d.includes(text)),
+      text,
+    );
   }
   assert.deepEqual(tp.admin.listAccessMonitoringRules(), [], 'nothing invalid was stored');
   // Rules for other subjects need neither a valid request condition nor an action.
@@ -202,7 +221,10 @@ test('RBAC: reads need access_monitoring_rule read (+list for lists), writes the
   await assert.rejects(call(plugin, 'GetAccessMonitoringRule', { name: 'rbac' }), denied('read'));
 
   const listed = await call<{ rules: WireRule[] }>(reader, 'ListAccessMonitoringRulesWithFilter', { page_size: 10 });
-  assert.deepEqual(listed.rules.map((r) => r.metadata?.name), ['rbac']);
+  assert.deepEqual(
+    listed.rules.map((r) => r.metadata?.name),
+    ['rbac'],
+  );
   assert.equal((await call(reader, 'GetAccessMonitoringRule', { name: 'rbac' })).metadata?.name, 'rbac');
   await assert.rejects(call(reader, 'CreateAccessMonitoringRule', { rule: wireRule('nope') }), denied('create'));
   await assert.rejects(call(reader, 'UpdateAccessMonitoringRule', { rule: wireRule('rbac') }), denied('update'));
@@ -223,8 +245,7 @@ test('RBAC: reads need access_monitoring_rule read (+list for lists), writes the
 });
 
 test('List and ListWithFilter page by name; the filter matches subjects, notification name and review integration', async () => {
-  const mk = (name: string, extra: Omit<AccessMonitoringRuleInput, 'name' | 'condition'>) =>
-    tp.admin.upsertAccessMonitoringRule({ name, condition: 'true', ...extra });
+  const mk = (name: string, extra: Omit<AccessMonitoringRuleInput, 'name' | 'condition'>) => tp.admin.upsertAccessMonitoringRule({ name, condition: 'true', ...extra });
   mk('a-slack', { notification: { name: 'slack', recipients: ['#a'] } });
   mk('b-slack', { notification: { name: 'slack', recipients: ['#b'] } });
   mk('c-mattermost', { notification: { name: 'mattermost' } });
@@ -239,7 +260,10 @@ test('List and ListWithFilter page by name; the filter matches subjects, notific
     pages.push(page.rules.map((r) => r.metadata!.name));
     token = page.next_page_token;
   } while (token);
-  assert.deepEqual(pages, [['a-slack', 'b-slack', 'c-mattermost', 'd-review'], ['e-both', 'f-lists']]);
+  assert.deepEqual(pages, [
+    ['a-slack', 'b-slack', 'c-mattermost', 'd-review'],
+    ['e-both', 'f-lists'],
+  ]);
 
   const filtered = async (filter: object, pageSize = 1000): Promise<string[][]> => {
     const out: string[][] = [];
@@ -277,7 +301,10 @@ test('old servers: the service answers UNIMPLEMENTED and the watch kind is unkno
         partial.once('data', resolve);
         partial.once('error', reject);
       });
-      assert.deepEqual(init.WatchStatus?.Spec.Kinds.map((k) => k.Kind), ['access_request']);
+      assert.deepEqual(
+        init.WatchStatus?.Spec.Kinds.map((k) => k.Kind),
+        ['access_request'],
+      );
       partial.cancel();
       const strict = c.stream<WireEvent>('WatchEvents', { Kinds: [{ Kind: 'access_request' }, { Kind: 'access_monitoring_rule' }] });
       const err = await new Promise<grpc.ServiceError>((resolve) => strict.once('error', resolve));
@@ -296,12 +323,18 @@ test('old servers: the service answers UNIMPLEMENTED and the watch kind is unkno
 test('watch kind access_monitoring_rule: PUT carries the rule (Event 54), DELETE only its header; partial success drops it without read', async () => {
   const w = watch(reader, { Kinds: [{ Kind: 'access_request' }, { Kind: 'access_monitoring_rule' }], AllowPartialSuccess: true });
   await tp.waitFor(() => w.events.length >= 1, 5000, 'INIT');
-  assert.deepEqual(w.events[0]?.WatchStatus?.Spec.Kinds.map((k) => k.Kind), ['access_request', 'access_monitoring_rule']);
+  assert.deepEqual(
+    w.events[0]?.WatchStatus?.Spec.Kinds.map((k) => k.Kind),
+    ['access_request', 'access_monitoring_rule'],
+  );
 
   // The preset plugin user may not read rules: with partial success the kind is dropped ...
   const dropped = watch(plugin, { Kinds: [{ Kind: 'access_request' }, { Kind: 'access_monitoring_rule' }], AllowPartialSuccess: true });
   await tp.waitFor(() => dropped.events.length >= 1, 5000, 'INIT without rules');
-  assert.deepEqual(dropped.events[0]?.WatchStatus?.Spec.Kinds.map((k) => k.Kind), ['access_request']);
+  assert.deepEqual(
+    dropped.events[0]?.WatchStatus?.Spec.Kinds.map((k) => k.Kind),
+    ['access_request'],
+  );
   // ... and without it the watch is refused.
   const refused = watch(plugin, { Kinds: [{ Kind: 'access_request' }, { Kind: 'access_monitoring_rule' }] });
   const err = await tp.waitFor(() => refused.error(), 5000, 'refusal');
@@ -346,7 +379,10 @@ test('admin helpers validate like the RPCs and return plain copies', () => {
     (err: unknown) => err instanceof FakeTeleportError && err.kind === 'BadParameter' && /one of notification or automatic_review must be configured/.test(err.message),
   );
   assert.throws(() => tp.admin.upsertAccessMonitoringRule({ name: 'bad', condition: 'nope(', notification: { name: 'slack' } }), /accessMonitoringRule condition is invalid/);
-  assert.throws(() => tp.admin.deleteAccessMonitoringRule('never-existed'), (err: unknown) => err instanceof FakeTeleportError && err.kind === 'NotFound');
+  assert.throws(
+    () => tp.admin.deleteAccessMonitoringRule('never-existed'),
+    (err: unknown) => err instanceof FakeTeleportError && err.kind === 'NotFound',
+  );
   const rec = tp.admin.upsertAccessMonitoringRule({
     name: 'copy',
     condition: 'true',

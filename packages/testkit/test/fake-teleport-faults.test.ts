@@ -51,9 +51,7 @@ test('refuseStreams refuses new watches for a while, then accepts again', async 
   const ok = await tp.waitFor(
     async () => {
       const w = openWatch();
-      const outcome = await tp
-        .waitFor(() => (w.events.length > 0 ? 'ok' : w.error() ? 'refused' : undefined), 4000)
-        .catch(() => 'timeout');
+      const outcome = await tp.waitFor(() => (w.events.length > 0 ? 'ok' : w.error() ? 'refused' : undefined), 4000).catch(() => 'timeout');
       if (outcome === 'ok') return w;
       return undefined;
     },

@@ -81,20 +81,35 @@ test('INIT first (with the accepted kinds), then PUT on create/review and DELETE
   const [init] = await w.count(1);
   assert.equal(init?.Type, 'INIT');
   assert.equal(init?.Resource, 'WatchStatus');
-  assert.deepEqual(init?.WatchStatus?.Spec.Kinds.map((k) => k.Kind), ['access_request']);
+  assert.deepEqual(
+    init?.WatchStatus?.Spec.Kinds.map((k) => k.Kind),
+    ['access_request'],
+  );
 
   const id = await tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'], reason: 'because of' });
   await tp.admin.review(id, { author: 'carol@example.com', state: 'APPROVED', reason: 'ok' });
   await tp.admin.expire(id);
   const events = await w.count(4);
-  assert.deepEqual(events.map((e) => e.Type), ['INIT', 'PUT', 'PUT', 'DELETE']);
+  assert.deepEqual(
+    events.map((e) => e.Type),
+    ['INIT', 'PUT', 'PUT', 'DELETE'],
+  );
   assert.ok(!events.some((e) => e.AccessRequest?.Metadata.Name === earlier), 'no replay of state before the watch');
   assert.equal(events[1]?.AccessRequest?.Spec.State, 'PENDING');
   assert.equal(events[2]?.AccessRequest?.Spec.State, 'APPROVED');
-  assert.deepEqual(events[2]?.AccessRequest?.Spec.Reviews.map((r) => r.Author), ['carol@example.com'], 'PUT carries reviews');
+  assert.deepEqual(
+    events[2]?.AccessRequest?.Spec.Reviews.map((r) => r.Author),
+    ['carol@example.com'],
+    'PUT carries reviews',
+  );
   assert.equal(events[3]?.Resource, 'ResourceHeader');
   assert.deepEqual(
-    { kind: events[3]?.ResourceHeader?.Kind, version: events[3]?.ResourceHeader?.Version, name: events[3]?.ResourceHeader?.Metadata.Name, ns: events[3]?.ResourceHeader?.Metadata.Namespace },
+    {
+      kind: events[3]?.ResourceHeader?.Kind,
+      version: events[3]?.ResourceHeader?.Version,
+      name: events[3]?.ResourceHeader?.Metadata.Name,
+      ns: events[3]?.ResourceHeader?.Metadata.Namespace,
+    },
     { kind: 'access_request', version: 'v3', name: id, ns: 'default' },
   );
 });
@@ -122,7 +137,10 @@ test('filters narrow PUT events only; DELETE is always delivered', async () => {
   await tp.admin.createRequest({ user: 'alice@example.com', roles: ['editor'] });
   await tp.admin.expire(alices);
   const e2 = await byId.count(2);
-  assert.deepEqual(e2.map((e) => e.Type), ['INIT', 'DELETE']);
+  assert.deepEqual(
+    e2.map((e) => e.Type),
+    ['INIT', 'DELETE'],
+  );
 });
 
 test('request expiry by TTL produces a DELETE event and keeps plugin data readable', async () => {
@@ -150,7 +168,10 @@ test('unknown filter key, no kinds, unsupported kinds and missing permissions ar
   // With partial success the unsupported kind is dropped and INIT lists what was accepted.
   const partial = watch({ Kinds: [{ Kind: 'access_request' }, { Kind: 'node' }], AllowPartialSuccess: true });
   const [init] = await partial.count(1);
-  assert.deepEqual(init?.WatchStatus?.Spec.Kinds.map((k) => k.Kind), ['access_request']);
+  assert.deepEqual(
+    init?.WatchStatus?.Spec.Kinds.map((k) => k.Kind),
+    ['access_request'],
+  );
   // A requester without read may watch only its own requests.
   const alice = await rawTeleportClient(tp, { user: 'alice@example.com' });
   try {
@@ -170,7 +191,10 @@ test('role and user kinds emit PUT events', async () => {
   tp.upsertRole({ name: 'auditor' });
   tp.upsertUser({ name: 'dave@example.com', roles: ['auditor'] });
   const events = await w.count(3);
-  assert.deepEqual(events.slice(1).map((e) => e.Resource), ['Role', 'User']);
+  assert.deepEqual(
+    events.slice(1).map((e) => e.Resource),
+    ['Role', 'User'],
+  );
 });
 
 test('an explicit deletion (admin or DeleteAccessRequest over gRPC) is a DELETE with only the header', async () => {
@@ -194,8 +218,11 @@ test('an explicit deletion (admin or DeleteAccessRequest over gRPC) is a DELETE 
     ],
   );
   const deletions = tp.auditLog().filter((e) => e.type === 'access_request.delete' && (e.requestId === viaAdmin || e.requestId === viaRpc));
-  assert.deepEqual(deletions.map((e) => [e.requestId, e.author, e.reason]), [
-    [viaAdmin, 'admin', undefined],
-    [viaRpc, 'admin', undefined],
-  ]);
+  assert.deepEqual(
+    deletions.map((e) => [e.requestId, e.author, e.reason]),
+    [
+      [viaAdmin, 'admin', undefined],
+      [viaRpc, 'admin', undefined],
+    ],
+  );
 });

@@ -167,7 +167,10 @@ test('review: thresholds approve 2 / deny 2', async () => {
   assert.equal(snap.state, 'PENDING');
   snap = await tp.admin.review(approveId, { author: 'reviewer2@example.com', state: 'APPROVED', reason: 'two' });
   assert.equal(snap.state, 'APPROVED');
-  assert.deepEqual(snap.reviews.map((r) => r.author), ['reviewer1@example.com', 'reviewer2@example.com']);
+  assert.deepEqual(
+    snap.reviews.map((r) => r.author),
+    ['reviewer1@example.com', 'reviewer2@example.com'],
+  );
 
   const denyId = await tp.admin.createRequest({ user: 'advanced@example.com', roles: ['editor'] });
   await tp.admin.review(denyId, { author: 'reviewer1@example.com', state: 'DENIED' });
@@ -272,9 +275,15 @@ test('list: ListAccessRequests pages with Limit/StartKey/NextKey and filters; Ge
   const pending = await c.call('ListAccessRequests', { Filter: { User: user, State: 'PENDING' } });
   assert.equal(pending.AccessRequests.length, 4);
   const one = await c.call('ListAccessRequests', { Filter: { ID: ids[2] } });
-  assert.deepEqual(one.AccessRequests.map((r: { Metadata: { Name: string } }) => r.Metadata.Name), [ids[2]]);
+  assert.deepEqual(
+    one.AccessRequests.map((r: { Metadata: { Name: string } }) => r.Metadata.Name),
+    [ids[2]],
+  );
   const streamed = await c.collect('GetAccessRequestsV2', { User: user, State: 'APPROVED' });
-  assert.deepEqual(streamed.map((r: { Metadata: { Name: string } }) => r.Metadata.Name), [ids[4]]);
+  assert.deepEqual(
+    streamed.map((r: { Metadata: { Name: string } }) => r.Metadata.Name),
+    [ids[4]],
+  );
   // Requesters without list permission see only their own requests.
   const self = await client(user);
   const own = await self.collect('GetAccessRequestsV2', {});
@@ -323,7 +332,7 @@ test('old servers: ListAccessRequests and UsersService answer UNIMPLEMENTED', as
   }
 });
 
-test('identity files carry the user\'s roles; --format=tls files work for a direct mTLS connection (RSA suite)', async () => {
+test("identity files carry the user's roles; --format=tls files work for a direct mTLS connection (RSA suite)", async () => {
   const rsa = await rsaTeleport;
   const dir = await mkdtemp(path.join(tmpdir(), 'tk-ft-'));
   try {

@@ -5,15 +5,7 @@ import * as http2 from 'node:http2';
 import * as tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { loadTeleportProto } from '@teleport-plugin/core/internal/proto';
-import {
-  FakeTeleport,
-  authAlpnFor,
-  decodeAuthAlpn,
-  parseClientHello,
-  rawTeleportClient,
-  type TlsRoutingProxy,
-  type UserIdentity,
-} from '../src/index.js';
+import { FakeTeleport, authAlpnFor, decodeAuthAlpn, parseClientHello, rawTeleportClient, type TlsRoutingProxy, type UserIdentity } from '../src/index.js';
 
 let tp: FakeTeleport;
 let proxy: TlsRoutingProxy;
@@ -47,7 +39,7 @@ function connect(alpn: string[], opts: { verifyAgainstHostCa?: boolean; serverna
 }
 
 /** One unary gRPC call by hand over an HTTP/2 session on an existing TLS socket. */
-async function grpcUnaryOver(socket: tls.TLSSocket, method: string, request: unknown): Promise<{ status: string | undefined; response?: any }> {
+async function grpcUnaryOver(socket: tls.TLSSocket, method: string, request: unknown): Promise<{ status: string | undefined; response?: Record<string, unknown> }> {
   const def = loadTeleportProto().definition['proto.AuthService'] as Record<string, grpc.MethodDefinition<unknown, unknown>>;
   const m = def[method]!;
   const session = http2.connect('https://teleport.cluster.local', { createConnection: () => socket });
@@ -70,7 +62,7 @@ async function grpcUnaryOver(socket: tls.TLSSocket, method: string, request: unk
     const body = Buffer.concat(chunks);
     const status = trailers['grpc-status'] as string | undefined;
     if (body.length < 5) return { status };
-    return { status, response: m.responseDeserialize(body.subarray(5, 5 + body.readUInt32BE(1))) };
+    return { status, response: m.responseDeserialize(body.subarray(5, 5 + body.readUInt32BE(1))) as Record<string, unknown> };
   } finally {
     session.destroy();
   }
@@ -92,7 +84,7 @@ test('teleport-auth@ first: raw TLS is piped to auth, which verifies the client 
   const before = tp.calls.length;
   const { status, response } = await grpcUnaryOver(socket, 'Ping', {});
   assert.equal(status, '0');
-  assert.equal(response.ClusterName, 'example.com');
+  assert.equal(response?.ClusterName, 'example.com');
   const rec = tp.calls.slice(before).find((r) => r.method === 'Ping');
   assert.equal(rec?.caller, 'access-plugin', 'TLS terminated at auth: the caller is the client cert CN');
   const d = proxy.decisions.at(-1);

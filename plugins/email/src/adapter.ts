@@ -1,9 +1,10 @@
 import { PluginError, defineAdapter, messagingHandlers } from '@teleport-plugin/core';
-import type { AdapterContext, AdapterHandlers, CheckItem, OutboundPolicy } from '@teleport-plugin/core';
+import type { AdapterContext, AdapterHandlers, OutboundPolicy } from '@teleport-plugin/core';
 import { addressDomain } from './address.js';
 import { EmailBot } from './bot.js';
+import { checkEmail } from './check.js';
 import { createMailer } from './client.js';
-import type { Mailer, MailerOptions } from './client.js';
+import type { MailerOptions } from './client.js';
 import { exampleConfig, parseEmailConfig } from './config.js';
 import type { EmailConfig } from './config.js';
 import { emailDemo } from './demo.js';
@@ -62,18 +63,6 @@ export async function setupEmail(ctx: AdapterContext<EmailConfig>, options: Emai
     ...delivery,
     check: (signal) => checkEmail(mailer, config, signal),
   };
-}
-
-/** `teleport-plugin check`: SMTP connect, STARTTLS per policy and login, or Mailgun's domain and key. */
-export async function checkEmail(mailer: Mailer, config: EmailConfig, signal: AbortSignal): Promise<CheckItem[]> {
-  const items = await mailer.verify(signal);
-  const recipients = new Set(Object.values(config.roleToRecipients).flat());
-  items.push({
-    name: 'email recipients',
-    ok: true,
-    detail: `${recipients.size} address${recipients.size === 1 ? '' : 'es'} in role_to_recipients, mails from ${config.sender}`,
-  });
-  return items;
 }
 
 export const emailAdapter = defineAdapter<EmailConfig>({

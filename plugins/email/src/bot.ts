@@ -63,8 +63,7 @@ export class EmailBot implements MessagingBot {
       this.findReply = (thread, reply, message, signal) => this.wasSent(this.idOf(message.id, reviewKind(reply.index + 1), thread.channel), signal);
       this.findOutcome = (thread, message, signal) => this.wasSent(this.idOf(message.id, 'outcome', thread.channel), signal);
       this.findReminder = (thread, note, message, signal) => this.wasSent(this.idOf(message.id, followUpKind(note), thread.channel), signal);
-      this.findRequesterNotice = async (message, signal) =>
-        !isEmail(message.user) || (await this.wasSent(this.idOf(message.id, 'requester', message.user), signal));
+      this.findRequesterNotice = async (message, signal) => !isEmail(message.user) || (await this.wasSent(this.idOf(message.id, 'requester', message.user), signal));
     }
   }
 
@@ -131,7 +130,12 @@ export class EmailBot implements MessagingBot {
     return mailMessageId({ requestId, kind, recipient, domain: this.options.domain });
   }
 
-  private async send(to: string, rendered: RenderedMail, headers: Pick<OutgoingMail, 'messageId' | 'inReplyTo' | 'references' | 'requestId'>, signal?: AbortSignal): Promise<string> {
+  private async send(
+    to: string,
+    rendered: RenderedMail,
+    headers: Pick<OutgoingMail, 'messageId' | 'inReplyTo' | 'references' | 'requestId'>,
+    signal?: AbortSignal,
+  ): Promise<string> {
     const sent = await this.mailer.send({ to, subject: rendered.subject, text: rendered.text, html: rendered.html, ...headers }, signal);
     return sent.messageId;
   }

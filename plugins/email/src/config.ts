@@ -62,10 +62,7 @@ export function parseEmailConfig(section: ConfigSection, ctx: ConfigContext): Em
   const delivery = root.section('delivery');
 
   if (!smtpSection.present && !mailgunSection.present) {
-    throw root.error(
-      'smtp',
-      'required: a [smtp] table (host, port, username, password) or a [mailgun] table (domain, private_key); the file has neither',
-    );
+    throw root.error('smtp', 'required: a [smtp] table (host, port, username, password) or a [mailgun] table (domain, private_key); the file has neither');
   }
   const roleToRecipients = parseRecipients(section, delivery, ctx);
   // Upstream validates both tables when both are present, then SMTP wins.
@@ -156,11 +153,7 @@ function parseSender(delivery: ConfigSection, smtp: SmtpConfig | undefined, mail
     return { sender: configured, senderAddress: address };
   }
   // Upstream loads without a sender, then every send fails (no From). Pick a From that can work.
-  const fallback = smtp
-    ? isEmail(smtp.username)
-      ? smtp.username
-      : `noreply@${smtp.host}`
-    : `noreply@${mailgun?.domain ?? 'localhost'}`;
+  const fallback = smtp ? (isEmail(smtp.username) ? smtp.username : `noreply@${smtp.host}`) : `noreply@${mailgun?.domain ?? 'localhost'}`;
   delivery.warn('sender', `is empty: mails are sent from ${fallback}; set delivery.sender to the From address you want`);
   return { sender: fallback, senderAddress: fallback };
 }

@@ -49,7 +49,10 @@ export function describeMails(server: TestSmtpServer): string[] {
 }
 
 function headline(mail: ReceivedMail): string {
-  const lines = mail.text.split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  const lines = mail.text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
   const status = lines.find((l) => l.startsWith('Status:'));
   const first = lines[0] ?? '';
   return status && status !== first ? `${first} ${status}` : first;

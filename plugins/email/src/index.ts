@@ -3,20 +3,13 @@
 import { emailAdapter } from './adapter.js';
 
 export default emailAdapter;
-export { emailAdapter, setupEmail, checkEmail, ADAPTER_NAME } from './adapter.js';
+export { emailAdapter, setupEmail, ADAPTER_NAME } from './adapter.js';
 export type { EmailAdapterOptions } from './adapter.js';
+export { checkEmail } from './check.js';
 export { EmailBot } from './bot.js';
 export type { EmailBotOptions } from './bot.js';
 export { emailDemo, describeMails } from './demo.js';
-export {
-  parseEmailConfig,
-  exampleConfig,
-  EMAIL_TABLES,
-  DEFAULT_SMTP_PORT,
-  MAILGUN_US_API_BASE,
-  MAILGUN_EU_API_BASE,
-  STARTTLS_POLICIES,
-} from './config.js';
+export { parseEmailConfig, exampleConfig, EMAIL_TABLES, DEFAULT_SMTP_PORT, MAILGUN_US_API_BASE, MAILGUN_EU_API_BASE, STARTTLS_POLICIES } from './config.js';
 export type { EmailConfig, SmtpConfig, MailgunConfig, StartTlsPolicy } from './config.js';
 export { createMailer, isRecipientRefused, refusedRecipient, assertVerified } from './client.js';
 export type { Mailer, MailerOptions, OutgoingMail, SentMail } from './client.js';

@@ -97,17 +97,14 @@ export class MailgunMailer implements Mailer {
       const state = String(((answer.body as { domain?: { state?: unknown } } | undefined)?.domain?.state as string | undefined) ?? 'unknown');
       const items: CheckItem[] = [{ name: 'Mailgun API', ok: true, detail: `reached ${this.base} with mailgun.private_key` }];
       if (state === 'disabled') items.push({ name: 'Mailgun domain', ok: false, detail: `${domain} is disabled in Mailgun: mails would be refused` });
-      else if (state === 'unverified') items.push({ name: 'Mailgun domain', ok: true, detail: `${domain} is unverified: Mailgun sends only to authorized recipients until its DNS records are verified` });
+      else if (state === 'unverified')
+        items.push({ name: 'Mailgun domain', ok: true, detail: `${domain} is unverified: Mailgun sends only to authorized recipients until its DNS records are verified` });
       else items.push({ name: 'Mailgun domain', ok: true, detail: `${domain} is ${state}` });
       return items;
     } catch (err) {
       if (!isPluginError(err) || (err.service?.status !== 401 && err.service?.status !== 403)) {
         const reached = isPluginError(err) && err.service?.status !== undefined;
-        return [
-          reached
-            ? { name: 'Mailgun domain', ok: false, detail: explanation(err) }
-            : { name: 'Mailgun API', ok: false, detail: explanation(err) },
-        ];
+        return [reached ? { name: 'Mailgun domain', ok: false, detail: explanation(err) } : { name: 'Mailgun API', ok: false, detail: explanation(err) }];
       }
     }
     // A domain sending key may send but not read the domain: what upstream's check did (a
@@ -141,7 +138,13 @@ export class MailgunMailer implements Mailer {
     await this.call(call, 'POST', `/${encodeURIComponent(this.config.domain)}/messages`, { form }, signal);
   }
 
-  private async call(call: OutboundCall, method: string, path: string, options: { form?: URLSearchParams; recipient?: string }, signal: AbortSignal | undefined): Promise<MailgunAnswer> {
+  private async call(
+    call: OutboundCall,
+    method: string,
+    path: string,
+    options: { form?: URLSearchParams; recipient?: string },
+    signal: AbortSignal | undefined,
+  ): Promise<MailgunAnswer> {
     const url = this.base + path;
     return callService(
       call,
@@ -184,7 +187,8 @@ export class MailgunMailer implements Mailer {
     const said = mailgunMessage(text);
     const domain = this.config.domain;
     // Upstream's classic failure: an EU-region domain asked at the US endpoint (401 or 404).
-    const region = new URL(this.base).host === new URL(MAILGUN_EU_API_BASE).host ? '' : `; if ${this.config.domain} is in Mailgun's EU region, set mailgun.api_base = "${MAILGUN_EU_API_BASE}"`;
+    const region =
+      new URL(this.base).host === new URL(MAILGUN_EU_API_BASE).host ? '' : `; if ${this.config.domain} is in Mailgun's EU region, set mailgun.api_base = "${MAILGUN_EU_API_BASE}"`;
     let explanationText: string;
     let extra: Record<string, unknown> = {};
     if (status === 401 || status === 403) {

@@ -36,7 +36,11 @@ export interface MailIdentity {
  */
 export function mailMessageId(identity: MailIdentity): string {
   const hash = createHash('sha256').update(identity.recipient.trim().toLowerCase()).digest('hex').slice(0, 16);
-  const domain = identity.domain.trim().toLowerCase().replace(/[^a-z0-9.-]/g, '-') || 'localhost';
+  const domain =
+    identity.domain
+      .trim()
+      .toLowerCase()
+      .replace(/[^a-z0-9.-]/g, '-') || 'localhost';
   return `teleport-${safe(identity.requestId)}-${identity.kind}-${hash}@${domain}`;
 }
 

@@ -65,7 +65,13 @@ export function smtpFailure(err: unknown, call: OutboundCall, ctx: SmtpFailureCo
   const serviceCode = reply === undefined ? undefined : enhancedCode(reply, replyText);
   const said = replyText ? ` (${replyText})` : '';
 
-  const make = (code: ErrorCode, explanation: string, facts: { retryable: boolean; outcomeUnknown?: boolean }, extra: Record<string, unknown> = {}, userFacing = false): PluginError =>
+  const make = (
+    code: ErrorCode,
+    explanation: string,
+    facts: { retryable: boolean; outcomeUnknown?: boolean },
+    extra: Record<string, unknown> = {},
+    userFacing = false,
+  ): PluginError =>
     new PluginError(code, `${call.service} ${call.operation}: ${explanation}`, {
       cause: err,
       userFacing,
@@ -106,13 +112,7 @@ export function smtpFailure(err: unknown, call: OutboundCall, ctx: SmtpFailureCo
       return make('CONNECTION_PROBLEM', `${where} could not check the login right now${said}`, { retryable: true });
     }
     if (reply === 538 || /starttls/i.test(replyText)) {
-      return make(
-        'ACCESS_DENIED',
-        `${where} accepts the login only over TLS${said}: set smtp.starttls_policy to "mandatory" or "opportunistic"`,
-        { retryable: false },
-        {},
-        true,
-      );
+      return make('ACCESS_DENIED', `${where} accepts the login only over TLS${said}: set smtp.starttls_policy to "mandatory" or "opportunistic"`, { retryable: false }, {}, true);
     }
     if (e.code === 'EAUTH' || e.code === 'ENOAUTH') {
       return make(

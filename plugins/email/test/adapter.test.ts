@@ -130,7 +130,10 @@ describe('email over SMTP in the real runtime', () => {
     t.teleport.remove(r.id);
     await t.settled();
     const thread = mailsOf(server, r.id, REVIEWERS[0]!);
-    assert.deepEqual(thread.map((m) => m.messageId), [expectedId(r.id, 'first', REVIEWERS[0]!), expectedId(r.id, 'outcome', REVIEWERS[0]!)]);
+    assert.deepEqual(
+      thread.map((m) => m.messageId),
+      [expectedId(r.id, 'first', REVIEWERS[0]!), expectedId(r.id, 'outcome', REVIEWERS[0]!)],
+    );
     assert.equal(thread[1]!.inReplyTo, thread[0]!.messageId);
     assert.match(thread[1]!.text, /Reason: for the outage\n/);
     assert.match(thread[1]!.text.trim(), /Status: ⌛ EXPIRED$/);
@@ -147,11 +150,14 @@ describe('email over SMTP in the real runtime', () => {
     t.teleport.review(r.id, 'carol@example.com', 'APPROVED', '', true);
     await t.settled();
     // First mail, the review's reply, the outcome: all to the reviewers, nothing to "bob".
-    assert.deepEqual(mailsOf(server, r.id).map((m) => m.envelope.rcptTo.join(',')), [REVIEWERS[0], REVIEWERS[0], REVIEWERS[0]]);
+    assert.deepEqual(
+      mailsOf(server, r.id).map((m) => m.envelope.rcptTo.join(',')),
+      [REVIEWERS[0], REVIEWERS[0], REVIEWERS[0]],
+    );
     assert.equal(t.data(r.id)?.['fx/notice/APPROVED'], 'ok');
   });
 
-  it('continues a Go plugin\'s threads: no new first mail; replies refer to its Message-IDs (legacy threads get none)', async () => {
+  it("continues a Go plugin's threads: no new first mail; replies refer to its Message-IDs (legacy threads get none)", async () => {
     const { server, t } = env;
     const r = t.teleport.put(newRequest({ roles: ['ops'] }), false);
     t.teleport.setPluginData(r.id, 'email', {

@@ -96,10 +96,13 @@ describe('email config', () => {
 
   it('warns that "disabled" sends the password unencrypted', () => {
     const { warnings } = load(`${SMTP}starttls_policy = "disabled"\n${RTR}`);
-    assert.ok(warnings.some((w) => /starttls_policy: "disabled": the password and every mail cross the network unencrypted/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /starttls_policy: "disabled": the password and every mail cross the network unencrypted/.test(w)),
+      warnings.join('\n'),
+    );
   });
 
-  it('reads the password from password_file (and the Go example\'s empty password next to it)', async () => {
+  it("reads the password from password_file (and the Go example's empty password next to it)", async () => {
     const file = join(dir, 'smtp_password');
     await writeFile(file, 'from-file-pw\n');
     const { config } = load(`[smtp]\nhost = "smtp.example.com"\nusername = "u"\npassword = ""\npassword_file = ${JSON.stringify(file)}\n${RTR}`);
@@ -162,14 +165,20 @@ describe('email config', () => {
     const { config, warnings } = load(`[mailgun]\ndomain = "mg.example.com"\nprivate_key = "key-abcdef"\n${SMTP}${RTR}`);
     assert.equal(config.transport, 'smtp');
     assert.ok(config.mailgun, 'mailgun parsed too');
-    assert.ok(warnings.some((w) => /\[mailgun\] domain: ignored: \[smtp\] is also configured and takes precedence/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /\[mailgun\] domain: ignored: \[smtp\] is also configured and takes precedence/.test(w)),
+      warnings.join('\n'),
+    );
     assert.match(configError(`[mailgun]\ndomain = "mg.example.com"\n${SMTP}${RTR}`), /\[mailgun\] private_key: required/);
   });
 
   it('delivery.recipients (deprecated) becomes role_to_recipients["*"] with a warning', () => {
     const { config, warnings } = load(`${SMTP}[delivery]\nsender = "a@example.com"\nrecipients = ["all@example.com", "ops@example.com"]\n`);
     assert.deepEqual(config.roleToRecipients, { '*': ['all@example.com', 'ops@example.com'] });
-    assert.ok(warnings.some((w) => /\[delivery\] recipients: is deprecated: use role_to_recipients\["\*"\] instead/.test(w)), warnings.join('\n'));
+    assert.ok(
+      warnings.some((w) => /\[delivery\] recipients: is deprecated: use role_to_recipients\["\*"\] instead/.test(w)),
+      warnings.join('\n'),
+    );
   });
 
   it('an empty delivery.recipients next to role_to_recipients is fine (the Helm chart writes that)', () => {
@@ -183,15 +192,24 @@ describe('email config', () => {
   });
 
   it('role_to_recipients is required, with a "*"', () => {
-    assert.match(configError(SMTP), /\[role_to_recipients\] \*: missing required value role_to_recipients: add a \[role_to_recipients\] table with "\*" = \["reviewers@example\.com"\]$/);
+    assert.match(
+      configError(SMTP),
+      /\[role_to_recipients\] \*: missing required value role_to_recipients: add a \[role_to_recipients\] table with "\*" = \["reviewers@example\.com"\]$/,
+    );
     assert.match(configError(`${SMTP}[role_to_recipients]\n"dev" = "dev@example.com"\n`), /\[role_to_recipients\] \*: missing required value role_to_recipients\["\*"\]/);
     assert.match(configError(`${SMTP}[role_to_recipients]\n"*" = []\n`), /missing required value role_to_recipients\["\*"\]/);
   });
 
   it('every recipient must be an email address: the error names it', () => {
     const message = configError(`${SMTP}[role_to_recipients]\n"*" = "ok@example.com"\n"dev" = ["dev@example.com", "#dev-channel"]\n`);
-    assert.match(message, /teleport-email\.toml:\d+: \[role_to_recipients\] dev: must list email addresses only, got "#dev-channel": invalid email address in role_to_recipients\.dev$/);
-    assert.match(configError(`${SMTP}[delivery]\nrecipients = ["not an address"]\n`), /\[delivery\] recipients: must list email addresses only, got "not an address": invalid email address in delivery\.recipients$/);
+    assert.match(
+      message,
+      /teleport-email\.toml:\d+: \[role_to_recipients\] dev: must list email addresses only, got "#dev-channel": invalid email address in role_to_recipients\.dev$/,
+    );
+    assert.match(
+      configError(`${SMTP}[delivery]\nrecipients = ["not an address"]\n`),
+      /\[delivery\] recipients: must list email addresses only, got "not an address": invalid email address in delivery\.recipients$/,
+    );
   });
 
   it('[email.role_to_recipients] is honoured too', () => {

@@ -24,9 +24,20 @@ test('demo: a real SMTP server in-process; the config it gives (as the CLI write
       await t.settled();
       const lines = service.describe();
       assert.equal(lines.length, 2 * 3 + 1, lines.join('\n'));
-      assert.ok(lines.some((l) => /^mail to reviewers@example\.com: ".+": You have a new Role Request: Status: ⏳ PENDING$/.test(l)), lines.join('\n'));
-      assert.ok(lines.some((l) => /^mail to security@example\.com: ".+": Role Request has been resolved: Status: ✅ APPROVED \(go ahead\) \(reply in the thread of <teleport-.+>\)$/.test(l)), lines.join('\n'));
-      assert.ok(lines.some((l) => /^mail to alice@example\.com: ".+": Your Role Request has been approved:/.test(l)), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => /^mail to reviewers@example\.com: ".+": You have a new Role Request: Status: ⏳ PENDING$/.test(l)),
+        lines.join('\n'),
+      );
+      assert.ok(
+        lines.some((l) =>
+          /^mail to security@example\.com: ".+": Role Request has been resolved: Status: ✅ APPROVED \(go ahead\) \(reply in the thread of <teleport-.+>\)$/.test(l),
+        ),
+        lines.join('\n'),
+      );
+      assert.ok(
+        lines.some((l) => /^mail to alice@example\.com: ".+": Your Role Request has been approved:/.test(l)),
+        lines.join('\n'),
+      );
     } finally {
       await t.close();
     }

@@ -8,7 +8,21 @@ const TESTING = '@teleport-plugin/email/testing';
 describe('package exports', () => {
   it('"." exposes the adapter as its default export, with config, client and texts', async () => {
     const mod = (await import(MAIN)) as Record<string, unknown>;
-    for (const name of ['parseEmailConfig', 'exampleConfig', 'EMAIL_TABLES', 'createMailer', 'SmtpMailer', 'MailgunMailer', 'mailMessageId', 'newRequestMail', 'reviewReplyText', 'resolutionMail', 'requesterOutcomeMail', 'decodeEmailThreads', 'encodeEmailThreads']) {
+    for (const name of [
+      'parseEmailConfig',
+      'exampleConfig',
+      'EMAIL_TABLES',
+      'createMailer',
+      'SmtpMailer',
+      'MailgunMailer',
+      'mailMessageId',
+      'newRequestMail',
+      'reviewReplyText',
+      'resolutionMail',
+      'requesterOutcomeMail',
+      'decodeEmailThreads',
+      'encodeEmailThreads',
+    ]) {
       assert.ok(name in mod, name);
     }
     const adapter = mod['default'] as { name?: unknown; setup?: unknown; parseConfig?: unknown; demo?: unknown; pluginData?: unknown };

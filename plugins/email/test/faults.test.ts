@@ -57,7 +57,10 @@ describe('SMTP faults through the adapter', () => {
     assert.match(String(logged.fields['error']), new RegExp(`refused the recipient ${DEV[0]} \\(550`));
     // Settled, not retried: the request is announced, only the reachable thread is kept.
     assert.equal(e.t.data(r.id)?.['announced'], 'ok');
-    assert.deepEqual(decodeEmailThreads(e.t.data(r.id)!).map((t) => t.email), [DEV[1]]);
+    assert.deepEqual(
+      decodeEmailThreads(e.t.data(r.id)!).map((t) => t.email),
+      [DEV[1]],
+    );
     // Later mails go to the threads that exist, without complaint.
     e.t.teleport.review(r.id, 'bob@example.com', 'APPROVED', '', true);
     await e.t.settled();
@@ -123,7 +126,11 @@ describe('SMTP faults through the adapter', () => {
     const copies = mailsOf(e.server, r.id);
     assert.equal(copies.length, 2, 'SMTP cannot be asked: the mail is sent again');
     const id = expectedId(r.id, 'first', 'reviewers@example.com');
-    assert.deepEqual(copies.map((m) => m.messageId), [id, id], 'a receiver that de-duplicates by Message-ID keeps one');
+    assert.deepEqual(
+      copies.map((m) => m.messageId),
+      [id, id],
+      'a receiver that de-duplicates by Message-ID keeps one',
+    );
     assert.ok(e.t.logger.entries.some((l) => l.message === 'effect may have happened and the service cannot be asked; doing it again'));
     // Recorded once: later mails thread with that id.
     assert.equal(decodeEmailThreads(e.t.data(r.id)!).length, 1);
@@ -138,7 +145,11 @@ describe('SMTP faults through the adapter', () => {
 describe('starttls_policy against servers that offer or lack STARTTLS', () => {
   const cases: Array<{ policy: StartTlsPolicy; offers: boolean; outcome: 'tls' | 'plain' | RegExp; warns?: RegExp }> = [
     { policy: 'mandatory', offers: true, outcome: 'tls' },
-    { policy: 'mandatory', offers: false, outcome: /^adapter "email" failed to start: SMTP STARTTLS: 127\.0\.0\.1:\d+ does not offer STARTTLS.* smtp\.starttls_policy is "mandatory"/ },
+    {
+      policy: 'mandatory',
+      offers: false,
+      outcome: /^adapter "email" failed to start: SMTP STARTTLS: 127\.0\.0\.1:\d+ does not offer STARTTLS.* smtp\.starttls_policy is "mandatory"/,
+    },
     { policy: 'opportunistic', offers: true, outcome: 'tls' },
     { policy: 'opportunistic', offers: false, outcome: 'plain', warns: /offers no STARTTLS: the password and mails go unencrypted/ },
     // A server that offers TLS usually takes no password without it: start-up says which key to change.
@@ -161,8 +172,15 @@ describe('starttls_policy against servers that offer or lack STARTTLS', () => {
       const [mail] = mailsOf(server, r.id);
       assert.ok(mail);
       assert.equal(mail.secure, c.outcome === 'tls');
-      assert.equal(server.events.some((ev) => ev.type === 'starttls'), c.outcome === 'tls');
-      if (c.warns) assert.ok(e.t.logger.entries.some((l) => l.level === 'warn' && c.warns!.test(l.message)), 'warned at start-up');
+      assert.equal(
+        server.events.some((ev) => ev.type === 'starttls'),
+        c.outcome === 'tls',
+      );
+      if (c.warns)
+        assert.ok(
+          e.t.logger.entries.some((l) => l.level === 'warn' && c.warns!.test(l.message)),
+          'warned at start-up',
+        );
     });
   }
 
@@ -183,7 +201,10 @@ describe('start-up and check', () => {
     const server = await startTlsSmtp();
     open.push(server);
     const message = await startupError(startSmtpEnv({ server, config: { password: 'wrong-password' } }));
-    assert.match(message, /^adapter "email" failed to start: SMTP login: 127\.0\.0\.1:\d+ refused the login for user "bot@example\.com" \(535 .*\): check smtp\.username and smtp\.password \(or smtp\.password_file\)$/);
+    assert.match(
+      message,
+      /^adapter "email" failed to start: SMTP login: 127\.0\.0\.1:\d+ refused the login for user "bot@example\.com" \(535 .*\): check smtp\.username and smtp\.password \(or smtp\.password_file\)$/,
+    );
     assert.ok(!message.includes('wrong-password'));
     assert.equal(server.mails.length, 0);
   });

@@ -39,8 +39,6 @@ export function smtpConfig(port: number, policy: StartTlsPolicy = 'mandatory', p
   return { host: '127.0.0.1', port, username: USER, password, startTlsPolicy: policy };
 }
 
-
-
 export const SENDER_ADDRESS = 'noreply@example.com';
 export const REVIEWERS = ['reviewers@example.com'];
 export const DEV = ['dev-lead@example.com', 'dev-manager@example.com'];
@@ -150,4 +148,3 @@ export function expectedId(requestId: string, kind: MailKind, recipient: string)
 export function mailsOf(server: TestSmtpServer, requestId: string, to?: string): ReceivedMail[] {
   return (to === undefined ? server.mails : server.mailsTo(to)).filter((m) => m.headers['x-teleport-access-request'] === requestId);
 }
-

@@ -70,7 +70,10 @@ describe('email over Mailgun in the real runtime', () => {
     assert.equal(notice.length, 1);
     assert.match(notice[0]!.text, /^Your Role Request has been approved:\n/);
     // The thread is stored with the id Mailgun used (ours), in the Go layout.
-    assert.deepEqual(decodeEmailThreads(e.t.data(r.id)!).map((t) => `<${t.messageId}>`), [firstId]);
+    assert.deepEqual(
+      decodeEmailThreads(e.t.data(r.id)!).map((t) => `<${t.messageId}>`),
+      [firstId],
+    );
     // No find was needed on the normal path.
     assert.equal(mg.http.callsTo('GET', `/v3/${MG_DOMAIN}/events`).length, 0);
   });
@@ -130,14 +133,19 @@ describe('email over Mailgun in the real runtime', () => {
       assert.equal(ofRequest(e.mg, r.id, REVIEWER).length, 1);
       assert.ok(e.t.logger.entries.some((l) => l.message === 'effect had happened already; recorded, not repeated'));
       const stored = decodeEmailThreads(e.t.data(r.id)!);
-      assert.deepEqual(stored.map((t) => `<${t.messageId}>`), [expectedId(r.id, 'first', REVIEWER)]);
+      assert.deepEqual(
+        stored.map((t) => `<${t.messageId}>`),
+        [expectedId(r.id, 'first', REVIEWER)],
+      );
 
       // The same for a review reply, the outcome and the requester's mail.
       e.mg.fail({ method: 'POST', path: MESSAGES, afterEffect: true, times: 3, ...lost.fault });
       e.t.teleport.review(r.id, 'bob@example.com', 'DENIED', 'no', true);
       await e.t.settled();
       assert.deepEqual(
-        ofRequest(e.mg, r.id).map((m) => m.headers['message-id']).sort(),
+        ofRequest(e.mg, r.id)
+          .map((m) => m.headers['message-id'])
+          .sort(),
         [
           expectedId(r.id, 'first', REVIEWER),
           expectedId(r.id, 'review-1', REVIEWER),
@@ -152,7 +160,7 @@ describe('email over Mailgun in the real runtime', () => {
 
   it('a recipient Mailgun refuses (400 on "to") is logged with the address; the others get their mail', async () => {
     const e = await env({ config: { roleToRecipients: { '*': [REVIEWER, 'bounce@example.com'] } } });
-    e.mg.fail({ method: 'POST', path: MESSAGES, status: 400, body: { message: "to parameter is not a valid address. please check documentation" }, times: 1 });
+    e.mg.fail({ method: 'POST', path: MESSAGES, status: 400, body: { message: 'to parameter is not a valid address. please check documentation' }, times: 1 });
     // The two first mails go out in parallel: the 400 hits whichever POST arrives first.
     const r = e.t.teleport.put(newRequest({ roles: ['ops'] }));
     await e.t.settled();
@@ -185,5 +193,5 @@ describe('email over Mailgun in the real runtime', () => {
       await close();
       await mg.close();
     }
-});
+  });
 });

@@ -15,7 +15,16 @@ let us: FakeMailgun;
 let eu: FakeMailgun;
 
 before(async () => {
-  us = new FakeMailgun({ apiKey: KEY, region: 'us', domains: [{ name: DOMAIN }, { name: 'mg.example.eu', region: 'eu' }, { name: 'new.example.com', state: 'unverified' }, { name: 'send-only.example.com', sendingKey: 'send-key-1' }] });
+  us = new FakeMailgun({
+    apiKey: KEY,
+    region: 'us',
+    domains: [
+      { name: DOMAIN },
+      { name: 'mg.example.eu', region: 'eu' },
+      { name: 'new.example.com', state: 'unverified' },
+      { name: 'send-only.example.com', sendingKey: 'send-key-1' },
+    ],
+  });
   eu = new FakeMailgun({ apiKey: KEY, region: 'eu', domains: [{ name: 'mg.example.eu' }] });
   await us.start();
   await eu.start();
@@ -207,9 +216,15 @@ describe('Mailgun mailer against the fake Mailgun', () => {
     assert.equal(err.code, 'ACCESS_DENIED');
     assert.ok(err.userFacing);
     assert.equal(us.http.callsTo('POST', `/v3/${DOMAIN}/messages`).length, 1, 'a 401 is not retried');
-    assert.match(err.message, /^Mailgun POST \/messages: Mailgun at http:\/\/127\.0\.0\.1:\d+\/v3 refused the key for mg\.example\.com \(HTTP 401 Forbidden\): check mailgun\.private_key \(or mailgun\.private_key_file\); if mg\.example\.com is in Mailgun's EU region, set mailgun\.api_base = "https:\/\/api\.eu\.mailgun\.net\/v3"$/);
+    assert.match(
+      err.message,
+      /^Mailgun POST \/messages: Mailgun at http:\/\/127\.0\.0\.1:\d+\/v3 refused the key for mg\.example\.com \(HTTP 401 Forbidden\): check mailgun\.private_key \(or mailgun\.private_key_file\); if mg\.example\.com is in Mailgun's EU region, set mailgun\.api_base = "https:\/\/api\.eu\.mailgun\.net\/v3"$/,
+    );
     const items = await m.verify();
-    assert.deepEqual(items.map((i) => [i.name, i.ok]), [['Mailgun API', false]]);
+    assert.deepEqual(
+      items.map((i) => [i.name, i.ok]),
+      [['Mailgun API', false]],
+    );
     assert.throws(
       () => assertVerified('Mailgun', items),
       (e: unknown) => isPluginError(e) && e.userFacing && /^Mailgun API: .*check mailgun\.private_key/.test(e.message) && !e.message.includes('\n'),
@@ -233,7 +248,10 @@ describe('Mailgun mailer against the fake Mailgun', () => {
     assert.match(unverified[1]!.detail ?? '', /new\.example\.com is unverified: Mailgun sends only to authorized recipients/);
 
     const sendOnly = await mailer({ domain: 'send-only.example.com', privateKey: 'send-key-1' }).verify();
-    assert.deepEqual(sendOnly.map((i) => i.ok), [true, true]);
+    assert.deepEqual(
+      sendOnly.map((i) => i.ok),
+      [true, true],
+    );
     assert.match(sendOnly[1]!.detail ?? '', /may send for send-only\.example\.com \(a test-mode mail was accepted\)/);
     const probe = us.messages.find((x) => x.testMode);
     assert.equal(probe?.subject, 'Health Check');
@@ -259,7 +277,10 @@ describe('Mailgun mailer against the fake Mailgun', () => {
     assert.equal(err.code, 'UNREACHABLE');
     assert.equal(isOutcomeUnknown(err), false);
     const items = await mailer({ apiBase: base }).verify();
-    assert.deepEqual(items.map((i) => [i.name, i.ok]), [['Mailgun API', false]]);
+    assert.deepEqual(
+      items.map((i) => [i.name, i.ok]),
+      [['Mailgun API', false]],
+    );
   });
 });
 
@@ -272,7 +293,11 @@ describe('fake Mailgun', () => {
     form.set('subject', 'multipart');
     form.set('text', 'hello');
     form.set('h:Message-Id', '<custom-id@example.com>');
-    const res = await fetch(`${us.apiBase}/${DOMAIN}/messages`, { method: 'POST', body: form, headers: { authorization: `Basic ${Buffer.from(`api:${KEY}`).toString('base64')}` } });
+    const res = await fetch(`${us.apiBase}/${DOMAIN}/messages`, {
+      method: 'POST',
+      body: form,
+      headers: { authorization: `Basic ${Buffer.from(`api:${KEY}`).toString('base64')}` },
+    });
     assert.equal(res.status, 200);
     assert.deepEqual(await res.json(), { id: '<custom-id@example.com>', message: 'Queued. Thank you.' });
     assert.equal(us.messages[0]?.subject, 'multipart');
@@ -284,7 +309,11 @@ describe('fake Mailgun', () => {
     assert.equal(noAuth.status, 401);
     assert.equal(await noAuth.text(), 'Forbidden');
     const auth = { authorization: `Basic ${Buffer.from(`api:${KEY}`).toString('base64')}` };
-    const missing = await fetch(`${us.apiBase}/${DOMAIN}/messages`, { method: 'POST', headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' }, body: 'to=b%40example.com' });
+    const missing = await fetch(`${us.apiBase}/${DOMAIN}/messages`, {
+      method: 'POST',
+      headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'to=b%40example.com',
+    });
     assert.equal(missing.status, 400);
     assert.deepEqual(await missing.json(), { message: 'from parameter is missing' });
     const generated = await fetch(`${us.apiBase}/${DOMAIN}/messages`, {

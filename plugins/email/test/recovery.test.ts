@@ -40,11 +40,19 @@ describe('crash recovery', () => {
     const data = e.t.data(r.id)!;
     assert.equal(data['announced'], 'ok');
     assert.match(data[`fx/post/${REVIEWER}`] ?? '', /^ok:reviewers@example\.com\/.+\/teleport-/);
-    assert.deepEqual(decodeEmailThreads(data).map((t) => `<${t.messageId}>`), [expectedId(r.id, 'first', REVIEWER)]);
+    assert.deepEqual(
+      decodeEmailThreads(data).map((t) => `<${t.messageId}>`),
+      [expectedId(r.id, 'first', REVIEWER)],
+    );
     // The thread goes on from the adopted mail.
     teleport.review(r.id, 'bob@example.com', 'APPROVED', '', true);
     await e.t.settled();
-    assert.ok(mg.messagesTo(REVIEWER).slice(1).every((m) => m.headers['in-reply-to'] === expectedId(r.id, 'first', REVIEWER)));
+    assert.ok(
+      mg
+        .messagesTo(REVIEWER)
+        .slice(1)
+        .every((m) => m.headers['in-reply-to'] === expectedId(r.id, 'first', REVIEWER)),
+    );
     assert.equal(mg.messagesTo(REVIEWER).length, 3);
   });
 
@@ -82,11 +90,10 @@ describe('restarts and replicas', () => {
     closers.push(() => second.t.close());
     await second.t.settled();
     const thread = mailsOf(server, r.id, REVIEWER);
-    assert.deepEqual(thread.map((m) => m.messageId), [
-      expectedId(r.id, 'first', REVIEWER),
-      expectedId(r.id, 'review-1', REVIEWER),
-      expectedId(r.id, 'outcome', REVIEWER),
-    ]);
+    assert.deepEqual(
+      thread.map((m) => m.messageId),
+      [expectedId(r.id, 'first', REVIEWER), expectedId(r.id, 'review-1', REVIEWER), expectedId(r.id, 'outcome', REVIEWER)],
+    );
     assert.equal(mailsOf(server, r.id, 'alice@example.com').length, 1);
     assert.equal(second.t.data(r.id)?.['resolution'], 'APPROVED');
   });
@@ -97,7 +104,10 @@ describe('restarts and replicas', () => {
     const teleport = new MemoryTeleport();
     const a = await startSmtpEnv({ server, test: { teleport, runtime: { instanceId: 'replica-a' } } });
     const b = await startSmtpEnv({ server, test: { teleport, runtime: { instanceId: 'replica-b' } } });
-    closers.push(() => a.t.close(), () => b.t.close());
+    closers.push(
+      () => a.t.close(),
+      () => b.t.close(),
+    );
     const settled = async (): Promise<void> => {
       await Promise.all([a.t.settled(), b.t.settled()]);
       await Promise.all([a.t.settled(), b.t.settled()]);

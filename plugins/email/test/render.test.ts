@@ -196,8 +196,7 @@ describe('plugin data (Go layout)', () => {
     const data = {
       email: 'old@example.com',
       timestamp: '2021-01-01 10:00:00.1 +0000 UTC',
-      email_threads:
-        'a@example.com/2024-05-07 13:05:00.123456789 +0000 UTC m=+12.000000001/<20240507130500.1.ABC@mg.example.com>,broken-entry,b@example.com/t/1J2K.3L@host',
+      email_threads: 'a@example.com/2024-05-07 13:05:00.123456789 +0000 UTC m=+12.000000001/<20240507130500.1.ABC@mg.example.com>,broken-entry,b@example.com/t/1J2K.3L@host',
     };
     assert.deepEqual(decodeEmailThreads(data), [
       { email: 'old@example.com', timestamp: '2021-01-01 10:00:00.1 +0000 UTC', messageId: '' },

@@ -4,17 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { createCaptureLogger, isOutcomeUnknown, isPluginError, isRetryable } from '@teleport-plugin/core';
 import type { AccessReview, PluginError } from '@teleport-plugin/core';
-import {
-  SmtpMailer,
-  assertVerified,
-  isRecipientRefused,
-  mailMessageId,
-  newRequestMail,
-  refusedRecipient,
-  resolutionMail,
-  reviewKind,
-  reviewReplyMail,
-} from '../src/index.js';
+import { SmtpMailer, assertVerified, isRecipientRefused, mailMessageId, newRequestMail, refusedRecipient, resolutionMail, reviewKind, reviewReplyMail } from '../src/index.js';
 import type { MailCluster, MailRequestFields, StartTlsPolicy } from '../src/index.js';
 import { startSmtpServer } from '../src/testing/index.js';
 import type { SmtpServerOptions, TestSmtpServer } from '../src/testing/index.js';
@@ -168,7 +158,10 @@ describe('SMTP mailer against a real SMTP server (STARTTLS + AUTH)', () => {
       assert.ok(err.userFacing);
       assert.equal(isRetryable(err), false);
       assert.equal(isOutcomeUnknown(err), false);
-      assert.match(err.message, /^SMTP send: 127\.0\.0\.1:\d+ does not offer STARTTLS \(500 .*\) and smtp\.starttls_policy is "mandatory": .*set smtp\.starttls_policy = "opportunistic"/);
+      assert.match(
+        err.message,
+        /^SMTP send: 127\.0\.0\.1:\d+ does not offer STARTTLS \(500 .*\) and smtp\.starttls_policy is "mandatory": .*set smtp\.starttls_policy = "opportunistic"/,
+      );
       assert.equal(s.mails.length, 0);
       assert.equal(s.events.filter((e) => e.type === 'connect').length, 1, 'one attempt');
       const items = await m.verify();
@@ -179,7 +172,10 @@ describe('SMTP mailer against a real SMTP server (STARTTLS + AUTH)', () => {
           ['SMTP STARTTLS', false],
         ],
       );
-      assert.throws(() => assertVerified('SMTP', items), (e: unknown) => isPluginError(e) && e.userFacing && /^SMTP STARTTLS: .*does not offer STARTTLS/.test(e.message) && !e.message.includes('\n'));
+      assert.throws(
+        () => assertVerified('SMTP', items),
+        (e: unknown) => isPluginError(e) && e.userFacing && /^SMTP STARTTLS: .*does not offer STARTTLS/.test(e.message) && !e.message.includes('\n'),
+      );
     });
 
     it('opportunistic + STARTTLS offered: upgrades', async () => {
@@ -229,7 +225,10 @@ describe('SMTP mailer against a real SMTP server (STARTTLS + AUTH)', () => {
       const err = await failure(m.send(simpleMail('a@example.com')));
       assert.equal(err.code, 'CERT_REFUSED');
       assert.equal(isRetryable(err), false);
-      assert.match(err.message, /the TLS certificate of 127\.0\.0\.1:\d+ is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): check smtp\.host, or add the server's CA with NODE_EXTRA_CA_CERTS/);
+      assert.match(
+        err.message,
+        /the TLS certificate of 127\.0\.0\.1:\d+ is not trusted \(UNABLE_TO_VERIFY_LEAF_SIGNATURE\): check smtp\.host, or add the server's CA with NODE_EXTRA_CA_CERTS/,
+      );
       const items = await m.verify();
       assert.equal(items.find((i) => !i.ok)?.name, 'SMTP STARTTLS');
     });
@@ -244,7 +243,10 @@ describe('SMTP mailer against a real SMTP server (STARTTLS + AUTH)', () => {
       const items = await m.verify();
       const login = items.find((i) => i.name === 'SMTP login');
       assert.equal(login?.ok, false);
-      assert.match(login?.detail ?? '', /^127\.0\.0\.1:\d+ refused the login for user "bot@example\.com" \(535 Authentication credentials invalid\): check smtp\.username and smtp\.password \(or smtp\.password_file\)$/);
+      assert.match(
+        login?.detail ?? '',
+        /^127\.0\.0\.1:\d+ refused the login for user "bot@example\.com" \(535 Authentication credentials invalid\): check smtp\.username and smtp\.password \(or smtp\.password_file\)$/,
+      );
       let startup: unknown;
       try {
         assertVerified('SMTP', items);

@@ -49,10 +49,8 @@ function deliver(port: number, options: { secure?: boolean; auth?: { user: strin
     conn.on('error', fail);
     conn.connect(() => {
       const send = (): void =>
-        conn.send(
-          { from: 'a@example.com', to: [options.to ?? 'b@example.com'] },
-          options.body ?? 'Subject: hello\r\nMessage-ID: <m-1@example.com>\r\n\r\nbody\r\n',
-          (err, info) => (err ? fail(err) : finish({ response: info.response })),
+        conn.send({ from: 'a@example.com', to: [options.to ?? 'b@example.com'] }, options.body ?? 'Subject: hello\r\nMessage-ID: <m-1@example.com>\r\n\r\nbody\r\n', (err, info) =>
+          err ? fail(err) : finish({ response: info.response }),
         );
       if (options.auth) conn.login(options.auth, (err) => (err ? fail(err) : send()));
       else send();
@@ -133,7 +131,10 @@ describe('test SMTP server', () => {
     const waiting = s.waitFor((mails) => mails.length === 1, 5_000);
     await deliver(s.port);
     await waiting;
-    await assert.rejects(s.waitFor((mails) => mails.length === 5, 50), /condition not met within 50 ms; seen:\n {2}mail to b@example\.com: hello <m-1@example\.com>/);
+    await assert.rejects(
+      s.waitFor((mails) => mails.length === 5, 50),
+      /condition not met within 50 ms; seen:\n {2}mail to b@example\.com: hello <m-1@example\.com>/,
+    );
   });
 
   it('TLS without a certificate is a clear error', async () => {

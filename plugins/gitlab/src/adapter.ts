@@ -2,9 +2,8 @@ import { PluginError, defineAdapter, errorMessage, isPluginError, ticketHandlers
 import type { Adapter, AdapterContext, AdapterHandlers, Logger } from '@teleport-plugin/core';
 import { checkGitlab } from './check.js';
 import { GitlabClient, type GitlabClientOptions, type GlProject, type GlUser } from './client.js';
-import { ADAPTER_NAME, parseGitlabConfig, type GitlabConfig } from './config.js';
+import { ADAPTER_NAME, exampleConfig, parseGitlabConfig, type GitlabConfig } from './config.js';
 import { gitlabDemo } from './demo.js';
-import { exampleConfig } from './exampleConfig.js';
 import { gitlabPluginData } from './pluginData.js';
 import { ensureLabels, ensureProjectHook, type HookSetup, type LabelSetup } from './projectSetup.js';
 import { GitlabTracker } from './tracker.js';
@@ -33,7 +32,13 @@ export interface ProjectState {
  * written again, or created once). Safe on every start and on several replicas at once. Any
  * failure is fatal, as one line naming the key to fix or the GitLab that could not be reached.
  */
-export async function setUpProject(client: GitlabClient, config: GitlabConfig, logger: Logger, signal?: AbortSignal, mode: 'run' | 'check' = 'run'): Promise<ProjectState | undefined> {
+export async function setUpProject(
+  client: GitlabClient,
+  config: GitlabConfig,
+  logger: Logger,
+  signal?: AbortSignal,
+  mode: 'run' | 'check' = 'run',
+): Promise<ProjectState | undefined> {
   const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
     try {
       return await run();

@@ -1,14 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import {
-  callService,
-  httpFailure,
-  networkFailure,
-  PluginError,
-  retryAfterMs,
-  type Logger,
-  type OutboundCall,
-  type OutboundPolicy,
-} from '@teleport-plugin/core';
+import { callService, httpFailure, networkFailure, PluginError, retryAfterMs, type Logger, type OutboundCall, type OutboundPolicy } from '@teleport-plugin/core';
 import { createRequesterFn, type FormattedResponse, type RequestOptions, type ResourceOptions } from '@gitbeaker/requester-utils';
 import { GitbeakerRequestError, IssueNotes, Issues, PersonalAccessTokens, ProjectHooks, ProjectLabels, Projects, Users } from '@gitbeaker/rest';
 import { requestIdFromDescription } from './render.js';
@@ -174,11 +165,15 @@ export class GitlabClient {
       raw = await this.call('GET /projects/:id', true, signal, () => this.projects.show(idOrPath));
     } catch (err) {
       if (err instanceof PluginError && err.service?.status === 404) {
-        throw new PluginError('NOT_FOUND', `GitLab project ${JSON.stringify(String(idOrPath))} not found at ${this.url}: check ${PROJECT_KEY} (and that the token's user is a member of the project)`, {
-          cause: err,
-          userFacing: true,
-          service: err.service,
-        });
+        throw new PluginError(
+          'NOT_FOUND',
+          `GitLab project ${JSON.stringify(String(idOrPath))} not found at ${this.url}: check ${PROJECT_KEY} (and that the token's user is a member of the project)`,
+          {
+            cause: err,
+            userFacing: true,
+            service: err.service,
+          },
+        );
       }
       throw err;
     }
@@ -221,9 +216,7 @@ export class GitlabClient {
   /** Every label of the project (all pages). */
   async listLabels(projectId: number | string, signal?: AbortSignal): Promise<GlLabel[]> {
     const out: GlLabel[] = [];
-    for await (const raw of this.pages('GET /projects/:id/labels', signal, (page) =>
-      this.labels.all(projectId, { page, perPage: PER_PAGE, showExpanded: true }),
-    )) {
+    for await (const raw of this.pages('GET /projects/:id/labels', signal, (page) => this.labels.all(projectId, { page, perPage: PER_PAGE, showExpanded: true }))) {
       if (isObject(raw) && isPositiveInt(raw['id'])) out.push({ id: raw['id'], name: str(raw['name']), color: str(raw['color']) });
     }
     return out;
@@ -356,9 +349,7 @@ export class GitlabClient {
   }
 
   private async *hookPages(projectId: number | string, signal: AbortSignal | undefined): AsyncGenerator<GlHook> {
-    for await (const raw of this.pages('GET /projects/:id/hooks', signal, (page) =>
-      this.hooks.all(projectId, { page, perPage: PER_PAGE, showExpanded: true }),
-    )) {
+    for await (const raw of this.pages('GET /projects/:id/hooks', signal, (page) => this.hooks.all(projectId, { page, perPage: PER_PAGE, showExpanded: true }))) {
       if (isObject(raw) && isPositiveInt(raw['id'])) yield toHook(raw, 'GET /projects/:id/hooks');
     }
   }
@@ -382,11 +373,12 @@ export class GitlabClient {
   }
 
   private call<T>(operation: string, idempotent: boolean, signal: AbortSignal | undefined, attempt: () => Promise<T>): Promise<T> {
-    return callService<T>(
-      { service: SERVICE, operation, idempotent },
-      (attemptSignal) => attemptScope.run({ signal: attemptSignal }, attempt),
-      { signal, policy: this.options.policy, logger: this.options.logger, classify: classifyGitlabError },
-    );
+    return callService<T>({ service: SERVICE, operation, idempotent }, (attemptSignal) => attemptScope.run({ signal: attemptSignal }, attempt), {
+      signal,
+      policy: this.options.policy,
+      logger: this.options.logger,
+      classify: classifyGitlabError,
+    });
   }
 }
 

@@ -4,17 +4,8 @@ import { gitlabAdapter } from './adapter.js';
 export default gitlabAdapter;
 export { gitlabAdapter, createGitlabAdapter, createGitlabHandlers, setUpProject, ADAPTER_VERSION } from './adapter.js';
 export type { GitlabTuning, ProjectState } from './adapter.js';
-export {
-  parseGitlabConfig,
-  ADAPTER_NAME,
-  DEFAULT_GITLAB_URL,
-  WEBHOOK_ROUTE_PATH,
-  UPSTREAM_WEBHOOK_PATH,
-  GITLAB_TABLES,
-  DB_DEPRECATION,
-} from './config.js';
+export { parseGitlabConfig, exampleConfig, ADAPTER_NAME, DEFAULT_GITLAB_URL, WEBHOOK_ROUTE_PATH, UPSTREAM_WEBHOOK_PATH, GITLAB_TABLES, DB_DEPRECATION } from './config.js';
 export type { GitlabConfig } from './config.js';
-export { exampleConfig } from './exampleConfig.js';
 export { GitlabClient, classifyGitlabError, sameHookTarget, SERVICE } from './client.js';
 export type { GitlabClientOptions, GlProject, GlUser, GlTokenInfo, GlLabel, GlHook, GlIssue, GlNote, NewIssue, IssueUpdate, HookSettings } from './client.js';
 export { GitlabTracker, noteText } from './tracker.js';

@@ -60,7 +60,7 @@ export async function ensureProjectHook(client: GitlabClient, projectId: number,
   if (found === undefined) {
     const legacy = hooks.find((h) => (options.legacyUrls ?? []).some((u) => sameHookTarget(h.url, u)));
     if (legacy !== undefined) {
-      options.logger?.info('Re-pointing the Go plugin\'s GitLab hook to this plugin', { hookId: legacy.id });
+      options.logger?.info("Re-pointing the Go plugin's GitLab hook to this plugin", { hookId: legacy.id });
       found = legacy;
     } else {
       action = 'created';

@@ -116,9 +116,7 @@ interface HookLabel {
 /** Labels in `current` and not in `previous` (by id, else by title), in id order as upstream. */
 export function addedLabels(previous: readonly HookLabel[], current: readonly HookLabel[]): HookLabel[] {
   const same = (a: HookLabel, b: HookLabel): boolean => (a.id !== undefined && b.id !== undefined ? a.id === b.id : a.title === b.title);
-  return current
-    .filter((label) => !previous.some((p) => same(p, label)))
-    .sort((a, b) => (a.id ?? Number.MAX_SAFE_INTEGER) - (b.id ?? Number.MAX_SAFE_INTEGER));
+  return current.filter((label) => !previous.some((p) => same(p, label))).sort((a, b) => (a.id ?? Number.MAX_SAFE_INTEGER) - (b.id ?? Number.MAX_SAFE_INTEGER));
 }
 
 function findDecision(payload: Record<string, unknown>, options: ReadIssueHookOptions): IssueHookReading {

@@ -46,12 +46,15 @@ test('a set-up project passes every item', async () => {
   await ensureLabels(client, project.id);
   const hook = await ensureProjectHook(client, project.id, { url: cfg.webhookUrl, token: cfg.webhookSecret });
   const items = await check(cfg);
-  assert.deepEqual(items.map((i) => [i.name, i.ok]), [
-    ['token', true],
-    ['project', true],
-    ['labels', true],
-    ['webhook', true],
-  ]);
+  assert.deepEqual(
+    items.map((i) => [i.name, i.ok]),
+    [
+      ['token', true],
+      ['project', true],
+      ['labels', true],
+      ['webhook', true],
+    ],
+  );
   assert.match(item(items, 'token').detail ?? '', /^teleport-bot \(id \d+\), scopes api$/);
   assert.equal(item(items, 'project').detail, `ops/checked (id ${project.id}) at ${gl.url}`);
   assert.match(item(items, 'labels').detail ?? '', /^found "Teleport: Pending", "Teleport: Approved", "Teleport: Denied", "Teleport: Expired"$/);
@@ -61,15 +64,21 @@ test('a set-up project passes every item', async () => {
 
 test('a fresh project passes too: labels and hook are created at start', async () => {
   const items = await check(config(gl.addProject('ops/fresh')));
-  assert.ok(items.every((i) => i.ok), JSON.stringify(items));
+  assert.ok(
+    items.every((i) => i.ok),
+    JSON.stringify(items),
+  );
   assert.match(item(items, 'labels').detail ?? '', /created at start: "Teleport: Pending"/);
   assert.match(item(items, 'webhook').detail ?? '', /no hook calls https:\/\/hook:REDACTED@plugins\.example\.com\/gitlab\/webhook yet: start creates it/);
 });
 
-test('the Go plugin\'s hook is reported as re-pointed at start', async () => {
+test("the Go plugin's hook is reported as re-pointed at start", async () => {
   const project = gl.addProject('ops/from-go');
   gl.addHook(project, { url: 'https://hook:pw@plugins.example.com/webhook', token: 's' });
-  assert.match(item(await check(config(project)), 'webhook').detail ?? '', /the Go plugin's hook \d+ calls https:\/\/hook:REDACTED@plugins\.example\.com\/webhook: start re-points it/);
+  assert.match(
+    item(await check(config(project)), 'webhook').detail ?? '',
+    /the Go plugin's hook \d+ calls https:\/\/hook:REDACTED@plugins\.example\.com\/webhook: start re-points it/,
+  );
 });
 
 test('a refused token stops the check and names gitlab.token', async () => {
@@ -82,9 +91,7 @@ test('a refused token stops the check and names gitlab.token', async () => {
 test('a token without the api scope fails, naming the scope', async () => {
   gl.addToken('glpat-read-only', { scopes: ['read_api', 'read_user'], name: 'ro' });
   const items = await check(config(gl.addProject('ops/ro')), 'glpat-read-only');
-  assert.deepEqual(items, [
-    { name: 'token', ok: false, detail: `token "ro" of teleport-bot (id ${gl.bot.id}) has scopes read_api, read_user: gitlab.token needs the api scope` },
-  ]);
+  assert.deepEqual(items, [{ name: 'token', ok: false, detail: `token "ro" of teleport-bot (id ${gl.bot.id}) has scopes read_api, read_user: gitlab.token needs the api scope` }]);
 });
 
 test('an unknown project fails, naming gitlab.project_id', async () => {

@@ -66,7 +66,10 @@ describe('calls and their wire format', () => {
     const c = client();
     for (const name of ['a', 'b', 'c', 'd', 'e']) gl.addLabel(project, name);
     const before = gl.http.callsTo('GET', `/api/v4/projects/${project.id}/labels`).length;
-    assert.deepEqual((await c.listLabels(project.id)).map((l) => l.name), ['a', 'b', 'c', 'd', 'e']);
+    assert.deepEqual(
+      (await c.listLabels(project.id)).map((l) => l.name),
+      ['a', 'b', 'c', 'd', 'e'],
+    );
     assert.equal(gl.http.callsTo('GET', `/api/v4/projects/${project.id}/labels`).length - before, 3, 'three pages of two');
     assert.deepEqual(await c.createLabel(project.id, { name: 'Teleport: Pending', color: '#FFECDB' }), { name: 'Teleport: Pending', created: true });
     const posted = gl.http.callsTo('POST', `/api/v4/projects/${project.id}/labels`).at(-1);
@@ -94,7 +97,10 @@ describe('calls and their wire format', () => {
     assert.equal(hook.token, 'new');
     await c.removeHook(project.id, added.id);
     await c.removeHook(project.id, added.id); // 404: already gone
-    assert.equal(project.hooks.some((h) => h.id === added.id), false);
+    assert.equal(
+      project.hooks.some((h) => h.id === added.id),
+      false,
+    );
   });
 
   test('issues: create with the pending label, get, close with the outcome label', async () => {
@@ -118,7 +124,9 @@ describe('calls and their wire format', () => {
     assert.equal(closed.state, 'closed');
     assert.deepEqual(closed.labels, ['Teleport: Approved']);
     // Idempotent: the same update again changes nothing.
-    assert.deepEqual((await c.updateIssue(project.id, issue.iid, { stateEvent: 'close', removeLabels: ['Teleport: Pending'], addLabels: ['Teleport: Approved'] })).labels, ['Teleport: Approved']);
+    assert.deepEqual((await c.updateIssue(project.id, issue.iid, { stateEvent: 'close', removeLabels: ['Teleport: Pending'], addLabels: ['Teleport: Approved'] })).labels, [
+      'Teleport: Approved',
+    ]);
     const second = await c.createIssue(project.id, newIssue('0d3a4d9e-5b6c-4d7e-8f90-a1b2c3d4e5f6'));
     assert.equal(second.iid, 2, 'iids count per project');
   });
@@ -158,7 +166,7 @@ describe('calls and their wire format', () => {
   });
 });
 
-describe('outbound policy, with gitbeaker\'s own retries off', () => {
+describe("outbound policy, with gitbeaker's own retries off", () => {
   test('an always-429 call makes exactly `attempts` requests and honours Retry-After', async () => {
     const c = client();
     gl.rateLimit({ times: 100, retryAfterS: 0.05, path: /\/issues$/ });
@@ -219,7 +227,10 @@ describe('outbound policy, with gitbeaker\'s own retries off', () => {
       if (seen === 1) gl.rateLimit({ times: 1, retryAfterS: 0, path });
       else gl.http.off('call', onCall);
     });
-    assert.deepEqual((await c.listLabels(project.id)).map((l) => l.name), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(
+      (await c.listLabels(project.id)).map((l) => l.name),
+      ['a', 'b', 'c', 'd'],
+    );
     assert.deepEqual(
       gl.http.callsTo('GET', path).map((x) => `${x.query.get('page')}:${x.status}`),
       ['1:200', '2:429', '2:200'],
@@ -357,7 +368,7 @@ describe('transport', () => {
     assert.equal(gl.http.callsTo('POST', `/api/v4/projects/${project.id}/issues`).length - before, 1);
   });
 
-  test('the caller\'s signal cancels a call under way', async () => {
+  test("the caller's signal cancels a call under way", async () => {
     const c = client();
     gl.fail({ method: 'GET', path: /\/labels$/, delayMs: 1_000 });
     const controller = new AbortController();

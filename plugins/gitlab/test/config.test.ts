@@ -5,8 +5,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { isPluginError, parseConfig, redactString } from '@teleport-plugin/core';
-import { DB_DEPRECATION, DEFAULT_GITLAB_URL, GITLAB_TABLES, parseGitlabConfig } from '../src/config.js';
-import { exampleConfig } from '../src/exampleConfig.js';
+import { DB_DEPRECATION, DEFAULT_GITLAB_URL, GITLAB_TABLES, exampleConfig, parseGitlabConfig } from '../src/config.js';
 
 const HEADER = '[teleport]\naddr = "127.0.0.1:3025"\nidentity = "/var/lib/teleport/plugins/identity"\n\n';
 const HTTP = '[http]\npublic_addr = "https://plugins.example.com"\n';
@@ -71,7 +70,10 @@ test('url: self-managed, trailing slash and /api/v4 trimmed (with a warning), re
   assert.equal(parse(`[gitlab]\nurl = "http://10.0.0.5:8080/gitlab"\ntoken = "t"\nproject_id = "7"\nwebhook_secret = "s"\n${HTTP}`).url, 'http://10.0.0.5:8080/gitlab');
   const { config, loaded } = load(`[gitlab]\nurl = "https://gitlab.example.com/api/v4/"\ntoken = "t"\nproject_id = "7"\nwebhook_secret = "s"\n${HTTP}`);
   assert.equal(config.url, 'https://gitlab.example.com');
-  assert.ok(loaded.warnings.some((w) => w.includes('[gitlab] url') && w.includes('without /api/v4')), JSON.stringify(loaded.warnings));
+  assert.ok(
+    loaded.warnings.some((w) => w.includes('[gitlab] url') && w.includes('without /api/v4')),
+    JSON.stringify(loaded.warnings),
+  );
   assert.equal(parse(`[gitlab]\ntoken = "t"\nproject_id = "7"\nwebhook_secret = "s"\n${HTTP}`).url, DEFAULT_GITLAB_URL);
 });
 
@@ -146,7 +148,9 @@ test('the example config parses (with its token file present) and uses only know
 });
 
 test('[http.basic_auth] protects the server but is not handed to GitLab: the hook authenticates by its token', () => {
-  const c = parse(`[gitlab]\ntoken = "t"\nproject_id = "7"\nwebhook_secret = "s"\n[http]\npublic_addr = "https://plugins.example.com"\n[http.basic_auth]\nuser = "ops"\npassword = "pw"\n`);
+  const c = parse(
+    `[gitlab]\ntoken = "t"\nproject_id = "7"\nwebhook_secret = "s"\n[http]\npublic_addr = "https://plugins.example.com"\n[http.basic_auth]\nuser = "ops"\npassword = "pw"\n`,
+  );
   assert.equal(c.webhookUrl, 'https://plugins.example.com/gitlab/webhook');
 });
 

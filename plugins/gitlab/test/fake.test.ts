@@ -46,7 +46,7 @@ async function openIssue(): Promise<number> {
 }
 
 describe('API behaviour', () => {
-  test('no or a wrong PRIVATE-TOKEN: 401 with GitLab\'s body', async () => {
+  test("no or a wrong PRIVATE-TOKEN: 401 with GitLab's body", async () => {
     for (const token of [null, 'nope']) {
       const res = await api(`/projects/${project.id}`, { token });
       assert.equal(res.status, 401);
@@ -63,7 +63,7 @@ describe('API behaviour', () => {
     assert.deepEqual(await res.json(), { message: '404 Project Not Found' });
   });
 
-  test('offset pagination with GitLab\'s headers', async () => {
+  test("offset pagination with GitLab's headers", async () => {
     for (let i = 0; i < 5; i += 1) gl.addLabel(project, `l${i}`);
     const res = await api(`/projects/${project.id}/labels?per_page=2&page=2`);
     assert.equal(res.headers.get('x-page'), '2');
@@ -73,20 +73,29 @@ describe('API behaviour', () => {
     assert.equal(res.headers.get('x-next-page'), '3');
     assert.equal(res.headers.get('x-prev-page'), '1');
     assert.match(res.headers.get('link') ?? '', /[?&]page=3\b[^>]*>; rel="next"/);
-    assert.deepEqual(((await res.json()) as Array<{ name: string }>).map((l) => l.name), ['l2', 'l3']);
+    assert.deepEqual(
+      ((await res.json()) as Array<{ name: string }>).map((l) => l.name),
+      ['l2', 'l3'],
+    );
   });
 
   test('issue search: `search` with `in`, and state filters', async () => {
     const iid = await openIssue();
     const hit = (await (await api(`/projects/${project.id}/issues?search=${REQUEST_ID}&in=description`)).json()) as Array<{ iid: number }>;
-    assert.deepEqual(hit.map((i) => i.iid), [iid]);
+    assert.deepEqual(
+      hit.map((i) => i.iid),
+      [iid],
+    );
     assert.deepEqual(await (await api(`/projects/${project.id}/issues?search=${REQUEST_ID}&in=title`)).json(), []);
     assert.deepEqual(await (await api(`/projects/${project.id}/issues?state=closed`)).json(), []);
   });
 
   test('creating an issue with a new label creates the project label, as GitLab does', async () => {
     await openIssue();
-    assert.deepEqual(project.labels.map((l) => l.name), ['Teleport: Pending']);
+    assert.deepEqual(
+      project.labels.map((l) => l.name),
+      ['Teleport: Pending'],
+    );
   });
 
   test('quick actions in notes run; our rendered reasons cannot trigger them', async () => {
@@ -119,7 +128,10 @@ describe('API behaviour', () => {
     await assert.rejects(api('/user'));
     assert.equal((await api('/user')).status, 200);
     assert.deepEqual(
-      gl.http.callsTo('GET', '/api/v4/user').slice(-6).map((c) => [c.status, c.injected]),
+      gl.http
+        .callsTo('GET', '/api/v4/user')
+        .slice(-6)
+        .map((c) => [c.status, c.injected]),
       [
         [429, true],
         [429, true],
@@ -133,7 +145,7 @@ describe('API behaviour', () => {
 });
 
 describe('Issue Hooks', () => {
-  test('addLabelAs sends a realistic Issue Hook, with the hook\'s token and URL credentials, that reads as a decision', async () => {
+  test("addLabelAs sends a realistic Issue Hook, with the hook's token and URL credentials, that reads as a decision", async () => {
     const iid = await openIssue();
     const hookUrl = `${receiver.url.replace('http://', 'http://gitlab-hook:pw@')}/gitlab/webhook`;
     gl.addHook(project, { url: hookUrl, token: SECRET });

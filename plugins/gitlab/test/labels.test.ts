@@ -1,15 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  DEFAULT_LABEL_COLORS,
-  decisionOfLabel,
-  defaultLabelName,
-  LABEL_KEYS,
-  labelKey,
-  planLabels,
-  reduceLabelName,
-  resolutionLabelKey,
-} from '../src/labels.js';
+import { DEFAULT_LABEL_COLORS, decisionOfLabel, defaultLabelName, LABEL_KEYS, labelKey, planLabels, reduceLabelName, resolutionLabelKey } from '../src/labels.js';
 
 test('names reduce as upstream: teleport prefix, colon, case and spaces ignored', () => {
   assert.equal(reduceLabelName('Teleport: Approved'), 'approved');
@@ -33,7 +24,7 @@ test('only the four keys count; only approved and denied decide', () => {
   assert.equal(decisionOfLabel('approved'), undefined);
 });
 
-test('default names and colours are upstream\'s', () => {
+test("default names and colours are upstream's", () => {
   assert.deepEqual(
     LABEL_KEYS.map((k) => [defaultLabelName(k), DEFAULT_LABEL_COLORS[k]]),
     [

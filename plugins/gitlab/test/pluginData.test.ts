@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { gitlabPluginData, gitlabSnapshot, issueMatches, issueRefData, readIssueRef } from '../src/pluginData.js';
 import { makeRequest } from './helpers.js';
 
-test('the snapshot is the Go plugin\'s key set, issue keys blank until the issue exists', () => {
+test("the snapshot is the Go plugin's key set, issue keys blank until the issue exists", () => {
   assert.deepEqual(gitlabSnapshot(makeRequest()), {
     project_id: '',
     issue_iid: '',
@@ -27,7 +27,7 @@ test('issue refs round-trip, and blanks read as "no issue yet"', () => {
   assert.deepEqual(readIssueRef({ project_id: '7x', issue_iid: ' 3', issue_id: '' }), { projectId: 7, issueIid: 3, issueId: 0 }, 'read as Go Sscanf("%d")');
 });
 
-test('a webhook\'s issue must match project id, issue id and iid', () => {
+test("a webhook's issue must match project id, issue id and iid", () => {
   const data = issueRefData({ projectId: 7, issueIid: 3, issueId: 5001 });
   assert.equal(issueMatches(data, { projectId: 7, issueIid: 3, issueId: 5001 }), true);
   assert.equal(issueMatches(data, { projectId: 8, issueIid: 3, issueId: 5001 }), false);

@@ -31,7 +31,7 @@ const hookPosts = (): number => gl.http.callsTo('POST', `/api/v4/projects/${proj
 const hookPuts = (): number => gl.http.callsTo('PUT', new RegExp(`^/api/v4/projects/${project.id}/hooks/\\d+$`)).length;
 
 describe('labels', () => {
-  test('an empty project gets the four labels with upstream\'s names and colours, once', async () => {
+  test("an empty project gets the four labels with upstream's names and colours, once", async () => {
     const first = await ensureLabels(start(), project.id);
     assert.deepEqual(first.names, { pending: 'Teleport: Pending', approved: 'Teleport: Approved', denied: 'Teleport: Denied', expired: 'Teleport: Expired' });
     assert.deepEqual(first.created, ['Teleport: Pending', 'Teleport: Approved', 'Teleport: Denied', 'Teleport: Expired']);
@@ -117,7 +117,10 @@ describe('the project hook', () => {
   test('two replicas starting together end with one hook', async () => {
     const results = await Promise.all([1, 2, 3].map(() => ensureProjectHook(start(), project.id, { url: URL, token: 't' })));
     assert.equal(project.hooks.length, 1);
-    assert.ok(results.every((r) => r.hook.id === project.hooks[0]!.id), JSON.stringify(results.map((r) => r.hook.id)));
+    assert.ok(
+      results.every((r) => r.hook.id === project.hooks[0]!.id),
+      JSON.stringify(results.map((r) => r.hook.id)),
+    );
   });
 
   test('copies of our hook (made by hand, or by a race) are removed; the oldest stays', async () => {
@@ -130,7 +133,7 @@ describe('the project hook', () => {
     assert.deepEqual(project.hooks.map((h) => h.url).sort(), ['https://ci.example.com/hook', URL]);
   });
 
-  test('the Go plugin\'s hook (<public_addr>/webhook) is re-pointed, not duplicated', async () => {
+  test("the Go plugin's hook (<public_addr>/webhook) is re-pointed, not duplicated", async () => {
     const legacy = gl.addHook(project, { url: LEGACY, token: 'go-secret', pushEvents: true });
     const setup = await ensureProjectHook(start(), project.id, { url: URL, token: 'go-secret', legacyUrls: [LEGACY] });
     assert.equal(setup.action, 'updated');

@@ -16,7 +16,7 @@ import { makeRequest, makeReview, REQUEST_ID } from './helpers.js';
 
 const LINK = `https://teleport.example.com/web/requests/${REQUEST_ID}`;
 
-test('title is upstream\'s, cut at GitLab\'s 255 characters', () => {
+test("title is upstream's, cut at GitLab's 255 characters", () => {
   assert.equal(issueTitle(makeRequest()), 'Access request from alice@example.com');
   const long = issueTitle(makeRequest({ user: 'x'.repeat(400) }));
   assert.equal(Array.from(long).length, TITLE_LIMIT);
@@ -52,10 +52,7 @@ test('a request without a creation time uses now; resource requests name their r
 });
 
 test('review note matches the Go template', () => {
-  assert.equal(
-    reviewNote(makeReview()),
-    '**bob@example.com** reviewed the request at **25 Nov 26 10:00 UTC**.\n\nResolution: **APPROVED**.\n\nReason: looks fine.',
-  );
+  assert.equal(reviewNote(makeReview()), '**bob@example.com** reviewed the request at **25 Nov 26 10:00 UTC**.\n\nResolution: **APPROVED**.\n\nReason: looks fine.');
   assert.equal(
     reviewNote(makeReview({ proposedState: 'DENIED', reason: '' })),
     '**bob@example.com** reviewed the request at **25 Nov 26 10:00 UTC**.\n\nResolution: **DENIED**.\n\n',
@@ -90,7 +87,7 @@ test('text people type cannot start a quick action line', () => {
   assert.ok(!/^\//m.test(resolutionNote('denied', '/unlabel ~x')));
 });
 
-test('request id is read back from ours and from upstream\'s descriptions', () => {
+test("request id is read back from ours and from upstream's descriptions", () => {
   assert.equal(requestIdFromDescription(issueDescription(makeRequest(), LINK)), REQUEST_ID);
   // Upstream's regex is case-insensitive and tolerant of what surrounds the id.
   assert.equal(requestIdFromDescription(`REQUEST  ID IS: ${REQUEST_ID.toUpperCase()}`), REQUEST_ID);

@@ -185,7 +185,10 @@ describe('issues for requests', () => {
       await t.settled();
       onlyIssue(project, r.id);
       const posts = gl.http.callsTo('POST', `/api/v4/projects/${project.id}/issues`);
-      assert.deepEqual(posts.map((c) => c.status), [429, 201]);
+      assert.deepEqual(
+        posts.map((c) => c.status),
+        [429, 201],
+      );
       assert.ok(posts[1]!.at - posts[0]!.at >= 900, 'Retry-After was honoured');
 
       gl.fail({ method: 'PUT', path: /\/issues\/\d+$/, status: 502, times: 2 });
@@ -193,7 +196,10 @@ describe('issues for requests', () => {
       await t.settled();
       const issue = onlyIssue(project, r.id);
       assert.equal(issue.state, 'closed');
-      assert.deepEqual(gl.http.callsTo('PUT', `/api/v4/projects/${project.id}/issues/${issue.iid}`).map((c) => c.status), [502, 502, 200]);
+      assert.deepEqual(
+        gl.http.callsTo('PUT', `/api/v4/projects/${project.id}/issues/${issue.iid}`).map((c) => c.status),
+        [502, 502, 200],
+      );
     } finally {
       await t.close();
     }
@@ -209,8 +215,14 @@ describe('decisions by label', () => {
       await t.settled();
       const issue = onlyIssue(project, r.id);
       const deliveries = await gl.addLabelAs('carol', project, issue.iid, 'Teleport: Approved');
-      assert.deepEqual(deliveries.map((d) => d.status), [204]);
-      assert.deepEqual(t.teleport.decisions.map((d) => d.change), [{ state: 'APPROVED', delegator: 'gitlab:carol@example.com' }]);
+      assert.deepEqual(
+        deliveries.map((d) => d.status),
+        [204],
+      );
+      assert.deepEqual(
+        t.teleport.decisions.map((d) => d.change),
+        [{ state: 'APPROVED', delegator: 'gitlab:carol@example.com' }],
+      );
       await t.settled();
       await gl.settled();
       assert.equal(issue.state, 'closed');
@@ -236,8 +248,14 @@ describe('decisions by label', () => {
       await t.settled();
       const [issue] = project.issues;
       const deliveries = await hidden.addLabelAs('dave', project, issue!.iid, 'Teleport: Denied');
-      assert.deepEqual(deliveries.map((d) => d.status), [204]);
-      assert.deepEqual(t.teleport.decisions.map((d) => d.change), [{ state: 'DENIED', delegator: 'gitlab:dave' }]);
+      assert.deepEqual(
+        deliveries.map((d) => d.status),
+        [204],
+      );
+      assert.deepEqual(
+        t.teleport.decisions.map((d) => d.change),
+        [{ state: 'DENIED', delegator: 'gitlab:dave' }],
+      );
       await t.settled();
       assert.deepEqual(issue!.labels, ['Teleport: Denied']);
       assert.equal(issue!.state, 'closed');
@@ -257,9 +275,15 @@ describe('decisions by label', () => {
       t.teleport.review(r.id, 'bob@example.com', 'DENIED', 'no', true);
       await t.settled();
       const issue = onlyIssue(project, r.id);
-      assert.deepEqual((await gl.addLabelAs('carol', project, issue.iid, 'Teleport: Approved')).map((d) => d.status), [204]);
+      assert.deepEqual(
+        (await gl.addLabelAs('carol', project, issue.iid, 'Teleport: Approved')).map((d) => d.status),
+        [204],
+      );
       const other = gl.addIssue(project, { title: 'unrelated', description: 'no request here', author: gl.addUser({ username: 'erin' }) });
-      assert.deepEqual((await gl.addLabelAs('carol', project, other.iid, 'Teleport: Approved')).map((d) => d.status), [204]);
+      assert.deepEqual(
+        (await gl.addLabelAs('carol', project, other.iid, 'Teleport: Approved')).map((d) => d.status),
+        [204],
+      );
       await t.settled();
       assert.equal(t.teleport.decisions.length, 0);
       assert.equal(t.teleport.requests.get(r.id)?.state, 'DENIED');
@@ -277,7 +301,10 @@ describe('decisions by label', () => {
       const issue = onlyIssue(project, r.id);
       // Deleted without the plugin hearing of it (a missed event).
       t.teleport.remove(r.id, false);
-      assert.deepEqual((await gl.addLabelAs('carol', project, issue.iid, 'Teleport: Approved')).map((d) => d.status), [204]);
+      assert.deepEqual(
+        (await gl.addLabelAs('carol', project, issue.iid, 'Teleport: Approved')).map((d) => d.status),
+        [204],
+      );
       await waitFor(() => issue.state === 'closed', 'the issue closed by the resync');
       await t.settled();
       assert.equal(t.teleport.decisions.length, 0);
@@ -299,7 +326,16 @@ describe('decisions by label', () => {
       const payload = labelAddedPayload(project, issue, 'carol', 'Teleport: Approved');
       const url = `${base}/gitlab/webhook`;
       const send = async (o: { token?: string; event?: string; contentType?: string; payload?: unknown; rawBody?: string; url?: string }) =>
-        (await gl.sendIssueHook({ url: o.url ?? url, token: o.token ?? SECRET, payload: o.payload ?? payload, ...(o.rawBody !== undefined && { rawBody: o.rawBody }), ...(o.event && { event: o.event }), ...(o.contentType && { contentType: o.contentType }) }))[0]!;
+        (
+          await gl.sendIssueHook({
+            url: o.url ?? url,
+            token: o.token ?? SECRET,
+            payload: o.payload ?? payload,
+            ...(o.rawBody !== undefined && { rawBody: o.rawBody }),
+            ...(o.event && { event: o.event }),
+            ...(o.contentType && { contentType: o.contentType }),
+          })
+        )[0]!;
 
       const wrong = await send({ token: 'not-the-secret' });
       assert.equal(wrong.status, 401);
@@ -324,7 +360,10 @@ describe('decisions by label', () => {
       // Upstream's URL (<public_addr>/webhook) is served too, with the same checks.
       assert.equal((await send({ url: `${base}/webhook`, token: 'wrong' })).status, 401);
       assert.equal((await send({ url: `${base}/webhook` })).status, 204);
-      assert.deepEqual(t.teleport.decisions.map((d) => d.change), [{ state: 'APPROVED', delegator: 'gitlab:carol@example.com' }]);
+      assert.deepEqual(
+        t.teleport.decisions.map((d) => d.change),
+        [{ state: 'APPROVED', delegator: 'gitlab:carol@example.com' }],
+      );
       await t.settled();
       assert.equal(issue.state, 'closed');
     } finally {
@@ -354,7 +393,10 @@ describe('the project at start-up', () => {
     const port = await freePort();
     let { t } = await startPlugin(project, { port });
     try {
-      assert.deepEqual(project.labels.map((l) => l.name), ['Teleport: Pending', 'Teleport: Approved', 'Teleport: Denied', 'Teleport: Expired']);
+      assert.deepEqual(
+        project.labels.map((l) => l.name),
+        ['Teleport: Pending', 'Teleport: Approved', 'Teleport: Denied', 'Teleport: Expired'],
+      );
       assert.equal(project.hooks.length, 1);
       const hook = project.hooks[0]!;
       assert.deepEqual({ url: hook.url, token: hook.token, issues: hook.issuesEvents }, { url: `http://127.0.0.1:${port}/gitlab/webhook`, token: SECRET, issues: true });
@@ -382,7 +424,10 @@ describe('the project at start-up', () => {
     gl.addLabel(project, 'teleport:pending');
     const { t } = await startPlugin(project, { port });
     try {
-      assert.deepEqual(project.hooks.map((h) => [h.id, h.url]), [[legacy.id, `http://127.0.0.1:${port}/gitlab/webhook`]]);
+      assert.deepEqual(
+        project.hooks.map((h) => [h.id, h.url]),
+        [[legacy.id, `http://127.0.0.1:${port}/gitlab/webhook`]],
+      );
       const r = t.teleport.put(newRequest());
       await t.settled();
       assert.deepEqual(onlyIssue(project, r.id).labels, ['teleport:pending']);
@@ -395,24 +440,33 @@ describe('the project at start-up', () => {
     const port = await freePort();
     const fails = async (config: GitlabConfig, pattern: RegExp, code?: string): Promise<void> => {
       const teleport = new MemoryTeleport();
-      await assert.rejects(
-        startAdapterTest(adapter, config, { teleport, runtime: { http: { listenAddr: `127.0.0.1:${port}` }, insecureNoTls: true } }),
-        (err: unknown) => {
-          assert.ok(isPluginError(err), String(err));
-          assert.match(err.message, pattern);
-          assert.ok(!err.message.includes('\n'), err.message);
-          if (code) assert.equal(err.code, code);
-          assert.equal(err.userFacing, true, err.message);
-          return true;
-        },
-      );
+      await assert.rejects(startAdapterTest(adapter, config, { teleport, runtime: { http: { listenAddr: `127.0.0.1:${port}` }, insecureNoTls: true } }), (err: unknown) => {
+        assert.ok(isPluginError(err), String(err));
+        assert.match(err.message, pattern);
+        assert.ok(!err.message.includes('\n'), err.message);
+        if (code) assert.equal(err.code, code);
+        assert.equal(err.userFacing, true, err.message);
+        return true;
+      });
       await teleport.close();
     };
     const project = newProject();
-    await fails({ ...configFor(project, port), token: 'glpat-wrong' }, /^adapter "gitlab" failed to start: GitLab at http:\/\/127\.0\.0\.1:\d+ rejected \[gitlab\] token \(HTTP 401\)/, 'CONFIG');
+    await fails(
+      { ...configFor(project, port), token: 'glpat-wrong' },
+      /^adapter "gitlab" failed to start: GitLab at http:\/\/127\.0\.0\.1:\d+ rejected \[gitlab\] token \(HTTP 401\)/,
+      'CONFIG',
+    );
     await fails(configFor('nobody/nothing', port), /GitLab project "nobody\/nothing" not found .*gitlab\.project_id/, 'NOT_FOUND');
-    await fails(configFor(newProject('developer'), port), /refused \[gitlab\] token the right to set up the project webhook \(HTTP 403\): its user needs the Maintainer role/, 'CONFIG');
-    await fails({ ...configFor(project, port), url: `http://127.0.0.1:${await freePort()}` }, /cannot reach GitLab at http:\/\/127\.0\.0\.1:\d+ \(\[gitlab\] url\) to find the project/, 'UNREACHABLE');
+    await fails(
+      configFor(newProject('developer'), port),
+      /refused \[gitlab\] token the right to set up the project webhook \(HTTP 403\): its user needs the Maintainer role/,
+      'CONFIG',
+    );
+    await fails(
+      { ...configFor(project, port), url: `http://127.0.0.1:${await freePort()}` },
+      /cannot reach GitLab at http:\/\/127\.0\.0\.1:\d+ \(\[gitlab\] url\) to find the project/,
+      'UNREACHABLE',
+    );
   });
 
   test('check: token and scopes, project, labels, the hook and its URL', async () => {
@@ -422,7 +476,15 @@ describe('the project at start-up', () => {
     try {
       const handlers = await adapter.setup(ctx);
       const items = await handlers.check!(AbortSignal.timeout(5_000));
-      assert.deepEqual(items.map((i) => [i.name, i.ok]), [['token', true], ['project', true], ['labels', true], ['webhook', true]]);
+      assert.deepEqual(
+        items.map((i) => [i.name, i.ok]),
+        [
+          ['token', true],
+          ['project', true],
+          ['labels', true],
+          ['webhook', true],
+        ],
+      );
       assert.match(items[3]!.detail ?? '', new RegExp(`^hook ${project.hooks[0]!.id} calls http://127\\.0\\.0\\.1:${port}/gitlab/webhook on issue events$`));
     } finally {
       await close();
@@ -440,7 +502,10 @@ describe('exactly once', () => {
       await t.settled();
       const issue = onlyIssue(project, r.id);
       assert.equal(gl.http.callsTo('POST', `/api/v4/projects/${project.id}/issues`).length, 1);
-      assert.ok(gl.http.callsTo('GET', `/api/v4/projects/${project.id}/issues`).some((c) => c.query.get('search') === r.id), 'the issue was looked up');
+      assert.ok(
+        gl.http.callsTo('GET', `/api/v4/projects/${project.id}/issues`).some((c) => c.query.get('search') === r.id),
+        'the issue was looked up',
+      );
       assert.equal(t.data(r.id)?.['issue_iid'], String(issue.iid));
       assert.equal(t.data(r.id)?.['fx/open'], `ok:project_id=${project.id}&issue_iid=${issue.iid}&issue_id=${issue.id}`);
     } finally {
@@ -456,8 +521,14 @@ describe('exactly once', () => {
       const r = t.teleport.put(newRequest());
       await t.settled();
       const issue = onlyIssue(project, r.id);
-      assert.deepEqual(gl.http.callsTo('POST', `/api/v4/projects/${project.id}/issues`).map((c) => c.status), [0, 201]);
-      assert.ok(gl.http.callsTo('GET', `/api/v4/projects/${project.id}/issues`).some((c) => c.query.get('search') === r.id), 'asked before creating again');
+      assert.deepEqual(
+        gl.http.callsTo('POST', `/api/v4/projects/${project.id}/issues`).map((c) => c.status),
+        [0, 201],
+      );
+      assert.ok(
+        gl.http.callsTo('GET', `/api/v4/projects/${project.id}/issues`).some((c) => c.query.get('search') === r.id),
+        'asked before creating again',
+      );
       assert.equal(t.data(r.id)?.['issue_iid'], String(issue.iid));
     } finally {
       await t.close();
@@ -483,7 +554,10 @@ describe('exactly once', () => {
       assert.equal(issue.state, 'closed');
       assert.equal(t.data(r.id)?.['fx/note/review/0'], 'ok:found');
       // Lost after the effect, then dropped before it, then added.
-      assert.deepEqual(gl.http.callsTo('POST', `/api/v4/projects/${project.id}/issues/${issue.iid}/notes`).map((c) => c.status), [0, 0, 201]);
+      assert.deepEqual(
+        gl.http.callsTo('POST', `/api/v4/projects/${project.id}/issues/${issue.iid}/notes`).map((c) => c.status),
+        [0, 0, 201],
+      );
     } finally {
       await t.close();
     }
@@ -502,7 +576,10 @@ describe('exactly once', () => {
     try {
       await waitFor(() => t.data(r.id)?.['announced'] === 'ok', 'the announcement taken over');
       await t.settled();
-      assert.deepEqual(issuesFor(project, r.id).map((i) => i.iid), [existing.iid]);
+      assert.deepEqual(
+        issuesFor(project, r.id).map((i) => i.iid),
+        [existing.iid],
+      );
       assert.equal(gl.http.callsTo('POST', `/api/v4/projects/${project.id}/issues`).length, 0);
       assert.equal(t.data(r.id)?.['issue_iid'], String(existing.iid));
       assert.equal(t.data(r.id)?.['issue_id'], String(existing.id));

@@ -66,7 +66,14 @@ test('the first added deciding label (by label id, as upstream) wins', () => {
   const reading = readIssueHook(call(payload({ current })), { secret: SECRET });
   assert.equal(reading.kind === 'decision' && reading.decision.decision, 'denied');
   assert.deepEqual(
-    addedLabels([{ id: 1, title: 'a' }], [{ id: 5, title: 'c' }, { id: 1, title: 'a' }, { id: 2, title: 'b' }]).map((l) => l.title),
+    addedLabels(
+      [{ id: 1, title: 'a' }],
+      [
+        { id: 5, title: 'c' },
+        { id: 1, title: 'a' },
+        { id: 2, title: 'b' },
+      ],
+    ).map((l) => l.title),
     ['b', 'c'],
   );
 });
@@ -117,7 +124,7 @@ test('other events and other issue changes are acknowledged and ignored (204)', 
   }
 });
 
-test('label changes by the plugin\'s own user decide nothing', () => {
+test("label changes by the plugin's own user decide nothing", () => {
   const reading = readIssueHook(call(payload({ user: { id: 1, username: 'teleport-bot', name: 'Bot', email: 'bot@example.com' } })), { secret: SECRET, ignoreUserId: 1 });
   assert.deepEqual(reading, { kind: 'ignored', status: 204, reason: 'label changed by the plugin itself' });
 });

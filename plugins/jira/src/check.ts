@@ -72,7 +72,9 @@ export async function checkJira(client: JiraClient, config: JiraConfig, signal?:
 
   try {
     const perms = await client.myPermissions(signal);
-    const missing = Object.entries(perms).filter(([, has]) => !has).map(([p]) => p);
+    const missing = Object.entries(perms)
+      .filter(([, has]) => !has)
+      .map(([p]) => p);
     items.push(
       missing.length === 0
         ? { name: 'permissions', ok: true, detail: Object.keys(perms).join(', ') }

@@ -1,16 +1,6 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import {
-  PluginError,
-  callService,
-  headerSource,
-  httpFailure,
-  isOutcomeUnknown,
-  networkFailure,
-  refusal,
-  retryAfterMs,
-  sleep,
-} from '@teleport-plugin/core';
+import { PluginError, callService, headerSource, httpFailure, isOutcomeUnknown, networkFailure, refusal, retryAfterMs, sleep } from '@teleport-plugin/core';
 import type { HeaderSource, Logger, OutboundCall, OutboundPolicy } from '@teleport-plugin/core';
 import { Version2Client } from 'jira.js';
 import { COMMENT_MARKER_PROPERTY, REQUEST_ID_PROPERTY, sameMarker, type CommentMarker } from './render.js';
@@ -397,16 +387,20 @@ export class JiraClient {
   /** One SDK call under core's outbound policy. */
   private call<T>(operation: string, idempotent: boolean, signal: AbortSignal | undefined, run: (sdk: Sdk) => Promise<T>): Promise<T> {
     const call = this.op(operation, idempotent);
-    return callService(call, async (attemptSignal) => {
-      // Never start a request that is already cancelled.
-      attemptSignal?.throwIfAborted();
-      return run(this.sdk(attemptSignal));
-    }, {
-      signal,
-      policy: this.options.policy,
-      logger: this.options.logger,
-      classify: (err, c) => classifyJiraError(err, c),
-    });
+    return callService(
+      call,
+      async (attemptSignal) => {
+        // Never start a request that is already cancelled.
+        attemptSignal?.throwIfAborted();
+        return run(this.sdk(attemptSignal));
+      },
+      {
+        signal,
+        policy: this.options.policy,
+        logger: this.options.logger,
+        classify: (err, c) => classifyJiraError(err, c),
+      },
+    );
   }
 
   private op(operation: string, idempotent: boolean): OutboundCall {
@@ -537,22 +531,18 @@ function toIssue(body: unknown): JiraIssue {
     status: toStatus(fields['status']),
     properties,
     requestId: typeof requestId === 'string' && requestId !== '' ? requestId : undefined,
-    transitions: transitions.map(
-      (t): JiraTransition => ({ id: str(t['id']), name: str(t['name']), to: toStatus(t['to']) }),
-    ),
-    changelog: histories.map(
-      (h): JiraChangelogEntry => ({
-        id: str(h['id']),
-        author: userFrom(h['author']),
-        created: str(h['created']),
-        items: (Array.isArray(h['items']) ? h['items'].filter(isRecord) : []).map((i) => ({
-          field: str(i['field']),
-          fieldtype: str(i['fieldtype']),
-          fromString: typeof i['fromString'] === 'string' ? i['fromString'] : undefined,
-          toString: typeof i['toString'] === 'string' ? i['toString'] : undefined,
-        })),
-      }),
-    ),
+    transitions: transitions.map((t): JiraTransition => ({ id: str(t['id']), name: str(t['name']), to: toStatus(t['to']) })),
+    changelog: histories.map((h): JiraChangelogEntry => ({
+      id: str(h['id']),
+      author: userFrom(h['author']),
+      created: str(h['created']),
+      items: (Array.isArray(h['items']) ? h['items'].filter(isRecord) : []).map((i) => ({
+        field: str(i['field']),
+        fieldtype: str(i['fieldtype']),
+        fromString: typeof i['fromString'] === 'string' ? i['fromString'] : undefined,
+        toString: typeof i['toString'] === 'string' ? i['toString'] : undefined,
+      })),
+    })),
     comments: comments.map(toComment),
   };
 }

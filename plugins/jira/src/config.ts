@@ -102,10 +102,7 @@ function parseWebhookAuth(section: ConfigSection, ctx: ConfigContext): WebhookAu
   }
   if (allowUnauthenticated && !secret && !token && !basicAuth && !clientCert) {
     // Config warnings are logged at start and shown as WARN rows by `teleport-plugin check`.
-    section.warn(
-      'allow_unauthenticated_webhook',
-      'the Jira webhook accepts calls without credentials: anyone who can reach it can approve or deny access requests',
-    );
+    section.warn('allow_unauthenticated_webhook', 'the Jira webhook accepts calls without credentials: anyone who can reach it can approve or deny access requests');
   }
   return { secret, token, basicAuth, clientCert, allowUnauthenticated };
 }

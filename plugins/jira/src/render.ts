@@ -68,11 +68,7 @@ export function issueDescription(
  */
 export function reviewComment(review: Pick<AccessReview, 'author' | 'created' | 'proposedState' | 'reason'>, now: () => Date = () => new Date()): string {
   const reason = truncateReason(review.reason);
-  return (
-    `*${review.author}* reviewed the request at *${goRfc822(review.created ?? now())}*.\n` +
-    `Resolution: *${review.proposedState}*.\n` +
-    (reason ? `Reason: ${reason}.` : '')
-  );
+  return `*${review.author}* reviewed the request at *${goRfc822(review.created ?? now())}*.\n` + `Resolution: *${review.proposedState}*.\n` + (reason ? `Reason: ${reason}.` : '');
 }
 
 /** Posted when the request is resolved or expires, before the transition. */

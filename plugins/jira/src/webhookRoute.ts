@@ -20,9 +20,7 @@ export interface WebhookTuning {
 }
 
 /** What one delivery came to (the JSON body of a 200, and the log line). */
-export type WebhookResult =
-  | { result: 'ignored'; reason: string }
-  | { result: TicketDecisionOutcome; requestId: string; issue: string };
+export type WebhookResult = { result: 'ignored'; reason: string } | { result: TicketDecisionOutcome; requestId: string; issue: string };
 
 type Authentication = { ok: true; by: string } | { ok: false; reason: string };
 

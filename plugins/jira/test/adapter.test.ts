@@ -138,7 +138,10 @@ describe('jira adapter: upstream scenarios', () => {
       assert.equal(answer(delivery!)['result'], 'applied');
       assert.equal(j.teleport.requests.get(r.id)?.state, state);
       const decisions = j.teleport.decisions.filter((d) => d.requestId === r.id);
-      assert.deepEqual(decisions.map((d) => d.change), [{ state, delegator: 'jira:reviewer@example.com' }]);
+      assert.deepEqual(
+        decisions.map((d) => d.change),
+        [{ state, delegator: 'jira:reviewer@example.com' }],
+      );
       // The request's own event closes the issue through the normal flow: a comment, no second move.
       await j.until(() => j.t.data(r.id)?.['resolution'] === state.toLowerCase(), 'the resolution');
       assert.equal(j.issueFor(r.id).status, status);

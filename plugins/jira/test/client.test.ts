@@ -91,7 +91,10 @@ describe('Jira client against the fake (Cloud)', () => {
   test('project, issue type statuses and permissions', async () => {
     const project = await client.getProject();
     assert.equal(project.key, 'REQ');
-    assert.deepEqual(project.issueTypes.map((t) => t.name), ['Task', 'Bug']);
+    assert.deepEqual(
+      project.issueTypes.map((t) => t.name),
+      ['Task', 'Bug'],
+    );
     assert.deepEqual(await client.issueTypeStatuses(), ['Pending', 'Approved', 'Denied', 'Expired']);
     assert.deepEqual(await client.myPermissions(), { BROWSE_PROJECTS: true, CREATE_ISSUES: true, TRANSITION_ISSUES: true, ADD_COMMENTS: true });
     const call = jira.http.callsTo('GET', '/rest/api/2/mypermissions').at(-1)!;
@@ -114,7 +117,10 @@ describe('Jira client against the fake (Cloud)', () => {
     const issue = await client.getIssue(ref.id);
     assert.equal(issue.requestId, id);
     assert.equal(issue.status.name, 'Pending');
-    assert.deepEqual(issue.transitions.map((t) => t.to.name), ['Approved', 'Denied', 'Expired']);
+    assert.deepEqual(
+      issue.transitions.map((t) => t.to.name),
+      ['Approved', 'Denied', 'Expired'],
+    );
     const get = jira.http.callsTo('GET', `/rest/api/2/issue/${ref.id}`).at(-1)!;
     assert.equal(get.query.get('fields'), 'status,comment');
     assert.equal(get.query.get('expand'), 'changelog,transitions');
@@ -176,7 +182,13 @@ describe('Jira client against the fake (Cloud)', () => {
     jira.fail({ method: 'GET', path: '/rest/api/2/myself', status: 503, times: 2 });
     const before = jira.http.callsTo('GET', '/rest/api/2/myself').length;
     await client.myself();
-    assert.deepEqual(jira.http.callsTo('GET', '/rest/api/2/myself').slice(before).map((c) => c.status), [503, 503, 200]);
+    assert.deepEqual(
+      jira.http
+        .callsTo('GET', '/rest/api/2/myself')
+        .slice(before)
+        .map((c) => c.status),
+      [503, 503, 200],
+    );
 
     const slow = clientFor(jira, { timeoutMs: 150 });
     jira.fail({ method: 'GET', path: '/rest/api/2/myself', delayMs: 1_000 });

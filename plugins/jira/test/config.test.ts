@@ -154,9 +154,7 @@ test('the example config parses (secret files present) and uses only known keys'
     const secretFile = path.join(dir, 'webhook-secret');
     fs.writeFileSync(tokenFile, 'example-token\n');
     fs.writeFileSync(secretFile, 'example-webhook-secret\n');
-    const text = exampleConfig()
-      .replace('/var/lib/teleport/plugins/jira/api-token', tokenFile)
-      .replace('/var/lib/teleport/plugins/jira/webhook-secret', secretFile);
+    const text = exampleConfig().replace('/var/lib/teleport/plugins/jira/api-token', tokenFile).replace('/var/lib/teleport/plugins/jira/webhook-secret', secretFile);
     const loaded = parseConfig(`${TELEPORT}${text}`, 'example.toml', { env: {} });
     const c = parseJiraConfig(loaded.section('jira'), loaded.context);
     assert.equal(c.apiToken, 'example-token');

@@ -7,14 +7,24 @@ import { parseWebhook, signBody, verifyWebhookAuth, type WebhookEvent, type Webh
 
 const AUTH = `Basic ${Buffer.from('jira-bot@example.com:jira-api-token').toString('base64')}`;
 
-async function api(jira: FakeJira, method: string, path: string, body?: unknown, auth = AUTH): Promise<{ status: number; json: any; headers: Headers }> {
+/** The parts of Jira's JSON answers these tests read (each absent when the answer has none). */
+interface JiraAnswer {
+  id?: string;
+  key?: string;
+  errorMessages?: string[];
+  errors?: Record<string, string>;
+  issues?: unknown[];
+  transitions?: Array<{ to: { name: string } }>;
+}
+
+async function api(jira: FakeJira, method: string, path: string, body?: unknown, auth = AUTH): Promise<{ status: number; json: JiraAnswer | undefined; headers: Headers }> {
   const res = await fetch(`${jira.url}${path}`, {
     method,
     headers: { authorization: auth, 'content-type': 'application/json', accept: 'application/json' },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   const text = await res.text();
-  return { status: res.status, json: text ? JSON.parse(text) : undefined, headers: res.headers };
+  return { status: res.status, json: text ? (JSON.parse(text) as JiraAnswer) : undefined, headers: res.headers };
 }
 
 /**
@@ -64,38 +74,41 @@ describe('fake Jira', () => {
   test('validates issue creation like Jira: project, issue type, summary length', async () => {
     const bad = await api(jira, 'POST', '/rest/api/2/issue', { fields: { project: { key: 'NOPE' }, issuetype: { name: 'Epic' }, summary: 'x'.repeat(255) } });
     assert.equal(bad.status, 400);
-    assert.deepEqual(bad.json.errors, { project: 'valid project is required', issuetype: 'valid issue type is required', summary: 'Summary must be less than 255 characters.' });
+    assert.deepEqual(bad.json?.errors, { project: 'valid project is required', issuetype: 'valid issue type is required', summary: 'Summary must be less than 255 characters.' });
     const ok = await api(jira, 'POST', '/rest/api/2/issue', {
       fields: { project: { key: 'REQ' }, issuetype: { name: 'task' }, summary: 's' },
       properties: [{ key: 'teleportAccessRequestId', value: 'req-1' }],
     });
     assert.equal(ok.status, 201);
-    assert.equal(jira.issue(ok.json.key)?.properties['teleportAccessRequestId'], 'req-1');
+    assert.equal(jira.issue(ok.json?.key ?? '')?.properties['teleportAccessRequestId'], 'req-1');
   });
 
   test('JQL on an entity property fails unless an app indexed it (as on a real site)', async () => {
     const jql = encodeURIComponent('project = "REQ" AND issue.property[teleportAccessRequestId].value = "req-1"');
     const res = await api(jira, 'GET', `/rest/api/2/search/jql?jql=${jql}`);
     assert.equal(res.status, 400);
-    assert.match(res.json.errorMessages[0], /issue\.property\[teleportAccessRequestId\]\.value' does not exist/);
+    assert.match(res.json?.errorMessages?.[0] ?? '', /issue\.property\[teleportAccessRequestId\]\.value' does not exist/);
     jira.indexedProperties.push('teleportAccessRequestId');
     const indexed = await api(jira, 'GET', `/rest/api/2/search/jql?jql=${jql}`);
     assert.equal(indexed.status, 200);
-    assert.equal(indexed.json.issues.length, 1);
+    assert.equal(indexed.json?.issues?.length, 1);
     jira.indexedProperties.length = 0;
     assert.equal((await api(jira, 'GET', `/rest/api/2/search?jql=${jql}`)).status, 410, 'Cloud removed /search');
   });
 
   test('transitions follow the workflow; an invalid one is refused', async () => {
     const created = await api(jira, 'POST', '/rest/api/2/issue', { fields: { project: { key: 'REQ' }, issuetype: { name: 'Task' }, summary: 't' } });
-    const bad = await api(jira, 'POST', `/rest/api/2/issue/${created.json.id}/transitions`, { transition: { id: '999' } });
+    const bad = await api(jira, 'POST', `/rest/api/2/issue/${created.json?.id}/transitions`, { transition: { id: '999' } });
     assert.equal(bad.status, 400);
-    assert.match(bad.json.errorMessages[0], /Transition id '999' is not valid/);
-    const listed = await api(jira, 'GET', `/rest/api/2/issue/${created.json.id}/transitions`);
-    assert.deepEqual(listed.json.transitions.map((t: { to: { name: string } }) => t.to.name), ['Approved', 'Denied', 'Expired']);
-    const moved = await api(jira, 'POST', `/rest/api/2/issue/${created.json.id}/transitions`, { transition: { id: '31' } });
+    assert.match(bad.json?.errorMessages?.[0] ?? '', /Transition id '999' is not valid/);
+    const listed = await api(jira, 'GET', `/rest/api/2/issue/${created.json?.id}/transitions`);
+    assert.deepEqual(
+      listed.json?.transitions?.map((t) => t.to.name),
+      ['Approved', 'Denied', 'Expired'],
+    );
+    const moved = await api(jira, 'POST', `/rest/api/2/issue/${created.json?.id}/transitions`, { transition: { id: '31' } });
     assert.equal(moved.status, 204);
-    assert.equal(jira.issue(created.json.id)?.status, 'Denied');
+    assert.equal(jira.issue(created.json?.id ?? '')?.status, 'Denied');
   });
 
   test('injected faults: 429 with Retry-After, then the real answer', async () => {
@@ -105,7 +118,13 @@ describe('fake Jira', () => {
     assert.equal(limited.headers.get('retry-after'), '7');
     assert.equal((await api(jira, 'GET', '/rest/api/2/myself')).status, 200);
     const calls = jira.http.callsTo('GET', '/rest/api/2/myself').slice(-2);
-    assert.deepEqual(calls.map((c) => [c.status, c.injected]), [[429, true], [200, false]]);
+    assert.deepEqual(
+      calls.map((c) => [c.status, c.injected]),
+      [
+        [429, true],
+        [200, false],
+      ],
+    );
   });
 });
 
@@ -122,7 +141,7 @@ describe('fake Jira webhooks, received through verifyWebhookAuth and parseWebhoo
 
   async function pendingIssue(): Promise<string> {
     const res = await api(jira, 'POST', '/rest/api/2/issue', { fields: { project: { key: 'REQ' }, issuetype: { name: 'Task' }, summary: 'w' } });
-    return res.json.id as string;
+    return res.json?.id ?? '';
   }
 
   test('a transition in Jira sends a signed jira:issue_updated with the status change', async () => {

@@ -1,14 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import {
-  JIRA_REASON_LIMIT,
-  issueDescription,
-  issueSummary,
-  resolutionComment,
-  reviewComment,
-  sameMarker,
-  truncateReason,
-} from '../src/render.js';
+import { JIRA_REASON_LIMIT, issueDescription, issueSummary, resolutionComment, reviewComment, sameMarker, truncateReason } from '../src/render.js';
 
 const created = new Date(Date.UTC(2026, 10, 25, 9, 5, 0));
 const request = { id: 'd8b3a1c2-0000-4000-8000-000000000001', user: 'alice@example.com', roles: ['editor', 'dba'], created, requestReason: 'deploy hotfix' };
@@ -45,7 +37,10 @@ test('description: the Go template, blank lines and all', () => {
       '\nRequest ID: *d8b3a1c2-0000-4000-8000-000000000001*\n',
   );
   // No creation time on the request: now.
-  assert.match(issueDescription({ ...request, created: undefined }, undefined, () => created), /on \*25 Nov 26 09:05 UTC\*/);
+  assert.match(
+    issueDescription({ ...request, created: undefined }, undefined, () => created),
+    /on \*25 Nov 26 09:05 UTC\*/,
+  );
 });
 
 test('reasons are cut at 3000 characters, never inside a character', () => {

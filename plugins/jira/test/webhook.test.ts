@@ -2,17 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { test } from 'node:test';
 import type { JiraChangelogEntry, JiraComment, JiraUser } from '../src/types.js';
-import {
-  WEBHOOK_BODY_LIMIT,
-  lastStatusChange,
-  parseWebhook,
-  reasonIn,
-  resolutionReason,
-  sameJiraUser,
-  sameSecret,
-  signBody,
-  verifyWebhookAuth,
-} from '../src/webhook.js';
+import { WEBHOOK_BODY_LIMIT, lastStatusChange, parseWebhook, reasonIn, resolutionReason, sameJiraUser, sameSecret, signBody, verifyWebhookAuth } from '../src/webhook.js';
 
 const body = Buffer.from(JSON.stringify({ webhookEvent: 'jira:issue_updated' }));
 const SECRET = 'a-long-webhook-secret';
@@ -149,7 +139,7 @@ function comment(id: string, author: JiraUser | undefined, created: string, text
   return { id, body: text, author, created, properties: {} };
 }
 
-test('the reason is in the reviewer\'s newest comment that has one (as upstream)', () => {
+test("the reason is in the reviewer's newest comment that has one (as upstream)", () => {
   const comments = [
     comment('1', rita, '2026-11-25T09:00:00.000+0000', 'Reason: old reason'),
     comment('2', bot, '2026-11-25T09:30:00.000+0000', 'Reason: the bot says so'),

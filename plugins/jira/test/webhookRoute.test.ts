@@ -41,7 +41,12 @@ describe('jira webhook: authentication with the webhook secret (signed deliverie
     const { id, issue } = await pendingIssue(j);
     const body = await moveQuietly(j, issue, 'Approved');
     const url = `${j.url}/jira/`;
-    for (const headers of [{} as Record<string, string>, { 'x-hub-signature': 'sha256=' + '0'.repeat(64) }, { 'x-hub-signature': signBody('another-secret', body) }, { 'x-hub-signature': 'garbage' }]) {
+    for (const headers of [
+      {} as Record<string, string>,
+      { 'x-hub-signature': 'sha256=' + '0'.repeat(64) },
+      { 'x-hub-signature': signBody('another-secret', body) },
+      { 'x-hub-signature': 'garbage' },
+    ]) {
       const res = await post(url, body, headers);
       assert.equal(res.status, 401, JSON.stringify(headers));
     }

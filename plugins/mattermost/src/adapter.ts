@@ -1,13 +1,4 @@
-import {
-  PluginError,
-  defineAdapter,
-  errorMessage,
-  isPluginError,
-  messagingHandlers,
-  type AdapterContext,
-  type AdapterHandlers,
-  type OutboundPolicy,
-} from '@teleport-plugin/core';
+import { PluginError, defineAdapter, errorMessage, isPluginError, messagingHandlers, type AdapterContext, type AdapterHandlers, type OutboundPolicy } from '@teleport-plugin/core';
 import { MattermostBot } from './bot.js';
 import { checkMattermost } from './check.js';
 import { MattermostClient, type MmUser } from './client.js';
@@ -57,16 +48,24 @@ async function startupCheck(client: MattermostClient, signal: AbortSignal): Prom
   } catch (err) {
     const status = isPluginError(err) ? err.service?.status : undefined;
     if (status === 401) {
-      throw new PluginError('CONFIG', `Mattermost at ${client.url} rejected [mattermost] token (HTTP 401): use the bot account's access token (System Console > Integrations > Bot Accounts), or a /path to a file holding it`, {
-        cause: err,
-        userFacing: true,
-      });
+      throw new PluginError(
+        'CONFIG',
+        `Mattermost at ${client.url} rejected [mattermost] token (HTTP 401): use the bot account's access token (System Console > Integrations > Bot Accounts), or a /path to a file holding it`,
+        {
+          cause: err,
+          userFacing: true,
+        },
+      );
     }
     if (status === 403) {
-      throw new PluginError('CONFIG', `Mattermost at ${client.url} refused [mattermost] token (HTTP 403): the account is deactivated or may not use the API; check the bot account and its token`, {
-        cause: err,
-        userFacing: true,
-      });
+      throw new PluginError(
+        'CONFIG',
+        `Mattermost at ${client.url} refused [mattermost] token (HTTP 403): the account is deactivated or may not use the API; check the bot account and its token`,
+        {
+          cause: err,
+          userFacing: true,
+        },
+      );
     }
     if (isPluginError(err) && err.userFacing) {
       // A 404 or a non-JSON answer: the URL is not a Mattermost server's base URL (already said in plain words).

@@ -92,10 +92,7 @@ export class MattermostBot implements MessagingBot {
   }
 
   async reply(thread: MessageRef, reply: ReviewReply, message: RequestMessage, signal?: AbortSignal): Promise<void> {
-    await this.client.createPost(
-      { channelId: thread.channel, rootId: thread.id, message: reviewReplyText(reply.review), requestId: message.id, kind: reviewKind(reply) },
-      signal,
-    );
+    await this.client.createPost({ channelId: thread.channel, rootId: thread.id, message: reviewReplyText(reply.review), requestId: message.id, kind: reviewKind(reply) }, signal);
   }
 
   async findReply(thread: MessageRef, reply: ReviewReply, message: RequestMessage, signal?: AbortSignal): Promise<boolean> {

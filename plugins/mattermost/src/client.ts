@@ -3,16 +3,7 @@ import type { ServerChannel } from '@mattermost/types/channels';
 import type { Post, PostList } from '@mattermost/types/posts';
 import type { Team } from '@mattermost/types/teams';
 import type { UserProfile } from '@mattermost/types/users';
-import {
-  PluginError,
-  callService,
-  httpFailure,
-  networkFailure,
-  retryAfterMs,
-  type Logger,
-  type OutboundCall,
-  type OutboundPolicy,
-} from '@teleport-plugin/core';
+import { PluginError, callService, httpFailure, networkFailure, retryAfterMs, type Logger, type OutboundCall, type OutboundPolicy } from '@teleport-plugin/core';
 import { effectProps, postEffect, type PostKind } from './postEffect.js';
 
 // A CommonJS package: under ESM its named exports exist only on the default import
@@ -136,8 +127,7 @@ interface CallSpec {
 }
 
 const USER_AGENT = 'teleport-plugin-mattermost/0.1.0';
-const TOKEN_FIX =
-  "check [mattermost] token: it must be the bot account's access token (System Console > Integrations > Bot Accounts), or a /path to a file holding it";
+const TOKEN_FIX = "check [mattermost] token: it must be the bot account's access token (System Console > Integrations > Bot Accounts), or a /path to a file holding it";
 
 /**
  * The Mattermost REST API v4 calls the adapter makes. Reads, the DM channel (Mattermost returns
@@ -454,7 +444,8 @@ export class MattermostClient {
         service: base.service,
       });
     if (res.status === 401) return plain('ACCESS_DENIED', `Mattermost rejected the bot token; ${TOKEN_FIX}`);
-    if (res.status === 403) return plain('ACCESS_DENIED', spec.forbidden ?? `the bot is not allowed to call ${call.operation}; check the bot account's roles and [mattermost] token`);
+    if (res.status === 403)
+      return plain('ACCESS_DENIED', spec.forbidden ?? `the bot is not allowed to call ${call.operation}; check the bot account's roles and [mattermost] token`);
     if (res.status === 404 && spec.notFound) return plain('NOT_FOUND', spec.notFound);
     return base;
   }

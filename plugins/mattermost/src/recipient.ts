@@ -7,9 +7,7 @@ import { isEmail } from '@teleport-plugin/core';
  * anything else when it resolves recipients; we say so when the config is read too.
  */
 export type RecipientSpec =
-  | { kind: 'email'; raw: string; email: string }
-  | { kind: 'channel'; raw: string; team: string; channel: string }
-  | { kind: 'invalid'; raw: string; problem: string };
+  { kind: 'email'; raw: string; email: string } | { kind: 'channel'; raw: string; team: string; channel: string } | { kind: 'invalid'; raw: string; problem: string };
 
 export { isEmail };
 

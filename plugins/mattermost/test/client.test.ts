@@ -131,7 +131,10 @@ describe('requests', () => {
     assert.equal(reply.rootId, root.id);
     assert.equal(fake.post(reply.id)?.rootId, root.id);
     assert.deepEqual(fake.post(root.id)?.props, { [REQUEST_ID_PROP]: 'req-t', [KIND_PROP]: 'request' });
-    assert.deepEqual(fake.replies(root.id).map((p) => p.props[KIND_PROP]), ['review:0']);
+    assert.deepEqual(
+      fake.replies(root.id).map((p) => p.props[KIND_PROP]),
+      ['review:0'],
+    );
     await assert.rejects(c.createPost({ channelId: general.id, message: 'x', requestId: '', kind: 'request' }), /must name the access request/);
     await assert.rejects(c.createPost({ channelId: general.id, message: 'x', requestId: 'r', kind: 'bogus' as 'request' }), /not a post kind/);
   });
@@ -207,7 +210,13 @@ describe('findPost', () => {
     const before = fake.apiCalls('GET', `/channels/${channel.id}/posts`).length;
     assert.equal((await c.findPost(channel.id, { requestId: 'req-p', kind: 'request' }))?.id, target.id);
     const pages = fake.apiCalls('GET', `/channels/${channel.id}/posts`).slice(before);
-    assert.deepEqual(pages.map((p) => [p.query.get('page'), p.query.get('per_page')]), [['0', '3'], ['1', '3']]);
+    assert.deepEqual(
+      pages.map((p) => [p.query.get('page'), p.query.get('per_page')]),
+      [
+        ['0', '3'],
+        ['1', '3'],
+      ],
+    );
     // Two more posts push it beyond two pages.
     for (let i = 4; i < 6; i += 1) await c.createPost({ channelId: channel.id, message: `noise ${i}`, requestId: `noise-${i}`, kind: 'request' });
     assert.equal(await c.findPost(channel.id, { requestId: 'req-p', kind: 'request' }), undefined);
@@ -228,7 +237,10 @@ describe('faults, through the outbound policy', () => {
     const before = fake.apiCalls('GET', '/users/me').length;
     const err = await rejection(clientFor(fake, { policy: { ...FAST, attempts: 3 } }).me());
     const calls = fake.apiCalls('GET', '/users/me').slice(before);
-    assert.deepEqual(calls.map((x) => x.status), [429, 429, 429]);
+    assert.deepEqual(
+      calls.map((x) => x.status),
+      [429, 429, 429],
+    );
     for (let i = 1; i < calls.length; i += 1) assert.ok(calls[i]!.at - calls[i - 1]!.at >= 950, `retried after ${calls[i]!.at - calls[i - 1]!.at} ms`);
     assert.equal(err.code, 'RATE_LIMITED');
     assert.equal(err.service?.status, 429);
@@ -251,14 +263,23 @@ describe('faults, through the outbound policy', () => {
     const c = clientFor(fake);
     fake.fail({ method: 'POST', path: '/api/v4/posts', status: 429, headers: { 'retry-after': '0' }, body: 'limit exceeded\n' });
     const post = await c.createPost({ channelId: general.id, message: 'once', requestId: 'req-429', kind: 'request' });
-    assert.deepEqual(fake.postsFor('req-429').map((p) => p.id), [post.id]);
+    assert.deepEqual(
+      fake.postsFor('req-429').map((p) => p.id),
+      [post.id],
+    );
   });
 
   it('5xx on a read is retried with backoff until it succeeds', async () => {
     fake.fail({ method: 'GET', path: '/api/v4/users/me', status: 503, times: 2 });
     const before = fake.apiCalls('GET', '/users/me').length;
     assert.equal((await clientFor(fake).me()).id, fake.bot.id);
-    assert.deepEqual(fake.apiCalls('GET', '/users/me').slice(before).map((x) => x.status), [503, 503, 200]);
+    assert.deepEqual(
+      fake
+        .apiCalls('GET', '/users/me')
+        .slice(before)
+        .map((x) => x.status),
+      [503, 503, 200],
+    );
   });
 
   it('a 5xx to a post is tried once and reports outcomeUnknown', async () => {

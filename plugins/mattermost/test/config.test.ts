@@ -101,7 +101,10 @@ describe('mattermost config', () => {
     assert.deepEqual(config.roleToRecipients, { '*': ['team/ch'], dev: ['x@example.com'] });
     assert.deepEqual(config.invalidRecipients, ['fallback', 'a/b/c', 'team/']);
     const text = loaded.warnings.join('\n');
-    assert.match(text, /\[role_to_recipients\] \*: "fallback" is neither a user's email nor a channel written as "team\/channel"; it is skipped \(the other recipients still get their posts\)/);
+    assert.match(
+      text,
+      /\[role_to_recipients\] \*: "fallback" is neither a user's email nor a channel written as "team\/channel"; it is skipped \(the other recipients still get their posts\)/,
+    );
     assert.match(text, /"a\/b\/c" is neither/);
     assert.match(text, /"team\/" is neither/);
   });
@@ -115,16 +118,28 @@ describe('mattermost config', () => {
   it('names the key and what was expected for each mistake', () => {
     assert.match(configError('[mattermost]\ntoken = "t"\n'), /teleport-mattermost\.toml:\d+: \[mattermost\] url: required: the Mattermost server URL/);
     assert.match(configError('[mattermost]\nurl = "https://mm.example.com"\n'), /\[mattermost\] token: required \(or token_file\): the bot account's access token/);
-    assert.match(configError('[mattermost]\nurl = "ftp://mm.example.com"\ntoken = "t"\n'), /:\d+: \[mattermost\] url: expected an http:\/\/ or https:\/\/ URL of the Mattermost server.*got "ftp:\/\/mm\.example\.com"/);
+    assert.match(
+      configError('[mattermost]\nurl = "ftp://mm.example.com"\ntoken = "t"\n'),
+      /:\d+: \[mattermost\] url: expected an http:\/\/ or https:\/\/ URL of the Mattermost server.*got "ftp:\/\/mm\.example\.com"/,
+    );
     assert.match(configError('[mattermost]\nurl = "not a url"\ntoken = "t"\n'), /\[mattermost\] url: expected an http:\/\/ or https:\/\/ URL/);
-    assert.match(configError('[mattermost]\nurl = "https://mm.example.com/api/v4/"\ntoken = "t"\n'), /\[mattermost\] url: expected the server base URL without \/api\/v4 \(the plugin adds it\)/);
-    assert.match(configError('[mattermost]\nurl = "https://mm.example.com/?x=1"\ntoken = "t"\n'), /\[mattermost\] url: expected the server base URL without credentials, query or fragment/);
+    assert.match(
+      configError('[mattermost]\nurl = "https://mm.example.com/api/v4/"\ntoken = "t"\n'),
+      /\[mattermost\] url: expected the server base URL without \/api\/v4 \(the plugin adds it\)/,
+    );
+    assert.match(
+      configError('[mattermost]\nurl = "https://mm.example.com/?x=1"\ntoken = "t"\n'),
+      /\[mattermost\] url: expected the server base URL without credentials, query or fragment/,
+    );
     assert.match(configError('[mattermost]\nurl = 42\ntoken = "t"\n'), /\[mattermost\] url: expected a string .*got a number/);
     assert.match(configError('[mattermost]\nurl = "https://mm.example.com"\ntoken = 7\n'), /\[mattermost\] token: expected a string/);
     assert.match(configError(`${BASE}recipients = 5\n`), /\[mattermost\] recipients: expected a string or an array of strings, got a number/);
     assert.match(configError(`${BASE}notify_requester = "yes"\n`), /\[mattermost\] notify_requester: expected true or false/);
     assert.match(configError(`${BASE}[role_to_recipients]\n"*" = 3\n`), /\[role_to_recipients\] \*: expected a string or an array of strings/);
-    assert.match(configError('[mattermost]\nurl = "https://mm.example.com"\ntoken = "/nonexistent/mm-token"\n'), /\[mattermost\] token: cannot read secret file \/nonexistent\/mm-token: no such file/);
+    assert.match(
+      configError('[mattermost]\nurl = "https://mm.example.com"\ntoken = "/nonexistent/mm-token"\n'),
+      /\[mattermost\] token: cannot read secret file \/nonexistent\/mm-token: no such file/,
+    );
     assert.match(configError('[mattermost]\nurl = "https://mm.example.com"\ntoken = "env:MM_UNSET_VAR"\n'), /\[mattermost\] token: environment variable MM_UNSET_VAR is not set/);
   });
 

@@ -22,7 +22,6 @@ before(async () => {
 after(() => fake.close());
 
 const recipients = () => ({ roleToRecipients: { '*': ['ops/access', reviewer.email] } });
-const dm = (user: FakeMmUser): string => fake.directChannelFor(fake.bot, user).id;
 let n = 0;
 const newRequest = (over: Parameters<typeof makeAccessRequest>[0] = {}) => makeAccessRequest({ id: `dl-req-${++n}`, user: requester.email, ...over });
 const kinds = (requestId: string, kind: string) => fake.postsFor(requestId).filter((p) => p.props['teleport_kind'] === kind);
@@ -42,7 +41,10 @@ describe('exactly once, against lost answers', () => {
         assert.equal(data[`fx/post/${root.channelId}`], `ok:${root.channelId}/${root.id}`);
         assert.ok(data.messages!.split(',').includes(`${root.channelId}/${root.id}`));
       }
-      assert.ok(t.logger.entries.some((e) => /effect had happened already/.test(e.message)), 'settled by asking Mattermost');
+      assert.ok(
+        t.logger.entries.some((e) => /effect had happened already/.test(e.message)),
+        'settled by asking Mattermost',
+      );
     } finally {
       await t.close();
     }
@@ -121,7 +123,10 @@ describe('rate limits and server errors (core outbound policy)', () => {
       try {
         const reqs = Array.from({ length: 4 }, () => t.teleport.put(newRequest()));
         await t.settled();
-        assert.ok(limited.calls.some((c) => c.status === 429), 'the limiter refused some calls');
+        assert.ok(
+          limited.calls.some((c) => c.status === 429),
+          'the limiter refused some calls',
+        );
         for (const req of reqs) {
           const roots = rootsOf(limited, req.id);
           assert.equal(roots.length, 2, `${req.id}: one post per recipient`);
@@ -252,7 +257,11 @@ describe('crashes, restarts and replicas', () => {
       for (const req of reqs) {
         const roots = rootsOf(fake, req.id);
         assert.equal(roots.length, 2, `${req.id}: one post per recipient`);
-        for (const root of roots) assert.deepEqual(fake.replies(root.id).map((r) => r.props['teleport_kind']), ['review:0', 'review:1']);
+        for (const root of roots)
+          assert.deepEqual(
+            fake.replies(root.id).map((r) => r.props['teleport_kind']),
+            ['review:0', 'review:1'],
+          );
         assert.equal(kinds(req.id, 'requester-notice:DENIED').length, 1);
         assert.equal(teleport.pluginData(req.id, 'mattermost')?.resolution, 'DENIED');
       }
@@ -265,7 +274,7 @@ describe('crashes, restarts and replicas', () => {
 });
 
 describe('taking over from the Go plugin', () => {
-  it("a request the Go plugin posted (legacy channel_id + postID) is replied to and updated in its post, never posted again", async () => {
+  it('a request the Go plugin posted (legacy channel_id + postID) is replied to and updated in its post, never posted again', async () => {
     const teleport = new MemoryTeleport();
     const req = teleport.put(newRequest(), false);
     // The Go plugin's post: no props (upstream sets none).
@@ -312,7 +321,10 @@ describe('start-up', () => {
     try {
       await assert.rejects(setupMattermost(ctx, { policy: FAST }), /^PluginError: \[mattermost\] url: no Mattermost API at .*\/nope\/api\/v4/);
       ctx.config.url = 'http://127.0.0.1:1';
-      await assert.rejects(setupMattermost(ctx, { policy: FAST }), (err: unknown) => isPluginError(err, 'UNREACHABLE') && /cannot reach Mattermost at http:\/\/127\.0\.0\.1:1 \(\[mattermost\] url\)/.test(err.message));
+      await assert.rejects(
+        setupMattermost(ctx, { policy: FAST }),
+        (err: unknown) => isPluginError(err, 'UNREACHABLE') && /cannot reach Mattermost at http:\/\/127\.0\.0\.1:1 \(\[mattermost\] url\)/.test(err.message),
+      );
     } finally {
       await close();
     }

@@ -24,7 +24,7 @@ test('demo: the fake Mattermost and its config make a request posted to demo/acc
       const lines = service.describe();
       assert.equal(lines[0], 'Mattermost post in demo/access-requests: request demo-1 by alice@example.com [✅ APPROVED]');
       assert.equal(lines[1], '  edited 1 time(s)');
-      assert.match(lines[2] ?? '', /^  reply: carol reviewed the request at .+ UTC\.$/);
+      assert.match(lines[2] ?? '', /^ {2}reply: carol reviewed the request at .+ UTC\.$/);
       assert.equal(lines[3], 'Mattermost post in DM with alice@example.com: Your access request demo-1 has been approved.');
       assert.equal(lines.length, 4);
     } finally {

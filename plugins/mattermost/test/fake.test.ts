@@ -117,7 +117,7 @@ describe('fake Mattermost: posts', () => {
     }
   });
 
-  it('PUT posts/{id} replaces the whole post, props included (upstream\'s update); PUT .../patch changes only what it sends', async () => {
+  it("PUT posts/{id} replaces the whole post, props included (upstream's update); PUT .../patch changes only what it sends", async () => {
     const created = await api('/posts', { method: 'POST', body: { channel_id: channel.id, message: 'v1', props: { teleport_request_id: 'r' } } });
     const id = String(created.json.id);
     const patched = await api(`/posts/${id}/patch`, { method: 'PUT', body: { message: 'v2' } });
@@ -128,7 +128,10 @@ describe('fake Mattermost: posts', () => {
     assert.equal(put.status, 200);
     assert.deepEqual(put.json.props, {});
     assert.deepEqual(fake.post(id)?.history, ['v1', 'v2']);
-    assert.deepEqual(fake.updates.filter((u) => u.postId === id).map((u) => u.via), ['patch', 'put']);
+    assert.deepEqual(
+      fake.updates.filter((u) => u.postId === id).map((u) => u.via),
+      ['patch', 'put'],
+    );
     // A post of someone else, or a deleted one, cannot be edited: 403.
     fake.deletePost(id);
     assert.equal((await api(`/posts/${id}/patch`, { method: 'PUT', body: { message: 'v4' } })).status, 403);
@@ -150,7 +153,7 @@ describe('fake Mattermost: posts', () => {
     const reply = String((await api('/posts', { method: 'POST', body: { channel_id: ch.id, message: 're', root_id: ids[0] } })).json.id);
     const thread = await api(`/posts/${ids[0]}/thread`);
     assert.deepEqual(thread.json.order, [reply, ids[0]]);
-    assert.equal(((thread.json.posts as Record<string, { reply_count: number }>)[ids[0]!])?.reply_count, 1);
+    assert.equal((thread.json.posts as Record<string, { reply_count: number }>)[ids[0]!]?.reply_count, 1);
     const lurk = fake.addChannel({ team: 'team-llama', name: 'no-read', type: 'P', botMember: false });
     assert.equal((await api(`/channels/${lurk.id}/posts`)).status, 403);
   });
@@ -159,12 +162,15 @@ describe('fake Mattermost: posts', () => {
     const waiting = fake.waitForPosts((posts) => posts.some((p) => p.message === 'awaited'));
     await api('/posts', { method: 'POST', body: { channel_id: channel.id, message: 'awaited' } });
     await waiting;
-    await assert.rejects(fake.waitForPosts(() => false, 50), /posts not as expected within 50 ms/);
+    await assert.rejects(
+      fake.waitForPosts(() => false, 50),
+      /posts not as expected within 50 ms/,
+    );
   });
 });
 
 describe('fake Mattermost: fault injection', () => {
-  it('rateLimitNext answers like Mattermost\'s rate limiter', async () => {
+  it("rateLimitNext answers like Mattermost's rate limiter", async () => {
     fake.rateLimitNext({ retryAfterSeconds: 2 });
     const res = await api('/users/me');
     assert.equal(res.status, 429);

@@ -75,8 +75,14 @@ describe('check', () => {
     const writes = (): number => fake.calls.filter((c) => c.method !== 'GET').length;
     const before = writes();
     const items = await checkMattermost(clientFor(fake), config(['team-llama/channel-llama', 'reviewer1@example.com']));
-    assert.ok(items.every((i) => i.ok), JSON.stringify(items, null, 2));
-    assert.deepEqual(items.map((i) => i.name), ['mattermost token', 'mattermost recipient team-llama/channel-llama', 'mattermost recipient reviewer1@example.com']);
+    assert.ok(
+      items.every((i) => i.ok),
+      JSON.stringify(items, null, 2),
+    );
+    assert.deepEqual(
+      items.map((i) => i.name),
+      ['mattermost token', 'mattermost recipient team-llama/channel-llama', 'mattermost recipient reviewer1@example.com'],
+    );
     assert.equal(items[0]!.detail, `valid for bot @teleport on ${fake.url}`);
     assert.equal(items[1]!.detail, 'channel found; the bot is a member and can post');
     assert.match(items[2]!.detail ?? '', /^user @reviewer1; posts go to a direct message from @teleport/);

@@ -56,10 +56,7 @@ describe('request post', () => {
 
   it('approval: no header line, status and resolution reason, no commands', () => {
     const text = postText(view({ resolution: 'APPROVED', resolveReason: 'okay' }), OSS);
-    assert.equal(
-      text,
-      '\n**User**: requester@example.com\n**Roles**: editor, dba\n**Request ID**: req-1\n\n**Status**: ✅ APPROVED\n**Resolution reason**: ```\nokay```\n',
-    );
+    assert.equal(text, '\n**User**: requester@example.com\n**Roles**: editor, dba\n**Request ID**: req-1\n\n**Status**: ✅ APPROVED\n**Resolution reason**: ```\nokay```\n');
     const matches = [...text.matchAll(resolutionReasonRegexp)];
     assert.equal(matches[0]![1], 'okay');
     assert.equal(matches[0]![2], '');
@@ -144,7 +141,13 @@ describe('requester outcome message (ours)', () => {
       requesterOutcomeText({ requestId: 'r', roles: ['a', 'b'], resolution: 'DENIED', resolveReason: `no ${'A'.repeat(600)}` }, OSS),
       `Your access request r has been denied.\n**Roles**: a, b\n**Status**: ❌ DENIED\n**Reason**: \`\`\`\nno ${'A'.repeat(497)}\`\`\` (truncated)`,
     );
-    assert.equal(requesterOutcomeText({ requestId: 'r', roles: [], resolution: 'EXPIRED', resolveReason: '' }, OSS), 'Your access request r has expired without a decision.\n**Status**: ⌛ EXPIRED');
-    assert.match(requesterOutcomeText({ requestId: 'r', roles: [], resolution: 'PROMOTED', resolveReason: '' }, OSS), /^Your access request r has been promoted to an Access List\./);
+    assert.equal(
+      requesterOutcomeText({ requestId: 'r', roles: [], resolution: 'EXPIRED', resolveReason: '' }, OSS),
+      'Your access request r has expired without a decision.\n**Status**: ⌛ EXPIRED',
+    );
+    assert.match(
+      requesterOutcomeText({ requestId: 'r', roles: [], resolution: 'PROMOTED', resolveReason: '' }, OSS),
+      /^Your access request r has been promoted to an Access List\./,
+    );
   });
 });

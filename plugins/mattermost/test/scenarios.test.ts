@@ -127,8 +127,16 @@ describe('upstream scenarios, through the messaging kit in the real runtime', ()
           const replies = fake.replies(root.id);
           assert.equal(replies.length, 2, `two replies in ${root.channelId}`);
           assert.ok(replies.every((r) => r.channelId === root.channelId && r.rootId === root.id));
-          assert.deepEqual(replies.map((r) => r.props['teleport_kind']), ['review:0', 'review:1']);
-          assert.match(replies[0]!.message, new RegExp(`^${reviewer1.email} reviewed the request at .+ UTC\\.\\nResolution: ${state === 'APPROVED' ? '✅' : '❌'} ${state}\\.\\nReason: \`\`\`\\n${first}\`\`\`\\.$`));
+          assert.deepEqual(
+            replies.map((r) => r.props['teleport_kind']),
+            ['review:0', 'review:1'],
+          );
+          assert.match(
+            replies[0]!.message,
+            new RegExp(
+              `^${reviewer1.email} reviewed the request at .+ UTC\\.\\nResolution: ${state === 'APPROVED' ? '✅' : '❌'} ${state}\\.\\nReason: \`\`\`\\n${first}\`\`\`\\.$`,
+            ),
+          );
           assert.ok(replies[1]!.message.includes(`${reviewer2.email} reviewed the request`));
           assert.ok(replies[1]!.message.includes(`Reason: \`\`\`\n${last}\`\`\``));
           assert.equal(fake.updates.filter((u) => u.postId === root.id).length, 2, 'updated after the first review and on resolution');
@@ -182,7 +190,11 @@ describe('upstream scenarios, through the messaging kit in the real runtime', ()
         assert.equal(roots.length, 2, `${req.id}: one root post per recipient`);
         assert.deepEqual(new Set(roots.map((p) => p.channelId)), new Set([dm(reviewer1), dm(reviewer2)]));
         for (const root of roots) {
-          assert.deepEqual(fake.replies(root.id).map((r) => r.props['teleport_kind']), ['review:0', 'review:1'], `${req.id}: one reply per review`);
+          assert.deepEqual(
+            fake.replies(root.id).map((r) => r.props['teleport_kind']),
+            ['review:0', 'review:1'],
+            `${req.id}: one reply per review`,
+          );
           assert.equal(field(root.message, 'Status'), '✅ APPROVED');
         }
         assert.equal(t.data(req.id)?.messages?.split(',').length, 2);
@@ -201,7 +213,10 @@ describe('recipients that cannot work', () => {
     await withRuntime(startMattermost(fake, { roleToRecipients: { '*': recipients } }), async (t) => {
       const req = t.teleport.put(newRequest());
       await t.settled();
-      assert.deepEqual(rootsOf(fake, req.id).map((p) => p.channelId), [dm(reviewer1)]);
+      assert.deepEqual(
+        rootsOf(fake, req.id).map((p) => p.channelId),
+        [dm(reviewer1)],
+      );
       assert.equal(t.data(req.id)?.messages?.split(',').length, 1);
       const problems = t.logger.entries.filter((e) => e.level === 'warn' && /recipient cannot be used/.test(e.message));
       const problem = (recipient: string) => String(problems.find((e) => e.fields['recipient'] === recipient)?.fields['problem'] ?? '');
@@ -220,7 +235,7 @@ describe('recipients that cannot work', () => {
     });
   });
 
-  it('the requester is told only when their Teleport name is a Mattermost user\'s email; notify_requester = false turns it off', async () => {
+  it("the requester is told only when their Teleport name is a Mattermost user's email; notify_requester = false turns it off", async () => {
     await withRuntime(startMattermost(fake, { roleToRecipients: { '*': [reviewer1.email] } }), async (t) => {
       const a = t.teleport.put(newRequest({ user: 'bob' }));
       const b = t.teleport.put(newRequest({ user: 'stranger@example.com' }));

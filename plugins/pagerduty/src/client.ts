@@ -1,4 +1,4 @@
-import { PluginError, callService, errorMessage, httpFailure, networkFailure, retryAfterMs } from '@teleport-plugin/core';
+import { PluginError, callService, httpFailure, networkFailure, retryAfterMs } from '@teleport-plugin/core';
 import type { Logger, OutboundCall, OutboundPolicy } from '@teleport-plugin/core';
 import pdjs from '@pagerduty/pdjs';
 
@@ -271,7 +271,7 @@ export class PagerDutyClient {
         const attemptSignal = signal ?? deadline!;
         let answer: PdjsAnswer;
         try {
-          answer = await this.send(method, url, headers, options.body, retryWait, attemptSignal);
+          answer = await this.send({ method, url, headers, body: options.body, retryWaitMs: retryWait }, attemptSignal);
         } catch (err) {
           if (signal?.aborted) throw err;
           throw networkFailure(call, deadline?.aborted ? Object.assign(new Error('no answer in time'), { name: 'TimeoutError' }) : err);
@@ -302,7 +302,7 @@ export class PagerDutyClient {
    * 429 retries (that sleep cannot be cancelled; its follow-up request fails at once on the
    * aborted signal).
    */
-  private async send(method: string, url: URL, headers: Record<string, string>, body: unknown, retryWaitMs: number, signal: AbortSignal): Promise<PdjsAnswer> {
+  private async send({ method, url, headers, body, retryWaitMs }: PdjsRequest, signal: AbortSignal): Promise<PdjsAnswer> {
     // Never start a request that is already cancelled.
     if (signal.aborted) throw signal.reason;
     const pending: Promise<PdjsAnswer> = api({
@@ -337,6 +337,15 @@ export class PagerDutyClient {
   }
 }
 
+/** What one pdjs call sends; `retryWaitMs` is how long pdjs waits before each of its own 429 retries. */
+interface PdjsRequest {
+  method: string;
+  url: URL;
+  headers: Record<string, string>;
+  body: unknown;
+  retryWaitMs: number;
+}
+
 /** What one pdjs call answered: status, headers and the parsed JSON body (when there was one). */
 interface PdjsAnswer {
   status: number;
@@ -351,7 +360,12 @@ interface HeaderReader {
 }
 
 function isResponse(value: unknown): value is { status: number; headers: HeaderReader } {
-  return typeof value === 'object' && value !== null && typeof (value as { status?: unknown }).status === 'number' && typeof (value as { headers?: { get?: unknown } }).headers?.get === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { status?: unknown }).status === 'number' &&
+    typeof (value as { headers?: { get?: unknown } }).headers?.get === 'function'
+  );
 }
 
 function toIncident(raw: Record<string, unknown> | undefined): PdIncident {
@@ -372,12 +386,3 @@ function parseError(data: unknown): { message: string; errors: string[] } {
   const errors = Array.isArray(error?.errors) ? error.errors.map(String) : [];
   return { message: typeof error?.message === 'string' ? error.message : '', errors };
 }
-
-
-
-function causeMessage(err: unknown): string {
-  const cause = err instanceof Error && err.cause instanceof Error ? err.cause : err;
-  return errorMessage(cause);
-}
-
-

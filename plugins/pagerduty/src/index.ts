@@ -2,9 +2,10 @@
 import { pagerDutyAdapter } from './adapter.js';
 
 export default pagerDutyAdapter;
-export { pagerDutyAdapter, createPagerDutyHandlers, checkPagerDuty, ADAPTER_NAME } from './adapter.js';
+export { pagerDutyAdapter, createPagerDutyHandlers, ADAPTER_NAME } from './adapter.js';
 export type { ClientTuning } from './adapter.js';
-export { parsePagerDutyConfig, DEFAULT_API_ENDPOINT, DEFAULT_NOTIFY_SERVICE_ANNOTATION, DEFAULT_SERVICES_ANNOTATION } from './config.js';
+export { checkPagerDuty } from './check.js';
+export { parsePagerDutyConfig, exampleConfig, DEFAULT_API_ENDPOINT, DEFAULT_NOTIFY_SERVICE_ANNOTATION, DEFAULT_SERVICES_ANNOTATION } from './config.js';
 export type { PagerDutyConfig } from './config.js';
 export { PagerDutyClient, pagerDutyStatus, pagerDutyErrors } from './client.js';
 export { PagerDutyTracker } from './tracker.js';
@@ -14,5 +15,4 @@ export { onCallFacts, FACT_ON_CALL, FACT_ON_CALL_TIER, FACT_ON_CALL_SERVICES } f
 export type { OnCallApprovalOptions, OnCallOutcome } from './onCallApproval.js';
 export { pagerDutySnapshot, pagerDutyPluginData, INCIDENT_ID_KEY, SERVICE_ID_KEY } from './pluginData.js';
 export { pagerDutyDemo, DEMO_API_KEY, DEMO_BOT_EMAIL, DEMO_SERVICE, DEMO_REQUESTER } from './demo.js';
-export { exampleConfig } from './exampleConfig.js';
 export * from './render.js';

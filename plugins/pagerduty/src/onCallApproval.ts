@@ -13,26 +13,14 @@ export interface OnCallApprovalOptions {
 }
 
 export type OnCallOutcome =
-  | 'no-services-annotation'
-  | 'long-term'
-  | 'requester-not-email'
-  | 'user-not-found'
-  | 'no-services-found'
-  | 'not-on-call'
-  | 'approved'
-  | 'already-reviewed';
+  'no-services-annotation' | 'long-term' | 'requester-not-email' | 'user-not-found' | 'no-services-found' | 'not-on-call' | 'approved' | 'already-reviewed';
 
 /**
  * Approves a request when its requester is on call, in PagerDuty, for one of the services named in
  * the request's services annotation. Each way this can end is logged at info with the reason, so
  * "why was I (not) auto-approved?" is answered by the log alone.
  */
-export async function approveIfOnCall(
-  request: AccessRequest,
-  options: OnCallApprovalOptions,
-  logger: Logger,
-  signal: AbortSignal,
-): Promise<OnCallOutcome> {
+export async function approveIfOnCall(request: AccessRequest, options: OnCallApprovalOptions, logger: Logger, signal: AbortSignal): Promise<OnCallOutcome> {
   const names = [...new Set((request.systemAnnotations[options.servicesAnnotation] ?? []).map((s) => s.trim()).filter(Boolean))].sort();
   if (names.length === 0) {
     logger.info('Not auto-approving: the request has no services annotation', { annotation: options.servicesAnnotation });
@@ -81,11 +69,11 @@ export async function approveIfOnCall(
   if (policies.size === 0) {
     // The service names go into the message itself: "why was I not approved?" is usually asked by
     // grepping the log for the request id, and the answer should not hide in a field.
-    logger.info(
-      `Not auto-approving: the requester is not on call in services ${names.join(', ')}` +
-        (max === undefined ? '' : ` within escalation levels 1..${max}`),
-      { email: pdUser.email, services: names.join(', '), ...(max === undefined ? {} : { maxEscalationLevel: max }) },
-    );
+    logger.info(`Not auto-approving: the requester is not on call in services ${names.join(', ')}` + (max === undefined ? '' : ` within escalation levels 1..${max}`), {
+      email: pdUser.email,
+      services: names.join(', '),
+      ...(max === undefined ? {} : { maxEscalationLevel: max }),
+    });
     return 'not-on-call';
   }
 

@@ -31,11 +31,7 @@ export function incidentDetails(request: AccessRequest, link: string | undefined
 
 export function reviewNote(review: AccessReview, now: () => Date = () => new Date()): string {
   const at = goRfc822(review.created ?? now());
-  return (
-    `${review.author} reviewed the request at ${at}.\n` +
-    `Resolution: ${review.proposedState}.\n` +
-    `${review.reason ? `Reason: ${review.reason}.` : ''}`
-  );
+  return `${review.author} reviewed the request at ${at}.\n` + `Resolution: ${review.proposedState}.\n` + `${review.reason ? `Reason: ${review.reason}.` : ''}`;
 }
 
 /** `tag` is the lower-case resolution: approved, denied, expired or promoted. */

@@ -4,19 +4,7 @@ import { PluginError } from '@teleport-plugin/core';
 import { adapterContext } from '@teleport-plugin/core/testing';
 import { createPagerDutyHandlers, pagerDutyAdapter } from '../src/adapter.js';
 import { FakePagerDuty } from '../src/testing/index.js';
-import {
-  TUNING,
-  afterCall,
-  annotated,
-  infoMessages,
-  makeRequest,
-  makeReview,
-  memoryTeleport,
-  pdConfig,
-  pdWorld,
-  problems,
-  startFakePagerDuty,
-} from './helpers/contexts.js';
+import { TUNING, afterCall, annotated, infoMessages, makeRequest, makeReview, memoryTeleport, pdConfig, pdWorld, problems, startFakePagerDuty } from './helpers/contexts.js';
 import type { PdWorld, WorldOptions } from './helpers/contexts.js';
 
 /**
@@ -185,7 +173,10 @@ test('on-calls spanning several pages are all read', async (t) => {
   w.teleport.put(annotated());
   await w.t.settled();
   const pages = w.pd.http.callsTo('GET', '/oncalls');
-  assert.deepEqual(pages.map((c) => c.query.get('offset')), ['0', '2']);
+  assert.deepEqual(
+    pages.map((c) => c.query.get('offset')),
+    ['0', '2'],
+  );
   assert.equal(w.teleport.decisions.length, 1);
   assert.match(w.teleport.decisions[0]!.review!.reason ?? '', /service\(s\) Production$/);
 });
@@ -266,11 +257,14 @@ test('reviews become notes; the resolution adds a note and resolves the incident
   w.teleport.put({ ...req, reviews, state: 'APPROVED', resolveReason: 'approved by bob' });
   await w.t.settled();
 
-  assert.deepEqual(incident.notes.map((n) => n.content), [
-    'bob reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: APPROVED.\nReason: fine.',
-    'carol reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: DENIED.\n',
-    'Access request has been approved\nReason: approved by bob',
-  ]);
+  assert.deepEqual(
+    incident.notes.map((n) => n.content),
+    [
+      'bob reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: APPROVED.\nReason: fine.',
+      'carol reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: DENIED.\n',
+      'Access request has been approved\nReason: approved by bob',
+    ],
+  );
   assert.ok(incident.notes.every((n) => n.from === 'bot@example.com'));
   assert.equal(incident.status, 'resolved');
   const put = w.pd.http.callsTo('PUT', `/incidents/${incident.id}`);
@@ -305,11 +299,14 @@ test('a retried onReviewed posts only the notes the failed try did not (fx/note/
   w.teleport.put({ ...req, reviews });
   await w.t.settled();
 
-  assert.deepEqual(incident.notes.map((n) => n.content), [
-    'bob reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: APPROVED.\nReason: fine.',
-    'carol reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: DENIED.\n',
-  ]);
-  assert.deepEqual(w.pd.http.callsTo('POST', notesPath).map((c) => c.status), [201, 500, 201]);
+  assert.deepEqual(
+    incident.notes.map((n) => n.content),
+    ['bob reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: APPROVED.\nReason: fine.', 'carol reviewed the request at 25 Nov 26 10:00 UTC.\nResolution: DENIED.\n'],
+  );
+  assert.deepEqual(
+    w.pd.http.callsTo('POST', notesPath).map((c) => c.status),
+    [201, 500, 201],
+  );
   // The retry asked PagerDuty about the note whose outcome was unknown (and only that one).
   assert.equal(w.pd.http.callsTo('GET', notesPath).length, 1);
   assert.equal(w.data(req.id)?.['reviews_count'], '2');
@@ -337,9 +334,15 @@ test('a retried onResolved after a failed resolve PUT posts the closing note onc
   w.teleport.put({ ...req, state: 'APPROVED', resolveReason: 'approved by bob' });
   await w.t.settled();
 
-  assert.deepEqual(incident.notes.map((n) => n.content), ['Access request has been approved\nReason: approved by bob']);
+  assert.deepEqual(
+    incident.notes.map((n) => n.content),
+    ['Access request has been approved\nReason: approved by bob'],
+  );
   assert.equal(incident.status, 'resolved');
-  assert.deepEqual(w.pd.http.callsTo('PUT', `/incidents/${incident.id}`).map((c) => c.status), [500, 500, 500, 500, 200]);
+  assert.deepEqual(
+    w.pd.http.callsTo('PUT', `/incidents/${incident.id}`).map((c) => c.status),
+    [500, 500, 500, 500, 200],
+  );
   assert.equal(w.data(req.id)?.['fx/note/resolution'], 'ok');
   assert.equal(w.data(req.id)?.['resolution'], 'approved');
   assert.ok(w.t.logger.entries.some((e) => e.message === 'handler failed; retrying' && e.fields['handler'] === 'onResolved'));
@@ -352,7 +355,10 @@ test('expiry resolves the incident with an "expired" note; no incident means no 
   w.teleport.remove('req-1');
   await w.t.settled();
   const incident = w.pd.incidents[0]!;
-  assert.deepEqual(incident.notes.map((n) => n.content), ['Access request has been expired\n']);
+  assert.deepEqual(
+    incident.notes.map((n) => n.content),
+    ['Access request has been expired\n'],
+  );
   assert.equal(incident.status, 'resolved');
   assert.equal(w.data('req-1')?.['resolution'], 'expired');
 
@@ -379,11 +385,14 @@ test('check: key, user_email and check_services, in plain words', async (t) => {
   };
 
   const items = await checkWith('check_services = ["Production", "Nope", "Ghost"]\n');
-  assert.deepEqual(items.map((i) => [i.name, i.ok]), [
-    ['PagerDuty API key', true],
-    ['PagerDuty user_email', true],
-    ['PagerDuty services', false],
-  ]);
+  assert.deepEqual(
+    items.map((i) => [i.name, i.ok]),
+    [
+      ['PagerDuty API key', true],
+      ['PagerDuty user_email', true],
+      ['PagerDuty services', false],
+    ],
+  );
   assert.match(items[2]!.detail ?? '', /not found in PagerDuty: Ghost \(check_services\); Nope \(check_services\)\./);
 
   // Teleport actions without role listing: only check_services counts.
@@ -402,7 +411,10 @@ test('check: key, user_email and check_services, in plain words', async (t) => {
     teleport.addRole('auditor', { requestAnnotations: { other: ['x'] } });
   });
   const services = fromRoles.filter((i) => i.name === 'PagerDuty services');
-  assert.deepEqual(services.map((i) => i.ok), [true, false]);
+  assert.deepEqual(
+    services.map((i) => i.ok),
+    [true, false],
+  );
   assert.equal(services[0]?.detail, 'not checkable (filled in from user traits at request time): {{external.pd_services}} (role dba)');
   assert.match(services[1]?.detail ?? '', /^not found in PagerDuty: Databasez \(role dba\)\. /);
 
@@ -418,7 +430,10 @@ test('check: key, user_email and check_services, in plain words', async (t) => {
   assert.equal(bad[0]?.ok, false);
   assert.match(bad[0]?.detail ?? '', /rejected pagerduty\.api_key \(HTTP 401\)/);
 
-  fixture.pd.users.splice(fixture.pd.users.findIndex((u) => u.email === 'bot@example.com'), 1);
+  fixture.pd.users.splice(
+    fixture.pd.users.findIndex((u) => u.email === 'bot@example.com'),
+    1,
+  );
   const noBot = await checkWith();
   assert.equal(noBot[1]?.ok, false);
   assert.match(noBot[1]?.detail ?? '', /No PagerDuty user has the email bot@example.com/);
@@ -431,8 +446,14 @@ test('429 and 5xx on the way: the handler still ends with one incident and one a
   w.pd.fail({ method: 'GET', path: '/oncalls', status: 503, times: 2 });
   w.teleport.put(annotated());
   await w.t.settled();
-  assert.deepEqual(w.pd.http.callsTo('POST', '/incidents').map((c) => c.status), [429, 201]);
-  assert.deepEqual(w.pd.http.callsTo('GET', '/oncalls').map((c) => c.status), [503, 503, 200]);
+  assert.deepEqual(
+    w.pd.http.callsTo('POST', '/incidents').map((c) => c.status),
+    [429, 201],
+  );
+  assert.deepEqual(
+    w.pd.http.callsTo('GET', '/oncalls').map((c) => c.status),
+    [503, 503, 200],
+  );
   assert.equal(w.pd.incidents.length, 1);
   assert.equal(w.data('req-1')?.['incident_id'], w.pd.incidents[0]!.id);
   assert.equal(w.teleport.decisions.length, 1);

@@ -78,7 +78,10 @@ test('lists follow offset pagination across pages', async () => {
   assert.equal(found?.name, 'PAGED');
   const pages = pd.http.callsTo('GET', '/services').slice(before);
   assert.ok(pages.length >= 3, `expected several pages, got ${pages.length}`);
-  assert.deepEqual(pages.map((c) => c.query.get('offset')), pages.map((_, i) => String(i * 2)));
+  assert.deepEqual(
+    pages.map((c) => c.query.get('offset')),
+    pages.map((_, i) => String(i * 2)),
+  );
 });
 
 test('429: pdjs retries three times by itself, then the call fails (retryable); the wait PagerDuty asked for is used from then on', async () => {
@@ -95,7 +98,10 @@ test('429: pdjs retries three times by itself, then the call fails (retryable); 
     return true;
   });
   const calls = pd.http.callsTo('GET', '/abilities').slice(before);
-  assert.deepEqual(calls.map((x) => x.status), [429, 429, 429, 429]);
+  assert.deepEqual(
+    calls.map((x) => x.status),
+    [429, 429, 429, 429],
+  );
   const gaps = calls.slice(1).map((x, i) => x.at - calls[i]!.at);
   for (const gap of gaps) assert.ok(gap >= 40, `pdjs retried after ${gap} ms, before its wait`);
 
@@ -104,11 +110,14 @@ test('429: pdjs retries three times by itself, then the call fails (retryable); 
   const again = pd.http.callsTo('GET', '/abilities').length;
   await c.abilities();
   const pair = pd.http.callsTo('GET', '/abilities').slice(again);
-  assert.deepEqual(pair.map((x) => x.status), [429, 200]);
+  assert.deepEqual(
+    pair.map((x) => x.status),
+    [429, 200],
+  );
   assert.ok(pair[1]!.at - pair[0]!.at >= 950, `retried ${pair[1]!.at - pair[0]!.at} ms after a 429 asking for 1 s`);
 });
 
-test('the always-429 bound: one rate-limited call is at most 4 requests (pdjs\'s 3 + 1), whatever the policy says, and fails retryable', async () => {
+test("the always-429 bound: one rate-limited call is at most 4 requests (pdjs's 3 + 1), whatever the policy says, and fails retryable", async () => {
   const svc = pd.addService('Rate Limited Service');
   // A policy that would retry 429s itself: the client still leaves them to pdjs.
   const c = client({ policy: { attempts: 10, rateLimitedAttempts: 10, baseMs: 1, capMs: 1 } });
@@ -147,10 +156,16 @@ test('429 with PagerDuty ratelimit-reset is understood; a long wait fails at onc
   assert.ok(Date.now() - start < 1_000);
 });
 
-test('5xx is retried with bounded backoff; it gives up after the policy\'s attempts', async () => {
+test("5xx is retried with bounded backoff; it gives up after the policy's attempts", async () => {
   pd.fail({ method: 'GET', path: '/abilities', status: 503, times: 2 });
   await client().abilities();
-  assert.deepEqual(pd.http.callsTo('GET', '/abilities').slice(-3).map((c) => c.status), [503, 503, 200]);
+  assert.deepEqual(
+    pd.http
+      .callsTo('GET', '/abilities')
+      .slice(-3)
+      .map((c) => c.status),
+    [503, 503, 200],
+  );
 
   const beforeCount = pd.http.callsTo('GET', '/abilities').length;
   pd.fail({ method: 'GET', path: '/abilities', status: 500, times: 3 });
@@ -179,7 +194,10 @@ test('a note is not repeated after a 5xx (it may have been stored) but is after 
   assert.equal(pd.http.callsTo('POST', path).length, 1);
   pd.fail({ method: 'POST', path, status: 429, headers: { 'retry-after': '0' } });
   await c.addNote(incident.id, 'second');
-  assert.deepEqual(pd.incidents.find((i) => i.id === incident.id)?.notes.map((n) => n.content), ['second']);
+  assert.deepEqual(
+    pd.incidents.find((i) => i.id === incident.id)?.notes.map((n) => n.content),
+    ['second'],
+  );
 });
 
 test('a shutdown while pdjs sleeps between its own 429 retries ends the call at once', async () => {
@@ -217,7 +235,13 @@ test('creating an incident twice with one key yields one incident (PagerDuty rej
   const second = await c.createIncident({ title: 't', incidentKey: 'k-dup', serviceId: svc.id, details: 'd' });
   assert.equal(second.id, first.id);
   assert.equal(pd.incidents.filter((i) => i.incidentKey === 'k-dup').length, 1);
-  assert.equal(pd.http.callsTo('POST', '/incidents').filter((x) => (x.json as any)?.incident?.incident_key === 'k-dup').at(-1)?.status, 400);
+  assert.equal(
+    pd.http
+      .callsTo('POST', '/incidents')
+      .filter((x) => (x.json as { incident?: { incident_key?: string } } | undefined)?.incident?.incident_key === 'k-dup')
+      .at(-1)?.status,
+    400,
+  );
 });
 
 test('the fake can also answer a duplicate with the open incident', async () => {
@@ -273,10 +297,13 @@ test('an https api_endpoint works (the fake serves TLS from a test CA the child 
     const { code, out } = await runModule(script, { NODE_EXTRA_CA_CERTS: caFile });
     assert.equal(code, 0, out);
     assert.deepEqual(JSON.parse(out.trim()), { abilities: 3, service: 'Secure Service' });
-    assert.deepEqual(secure.calls.map((c) => [c.method, c.path, c.headers['authorization']]), [
-      ['GET', '/abilities', 'Token token=tls-key'],
-      ['GET', '/services', 'Token token=tls-key'],
-    ]);
+    assert.deepEqual(
+      secure.calls.map((c) => [c.method, c.path, c.headers['authorization']]),
+      [
+        ['GET', '/abilities', 'Token token=tls-key'],
+        ['GET', '/services', 'Token token=tls-key'],
+      ],
+    );
   } finally {
     await secure.close();
     await rm(dir, { recursive: true, force: true });

@@ -4,8 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
 import { isPluginError, parseConfig } from '@teleport-plugin/core';
-import { parsePagerDutyConfig } from '../src/config.js';
-import { exampleConfig } from '../src/exampleConfig.js';
+import { exampleConfig, parsePagerDutyConfig } from '../src/config.js';
 
 function parse(body: string) {
   const loaded = parseConfig(`[teleport]\naddr = "127.0.0.1:3025"\nidentity = "/var/lib/teleport/plugins/identity"\n\n${body}`, 'plugin.toml');

@@ -37,7 +37,12 @@ function crashedEntry(request: AccessRequest, records: Record<string, true>, own
 /** The incident PagerDuty created for `request` before the runtime that asked for it died. */
 async function createdBeforeTheCrash(fixture: PdFixture, request: AccessRequest): Promise<string> {
   const client = new PagerDutyClient({ apiEndpoint: fixture.pd.url, apiKey: 'pd-test-key', userEmail: 'bot@example.com' });
-  const incident = await client.createIncident({ title: `Access request from ${request.user}`, incidentKey: incidentKeyOf(request.id), serviceId: fixture.notify.id, details: 'd' });
+  const incident = await client.createIncident({
+    title: `Access request from ${request.user}`,
+    incidentKey: incidentKeyOf(request.id),
+    serviceId: fixture.notify.id,
+    details: 'd',
+  });
   return incident.id;
 }
 
@@ -61,7 +66,10 @@ test('(a) an incident create whose answer is lost after PagerDuty created it: on
   const incident = incidents[0]!;
   // The create was sent again (safe: PagerDuty refuses a second open incident with the key), and
   // the refusal led the client to the incident the lost answer was about.
-  assert.deepEqual(w.pd.http.callsTo('POST', '/incidents').map((c) => c.status), [0, 400]);
+  assert.deepEqual(
+    w.pd.http.callsTo('POST', '/incidents').map((c) => c.status),
+    [0, 400],
+  );
   const data = w.data(req.id);
   assert.equal(data?.['incident_id'], incident.id);
   assert.equal(data?.['service_id'], w.notify.id);
@@ -69,7 +77,10 @@ test('(a) an incident create whose answer is lost after PagerDuty created it: on
 
   await reviewAndApprove(w, req);
   assert.equal(w.pd.incidents.length, 1);
-  assert.deepEqual(incident.notes.map((n) => n.content), [REVIEW_NOTE_BOB, 'Access request has been approved\nReason: approved by bob']);
+  assert.deepEqual(
+    incident.notes.map((n) => n.content),
+    [REVIEW_NOTE_BOB, 'Access request has been approved\nReason: approved by bob'],
+  );
   assert.equal(incident.status, 'resolved');
   assert.equal(w.data(req.id)?.['resolution'], 'approved');
 });
@@ -80,7 +91,10 @@ test('(a) the same with a 5xx answered after the create: one incident, recorded'
   const req = w.teleport.put(annotated([]));
   await w.t.settled();
   assert.equal(w.incidentsOf(req.id).length, 1);
-  assert.deepEqual(w.pd.http.callsTo('POST', '/incidents').map((c) => c.status), [502, 400]);
+  assert.deepEqual(
+    w.pd.http.callsTo('POST', '/incidents').map((c) => c.status),
+    [502, 400],
+  );
   assert.equal(w.data(req.id)?.['incident_id'], w.incidentsOf(req.id)[0]!.id);
 });
 
@@ -94,10 +108,16 @@ test('(b) a review note answered 5xx after it was stored: the retry finds it and
   w.pd.fail({ method: 'POST', path: notesPath, afterEffect: true, status: 502 });
   await reviewAndApprove(w, req);
 
-  assert.deepEqual(incident.notes.map((n) => n.content), [REVIEW_NOTE_BOB, 'Access request has been approved\nReason: approved by bob']);
+  assert.deepEqual(
+    incident.notes.map((n) => n.content),
+    [REVIEW_NOTE_BOB, 'Access request has been approved\nReason: approved by bob'],
+  );
   // The review note was posted once (502), then looked for (GET notes) instead of posted again;
   // the closing note went the normal way (no look-up).
-  assert.deepEqual(w.pd.http.callsTo('POST', notesPath).map((c) => c.status), [502, 201]);
+  assert.deepEqual(
+    w.pd.http.callsTo('POST', notesPath).map((c) => c.status),
+    [502, 201],
+  );
   assert.equal(w.pd.http.callsTo('GET', notesPath).length, 1);
   const data = w.data(req.id);
   assert.equal(data?.['fx/note/review/0'], 'ok:found');
@@ -141,7 +161,10 @@ test('(c) a crash between the create and its record: a new runtime adopts the in
   // The adopted incidents carry on: notes and the resolution land on them.
   await reviewAndApprove(w, open);
   const incident = w.pd.incidents.find((i) => i.id === ids[open.id])!;
-  assert.deepEqual(incident.notes.map((n) => n.content), [REVIEW_NOTE_BOB, 'Access request has been approved\nReason: approved by bob']);
+  assert.deepEqual(
+    incident.notes.map((n) => n.content),
+    [REVIEW_NOTE_BOB, 'Access request has been approved\nReason: approved by bob'],
+  );
   assert.equal(incident.status, 'resolved');
   assert.equal(w.pd.incidents.length, 2);
 });
@@ -183,7 +206,10 @@ test('(d) the always-429 bound in the runtime: each handler try makes at most 4 
   w.pd.http.clearFaults();
   await w.t.runtime.reconcile();
   await w.t.settled();
-  assert.deepEqual(w.pd.incidents[0]!.notes.map((n) => n.content), [REVIEW_NOTE_BOB]);
+  assert.deepEqual(
+    w.pd.incidents[0]!.notes.map((n) => n.content),
+    [REVIEW_NOTE_BOB],
+  );
   assert.equal(w.pd.http.callsTo('POST', notesPath).length, 17);
   assert.equal(w.pd.http.callsTo('GET', notesPath).length, 0);
   assert.equal(w.data(req.id)?.['reviews_count'], '1');
@@ -204,9 +230,15 @@ test('(e) expiry after the request was deleted: noted and resolved once, and rec
   await w.t.settled();
 
   assert.equal(w.teleport.requests.has(req.id), false);
-  assert.deepEqual(incident.notes.map((n) => n.content), [REVIEW_NOTE_BOB, 'Access request has been expired\n']);
+  assert.deepEqual(
+    incident.notes.map((n) => n.content),
+    [REVIEW_NOTE_BOB, 'Access request has been expired\n'],
+  );
   assert.equal(incident.status, 'resolved');
-  assert.deepEqual(w.pd.http.callsTo('PUT', `/incidents/${incident.id}`).map((c) => c.status), [500, 500, 500, 500, 200]);
+  assert.deepEqual(
+    w.pd.http.callsTo('PUT', `/incidents/${incident.id}`).map((c) => c.status),
+    [500, 500, 500, 500, 200],
+  );
   const data = w.data(req.id);
   assert.equal(data?.['resolution'], 'expired');
   assert.equal(data?.['fx/note/resolution'], 'ok');
@@ -231,12 +263,18 @@ test('(f) on-call auto-approval happens although opening the incident failed; on
   await w.t.settled();
 
   // Approved on the first try, whose incident failed...
-  assert.deepEqual(w.teleport.decisions.map((d) => [d.requestId, d.review?.proposedState]), [[req.id, 'APPROVED']]);
+  assert.deepEqual(
+    w.teleport.decisions.map((d) => [d.requestId, d.review?.proposedState]),
+    [[req.id, 'APPROVED']],
+  );
   const failed = w.t.logger.entries.find((e) => e.level === 'error' && e.message.startsWith('handler failed'));
   assert.match(String(failed?.fields['error']), /HTTP 400 \(Service is disabled\)/);
   // ...then the approved request's announcement was done again: the incident opened, but the
   // on-call look-ups and the review were not repeated for a request no longer pending.
-  assert.deepEqual(w.pd.http.callsTo('POST', '/incidents').map((c) => c.status), [400, 201]);
+  assert.deepEqual(
+    w.pd.http.callsTo('POST', '/incidents').map((c) => c.status),
+    [400, 201],
+  );
   assert.equal(w.pd.http.callsTo('GET', '/users').length, 1);
   assert.equal(w.pd.http.callsTo('GET', '/oncalls').length, 1);
   assert.equal(w.teleport.callCount('submitAccessReview'), 1);
@@ -269,7 +307,10 @@ test('(f) an announcement finished after a restart for a request approved meanwh
   assert.equal(w.teleport.callCount('submitAccessReview'), 0);
   const incident = w.incidentsOf(req.id)[0];
   assert.ok(incident, 'the incident is opened all the same');
-  assert.deepEqual(incident.notes.map((n) => n.content), [REVIEW_NOTE_BOB, 'Access request has been approved\nReason: approved by bob']);
+  assert.deepEqual(
+    incident.notes.map((n) => n.content),
+    [REVIEW_NOTE_BOB, 'Access request has been approved\nReason: approved by bob'],
+  );
   assert.equal(incident.status, 'resolved');
   assert.equal(w.data(req.id)?.['resolution'], 'approved');
   assert.deepEqual(problems(w.t.logger), []);
@@ -297,7 +338,10 @@ test('(g) a restart replays nothing: a second runtime over the same Teleport mak
   assert.equal(w.pd.incidents.length, 4);
   const ids = ['r-approved', 'r-denied', 'r-expired', 'r-pending', 'r-quiet'];
   const finished = Object.fromEntries(ids.map((id) => [id, w.data(id)]));
-  assert.deepEqual(ids.map((id) => finished[id]?.['resolution'] ?? ''), ['approved', 'denied', 'expired', '', '']);
+  assert.deepEqual(
+    ids.map((id) => finished[id]?.['resolution'] ?? ''),
+    ['approved', 'denied', 'expired', '', ''],
+  );
   await w.t.runtime.stop(2_000);
 
   const unchanged = (teleport: MemoryTeleport, what: string): void => {
@@ -309,7 +353,10 @@ test('(g) a restart replays nothing: a second runtime over the same Teleport mak
   const report = await second.runtime.reconcile();
   await second.settled();
   assert.equal(report?.dispatched, 0);
-  assert.deepEqual(w.pd.calls.slice(calls).map((c) => `${c.method} ${c.path}`), []);
+  assert.deepEqual(
+    w.pd.calls.slice(calls).map((c) => `${c.method} ${c.path}`),
+    [],
+  );
   assert.equal(w.teleport.updates.length, writes);
   unchanged(w.teleport, 'restart');
   await second.runtime.stop(2_000);
@@ -321,7 +368,13 @@ test('(g) a restart replays nothing: a second runtime over the same Teleport mak
   await third.runtime.reconcile();
   await third.settled();
   assert.ok(w.teleport.callCount('getPluginData') > 0, 'the requests were looked at');
-  assert.deepEqual(w.pd.calls.slice(calls).map((c) => `${c.method} ${c.path}`), []);
+  assert.deepEqual(
+    w.pd.calls.slice(calls).map((c) => `${c.method} ${c.path}`),
+    [],
+  );
   unchanged(w.teleport, 'restart without bulk reads');
-  assert.deepEqual(problems(third.logger).filter((p) => !p.includes('cannot read plugin data in bulk')), []);
+  assert.deepEqual(
+    problems(third.logger).filter((p) => !p.includes('cannot read plugin data in bulk')),
+    [],
+  );
 });

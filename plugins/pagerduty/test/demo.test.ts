@@ -28,7 +28,10 @@ test('demo: the fake PagerDuty, role annotations and an on-call requester make a
     await tp.waitFor(() => service.describe().some((l) => l.includes('[resolved]')), 15_000, 'demo incident resolved');
     const lines = service.describe();
     assert.match(lines[0] ?? '', /^PagerDuty incident \S+ on "Teleport Access Requests": Access request from alice@example.com \[resolved\]$/);
-    assert.ok(lines.some((l) => l.startsWith('  note: Access request has been approved')), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => l.startsWith('  note: Access request has been approved')),
+      lines.join('\n'),
+    );
   } finally {
     await harness?.stop();
     await service.close();

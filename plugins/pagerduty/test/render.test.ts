@@ -2,15 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { requestWebLink } from '@teleport-plugin/core';
 import { pagerDutySnapshot, pagerDutyPluginData } from '../src/pluginData.js';
-import {
-  autoApprovalReason,
-  formatRfc822,
-  incidentDetails,
-  incidentKey,
-  incidentTitle,
-  resolutionNote,
-  reviewNote,
-} from '../src/render.js';
+import { autoApprovalReason, formatRfc822, incidentDetails, incidentKey, incidentTitle, resolutionNote, reviewNote } from '../src/render.js';
 import { makeRequest, makeReview } from './helpers/contexts.js';
 
 test('RFC822 dates are Go-style, in UTC', () => {

@@ -71,7 +71,9 @@ describe('on-call facts', () => {
 
 describe('PagerDuty routed by rules', () => {
   it('a rule naming pagerduty picks the service, without the notify annotation', async () => {
-    const t = await start([rule({ name: 'prod-to-pd', condition: 'contains(access_request.spec.roles, "editor")', notification: { name: 'pagerduty', recipients: ['Production'] } })]);
+    const t = await start([
+      rule({ name: 'prod-to-pd', condition: 'contains(access_request.spec.roles, "editor")', notification: { name: 'pagerduty', recipients: ['Production'] } }),
+    ]);
     try {
       t.teleport.put(makeRequest({ id: 'rt-1' }));
       await t.settled();
@@ -118,7 +120,12 @@ describe('on-call approval as a rule', () => {
     const t = await start(
       [
         rule({ name: 'on-call-tier-1', condition: ON_CALL_TIER_1, desiredState: 'reviewed', automaticReview: { integration: 'oncall', decision: 'APPROVED', reason: 'on call' } }),
-        rule({ name: 'never-admin', condition: 'contains(access_request.spec.roles, "admin")', desiredState: 'reviewed', automaticReview: { integration: 'oncall', decision: 'DENIED', reason: '' } }),
+        rule({
+          name: 'never-admin',
+          condition: 'contains(access_request.spec.roles, "admin")',
+          desiredState: 'reviewed',
+          automaticReview: { integration: 'oncall', decision: 'DENIED', reason: '' },
+        }),
         rule({ name: 'page-prod', condition: 'true', notification: { name: 'pagerduty', recipients: ['Production'] } }),
       ],
       { automaticReview: { integration: 'oncall' } },
@@ -162,7 +169,10 @@ describe('reminders on the incident', () => {
       const deadline = Date.now() + 4_000;
       while (notes().filter((n) => n.startsWith('Reminder')).length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
       await new Promise((r) => setTimeout(r, 300));
-      assert.deepEqual(notes().map((n) => n.slice(0, 14)), ['Reminder 1 of ', 'Reminder 2 of ']);
+      assert.deepEqual(
+        notes().map((n) => n.slice(0, 14)),
+        ['Reminder 1 of ', 'Reminder 2 of '],
+      );
     } finally {
       await t.close();
     }

@@ -65,10 +65,14 @@ test('an on-call requester: one incident, auto-approved, incident resolved; plug
   assert.equal(incident.notes.at(-1)?.content.split('\n')[0], 'Access request has been approved');
   assert.equal(pd.incidents.filter((i) => i.incidentKey === incident.incidentKey).length, 1);
 
-  const data = await tp.waitFor(() => {
-    const d = tp.admin.pluginData(id, 'pagerduty');
-    return d?.['resolution'] ? d : undefined;
-  }, 10_000, 'resolution in plugin data');
+  const data = await tp.waitFor(
+    () => {
+      const d = tp.admin.pluginData(id, 'pagerduty');
+      return d?.['resolution'] ? d : undefined;
+    },
+    10_000,
+    'resolution in plugin data',
+  );
   assert.equal(data['incident_id'], incident.id);
   assert.equal(data['user'], 'alice@example.com');
   assert.equal(data['roles'], 'editor');
@@ -105,7 +109,9 @@ test('PagerDuty failing more than the client retries: the runtime retries the ha
   const id = await tp.admin.createRequest({ user: 'bob@example.com', roles: ['editor'] });
   await tp.waitFor(() => tp.admin.pluginData(id, 'pagerduty')?.['incident_id'], 20_000, 'incident id stored');
   assert.equal(pd.incidents.filter((i) => i.incidentKey === `teleport-access-request/${id}`).length, 1);
-  const posts = pd.http.callsTo('POST', '/incidents').filter((c) => (c.json as { incident?: { incident_key?: string } })?.incident?.incident_key === `teleport-access-request/${id}`);
+  const posts = pd.http
+    .callsTo('POST', '/incidents')
+    .filter((c) => (c.json as { incident?: { incident_key?: string } })?.incident?.incident_key === `teleport-access-request/${id}`);
   assert.ok(posts.length >= 6, `expected the failed tries and a success, saw ${posts.length} POSTs`);
   assert.ok((harness.logger.entries ?? []).some((e) => e.message === 'handler failed; retrying'));
 });
@@ -118,10 +124,16 @@ test('a retried handler approves again: Teleport\'s "already reviewed" is fine, 
   await tp.waitFor(() => incidentFor(id)?.status === 'resolved', 20_000, 'incident opened and resolved');
   const request = tp.admin.getRequest(id)!;
   assert.equal(request.state, 'APPROVED');
-  assert.deepEqual(request.reviews.map((r) => r.author), [FakeTeleport.PLUGIN_USER]);
+  assert.deepEqual(
+    request.reviews.map((r) => r.author),
+    [FakeTeleport.PLUGIN_USER],
+  );
   assert.equal(pd.incidents.filter((i) => i.incidentKey === `teleport-access-request/${id}`).length, 1);
   const submits = tp.calls.filter((c) => c.method === 'SubmitAccessReview' && JSON.stringify(c.request).includes(id));
   assert.equal(submits.length, 2, 'the retry must have submitted again');
   const logs = (harness.logger.entries ?? []).filter((e) => e.fields['requestId'] === id);
-  assert.ok(logs.some((e) => e.level === 'info' && e.message === 'Auto-approval already submitted earlier'), logs.map((e) => e.message).join('\n'));
+  assert.ok(
+    logs.some((e) => e.level === 'info' && e.message === 'Auto-approval already submitted earlier'),
+    logs.map((e) => e.message).join('\n'),
+  );
 });

@@ -81,16 +81,16 @@ export class SlackBot implements MessagingBot {
   }
 
   async update(thread: MessageRef, message: RequestMessage, requesterCopy: boolean, signal?: AbortSignal): Promise<void> {
-    await this.client.updateMessage(
-      { channel: thread.channel, ts: thread.id, text: messageFallbackText(message), blocks: this.blocks(message, requesterCopy) },
-      signal,
-    );
+    await this.client.updateMessage({ channel: thread.channel, ts: thread.id, text: messageFallbackText(message), blocks: this.blocks(message, requesterCopy) }, signal);
   }
 
   async notifyRequester(message: RequestMessage, signal?: AbortSignal): Promise<void> {
     const userId = isEmail(message.user) ? await this.userIdOf(message.user, signal) : undefined;
     if (!userId) return;
-    await this.client.postMessage({ channel: userId, text: requesterUpdateText(message.id, message.status), tag: { requestId: message.id, kind: `notice:${message.status}` } }, signal);
+    await this.client.postMessage(
+      { channel: userId, text: requesterUpdateText(message.id, message.status), tag: { requestId: message.id, kind: `notice:${message.status}` } },
+      signal,
+    );
   }
 
   async findRequesterNotice(message: RequestMessage, signal?: AbortSignal, since?: number): Promise<boolean> {

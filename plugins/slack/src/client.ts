@@ -1,23 +1,6 @@
 import { Agent } from 'node:https';
-import {
-  LogLevel,
-  WebAPIHTTPError,
-  WebAPIPlatformError,
-  WebAPIRateLimitedError,
-  WebAPIRequestError,
-  WebClient,
-  type Logger as SlackLogger,
-} from '@slack/web-api';
-import {
-  PluginError,
-  callService,
-  httpFailure,
-  networkFailure,
-  refusal,
-  type Logger,
-  type OutboundCall,
-  type OutboundPolicy,
-} from '@teleport-plugin/core';
+import { LogLevel, WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError, WebClient, type Logger as SlackLogger } from '@slack/web-api';
+import { PluginError, callService, httpFailure, networkFailure, refusal, type Logger, type OutboundCall, type OutboundPolicy } from '@teleport-plugin/core';
 import type { Block } from './render.js';
 
 export interface SlackClientOptions {

@@ -43,10 +43,7 @@ export function parseSlackConfig(section: ConfigSection, ctx: ConfigContext): Sl
   }
   const fallback = roleToRecipients?.['*']?.filter((r) => r.trim() !== '');
   if (!roleToRecipients || !fallback || fallback.length === 0) {
-    throw section.error(
-      'role_to_recipients',
-      'a [role_to_recipients] table with a non-empty "*" entry (the default channels or emails), e.g. "*" = ["access-requests"]',
-    );
+    throw section.error('role_to_recipients', 'a [role_to_recipients] table with a non-empty "*" entry (the default channels or emails), e.g. "*" = ["access-requests"]');
   }
   const cleaned: Record<string, string[]> = {};
   for (const [role, list] of Object.entries(roleToRecipients)) {
@@ -67,16 +64,10 @@ function parseReview(review: ConfigSection): SlackReviewConfig {
   const allowEmailUsernameMatch = review.bool('allow_email_username_match', false);
   if (enabled) {
     if (!appToken && !signingSecret) {
-      throw review.error(
-        'app_token',
-        'an app-level token (xapp-…, Socket Mode) or a signing_secret (HTTP interactivity) when enabled = true',
-      );
+      throw review.error('app_token', 'an app-level token (xapp-…, Socket Mode) or a signing_secret (HTTP interactivity) when enabled = true');
     }
     if (!slackUserIdTrait && !allowEmailUsernameMatch) {
-      throw review.error(
-        'slack_user_id_trait',
-        'the Teleport user trait that holds each reviewer\'s Slack user id (or allow_email_username_match = true) when enabled = true',
-      );
+      throw review.error('slack_user_id_trait', "the Teleport user trait that holds each reviewer's Slack user id (or allow_email_username_match = true) when enabled = true");
     }
   }
   return { enabled, appToken, signingSecret, slackUserIdTrait, allowEmailUsernameMatch };

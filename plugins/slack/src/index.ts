@@ -1,8 +1,9 @@
 import { slackAdapter } from './adapter.js';
 
 export default slackAdapter;
-export { slackAdapter, setupSlack, checkSlack, REQUIRED_SCOPES } from './adapter.js';
+export { slackAdapter, setupSlack } from './adapter.js';
 export type { SlackAdapterOptions } from './adapter.js';
+export { checkSlack, REQUIRED_SCOPES } from './check.js';
 export { parseSlackConfig, exampleConfig, DEFAULT_API_URL } from './config.js';
 export type { SlackConfig, SlackReviewConfig } from './config.js';
 export { SlackClient, slackErrorCode, classifySlackError, METADATA_EVENT_TYPE } from './client.js';

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createCaptureLogger, isPluginError } from '@teleport-plugin/core';
 import { adapterContext } from '@teleport-plugin/core/testing';
-import { checkSlack, setupSlack } from '../src/adapter.js';
+import { setupSlack } from '../src/adapter.js';
+import { checkSlack } from '../src/check.js';
 import { SlackClient } from '../src/client.js';
 import { FAST_POLICY, baseConfig, startFakeSlack, type FakeSlack } from './helpers.js';
 
@@ -20,8 +21,14 @@ const run = (token: string, roleToRecipients: Record<string, string[]>) => {
 describe('check', () => {
   it('passes for a good token, scopes and channels', async () => {
     const items = await run(fake.token, { '*': ['access-requests', '#dev-access', 'C0ACCESS', 'a@example.com'] });
-    assert.ok(items.every((i) => i.ok), JSON.stringify(items));
-    assert.deepEqual(items.map((i) => i.name), ['slack token', 'slack scopes', 'slack channels']);
+    assert.ok(
+      items.every((i) => i.ok),
+      JSON.stringify(items),
+    );
+    assert.deepEqual(
+      items.map((i) => i.name),
+      ['slack token', 'slack scopes', 'slack channels'],
+    );
   });
 
   it('explains an invalid token in plain words', async () => {

@@ -49,16 +49,18 @@ describe('SlackClient against the fake', () => {
     assert.ok(elapsed >= 950, `waited only ${elapsed} ms`);
     assert.equal(posted.channel, IDS.access);
     const calls = fake.callsTo('POST', '/api/chat.postMessage').slice(before);
-    assert.deepEqual(calls.map((c) => c.status), [429, 200]);
+    assert.deepEqual(
+      calls.map((c) => c.status),
+      [429, 200],
+    );
     assert.equal(fake.rootMessages(IDS.access).filter((m) => m.text === 'after 429').length, 1);
   });
 
   it('gives up on persistent 429 after a bounded number of tries', async () => {
     fake.fail({ path: '/api/chat.update', status: 429, headers: { 'retry-after': '0' }, times: 3 });
     const before = fake.callsTo('POST', '/api/chat.update').length;
-    await assert.rejects(
-      client({ policy: { ...FAST_POLICY, attempts: 3 } }).updateMessage({ channel: IDS.access, ts: '1.1', text: 'x', blocks: [] }),
-      (err) => isPluginError(err, 'RATE_LIMITED'),
+    await assert.rejects(client({ policy: { ...FAST_POLICY, attempts: 3 } }).updateMessage({ channel: IDS.access, ts: '1.1', text: 'x', blocks: [] }), (err) =>
+      isPluginError(err, 'RATE_LIMITED'),
     );
     assert.equal(fake.callsTo('POST', '/api/chat.update').length - before, 3);
   });
@@ -76,10 +78,7 @@ describe('SlackClient against the fake', () => {
     const posted = await client().postMessage({ channel: 'dev-access', text: 'to update' });
     fake.fail({ path: '/api/chat.update', status: 500, times: 2 });
     const before = fake.callsTo('POST', '/api/chat.update').length;
-    await assert.rejects(
-      client({ policy: { ...FAST_POLICY, attempts: 2 } }).updateMessage({ channel: posted.channel, ts: posted.ts, text: 'never', blocks: [] }),
-      /HTTP 500/,
-    );
+    await assert.rejects(client({ policy: { ...FAST_POLICY, attempts: 2 } }).updateMessage({ channel: posted.channel, ts: posted.ts, text: 'never', blocks: [] }), /HTTP 500/);
     assert.equal(fake.callsTo('POST', '/api/chat.update').length - before, 2);
     assert.equal(fake.findMessage(posted.channel, posted.ts)?.text, 'to update');
   });
@@ -116,10 +115,7 @@ describe('SlackClient against the fake', () => {
       if (message === 'service call failed; retrying') abort.abort(new PluginError('SHUTDOWN', 'shutting down'));
     };
     const started = Date.now();
-    await assert.rejects(
-      client({ logger, policy: { baseMs: 60_000, capMs: 60_000 } }).authTest(abort.signal),
-      (err) => isPluginError(err, 'SHUTDOWN'),
-    );
+    await assert.rejects(client({ logger, policy: { baseMs: 60_000, capMs: 60_000 } }).authTest(abort.signal), (err) => isPluginError(err, 'SHUTDOWN'));
     assert.ok(Date.now() - started < 10_000, 'did not wait out the backoff');
   });
 });

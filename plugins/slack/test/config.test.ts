@@ -70,7 +70,10 @@ describe('slack config', () => {
   it('accepts [slack.role_to_recipients] and ignores deprecated recipients when a map is given', () => {
     const { config, loaded } = load('[slack]\ntoken = "xoxb-1"\nrecipients = ["old"]\n[slack.role_to_recipients]\n"*" = ["new"]\n');
     assert.deepEqual(config.roleToRecipients, { '*': ['new'] });
-    assert.ok(loaded.warnings.some((w) => /recipients/.test(w)), `warnings: ${loaded.warnings.join('; ')}`);
+    assert.ok(
+      loaded.warnings.some((w) => /recipients/.test(w)),
+      `warnings: ${loaded.warnings.join('; ')}`,
+    );
   });
 
   it('requires the token', () => {
@@ -86,7 +89,10 @@ describe('slack config', () => {
   it('turns deprecated slack.recipients into "*" with a warning', () => {
     const { config, loaded } = load('[slack]\ntoken = "xoxb-1"\nrecipients = ["ops", "b@example.com"]\n');
     assert.deepEqual(config.roleToRecipients, { '*': ['ops', 'b@example.com'] });
-    assert.ok(loaded.warnings.some((w) => /recipients/.test(w)), `warnings: ${loaded.warnings.join('; ')}`);
+    assert.ok(
+      loaded.warnings.some((w) => /recipients/.test(w)),
+      `warnings: ${loaded.warnings.join('; ')}`,
+    );
   });
 
   it('validates [slack.review] when enabled', () => {

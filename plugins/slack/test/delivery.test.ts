@@ -28,7 +28,9 @@ describe('onPending', () => {
     assert.deepEqual(storedRefs(data), refStrings(posted));
     assert.match(data.messages!, /^[A-Z0-9]+\/\d+\.\d+(,[A-Z0-9]+\/\d+\.\d+)*$/);
     // One write-ahead record per recipient, done, naming the message it posted; the requester's copy apart.
-    const records = Object.keys(data).filter((k) => k.startsWith('fx/post/')).sort();
+    const records = Object.keys(data)
+      .filter((k) => k.startsWith('fx/post/'))
+      .sort();
     assert.deepEqual(records, ['fx/post/U0ALICE', `fx/post/${IDS.bob}`, 'fx/post/access-requests', 'fx/post/dev-access', `fx/post/requester/${IDS.requester}`].sort());
     for (const k of records) assert.match(data[k]!, /^ok:[A-Z0-9]+\/\d+\.\d+$/, k);
     assert.ok(t.logger.entries.some((e) => e.level === 'warn' && e.fields.recipient === 'ghost@example.com'));
@@ -58,7 +60,10 @@ describe('onPending', () => {
     const request = t.newRequest({ user: 'someone' });
     // Refusals that retrying cannot fix do not fail the step: nothing to retry.
     await t.h.onPending!(request, await t.event(request.id));
-    assert.deepEqual(messagesFor(request.id).map((m) => m.channel), [IDS.access]);
+    assert.deepEqual(
+      messagesFor(request.id).map((m) => m.channel),
+      [IDS.access],
+    );
     assert.equal(t.refs(request.id).length, 1);
     const errors = t.logger.entries.filter((e) => e.level === 'error' && /could not post the request message to; skipped/.test(e.message));
     assert.ok(errors.some((e) => e.fields.recipient === 'private-ops' && /not_in_channel/.test(String(e.fields.error))));
@@ -76,7 +81,12 @@ describe('onPending', () => {
     assert.equal(messagesFor(request.id).length, 1);
     assert.equal(t.refs(request.id).length, 1);
     await t.h.onPending!(request, await t.event(request.id, { attempt: 2 }));
-    assert.deepEqual(messagesFor(request.id).map((m) => m.channel).sort(), [IDS.access, IDS.dev]);
+    assert.deepEqual(
+      messagesFor(request.id)
+        .map((m) => m.channel)
+        .sort(),
+      [IDS.access, IDS.dev],
+    );
     assert.deepEqual(storedRefs(t.data(request.id)), refStrings(messagesFor(request.id)));
   });
 
@@ -144,7 +154,10 @@ describe('onPending', () => {
     const request = t.newRequest({ roles: ['editor', 'viewer'] });
     await t.h.onPending!(request, await t.event(request.id));
     assert.match(blocksText(messagesFor(request.id)[0]!.blocks), /\*Role\(s\)\*: `editor,viewer`/);
-    assert.deepEqual(t.logger.entries.filter((e) => e.level === 'warn' || e.level === 'error'), []);
+    assert.deepEqual(
+      t.logger.entries.filter((e) => e.level === 'warn' || e.level === 'error'),
+      [],
+    );
   });
 
   it('adds approve/deny buttons for reviewers only when reviews are enabled', async () => {
@@ -173,10 +186,19 @@ describe('onReviewed', () => {
     await t.h.onReviewed!(request, request.reviews.slice(2), await t.event(request.id));
     for (const ref of refs) {
       const replies = suite.fake.replies(ref.channel, ref.id);
-      assert.deepEqual(replies.map((m) => m.text.split(' ')[0]), ['alice', 'bob', 'carol']);
-      assert.deepEqual(replies.map((m) => m.metadata?.event_payload.kind), ['review:0', 'review:1', 'review:2']);
+      assert.deepEqual(
+        replies.map((m) => m.text.split(' ')[0]),
+        ['alice', 'bob', 'carol'],
+      );
+      assert.deepEqual(
+        replies.map((m) => m.metadata?.event_payload.kind),
+        ['review:0', 'review:1', 'review:2'],
+      );
     }
-    assert.match(suite.fake.replies(refs[0]!.channel, refs[0]!.id)[0]!.text, /^alice reviewed the request at 25 Nov 26 10:05 UTC\.\nResolution: ✅ APPROVED\.\nReason: ```\nok```$/);
+    assert.match(
+      suite.fake.replies(refs[0]!.channel, refs[0]!.id)[0]!.text,
+      /^alice reviewed the request at 25 Nov 26 10:05 UTC\.\nResolution: ✅ APPROVED\.\nReason: ```\nok```$/,
+    );
     const data = t.data(request.id)!;
     for (const ref of refs) for (const i of [0, 1, 2]) assert.equal(data[`fx/reply/${i}/${ref.channel}/${ref.id}`], 'ok');
   });
@@ -212,7 +234,10 @@ describe('resolution', () => {
       assert.doesNotMatch(text, /tsh request review/);
       assert.ok(m.updates >= 1);
     }
-    assert.deepEqual(noticesFor(suite.fake, request.id).map((m) => [m.channel, m.text]), [[dmOf(IDS.requester), `Request with ID "${request.id}" has been updated: *APPROVED*`]]);
+    assert.deepEqual(
+      noticesFor(suite.fake, request.id).map((m) => [m.channel, m.text]),
+      [[dmOf(IDS.requester), `Request with ID "${request.id}" has been updated: *APPROVED*`]],
+    );
     assert.equal(t.data(request.id)!['fx/notice/APPROVED'], 'ok');
   });
 
@@ -224,7 +249,10 @@ describe('resolution', () => {
     await t.h.onExpired!(request.id, await t.event(request.id));
     assert.equal(messagesFor(request.id).length, 2);
     for (const m of messagesFor(request.id)) assert.match(blocksText(m.blocks), /\*Status\*: ⌛ EXPIRED$/);
-    assert.deepEqual(noticesFor(suite.fake, request.id).map((m) => [m.channel, m.text]), [[dmOf(IDS.requester), `Request with ID "${request.id}" has been updated: *EXPIRED*`]]);
+    assert.deepEqual(
+      noticesFor(suite.fake, request.id).map((m) => [m.channel, m.text]),
+      [[dmOf(IDS.requester), `Request with ID "${request.id}" has been updated: *EXPIRED*`]],
+    );
   });
 
   it('does not DM the requester on PROMOTED', async () => {
@@ -256,7 +284,10 @@ describe('resolution', () => {
     const request = t.newRequest({ user: 'someone' });
     await t.h.onPending!(request, await t.event(request.id));
     const [gone, kept] = t.refs(request.id).sort((a, b) => a.channel.localeCompare(b.channel));
-    suite.fake.messages.splice(suite.fake.messages.findIndex((m) => m.channel === gone!.channel && m.ts === gone!.id), 1);
+    suite.fake.messages.splice(
+      suite.fake.messages.findIndex((m) => m.channel === gone!.channel && m.ts === gone!.id),
+      1,
+    );
     await t.h.onResolved!({ ...request, state: 'APPROVED' }, await t.event(request.id));
     assert.match(blocksText(suite.fake.findMessage(kept!.channel, kept!.id)!.blocks), /✅ APPROVED/);
     assert.ok(t.logger.entries.some((e) => e.level === 'error' && /could not update the message in; skipped/.test(e.message) && /message_not_found/.test(String(e.fields.error))));

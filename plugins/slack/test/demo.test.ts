@@ -20,7 +20,10 @@ describe('demo provider', () => {
         body: JSON.stringify({ channel: 'access-requests', text: 'hello' }),
       });
       assert.equal(((await res.json()) as { ok: boolean }).ok, true);
-      assert.deepEqual(service.describe().map((l) => l.replace(/\d+\.\d+/, 'TS')), ['message TS in #access-requests: hello']);
+      assert.deepEqual(
+        service.describe().map((l) => l.replace(/\d+\.\d+/, 'TS')),
+        ['message TS in #access-requests: hello'],
+      );
     } finally {
       await service.close();
     }

@@ -36,8 +36,7 @@ const TWO_CHANNELS = { roleToRecipients: { '*': ['access-requests', 'dev-access'
 const ALL_THREE = [IDS.access, IDS.dev, dmOf(IDS.requester)].sort();
 
 /** Root messages Slack holds for a request, by the metadata every one of ours carries. */
-const rootsOf = (id: string): FakeSlackMessage[] =>
-  fake.rootMessages().filter((m) => m.metadata?.event_payload.request_id === id && m.metadata.event_payload.kind === 'request');
+const rootsOf = (id: string): FakeSlackMessage[] => fake.rootMessages().filter((m) => m.metadata?.event_payload.request_id === id && m.metadata.event_payload.kind === 'request');
 const repliesOf = (root: FakeSlackMessage): FakeSlackMessage[] => fake.replies(root.channel, root.ts);
 const newRequest = (over: Partial<AccessRequest> = {}): AccessRequest => makeRequest({ id: nextRequestId('rt'), ...over });
 
@@ -55,8 +54,16 @@ async function withRuntime(options: Parameters<typeof startSlackRuntime>[1], bod
 function assertReplies(id: string, authors: string[]): void {
   for (const root of rootsOf(id)) {
     const replies = repliesOf(root);
-    assert.deepEqual(replies.map((m) => m.text.split(' ')[0]), authors, `replies in ${root.channel}`);
-    assert.deepEqual(replies.map((m) => m.metadata?.event_payload.kind), authors.map((_, i) => `review:${i}`), `reply tags in ${root.channel}`);
+    assert.deepEqual(
+      replies.map((m) => m.text.split(' ')[0]),
+      authors,
+      `replies in ${root.channel}`,
+    );
+    assert.deepEqual(
+      replies.map((m) => m.metadata?.event_payload.kind),
+      authors.map((_, i) => `review:${i}`),
+      `reply tags in ${root.channel}`,
+    );
   }
 }
 
@@ -72,7 +79,12 @@ describe('one runtime', () => {
         t.logger.entries.some((e) => e.level === 'warn' && /handler failed; retrying/.test(e.message) && /did not finish within 150 ms/.test(String(e.fields.error))),
         'the first attempt timed out',
       );
-      assert.deepEqual(rootsOf(r.id).map((m) => m.channel).sort(), [IDS.access, IDS.dev]);
+      assert.deepEqual(
+        rootsOf(r.id)
+          .map((m) => m.channel)
+          .sort(),
+        [IDS.access, IDS.dev],
+      );
       assert.equal(postCallsFor(fake, r.id).length, 2);
       assert.deepEqual(storedRefs(t.data(r.id)), refStrings(rootsOf(r.id)));
       assert.equal(t.data(r.id)!.announced, 'ok');
@@ -85,7 +97,12 @@ describe('one runtime', () => {
       fake.fail({ path: '/api/chat.postMessage', status: 200, body: { ok: false, error: 'token_revoked' }, times: 3 });
       const r = t.teleport.put(newRequest());
       await t.settled();
-      assert.deepEqual(rootsOf(r.id).map((m) => m.channel).sort(), ALL_THREE);
+      assert.deepEqual(
+        rootsOf(r.id)
+          .map((m) => m.channel)
+          .sort(),
+        ALL_THREE,
+      );
       assert.deepEqual(storedRefs(t.data(r.id)), refStrings(rootsOf(r.id)));
       assert.equal(t.data(r.id)!.announced, 'ok');
       assert.equal(t.runtime.readiness().adapters.slack?.healthy, true);
@@ -107,7 +124,10 @@ describe('answers lost after Slack acted', () => {
       const roots = rootsOf(r.id);
       assert.deepEqual(roots.map((m) => m.channel).sort(), ALL_THREE);
       assert.equal(postCallsFor(fake, r.id).length, 3, 'no post repeated');
-      assert.ok(postCallsFor(fake, r.id).every((c) => c.injected), 'every answer was lost');
+      assert.ok(
+        postCallsFor(fake, r.id).every((c) => c.injected),
+        'every answer was lost',
+      );
       const data = t.data(r.id)!;
       assert.deepEqual(storedRefs(data), refStrings(roots));
       assert.equal(data.announced, 'ok');
@@ -148,7 +168,10 @@ describe('answers lost after Slack acted', () => {
       lostAnswers(1);
       t.teleport.put({ ...t.teleport.requests.get(r.id)!, state: 'APPROVED', resolveReason: 'ok' });
       await t.settled();
-      assert.deepEqual(noticesFor(fake, r.id).map((m) => [m.channel, m.text]), [[dmOf(IDS.requester), `Request with ID "${r.id}" has been updated: *APPROVED*`]]);
+      assert.deepEqual(
+        noticesFor(fake, r.id).map((m) => [m.channel, m.text]),
+        [[dmOf(IDS.requester), `Request with ID "${r.id}" has been updated: *APPROVED*`]],
+      );
       assert.equal(postCallsFor(fake, r.id, 'notice:APPROVED').length, 1);
       assert.equal(t.data(r.id)!['fx/notice/APPROVED'], 'ok:found');
       assert.equal(t.data(r.id)!.resolution, 'APPROVED');
@@ -181,8 +204,17 @@ describe('crash and restart', () => {
       await t.settled();
       assert.ok(t.logger.entries.some((e) => /taking over the announcement/.test(e.message) && e.fields.previousOwner === 'dead'));
       const inChannel = rootsOf(request.id).filter((m) => m.channel === IDS.access);
-      assert.deepEqual(inChannel.map((m) => m.ts), [adopted.id], 'the crashed post is adopted, not repeated');
-      assert.deepEqual(rootsOf(request.id).map((m) => m.channel).sort(), [IDS.access, dmOf(IDS.requester)]);
+      assert.deepEqual(
+        inChannel.map((m) => m.ts),
+        [adopted.id],
+        'the crashed post is adopted, not repeated',
+      );
+      assert.deepEqual(
+        rootsOf(request.id)
+          .map((m) => m.channel)
+          .sort(),
+        [IDS.access, dmOf(IDS.requester)],
+      );
       const data = t.data(request.id)!;
       assert.equal(data['fx/post/access-requests'], `ok:${IDS.access}/${adopted.id}`);
       assert.deepEqual(storedRefs(data), refStrings(rootsOf(request.id)));
@@ -216,7 +248,10 @@ describe('crash and restart', () => {
       assert.equal(rootsOf(id).length, 3, 'nothing posted again');
       assertReplies(id, ['alice@example.com']);
       for (const root of rootsOf(id)) assert.match(blocksText(root.blocks), /\*Status\*: ✅ APPROVED\n\*Resolution reason\*: ```\nlooks fine```/);
-      assert.deepEqual(noticesFor(fake, id).map((m) => m.channel), [dmOf(IDS.requester)]);
+      assert.deepEqual(
+        noticesFor(fake, id).map((m) => m.channel),
+        [dmOf(IDS.requester)],
+      );
       assert.equal(t.data(id)!.resolution, 'APPROVED');
     });
     // And a further restart owes nothing.
@@ -262,9 +297,13 @@ describe('re-rendering', () => {
 });
 
 describe('rate limits', () => {
-  it('a call answered 429 every time is tried exactly the policy\'s attempts, and the handler fails retryable', async () => {
+  it("a call answered 429 every time is tried exactly the policy's attempts, and the handler fails retryable", async () => {
     await withRuntime(
-      { config: { roleToRecipients: { '*': ['access-requests'] } }, adapter: { policy: { ...FAST_POLICY, attempts: 3 } }, runtime: { retry: { attempts: 2, baseMs: 5, capMs: 5 } } },
+      {
+        config: { roleToRecipients: { '*': ['access-requests'] } },
+        adapter: { policy: { ...FAST_POLICY, attempts: 3 } },
+        runtime: { retry: { attempts: 2, baseMs: 5, capMs: 5 } },
+      },
       async (t) => {
         fake.fail({ path: '/api/chat.postMessage', status: 429, headers: { 'retry-after': '0' }, body: { ok: false, error: 'ratelimited' }, times: 1_000 });
         const r = t.teleport.put(newRequest({ user: 'someone' }));
@@ -319,7 +358,13 @@ describe('two runtimes on one Teleport and one Slack', () => {
       await settled();
 
       for (const id of ids) {
-        assert.deepEqual(rootsOf(id).map((m) => m.channel).sort(), ALL_THREE, `roots of ${id}`);
+        assert.deepEqual(
+          rootsOf(id)
+            .map((m) => m.channel)
+            .sort(),
+          ALL_THREE,
+          `roots of ${id}`,
+        );
         assert.equal(postCallsFor(fake, id).length, 3, `post calls for ${id}`);
         assertReplies(id, ['alice@example.com', 'bob@example.com', 'carol@example.com']);
         assert.equal(noticesFor(fake, id).length, 1, `DMs for ${id}`);

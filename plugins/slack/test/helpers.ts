@@ -12,7 +12,17 @@ import {
   type OutboundPolicy,
   type PluginData,
 } from '@teleport-plugin/core';
-import { MemoryTeleport, adapterContext, handlerEvent, makeAccessRequest, makeAccessReview, startAdapterTest, type AdapterTest, type AdapterTestOptions, type RecordedCall } from '@teleport-plugin/core/testing';
+import {
+  MemoryTeleport,
+  adapterContext,
+  handlerEvent,
+  makeAccessRequest,
+  makeAccessReview,
+  startAdapterTest,
+  type AdapterTest,
+  type AdapterTestOptions,
+  type RecordedCall,
+} from '@teleport-plugin/core/testing';
 import { FakeTeleport, startHarness, type Harness } from '@teleport-plugin/testkit';
 import { setupSlack, slackAdapter, type SlackAdapterOptions } from '../src/adapter.js';
 import type { SlackConfig } from '../src/config.js';
@@ -195,8 +205,7 @@ export function postCallsFor(fake: FakeSlack, id: string, kind = 'request'): Rec
 }
 
 /** `channel/ts` of messages, sorted (the form plugin data stores them in). */
-export const refStrings = (messages: readonly { channel: string; ts?: string; id?: string }[]): string[] =>
-  messages.map((m) => `${m.channel}/${m.ts ?? m.id}`).sort();
+export const refStrings = (messages: readonly { channel: string; ts?: string; id?: string }[]): string[] => messages.map((m) => `${m.channel}/${m.ts ?? m.id}`).sort();
 
 export function hasButtons(m: FakeSlackMessage): boolean {
   return m.blocks.some((b) => (b as { type?: string }).type === 'actions');

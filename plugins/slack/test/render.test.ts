@@ -89,9 +89,7 @@ describe('message fields', () => {
   });
 
   it('shows logins per role (sorted, "-" when none) and resources', () => {
-    const text = messageFields(
-      view({ loginsByRole: { editor: ['root', 'ubuntu'], admin: [] }, resources: ['/c1/node/b', '/c1/node/a'], reason: '' }),
-    );
+    const text = messageFields(view({ loginsByRole: { editor: ['root', 'ubuntu'], admin: [] }, resources: ['/c1/node/b', '/c1/node/a'], reason: '' }));
     assert.match(text, /\*Role\*: `admin` \*Login\(s\)\*: `-`\n\*Role\*: `editor` \*Login\(s\)\*: `root, ubuntu`\n/);
     assert.match(text, /\*Resource\(s\)\*: `\/c1\/node\/a,\/c1\/node\/b`\n/);
     assert.doesNotMatch(text, /Reason/);
@@ -124,7 +122,13 @@ describe('blocks', () => {
     const withButtons = messageBlocks(view(), { ...opts, withButtons: true });
     const actions = withButtons[3] as { block_id: string; elements: Array<{ action_id: string; value: string }> };
     assert.equal(actions.block_id, 'review_block');
-    assert.deepEqual(actions.elements.map((e) => [e.action_id, e.value]), [['approve_button', 'req-1'], ['deny_button', 'req-1']]);
+    assert.deepEqual(
+      actions.elements.map((e) => [e.action_id, e.value]),
+      [
+        ['approve_button', 'req-1'],
+        ['deny_button', 'req-1'],
+      ],
+    );
     assert.equal(messageBlocks(view({ status: 'DENIED' }), { ...opts, withButtons: true }).length, 3);
     const resource = messageBlocks(view({ resources: ['/c1/node/a'] }), opts)[0] as { text: { text: string } };
     assert.equal(resource.text.text, 'You have a new Resource Request:');

@@ -82,9 +82,7 @@ describe('SlackReviewHandler', () => {
   it('submits the review on behalf of the Teleport user whose trait holds the Slack id', async () => {
     const h = await handler();
     await click(h, IDS.alice, 'deny');
-    assert.deepEqual(submitted(), [
-      { requestId: 'req-1', review: { author: 'alice@example.com', proposedState: 'DENIED', reason: 'Reviewed in Slack' } },
-    ]);
+    assert.deepEqual(submitted(), [{ requestId: 'req-1', review: { author: 'alice@example.com', proposedState: 'DENIED', reason: 'Reviewed in Slack' } }]);
     assert.match(lastEphemeral(IDS.alice) ?? '', /DENIED.*req-1/);
     await click(h, IDS.alice, 'approve');
     assert.equal(lastEphemeral(IDS.alice), REPLY_ALREADY_REVIEWED);
@@ -105,9 +103,7 @@ describe('SlackReviewHandler', () => {
     suite.fake.addUser({ id: 'U0OCTO', name: 'octocat', email: 'octocat@users.noreply.github.com' });
     suite.t.teleport.addUser('octocat', { slack_user_id: ['U0OCTO'], github_teams: ['ops'] });
     await click(h, 'U0OCTO');
-    assert.deepEqual(submitted(), [
-      { requestId: 'req-1', review: { author: 'octocat', proposedState: 'APPROVED', reason: 'Reviewed in Slack' } },
-    ]);
+    assert.deepEqual(submitted(), [{ requestId: 'req-1', review: { author: 'octocat', proposedState: 'APPROVED', reason: 'Reviewed in Slack' } }]);
     assert.match(lastEphemeral('U0OCTO') ?? '', /APPROVED.*req-1/);
     await click(h, IDS.alice);
     assert.equal(submitted()[1]?.review.author, 'alice@example.com');
@@ -196,7 +192,12 @@ describe('SlackReviewHandler', () => {
   it('refuses a long-term request before calling Teleport, saying where to review it', async () => {
     const h = await handler();
     suite.t.teleport.put(
-      makeRequest({ id: 'req-1', user: 'requester@example.com', requestKind: 'LONG_TERM', requestedResources: [{ clusterName: 'c', kind: 'node', name: 'db-1', subResourceName: '' }] }),
+      makeRequest({
+        id: 'req-1',
+        user: 'requester@example.com',
+        requestKind: 'LONG_TERM',
+        requestedResources: [{ clusterName: 'c', kind: 'node', name: 'db-1', subResourceName: '' }],
+      }),
       false,
     );
     await click(h, IDS.alice);
@@ -254,7 +255,10 @@ describe('SlackReviewHandler', () => {
     for (const [literal] of literals) assert.deepEqual(await post(literal), { status: 400, body: 'invalid interaction payload' }, literal);
     await h.stop();
     const entries = logs();
-    assert.deepEqual(entries.filter((e) => e.level === 'error'), []);
+    assert.deepEqual(
+      entries.filter((e) => e.level === 'error'),
+      [],
+    );
     const warned = entries.filter((e) => e.level === 'warn');
     assert.deepEqual(
       warned.map((e) => [e.message, e.fields['payload']]),
@@ -268,7 +272,10 @@ describe('SlackReviewHandler', () => {
     const h = await handler();
     for (const payload of [null, 42, 'x', []]) await h.handle(payload as never);
     const entries = logs();
-    assert.deepEqual(entries.filter((e) => e.level === 'error'), []);
+    assert.deepEqual(
+      entries.filter((e) => e.level === 'error'),
+      [],
+    );
     assert.deepEqual(
       entries.filter((e) => e.level === 'warn').map((e) => [e.message, e.fields['payload']]),
       ['null', 'a number', 'a string', 'an array'].map((got) => ['Ignored an invalid Slack interaction payload: expected a JSON object', got]),

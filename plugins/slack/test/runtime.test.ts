@@ -15,11 +15,21 @@ describe('slack adapter in the real runtime', () => {
     const { fake, h } = env;
     const id = await h.teleport.admin.createRequest({ user: 'requester@example.com', roles: ['editor'], reason: 'deploy' });
     await fake.waitFor(() => rootsFor(fake, id).length === 3);
-    assert.deepEqual(rootsFor(fake, id).map((m) => m.channel).sort(), [IDS.access, IDS.dev, dmOf(IDS.requester)].sort());
+    assert.deepEqual(
+      rootsFor(fake, id)
+        .map((m) => m.channel)
+        .sort(),
+      [IDS.access, IDS.dev, dmOf(IDS.requester)].sort(),
+    );
     await h.teleport.waitFor(() => parseMessageRefs(h.teleport.admin.pluginData(id, 'slack')).length === 3, 5000, 'refs stored');
     // Upstream's format, so the Go plugin can take over: `channelID/ts`, comma-joined.
     const stored = h.teleport.admin.pluginData(id, 'slack')!.messages!;
-    assert.deepEqual(stored.split(',').sort(), rootsFor(fake, id).map((m) => `${m.channel}/${m.ts}`).sort());
+    assert.deepEqual(
+      stored.split(',').sort(),
+      rootsFor(fake, id)
+        .map((m) => `${m.channel}/${m.ts}`)
+        .sort(),
+    );
     const text = blocksText(rootsFor(fake, id)[0]!.blocks);
     assert.match(text, new RegExp(`^You have a new Role Request:\n\\*ID\\*: ${id}\n\\*Cluster\\*: \\S+\n\\*User\\*: requester@example\\.com\n`));
     assert.match(text, /\*Role\*: `editor` \*Login\(s\)\*: `root`\n\*Reason\*: ```\ndeploy```\n/);
@@ -84,7 +94,11 @@ describe('approve and deny from Slack through the runtime', () => {
     await fake.waitFor(() => rootsFor(fake, id).length === 2);
     const channelMsg = rootsFor(fake, id).find((m) => m.channel === IDS.access)!;
     assert.ok(channelMsg.blocks.some((b) => (b as { block_id?: string }).block_id === 'review_block'));
-    assert.ok(!rootsFor(fake, id).find((m) => m.channel === dmOf(IDS.requester))!.blocks.some((b) => (b as { type?: string }).type === 'actions'));
+    assert.ok(
+      !rootsFor(fake, id)
+        .find((m) => m.channel === dmOf(IDS.requester))!
+        .blocks.some((b) => (b as { type?: string }).type === 'actions'),
+    );
   });
 
   it('long-term requests: their own title, no buttons, refused from Slack, title kept after expiry', async () => {
@@ -286,7 +300,10 @@ describe('Slack user -> Teleport user by trait (ListUsers) through the runtime',
     await fake.waitFor(() => rootsFor(fake, id).length === 2);
     assert.match(await approveAs(env, 'U0OCTO', id), new RegExp(`APPROVED\\) of request ${id}`));
     assert.equal(h.teleport.admin.getRequest(id)?.state, 'APPROVED');
-    assert.deepEqual(h.teleport.admin.getRequest(id)?.reviews.map((r) => r.author), ['octocat']);
+    assert.deepEqual(
+      h.teleport.admin.getRequest(id)?.reviews.map((r) => r.author),
+      ['octocat'],
+    );
     const listed = h.teleport.calls.filter((c) => c.method === 'UsersService.ListUsers');
     assert.ok(listed.length >= 1 && listed.every((c) => c.code === GRPC_OK));
   });
@@ -322,7 +339,10 @@ describe('Slack user -> Teleport user when ListUsers is denied', () => {
     await fake.waitFor(() => rootsFor(fake, id).length === 2);
     assert.equal(await approveAs(env, 'U0OCTO', id), REPLY_NO_USER('Slack'));
     assert.match(await approveAs(env, 'U0ALICE', id), new RegExp(`APPROVED\\) of request ${id}`));
-    assert.deepEqual(h.teleport.admin.getRequest(id)?.reviews.map((r) => r.author), ['alice@example.com']);
+    assert.deepEqual(
+      h.teleport.admin.getRequest(id)?.reviews.map((r) => r.author),
+      ['alice@example.com'],
+    );
     const listed = h.teleport.calls.filter((c) => c.method === 'UsersService.ListUsers');
     assert.equal(listed.length, 1, 'the refusal is remembered');
     assert.equal(listed[0]?.code, GRPC_PERMISSION_DENIED);

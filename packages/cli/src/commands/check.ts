@@ -71,7 +71,7 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
       return finish();
     }
 
-    const parsed: Array<{ name: string; adapter: Adapter<any>; config: unknown }> = [];
+    const parsed: Array<{ name: string; adapter: Adapter<unknown>; config: unknown }> = [];
     let configOk = true;
     for (const name of names) {
       try {
@@ -90,7 +90,10 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
     }
     let routing: RoutingConfig | undefined;
     try {
-      routing = parseRoutingConfig(config, parsed.map((p) => p.name));
+      routing = parseRoutingConfig(
+        config,
+        parsed.map((p) => p.name),
+      );
     } catch (err) {
       configOk = false;
       add('config', false, errorMessage(err));
@@ -112,7 +115,14 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
       return finish();
     }
 
-    if (routing?.rules) rows.push(await checkRules(teleport, parsed.map((p) => p.name), routing));
+    if (routing?.rules)
+      rows.push(
+        await checkRules(
+          teleport,
+          parsed.map((p) => p.name),
+          routing,
+        ),
+      );
 
     for (const p of parsed) {
       for (const item of await checkAdapter(p, teleport, cluster, logger)) {
@@ -170,7 +180,10 @@ async function checkAdapter(
   } finally {
     abort.abort();
     await handlers?.stop?.().catch(() => undefined);
-    for (const fn of closers.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    for (const fn of closers.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => undefined);
   }
   return items;
 }
@@ -184,7 +197,11 @@ async function checkRules(teleport: TeleportClient, adapters: readonly string[],
       ...(integration ? [teleport.listAccessMonitoringRules!({ subjects: ['access_request'], automaticReviewName: integration }, AbortSignal.timeout(CHECK_TIMEOUT_MS))] : []),
     ]);
     const names = [...new Set(lists.flat().map((r) => r.name))].sort();
-    return { check: 'access monitoring rules', result: 'OK', detail: names.length === 0 ? 'none name these adapters' + (integration ? ` or integration "${integration}"` : '') : names.join(', ') };
+    return {
+      check: 'access monitoring rules',
+      result: 'OK',
+      detail: names.length === 0 ? 'none name these adapters' + (integration ? ` or integration "${integration}"` : '') : names.join(', '),
+    };
   } catch (err) {
     const why = isPluginError(err, 'ACCESS_DENIED')
       ? "the plugin's role may not read them (add access_monitoring_rule: [read, list]); notifications use role_to_recipients"

@@ -29,7 +29,7 @@ const PLUGIN_USER = 'access-plugin';
 
 interface Running {
   name: string;
-  adapter: Adapter<any>;
+  adapter: Adapter<unknown>;
   service: DemoService;
 }
 
@@ -79,7 +79,10 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   const { FakeTeleport } = testkit;
 
   // --plugin, else TELEPORT_PLUGINS (an image's adapters), else all six; told in the story's order.
-  const fromEnv = (env['TELEPORT_PLUGINS'] ?? '').split(',').map((p) => p.trim()).filter((p) => p !== '' && p !== 'all');
+  const fromEnv = (env['TELEPORT_PLUGINS'] ?? '')
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '' && p !== 'all');
   const chosen = flags.plugins.length > 0 ? flags.plugins : fromEnv.length > 0 ? fromEnv : DEFAULT_DEMO_ADAPTERS;
   const rank = (name: string): number => (DEFAULT_DEMO_ADAPTERS.includes(name) ? DEFAULT_DEMO_ADAPTERS.indexOf(name) : DEFAULT_DEMO_ADAPTERS.length);
   const wanted = [...new Set(chosen)].sort((a, b) => rank(a) - rank(b));
@@ -92,7 +95,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   out('teleport-plugin demo: the real runtime against local fakes (no account, no network).');
   out();
 
-  const candidates: Adapter<any>[] = [];
+  const candidates: Adapter<unknown>[] = [];
   for (const spec of wanted) {
     try {
       const { adapter } = await loadAdapter(spec);
@@ -173,7 +176,10 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
     out(`* One config file for ${names.length === 1 ? 'the adapter' : `all ${names.length} adapters`}: ${tables.join(' ')}`);
     if (flags.debug) out(indent(toml.trimEnd(), '    '));
     else out(`  (${configFile}, removed at the end; --debug prints it and the runtime's log)`);
-    if ('http' in topLevel) out(`  [http] ${http.listenAddr}: one server for the webhooks of ${names.filter((n) => n === 'jira' || n === 'gitlab').join(' and ') || 'the adapters'}, plain HTTP on loopback`);
+    if ('http' in topLevel)
+      out(
+        `  [http] ${http.listenAddr}: one server for the webhooks of ${names.filter((n) => n === 'jira' || n === 'gitlab').join(' and ') || 'the adapters'}, plain HTTP on loopback`,
+      );
     out();
 
     const prepared = await prepare(configFile, { plugins: names, debug: flags.debug }, env);
@@ -196,12 +202,13 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
         () => true,
         () => false,
       );
-    const pluginData = (id: string): Array<[string, Record<string, string> | undefined]> =>
-      names.map((n) => [n, tp.admin.pluginData(id, n)]);
+    const pluginData = (id: string): Array<[string, Record<string, string> | undefined]> => names.map((n) => [n, tp.admin.pluginData(id, n)]);
     const waitAll = async (id: string, test: (d: Record<string, string> | undefined) => boolean): Promise<string[]> => {
       await settled(() => pluginData(id).every(([, d]) => test(d)));
       await rt.idle();
-      return pluginData(id).filter(([, d]) => !test(d)).map(([n]) => n);
+      return pluginData(id)
+        .filter(([, d]) => !test(d))
+        .map(([n]) => n);
     };
     const resolved = (d: Record<string, string> | undefined): boolean => (d?.['resolution'] ?? '') !== '';
     // Announced = the announce step recorded as done (or the request was already decided by then).
@@ -211,7 +218,9 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
       out(`   state: ${req?.state ?? 'deleted (expired)'}${req?.resolveReason ? ` (${req.resolveReason})` : ''}`);
       for (const r of req?.reviews ?? []) out(`   review: ${r.author} ${r.proposedState.toLowerCase()}${r.reason ? `: ${r.reason}` : ''}`);
       const done = names.filter((n) => !late.includes(n));
-      out(`   ${what} recorded by: ${done.length === names.length && names.length > 2 ? `all ${names.length}` : done.length === 2 && names.length === 2 ? 'both' : done.join(', ') || 'none yet'}`);
+      out(
+        `   ${what} recorded by: ${done.length === names.length && names.length > 2 ? `all ${names.length}` : done.length === 2 && names.length === 2 ? 'both' : done.join(', ') || 'none yet'}`,
+      );
       if (late.length > 0) out(`   (${late.join(', ')} did not record the ${what} within ${STEP_TIMEOUT_MS / 1000} s)`);
     };
 
@@ -323,7 +332,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
       out(indent(lines.join('\n') || '(nothing)', '    '));
     }
     out();
-    out('What each adapter stored in Teleport (plugin data, in its Go plugin\'s layout: a Go plugin and this runtime can take over from each other):');
+    out("What each adapter stored in Teleport (plugin data, in its Go plugin's layout: a Go plugin and this runtime can take over from each other):");
     for (const [i, id] of ids.entries()) {
       for (const [name, data] of pluginData(id)) {
         out(`  request ${i + 1} ${name}: ${data === undefined ? '(none)' : formatData(data)}`);

@@ -83,12 +83,15 @@ export async function runExplain(args: string[], env: NodeJS.ProcessEnv): Promis
   const abort = new AbortController();
   try {
     const names = selectPlugins(flags.plugins, config, env);
-    const parsed: Array<{ adapter: Adapter<any>; config: unknown }> = [];
+    const parsed: Array<{ adapter: Adapter<unknown>; config: unknown }> = [];
     for (const name of names) {
       const { adapter } = await loadAdapter(name);
       parsed.push({ adapter, config: adapter.parseConfig(config.section(adapter.name), config.context) });
     }
-    const routingConfig = parseRoutingConfig(config, parsed.map((p) => p.adapter.name));
+    const routingConfig = parseRoutingConfig(
+      config,
+      parsed.map((p) => p.adapter.name),
+    );
     teleport = await createTeleportClient(config.teleport, logger);
     const client = teleport;
     const actions = readOnlyActions(client);
@@ -148,7 +151,10 @@ export async function runExplain(args: string[], env: NodeJS.ProcessEnv): Promis
     return explanation.request ? 0 : 2;
   } finally {
     abort.abort();
-    for (const fn of closers.reverse()) await Promise.resolve().then(fn).catch(() => undefined);
+    for (const fn of closers.reverse())
+      await Promise.resolve()
+        .then(fn)
+        .catch(() => undefined);
     await teleport?.close().catch(() => undefined);
     await logger.close();
   }

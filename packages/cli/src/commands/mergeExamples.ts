@@ -49,7 +49,7 @@ export function splitTables(text: string): Chunk[] {
 
 /** The key a `key = value` line sets (quotes removed), or undefined for comments and blanks. */
 function keyOf(line: string): string | undefined {
-  const m = /^\s*("[^"]*"|[A-Za-z0-9_\-]+)\s*=/.exec(line);
+  const m = /^\s*("[^"]*"|[A-Za-z0-9_-]+)\s*=/.exec(line);
   return m ? m[1]!.replace(/"/g, '') : undefined;
 }
 
@@ -57,7 +57,12 @@ function keyOf(line: string): string | undefined {
 function body(chunk: Chunk): string {
   return chunk.lines
     .filter((l) => !HEADER.test(l) && l.trim() !== '' && !l.trim().startsWith('#'))
-    .map((l) => l.replace(/\s+#.*$/, '').replace(/\s+/g, ' ').trim())
+    .map((l) =>
+      l
+        .replace(/\s+#.*$/, '')
+        .replace(/\s+/g, ' ')
+        .trim(),
+    )
     .join('\n');
 }
 
@@ -155,5 +160,14 @@ export function mergeExampleConfigs(examples: ReadonlyArray<{ adapter: string; t
     chunk.lines.unshift(...note);
   }
 
-  return parts.map((p) => p.chunks.map((c) => c.lines.join('\n')).join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n').join('\n');
+  return parts
+    .map(
+      (p) =>
+        p.chunks
+          .map((c) => c.lines.join('\n'))
+          .join('\n')
+          .replace(/\n{3,}/g, '\n\n')
+          .trimEnd() + '\n',
+    )
+    .join('\n');
 }

@@ -25,7 +25,7 @@ export const SHUTDOWN_BUDGET_MS = 15_000;
 export interface PreparedAdapters {
   config: LoadedConfig;
   logger: RootLogger;
-  adapters: Array<{ adapter: Adapter<any>; config: unknown }>;
+  adapters: Array<{ adapter: Adapter<unknown>; config: unknown }>;
   /** `[routing]`, `[automatic_review]`, `[reminders]` and `[<adapter>.reminders]`. */
   routing: RoutingConfig;
 }
@@ -42,7 +42,10 @@ export async function prepare(configFile: string, flags: Pick<CommonFlags, 'plug
       adapter,
       config: adapter.parseConfig(config.section(adapter.name), config.context),
     }));
-    const routing = parseRoutingConfig(config, adapters.map((a) => a.adapter.name));
+    const routing = parseRoutingConfig(
+      config,
+      adapters.map((a) => a.adapter.name),
+    );
     config.reportUnknownKeys();
     for (const unused of config.unusedSections()) {
       logger.info('config section not used by any selected adapter', { section: unused });

@@ -20,7 +20,12 @@ export async function runVersion(flags: CommonFlags, env: NodeJS.ProcessEnv): Pr
     `@teleport-plugin/core v${packageVersion('@teleport-plugin/core/package.json')}`,
   ];
   const explicit = flags.plugins.length > 0;
-  const specs = explicit ? flags.plugins : (env['TELEPORT_PLUGINS'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const specs = explicit
+    ? flags.plugins
+    : (env['TELEPORT_PLUGINS'] ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
   let code = 0;
   for (const spec of specs) {
     try {

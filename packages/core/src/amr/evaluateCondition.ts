@@ -12,19 +12,20 @@ class EvaluationFailure extends Error {}
 
 type Reader = (ctx: ConditionContext) => ConditionValue;
 
-const READERS: ReadonlyMap<string, Reader> = new Map<string, Reader>(Object.entries({
-  'access_request.spec.roles': (ctx) => new Set(ctx.roles),
-  'access_request.spec.suggested_reviewers': (ctx) => new Set(ctx.suggestedReviewers),
-  'access_request.spec.system_annotations': (ctx) => toMap(ctx.systemAnnotations),
-  'access_request.spec.user': (ctx) => ctx.user,
-  'access_request.spec.request_reason': (ctx) => ctx.requestReason,
-  'access_request.spec.creation_time': (ctx) => known(ctx.creationTime, 'the request creation time is not known'),
-  'access_request.spec.expiry': (ctx) => known(ctx.expiry, 'the request expiry is not known'),
-  'access_request.spec.resource_labels_intersection': (ctx) =>
-    toMap(known(ctx.resourceLabelsIntersection, 'the labels of the requested resources are not known')),
-  'access_request.spec.resource_labels_union': (ctx) => toMap(known(ctx.resourceLabelsUnion, 'the labels of the requested resources are not known')),
-  'user.traits': (ctx) => toMap(known(ctx.userTraits, "the requester's traits are not known")),
-}));
+const READERS: ReadonlyMap<string, Reader> = new Map<string, Reader>(
+  Object.entries({
+    'access_request.spec.roles': (ctx) => new Set(ctx.roles),
+    'access_request.spec.suggested_reviewers': (ctx) => new Set(ctx.suggestedReviewers),
+    'access_request.spec.system_annotations': (ctx) => toMap(ctx.systemAnnotations),
+    'access_request.spec.user': (ctx) => ctx.user,
+    'access_request.spec.request_reason': (ctx) => ctx.requestReason,
+    'access_request.spec.creation_time': (ctx) => known(ctx.creationTime, 'the request creation time is not known'),
+    'access_request.spec.expiry': (ctx) => known(ctx.expiry, 'the request expiry is not known'),
+    'access_request.spec.resource_labels_intersection': (ctx) => toMap(known(ctx.resourceLabelsIntersection, 'the labels of the requested resources are not known')),
+    'access_request.spec.resource_labels_union': (ctx) => toMap(known(ctx.resourceLabelsUnion, 'the labels of the requested resources are not known')),
+    'user.traits': (ctx) => toMap(known(ctx.userTraits, "the requester's traits are not known")),
+  }),
+);
 
 /**
  * Evaluates a parsed condition against one request. Never throws for a problem with the data
@@ -62,7 +63,10 @@ function evaluate(node: ConditionNode, ctx: ConditionContext): ConditionValue {
     case 'binary':
       return binary(node.op, node.left, node.right, ctx);
     case 'call':
-      return call(node.fn, node.args.map((a) => evaluate(a, ctx)));
+      return call(
+        node.fn,
+        node.args.map((a) => evaluate(a, ctx)),
+      );
   }
 }
 
@@ -106,10 +110,13 @@ function equal(a: ConditionValue, b: ConditionValue): boolean {
   if (a instanceof Date) return b instanceof Date && a.getTime() === b.getTime();
   if (a instanceof Set) return b instanceof Set && a.size === b.size && [...a].every((v) => b.has(v));
   if (a instanceof Map && b instanceof Map) {
-    return a.size === b.size && [...a].every(([k, v]) => {
-      const other = b.get(k);
-      return other !== undefined && equal(v, other);
-    });
+    return (
+      a.size === b.size &&
+      [...a].every(([k, v]) => {
+        const other = b.get(k);
+        return other !== undefined && equal(v, other);
+      })
+    );
   }
   return false;
 }

@@ -8,18 +8,20 @@
 export type ValueType = 'string' | 'bool' | 'set' | 'map' | 'time';
 
 // Maps, not object literals: a condition naming `toString` or `__proto__` must find nothing.
-export const VARIABLES: ReadonlyMap<string, ValueType> = new Map<string, ValueType>(Object.entries({
-  'access_request.spec.roles': 'set',
-  'access_request.spec.suggested_reviewers': 'set',
-  'access_request.spec.system_annotations': 'map',
-  'access_request.spec.user': 'string',
-  'access_request.spec.request_reason': 'string',
-  'access_request.spec.creation_time': 'time',
-  'access_request.spec.expiry': 'time',
-  'access_request.spec.resource_labels_intersection': 'map',
-  'access_request.spec.resource_labels_union': 'map',
-  'user.traits': 'map',
-}));
+export const VARIABLES: ReadonlyMap<string, ValueType> = new Map<string, ValueType>(
+  Object.entries({
+    'access_request.spec.roles': 'set',
+    'access_request.spec.suggested_reviewers': 'set',
+    'access_request.spec.system_annotations': 'map',
+    'access_request.spec.user': 'string',
+    'access_request.spec.request_reason': 'string',
+    'access_request.spec.creation_time': 'time',
+    'access_request.spec.expiry': 'time',
+    'access_request.spec.resource_labels_intersection': 'map',
+    'access_request.spec.resource_labels_union': 'map',
+    'user.traits': 'map',
+  }),
+);
 
 export interface FunctionSignature {
   /** Allowed types of each fixed parameter. */
@@ -29,15 +31,17 @@ export interface FunctionSignature {
   returns: ValueType;
 }
 
-export const FUNCTIONS: ReadonlyMap<string, FunctionSignature> = new Map<string, FunctionSignature>(Object.entries({
-  set: { params: [], rest: ['string'], returns: 'set' },
-  contains: { params: [['set'], ['string']], returns: 'bool' },
-  contains_any: { params: [['set'], ['set']], returns: 'bool' },
-  contains_all: { params: [['set'], ['set']], returns: 'bool' },
-  // Upstream takes a set; maps and strings are accepted too since "is empty" is just as clear
-  // for them (is_empty(access_request.spec.request_reason)).
-  is_empty: { params: [['set', 'map', 'string']], returns: 'bool' },
-}));
+export const FUNCTIONS: ReadonlyMap<string, FunctionSignature> = new Map<string, FunctionSignature>(
+  Object.entries({
+    set: { params: [], rest: ['string'], returns: 'set' },
+    contains: { params: [['set'], ['string']], returns: 'bool' },
+    contains_any: { params: [['set'], ['set']], returns: 'bool' },
+    contains_all: { params: [['set'], ['set']], returns: 'bool' },
+    // Upstream takes a set; maps and strings are accepted too since "is empty" is just as clear
+    // for them (is_empty(access_request.spec.request_reason)).
+    is_empty: { params: [['set', 'map', 'string']], returns: 'bool' },
+  }),
+);
 
 /** `x.contains(v)` is `contains(x, v)`: the one method upstream's examples use. */
 export const METHODS: ReadonlySet<string> = new Set(['contains']);

@@ -74,12 +74,7 @@ export function parseHttpSection(s: TomlSection): HttpServerConfig {
  * `--insecure-no-tls` (as upstream). Checked before connecting to Teleport, so the mistake is one
  * clear config line instead of a failure after the adapters have started.
  */
-export function checkHttpTls(
-  config: { readonly http: HttpServerConfig | undefined; section(name: string): ConfigSection },
-  insecureNoTls: boolean,
-): void {
+export function checkHttpTls(config: { readonly http: HttpServerConfig | undefined; section(name: string): ConfigSection }, insecureNoTls: boolean): void {
   if (config.http === undefined || insecureNoTls || config.http.httpsCertFile) return;
-  throw config
-    .section('http')
-    .error('https_cert_file', 'required (with https_key_file) to serve HTTPS; to serve plain HTTP instead, start with --insecure-no-tls');
+  throw config.section('http').error('https_cert_file', 'required (with https_key_file) to serve HTTPS; to serve plain HTTP instead, start with --insecure-no-tls');
 }

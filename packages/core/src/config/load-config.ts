@@ -16,7 +16,6 @@ import { configError, isTable, TomlSection } from './toml-section.js';
 /** Top-level tables the core reads itself. */
 export const CORE_SECTIONS = ['teleport', 'log', 'http', 'role_to_recipients', 'routing', 'automatic_review', 'reminders'] as const;
 
-
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
   /** Where config warnings go; otherwise they wait in `warnings` until useLogger(). */
@@ -66,13 +65,7 @@ export async function loadConfig(file: string, options: LoadConfigOptions = {}):
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     const why =
-      code === 'ENOENT'
-        ? 'no such file (pass the path with -c/--config)'
-        : code === 'EACCES'
-          ? 'permission denied'
-          : code === 'EISDIR'
-            ? 'is a directory'
-            : errorMessage(err);
+      code === 'ENOENT' ? 'no such file (pass the path with -c/--config)' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : errorMessage(err);
     throw configError(`cannot read config file ${file}: ${why}`, err);
   }
   return parseConfig(decodeUtf8(bytes, file), file, options);
@@ -233,9 +226,7 @@ export function parseConfig(text: string, file: string, options: LoadConfigOptio
       return out;
     },
     unusedSections() {
-      return Object.keys(root).filter(
-        (k) => !(CORE_SECTIONS as readonly string[]).includes(k) && !rootSection.wasRead(k) && typeof root[k] === 'object',
-      );
+      return Object.keys(root).filter((k) => !(CORE_SECTIONS as readonly string[]).includes(k) && !rootSection.wasRead(k) && typeof root[k] === 'object');
     },
     useLogger(next: Logger) {
       const pending = logger === undefined ? warnings.slice() : [];

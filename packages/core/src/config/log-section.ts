@@ -16,11 +16,7 @@ export function parseLogSection(s: TomlSection): LogConfig {
   const rawOutput = s.string('output', { description: '"stderr", "stdout" or a file path' })?.trim() ?? 'stderr';
   const lower = rawOutput.toLowerCase();
   const output =
-    lower === 'stderr' || lower === 'error' || lower === '2'
-      ? 'stderr'
-      : lower === 'stdout' || lower === 'out' || lower === '1' || lower === ''
-        ? 'stdout'
-        : rawOutput;
+    lower === 'stderr' || lower === 'error' || lower === '2' ? 'stderr' : lower === 'stdout' || lower === 'out' || lower === '1' || lower === '' ? 'stdout' : rawOutput;
 
   const rawSeverity = s.string('severity');
   let severity: LogSeverity = 'info';

@@ -26,18 +26,12 @@ export function parseTeleportSection(s: TomlSection, cwd: string): TeleportConne
   if (host === '') throw s.errorAt(chosenKey, `expected host:port with a host name before the port, got ${JSON.stringify(finalAddr)}`);
 
   const identity = nonEmpty(s.string('identity', { description: 'an identity file from "tctl auth sign --format=file"' }));
-  const trio = Object.fromEntries(TRIO.map((k) => [k, nonEmpty(s.string(k, { description: 'a PEM file path' }))])) as Record<
-    (typeof TRIO)[number],
-    string | undefined
-  >;
+  const trio = Object.fromEntries(TRIO.map((k) => [k, nonEmpty(s.string(k, { description: 'a PEM file path' }))])) as Record<(typeof TRIO)[number], string | undefined>;
   const given = TRIO.filter((k) => trio[k] !== undefined);
   const absent = TRIO.filter((k) => trio[k] === undefined);
 
   if (identity !== undefined && given.length > 0) {
-    throw s.errorAt(
-      given[0] ?? 'identity',
-      `cannot be combined with identity: use either an identity file or the client_key, client_crt and root_cas files, not both`,
-    );
+    throw s.errorAt(given[0] ?? 'identity', `cannot be combined with identity: use either an identity file or the client_key, client_crt and root_cas files, not both`);
   }
   if (given.length > 0 && absent.length > 0) {
     throw s.errorAt(
@@ -46,9 +40,7 @@ export function parseTeleportSection(s: TomlSection, cwd: string): TeleportConne
     );
   }
   if (identity === undefined && given.length === 0) {
-    throw s.tableError(
-      'no credentials configured: set identity = "/path/to/identity" (from "tctl auth sign --format=file" or tbot), or client_key, client_crt and root_cas',
-    );
+    throw s.tableError('no credentials configured: set identity = "/path/to/identity" (from "tctl auth sign --format=file" or tbot), or client_key, client_crt and root_cas');
   }
 
   const refreshIdentity = s.bool('refresh_identity', false);

@@ -131,14 +131,7 @@ export class TomlSection implements ConfigSection {
     if (found === undefined) return options.default;
     const v = found.value;
     const { min, max } = options;
-    const range =
-      min !== undefined && max !== undefined
-        ? ` between ${min} and ${max}`
-        : min !== undefined
-          ? ` of at least ${min}`
-          : max !== undefined
-            ? ` of at most ${max}`
-            : '';
+    const range = min !== undefined && max !== undefined ? ` between ${min} and ${max}` : min !== undefined ? ` of at least ${min}` : max !== undefined ? ` of at most ${max}` : '';
     if (typeof v !== 'number' || !Number.isInteger(v)) throw this.typeError(found.key, `an integer${range}`);
     if ((min !== undefined && v < min) || (max !== undefined && v > max)) {
       throw this.errorAt(found.key, `expected an integer${range}, got ${v}`);
@@ -171,7 +164,10 @@ export class TomlSection implements ConfigSection {
   oneOf<T extends string>(key: string, values: readonly T[], defaultValue: T): T {
     const found = this.lookup(key);
     if (found === undefined) return defaultValue;
-    const listed = listWords(values.map((v) => JSON.stringify(v)), 'or');
+    const listed = listWords(
+      values.map((v) => JSON.stringify(v)),
+      'or',
+    );
     if (typeof found.value !== 'string') throw this.typeError(found.key, `one of ${listed}`);
     if (found.value.trim() === '') return defaultValue;
     const match = values.find((v) => v.toLowerCase() === (found.value as string).trim().toLowerCase());
@@ -242,7 +238,10 @@ export class TomlSection implements ConfigSection {
         continue;
       }
       if (this.queried.has(key)) continue;
-      const suggestion = nearest(key, [...this.queried].filter((q) => q !== key));
+      const suggestion = nearest(
+        key,
+        [...this.queried].filter((q) => q !== key),
+      );
       out.push({
         path: [...this.parts, key].join('.'),
         line: this.host.positions.line([...this.parts, key]),
@@ -331,9 +330,7 @@ export class TomlSection implements ConfigSection {
   }
 
   private where(key: string | undefined): string {
-    const line =
-      (key === undefined ? undefined : this.host.positions.line([...this.parts, key])) ??
-      this.host.positions.line(this.parts);
+    const line = (key === undefined ? undefined : this.host.positions.line([...this.parts, key])) ?? this.host.positions.line(this.parts);
     return line === undefined ? `${this.host.file}: ` : `${this.host.file}:${line}: `;
   }
 

@@ -67,6 +67,19 @@ export interface DispatcherOptions {
 
 type HandlerName = 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired' | 'onFollowUp';
 
+/** One handler call for invoke(): which handler, its logger, the call itself, and the step's record. */
+interface HandlerCall {
+  handler: HandlerName;
+  logger: Logger;
+  call: (ev: EventContext) => Promise<void>;
+  /**
+   * Records the step once the handler succeeded, inside the same attempt: it joins the effects'
+   * records written behind (one compare-and-swap), and if any of them cannot be stored the
+   * attempt counts as failed and is retried (the handler then finds its effects done).
+   */
+  record: () => Promise<void>;
+}
+
 export const RESOLVED_STATES: ReadonlySet<string> = new Set(['APPROVED', 'DENIED', 'PROMOTED']);
 
 interface Lane {
@@ -287,7 +300,7 @@ export class Dispatcher {
       const record = async (): Promise<void> => {
         await ledger.update((current) => (current === undefined ? undefined : followUps.markDone(current, step)));
       };
-      if (!(await this.invoke(target, ledger, 'onFollowUp', logger.child({ step: step.id }), (ev) => onFollowUp(request, step, ev), record))) return;
+      if (!(await this.invoke(target, ledger, { handler: 'onFollowUp', logger: logger.child({ step: step.id }), call: (ev) => onFollowUp(request, step, ev), record }))) return;
     }
   }
 
@@ -322,7 +335,7 @@ export class Dispatcher {
       const markAnnounced = (): Promise<void> => ledger.settle(ANNOUNCED_KEY, claim, '');
       if (request && target.handlers.onPending) {
         const onPending = target.handlers.onPending.bind(target.handlers);
-        if (!(await this.invoke(target, ledger, 'onPending', logger, (ev) => onPending(request, ev), markAnnounced))) return false;
+        if (!(await this.invoke(target, ledger, { handler: 'onPending', logger, call: (ev) => onPending(request, ev), record: markAnnounced }))) return false;
       } else {
         await markAnnounced();
       }
@@ -351,7 +364,7 @@ export class Dispatcher {
       // handler writes (one compare-and-swap) and outlive the request should this process die
       // mid-delivery, or should another instance be the one delivering them.
       const kept = this.keepUndelivered(ledger, request, logger);
-      const delivered = await this.invoke(target, ledger, 'onReviewed', logger, (ev) => onReviewed(request, added, ev), record);
+      const delivered = await this.invoke(target, ledger, { handler: 'onReviewed', logger, call: (ev) => onReviewed(request, added, ev), record });
       await kept;
       if (!delivered) {
         await this.keepUndelivered(ledger, request, logger);
@@ -405,10 +418,10 @@ export class Dispatcher {
     let ok = true;
     if (request === undefined) {
       const onExpired = target.handlers.onExpired?.bind(target.handlers);
-      ok = onExpired ? await this.invoke(target, ledger, 'onExpired', logger, (ev) => onExpired(ledger.requestId, ev), record) : (await record(), true);
+      ok = onExpired ? await this.invoke(target, ledger, { handler: 'onExpired', logger, call: (ev) => onExpired(ledger.requestId, ev), record }) : (await record(), true);
     } else {
       const onResolved = target.handlers.onResolved?.bind(target.handlers);
-      ok = onResolved ? await this.invoke(target, ledger, 'onResolved', logger, (ev) => onResolved(request, ev), record) : (await record(), true);
+      ok = onResolved ? await this.invoke(target, ledger, { handler: 'onResolved', logger, call: (ev) => onResolved(request, ev), record }) : (await record(), true);
     }
     if (ok) logger.debug('request resolved', { resolution: tag });
   }
@@ -421,19 +434,7 @@ export class Dispatcher {
    * of one handler never run at once, and neither does a later event's handler. That is why
    * adapters need no locks of their own.
    */
-  private async invoke(
-    target: DispatchTarget,
-    ledger: RequestLedger,
-    handler: HandlerName,
-    logger: Logger,
-    call: (ev: EventContext) => Promise<void>,
-    /**
-     * Records the step once the handler succeeded, inside the same attempt: it joins the effects'
-     * records written behind (one compare-and-swap), and if any of them cannot be stored the
-     * attempt counts as failed and is retried (the handler then finds its effects done).
-     */
-    record: () => Promise<void>,
-  ): Promise<boolean> {
+  private async invoke(target: DispatchTarget, ledger: RequestLedger, { handler, logger, call, record }: HandlerCall): Promise<boolean> {
     const metrics = this.options.metrics;
     const labels = { adapter: target.name, handler };
     const backoff = new DecorrelatedBackoff({ baseMs: this.retry.baseMs, capMs: this.retry.capMs });

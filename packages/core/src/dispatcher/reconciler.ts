@@ -111,9 +111,13 @@ export class Reconciler {
       requests = await client.listAccessRequests({}, signal);
     } catch (err) {
       if (isPluginError(err, 'ACCESS_DENIED')) {
-        this.warnOnce('requests', 'cannot list access requests; requests created or changed while this plugin was not watching may be missed (role needs access_request [list, read])', {
-          error: errorMessage(err),
-        });
+        this.warnOnce(
+          'requests',
+          'cannot list access requests; requests created or changed while this plugin was not watching may be missed (role needs access_request [list, read])',
+          {
+            error: errorMessage(err),
+          },
+        );
         return { requests: 0, dispatched: 0, gone: 0 };
       }
       throw err;

@@ -98,11 +98,14 @@ export class FollowUpScheduler {
     const existing = this.timers.get(request.id);
     if (existing && existing.at === next) return;
     if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
-      this.timers.delete(request.id);
-      if (this.stopped) return;
-      this.options.wake(request.id);
-    }, Math.min(MAX_TIMER_MS, Math.max(0, next - now) + 5));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(request.id);
+        if (this.stopped) return;
+        this.options.wake(request.id);
+      },
+      Math.min(MAX_TIMER_MS, Math.max(0, next - now) + 5),
+    );
     timer.unref();
     this.timers.set(request.id, { at: next, timer });
   }
@@ -145,7 +148,7 @@ export class FollowUpScheduler {
           if (!isPluginError(err, 'ACCESS_DENIED')) throw err;
           if (!this.warnedSetState) {
             this.warnedSetState = true;
-            log.warn("Denied past the deadline by a review, but the request needs more denials and the plugin may not set its state (add access_request: [update] to its role)", {
+            log.warn('Denied past the deadline by a review, but the request needs more denials and the plugin may not set its state (add access_request: [update] to its role)', {
               error: errorMessage(err),
             });
           }

@@ -121,8 +121,7 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
       const report = options.readiness();
       return send(res, { status: report.ready ? 200 : 503, body: report });
     }
-    const unauthorized = (): void =>
-      send(res, { status: 401, headers: { 'WWW-Authenticate': 'Basic realm=Restricted' }, body: { error: 'unauthorized' } });
+    const unauthorized = (): void => send(res, { status: 401, headers: { 'WWW-Authenticate': 'Basic realm=Restricted' }, body: { error: 'unauthorized' } });
     if (path === '/metrics') {
       if (expectedAuth && !authorized(req.headers.authorization, expectedAuth)) return unauthorized();
       if (!options.metrics) return send(res, { status: 404, body: { error: 'not found' } });
@@ -190,7 +189,8 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Runti
     });
   }
   await new Promise<void>((resolve, reject) => {
-    const onError = (err: Error): void => reject(new PluginError('CONFIG', `[http] cannot listen on ${config.listenAddr || DEFAULT_LISTEN_ADDR}: ${err.message}`, { userFacing: true, cause: err }));
+    const onError = (err: Error): void =>
+      reject(new PluginError('CONFIG', `[http] cannot listen on ${config.listenAddr || DEFAULT_LISTEN_ADDR}: ${err.message}`, { userFacing: true, cause: err }));
     server.once('error', onError);
     server.listen(port, host, () => {
       server.off('error', onError);

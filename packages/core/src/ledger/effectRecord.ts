@@ -10,10 +10,7 @@
  * once it is older than the lease, or it is our own from an earlier attempt, the service is asked
  * whether the work happened before it is done again.
  */
-export type EffectRecord =
-  | { state: 'none' }
-  | { state: 'running'; owner: string; at: number; raw: string }
-  | { state: 'done'; result: string; raw: string };
+export type EffectRecord = { state: 'none' } | { state: 'running'; owner: string; at: number; raw: string } | { state: 'done'; result: string; raw: string };
 
 export function parseEffectRecord(value: string | undefined): EffectRecord {
   if (value === undefined || value === '') return { state: 'none' };

@@ -13,7 +13,6 @@ export function eventContext(ledger: RequestLedger, logger: Logger, signal: Abor
       return ledger.data;
     },
     updateData: (modify) => ledger.update(modify),
-    once: (name: string, run: (signal: AbortSignal | undefined) => Promise<string | void>, options: EffectOptions = {}) =>
-      ledger.once(name, run, { ...options, signal }),
+    once: (name: string, run: (signal: AbortSignal | undefined) => Promise<string | void>, options: EffectOptions = {}) => ledger.once(name, run, { ...options, signal }),
   };
 }

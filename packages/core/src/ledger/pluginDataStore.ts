@@ -27,17 +27,12 @@ export interface CasPluginDataStore extends PluginDataStore {
  * Plugin data with the Go plugins' compare-and-swap semantics (`integrations/lib/plugindata/cas.go`).
  * Every write carries a non-empty Expect map, because an empty one means "no check" to Teleport.
  */
-export function createPluginDataStore(
-  client: TeleportClient,
-  plugin: string,
-  options: PluginDataStoreOptions = {},
-): CasPluginDataStore {
+export function createPluginDataStore(client: TeleportClient, plugin: string, options: PluginDataStoreOptions = {}): CasPluginDataStore {
   const kind = options.kind ?? 'access_request';
   const maxAttempts = options.maxAttempts ?? 20;
   const backoffOptions = options.backoff ?? { baseMs: 1, capMs: 1000 };
 
-  const get = (requestId: string, signal?: AbortSignal): Promise<PluginData | undefined> =>
-    client.getPluginData(requestId, plugin, { kind, signal });
+  const get = (requestId: string, signal?: AbortSignal): Promise<PluginData | undefined> => client.getPluginData(requestId, plugin, { kind, signal });
 
   const createAfterRead = async (requestId: string, data: PluginData, signal?: AbortSignal): Promise<boolean> => {
     const keys = Object.keys(data);

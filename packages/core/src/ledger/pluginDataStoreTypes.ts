@@ -18,11 +18,7 @@ export interface PluginDataStore {
    * backoff on COMPARE_FAILED. `modify` returns the new data, or undefined for "no change"
    * (then nothing is written). Resolves to the data as stored afterwards (undefined if absent).
    */
-  update(
-    requestId: string,
-    modify: (current: PluginData | undefined) => PluginData | undefined,
-    signal?: AbortSignal,
-  ): Promise<PluginData | undefined>;
+  update(requestId: string, modify: (current: PluginData | undefined) => PluginData | undefined, signal?: AbortSignal): Promise<PluginData | undefined>;
   /**
    * One compare-and-swap from `base` (what the caller last saw; undefined = no entry) to `next`:
    * only changed keys are sent, and every key of either is compared, so any concurrent change

@@ -26,11 +26,7 @@ export interface CallServiceOptions {
  * - anything else, or the attempt budget spent: throw the classified error, whose facts tell the
  *   ledger whether the effect may have happened and the dispatcher whether to retry later.
  */
-export async function callService<T>(
-  call: OutboundCall,
-  attempt: (signal: AbortSignal | undefined) => Promise<T>,
-  options: CallServiceOptions = {},
-): Promise<T> {
+export async function callService<T>(call: OutboundCall, attempt: (signal: AbortSignal | undefined) => Promise<T>, options: CallServiceOptions = {}): Promise<T> {
   const policy = options.policy ? { ...DEFAULT_OUTBOUND_POLICY, ...options.policy } : DEFAULT_OUTBOUND_POLICY;
   const classify = options.classify ?? defaultClassify;
   const { signal } = options;

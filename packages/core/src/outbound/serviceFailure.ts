@@ -94,13 +94,17 @@ export function networkFailure(call: OutboundCall, err: unknown): PluginError {
   const code = networkCode(err);
   const timedOut = err instanceof Error && (err.name === 'TimeoutError' || code === 'ETIMEDOUT' || code === 'ECONNABORTED' || code === 'UND_ERR_HEADERS_TIMEOUT');
   const what = timedOut ? 'no answer in time' : errorMessage(err instanceof Error && err.message === 'fetch failed' && err.cause ? err.cause : err);
-  return new PluginError(timedOut ? 'TIMEOUT' : notSent ? 'UNREACHABLE' : 'CONNECTION_PROBLEM', `${call.service} ${call.operation}: ${what}${code && !what.includes(code) ? ` (${code})` : ''}`, {
-    cause: err,
-    service: {
-      service: call.service,
-      operation: call.operation,
-      retryable: true,
-      outcomeUnknown: !notSent && !call.idempotent,
+  return new PluginError(
+    timedOut ? 'TIMEOUT' : notSent ? 'UNREACHABLE' : 'CONNECTION_PROBLEM',
+    `${call.service} ${call.operation}: ${what}${code && !what.includes(code) ? ` (${code})` : ''}`,
+    {
+      cause: err,
+      service: {
+        service: call.service,
+        operation: call.operation,
+        retryable: true,
+        outcomeUnknown: !notSent && !call.idempotent,
+      },
     },
-  });
+  );
 }

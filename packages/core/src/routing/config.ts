@@ -89,7 +89,7 @@ export function parseRoutingConfig(root: { section(name: string): ConfigSection 
     }
     const plan = mergePlans(base, readPlan(own));
     if (plan.escalateAfterMs !== undefined && plan.escalateTo.length === 0) {
-      throw (own.has('escalate_after') ? own : global).error('escalate_to', 'required with escalate_after: the recipients to bring in (in this adapter\'s formats)');
+      throw (own.has('escalate_after') ? own : global).error('escalate_to', "required with escalate_after: the recipients to bring in (in this adapter's formats)");
     }
     if (plan.remindEveryMs !== undefined || plan.escalateAfterMs !== undefined) out.followUp[name] = plan;
   }

@@ -5,7 +5,7 @@ import { AUTO_REVIEW_KEY } from '../dispatcher/lifecycle.js';
 import { errorMessage, isPluginError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import { isEmail } from '../messaging/recipients.js';
-import type { AccessRequest, PluginData, Traits } from '../teleport/types.js';
+import type { AccessRequest, Traits } from '../teleport/types.js';
 import type { RoutingConfig } from './config.js';
 import type { RuleCache } from './ruleCache.js';
 import { traitUsage } from './traitUsage.js';
@@ -156,7 +156,14 @@ export class Router {
   private staticRecipients(adapter: string, request: AccessRequest): string[] {
     const declaration = this.declarations.get(adapter);
     if (!declaration) return [];
-    return [...new Set(declaration.static(request).map((r) => r.trim()).filter((r) => r !== ''))];
+    return [
+      ...new Set(
+        declaration
+          .static(request)
+          .map((r) => r.trim())
+          .filter((r) => r !== ''),
+      ),
+    ];
   }
 
   /**
@@ -248,7 +255,12 @@ export class Router {
     const outcomes = rules.map((rule, i): RuleOutcome => {
       const missing = [...usages[i]!.keys].filter((k) => failedFacts.has(k));
       if (missing.length > 0) {
-        return { name: rule.name, rule: rule.rule, status: 'error', reason: `facts not available (${missing.join(', ')}): ${[...new Set(missing.map((m) => factErrors[this.providers.get(m)!.adapter]))].join('; ')}` };
+        return {
+          name: rule.name,
+          rule: rule.rule,
+          status: 'error',
+          reason: `facts not available (${missing.join(', ')}): ${[...new Set(missing.map((m) => factErrors[this.providers.get(m)!.adapter]))].join('; ')}`,
+        };
       }
       return rule.matches(context);
     });
@@ -287,7 +299,14 @@ export class Router {
     const given = chosen.rule.automaticReview?.reason?.trim();
     const reason = `${decision === 'APPROVED' ? 'Approved' : 'Denied'} automatically by access monitoring rule "${chosen.name}"${given ? `: ${given}` : ''}`;
     const overruled = deny && approve ? ` (it overrules approving rule "${approve.name}": deny beats approve)` : '';
-    return { integration, decision, rule: chosen.name, reason, why: `rule "${chosen.name}" matched${chosen.schedule ? ` within schedule "${chosen.schedule}"` : ''}${overruled}`, evaluation };
+    return {
+      integration,
+      decision,
+      rule: chosen.name,
+      reason,
+      why: `rule "${chosen.name}" matched${chosen.schedule ? ` within schedule "${chosen.schedule}"` : ''}${overruled}`,
+      evaluation,
+    };
   }
 
   private async requesterTraits(user: string, signal?: AbortSignal): Promise<Traits | undefined> {

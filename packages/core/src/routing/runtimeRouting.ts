@@ -67,7 +67,10 @@ export class RuntimeRouting {
       config: this.config,
       rules: this.rules,
     });
-    this.reviewer = integration === undefined ? undefined : new AutomaticReviewer({
+    this.reviewer =
+      integration === undefined
+        ? undefined
+        : new AutomaticReviewer({
             router: this.router,
             teleport: options.actions,
             logger,
@@ -95,7 +98,11 @@ export class RuntimeRouting {
    * The stage between event sources and the dispatcher; `wake` re-reads a request (host's resync);
    * `claim` records a request in every adapter's plugin data before its automatic review.
    */
-  intake(dispatch: (event: WatcherEvent) => void, wake: (requestId: string) => void, claim: (request: AccessRequest, decision: string, signal?: AbortSignal) => Promise<void>): Intake {
+  intake(
+    dispatch: (event: WatcherEvent) => void,
+    wake: (requestId: string) => void,
+    claim: (request: AccessRequest, decision: string, signal?: AbortSignal) => Promise<void>,
+  ): Intake {
     this.wakeHandler = wake;
     this.claimHandler = claim;
     this.intakeStage = new Intake({

@@ -22,4 +22,3 @@ export function teleportActions(client: TeleportClient): TeleportActions {
     listRoles: (signal) => client.listRoles(signal),
   };
 }
-

@@ -14,7 +14,10 @@ export interface HostPort {
  * loader can say what is wrong with it instead of mistaking `host:70000` for a host name.
  */
 export function splitAddr(addr: string): { host: string; port: string | undefined } {
-  const trimmed = addr.trim().replace(/^[a-z]+:\/\//i, '').replace(/\/.*$/, '');
+  const trimmed = addr
+    .trim()
+    .replace(/^[a-z]+:\/\//i, '')
+    .replace(/\/.*$/, '');
   const v6 = /^\[([^\]]*)\](?::(.*))?$/.exec(trimmed);
   if (v6) return { host: v6[1] ?? '', port: v6[2] };
   const colon = trimmed.lastIndexOf(':');

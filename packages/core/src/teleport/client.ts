@@ -124,11 +124,7 @@ export function channelOptions(keepaliveTimeMs: number = DEFAULT_KEEPALIVE_MS): 
  * Connects to Teleport: loads and checks the identity, probes the address once (for precise
  * errors), then Pings over gRPC and refuses servers older than 6.1.0.
  */
-export async function createTeleportClient(
-  config: TeleportConnectionConfig,
-  logger: Logger,
-  options: TeleportClientOptions = {},
-): Promise<ConnectedTeleportClient> {
+export async function createTeleportClient(config: TeleportConnectionConfig, logger: Logger, options: TeleportClientOptions = {}): Promise<ConnectedTeleportClient> {
   assertConnectorHook();
   const log = logger.child({ component: 'teleport' });
   const identity = await loadIdentity(config);
@@ -208,11 +204,10 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
     this.cluster = await this.ping(signal);
     const server = parseSemver(this.cluster.serverVersion);
     if (!server || compareSemver(server, parseSemver(MIN_SERVER_VERSION)!) < 0) {
-      throw new PluginError(
-        'SERVER_TOO_OLD',
-        `Teleport at ${this.config.addr} runs version "${this.cluster.serverVersion}"; teleport-plugin needs Teleport 6.1.0 or newer`,
-        { userFacing: true, details: { addr: this.config.addr, serverVersion: this.cluster.serverVersion } },
-      );
+      throw new PluginError('SERVER_TOO_OLD', `Teleport at ${this.config.addr} runs version "${this.cluster.serverVersion}"; teleport-plugin needs Teleport 6.1.0 or newer`, {
+        userFacing: true,
+        details: { addr: this.config.addr, serverVersion: this.cluster.serverVersion },
+      });
     }
     // The `version` header is read by auth as the CLIENT's Teleport version: recent servers reject
     // versions older than their major-1 or that are not semver (PERMISSION_DENIED, and they drop
@@ -241,9 +236,7 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
     const requests = { Kind: 'access_request', Filter: fromWatchFilter(options.filter) };
     // Partial success only with rules: a plugin that may not read rules (or a server without
     // them) must still get its access requests, while the plain watch stays exactly as before.
-    const request = options.accessMonitoringRules
-      ? { Kinds: [requests, { Kind: ACCESS_MONITORING_RULE_KIND }], AllowPartialSuccess: true }
-      : { Kinds: [requests] };
+    const request = options.accessMonitoringRules ? { Kinds: [requests, { Kind: ACCESS_MONITORING_RULE_KIND }], AllowPartialSuccess: true } : { Kinds: [requests] };
     const def = this.method(AUTH_SERVICE, 'WatchEvents');
     const call = this.conn.client.makeServerStreamRequest<object, WireEvent>(
       def.path,
@@ -283,10 +276,7 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
     return found.find((r) => r.id === id);
   }
 
-  async createAccessRequest(
-    request: { user: string; roles: string[]; reason?: string; suggestedReviewers?: string[] },
-    signal?: AbortSignal,
-  ): Promise<AccessRequest> {
+  async createAccessRequest(request: { user: string; roles: string[]; reason?: string; suggestedReviewers?: string[] }, signal?: AbortSignal): Promise<AccessRequest> {
     const wire = await this.unary<WireAccessRequest>(AUTH_SERVICE, 'CreateAccessRequestV2', newAccessRequest(randomUUID(), request), signal);
     return toAccessRequest(wire);
   }
@@ -305,24 +295,14 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
   }
 
   async getPluginData(resource: string, plugin: string, options: { kind?: string; signal?: AbortSignal } = {}): Promise<PluginData | undefined> {
-    const wire = await this.unary<WirePluginDataSeq>(
-      AUTH_SERVICE,
-      'GetPluginData',
-      { Kind: options.kind ?? 'access_request', Resource: resource, Plugin: plugin },
-      options.signal,
-    );
+    const wire = await this.unary<WirePluginDataSeq>(AUTH_SERVICE, 'GetPluginData', { Kind: options.kind ?? 'access_request', Resource: resource, Plugin: plugin }, options.signal);
     return toPluginData(wire, plugin);
   }
 
   async listPluginData(plugin: string, options: { kind?: string; signal?: AbortSignal } = {}): Promise<Array<{ resource: string; data: PluginData }>> {
     // Resource "" asks for every entry of this kind; Teleport filters by plugin server-side
     // (lib/services/local/plugin_data.go getPluginData).
-    const wire = await this.unary<WirePluginDataSeq>(
-      AUTH_SERVICE,
-      'GetPluginData',
-      { Kind: options.kind ?? 'access_request', Resource: '', Plugin: plugin },
-      options.signal,
-    );
+    const wire = await this.unary<WirePluginDataSeq>(AUTH_SERVICE, 'GetPluginData', { Kind: options.kind ?? 'access_request', Resource: '', Plugin: plugin }, options.signal);
     return toPluginDataEntries(wire, plugin);
   }
 
@@ -376,12 +356,7 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
     const out: UserInfo[] = [];
     let pageToken = '';
     for (;;) {
-      const page = await this.unary<WireListUsersResponse>(
-        USERS_SERVICE,
-        'ListUsers',
-        { page_size: USERS_PAGE_SIZE, page_token: pageToken, with_secrets: false },
-        signal,
-      );
+      const page = await this.unary<WireListUsersResponse>(USERS_SERVICE, 'ListUsers', { page_size: USERS_PAGE_SIZE, page_token: pageToken, with_secrets: false }, signal);
       out.push(...page.users.map(toUserInfo));
       // A server that hands back the token it was given would loop forever; stop instead.
       if (!page.next_page_token || page.next_page_token === pageToken) return out;

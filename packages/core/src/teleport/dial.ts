@@ -55,15 +55,10 @@ function tlsConnectOptions(identity: Identity): tls.ConnectionOptions {
  * Runs the TLS handshake over an already connected socket (grpc-js hands us its TCP socket) or
  * dials `addr` itself. Resolves once the server certificate has been verified.
  */
-export function secureConnect(
-  identity: Identity,
-  target: { socket: net.Socket } | { addr: string },
-  timeoutMs: number,
-): Promise<tls.TLSSocket> {
+export function secureConnect(identity: Identity, target: { socket: net.Socket } | { addr: string }, timeoutMs: number): Promise<tls.TLSSocket> {
   return new Promise((resolve, reject) => {
     const base = tlsConnectOptions(identity);
-    const options: tls.ConnectionOptions =
-      'socket' in target ? { ...base, socket: target.socket } : { ...base, ...parseAddr(target.addr) };
+    const options: tls.ConnectionOptions = 'socket' in target ? { ...base, socket: target.socket } : { ...base, ...parseAddr(target.addr) };
     const socket = tls.connect(options);
     const timer = setTimeout(() => {
       const err = Object.assign(new Error(`TLS handshake timed out after ${timeoutMs} ms`), { code: 'ETIMEDOUT' });
@@ -164,12 +159,7 @@ const CA_ERRORS = new Set([
 const NETWORK_ERRORS = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EADDRNOTAVAIL']);
 
 /** Turns a dial error (network, TLS verification, TLS alert) into a user-facing PluginError. */
-export function classifyDialError(
-  err: unknown,
-  addr: string,
-  identity: Identity,
-  context: { afterHandshake?: boolean } = {},
-): PluginError {
+export function classifyDialError(err: unknown, addr: string, identity: Identity, context: { afterHandshake?: boolean } = {}): PluginError {
   if (err instanceof PluginError) return err;
   const e = err as NodeJS.ErrnoException & { reason?: string };
   const code = typeof e?.code === 'string' ? e.code : '';

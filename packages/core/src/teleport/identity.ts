@@ -78,10 +78,7 @@ export function parseIdentityFile(text: string, source: string): Identity {
     throw invalid(source, 'it contains no PEM blocks (expected a private key, a TLS certificate and the cluster CA certificates)');
   }
   if (!KEY_BLOCK_TYPES.has(keyBlock.type)) {
-    throw invalid(
-      source,
-      `the first PEM block is "${keyBlock.type}", expected the private key (RSA PRIVATE KEY, PRIVATE KEY or EC PRIVATE KEY)`,
-    );
+    throw invalid(source, `the first PEM block is "${keyBlock.type}", expected the private key (RSA PRIVATE KEY, PRIVATE KEY or EC PRIVATE KEY)`);
   }
   if (!certBlock) throw invalid(source, 'the TLS certificate (second PEM block) is missing');
   if (certBlock.type !== 'CERTIFICATE') {
@@ -151,11 +148,9 @@ export async function loadIdentity(config: {
   if (config.identityFile) return loadIdentityFile(config.identityFile);
   const { clientKey, clientCrt, rootCas } = config;
   if (clientKey && clientCrt && rootCas) return loadTlsTrio({ clientKey, clientCrt, rootCas });
-  throw new PluginError(
-    'CONFIG',
-    'teleport: set either "identity" (a tctl auth sign --format=file identity file) or all three of "client_key", "client_crt" and "root_cas"',
-    { userFacing: true },
-  );
+  throw new PluginError('CONFIG', 'teleport: set either "identity" (a tctl auth sign --format=file identity file) or all three of "client_key", "client_crt" and "root_cas"', {
+    userFacing: true,
+  });
 }
 
 /** Throws CERT_EXPIRED when the certificate is outside its validity window at `now`. */
@@ -198,7 +193,14 @@ function pemBlocks(text: string): PemBlock[] {
   const out: PemBlock[] = [];
   const re = /-----BEGIN ([^-]+)-----[\s\S]*?-----END \1-----/g;
   for (const m of text.matchAll(re)) {
-    out.push({ type: m[1] ?? 'UNKNOWN', text: m[0].split(/\r?\n/).map((l) => l.trim()).join('\n') + '\n' });
+    out.push({
+      type: m[1] ?? 'UNKNOWN',
+      text:
+        m[0]
+          .split(/\r?\n/)
+          .map((l) => l.trim())
+          .join('\n') + '\n',
+    });
   }
   return out;
 }
@@ -238,11 +240,7 @@ function buildIdentity(parts: IdentityParts): Identity {
   if (!clusterName) {
     throw invalid(parts.certSource, 'the TLS certificate has no issuer CN or O, so the Teleport cluster name is unknown');
   }
-  const fingerprint = createHash('sha256')
-    .update(parts.privateKeyPem)
-    .update(parts.certPem)
-    .update(parts.caPems.join(''))
-    .digest('hex');
+  const fingerprint = createHash('sha256').update(parts.privateKeyPem).update(parts.certPem).update(parts.caPems.join('')).digest('hex');
   return {
     source: parts.source,
     privateKeyPem: parts.privateKeyPem,
@@ -291,11 +289,11 @@ async function readCredentialFile(file: string, what: string): Promise<string> {
         details: { file },
       });
     }
-    throw new PluginError(
-      'IDENTITY_UNREADABLE',
-      `${what} ${file} cannot be read (${code ?? errorMessage(err)}); check its permissions and that it is a regular file`,
-      { cause: err, userFacing: true, details: { file } },
-    );
+    throw new PluginError('IDENTITY_UNREADABLE', `${what} ${file} cannot be read (${code ?? errorMessage(err)}); check its permissions and that it is a regular file`, {
+      cause: err,
+      userFacing: true,
+      details: { file },
+    });
   }
 }
 

@@ -121,11 +121,14 @@ export class IdentitySource {
    * (not mtime) also catches rewrites within the same timestamp tick.
    */
   private async stamp(): Promise<string> {
-    const files = this.config.identityFile
-      ? [this.config.identityFile]
-      : [this.config.clientKey, this.config.clientCrt, this.config.rootCas].filter((f): f is string => !!f);
+    const files = this.config.identityFile ? [this.config.identityFile] : [this.config.clientKey, this.config.clientCrt, this.config.rootCas].filter((f): f is string => !!f);
     const hash = createHash('sha256');
-    for (const f of files) hash.update(f).update('\0').update(await readFile(f)).update('\0');
+    for (const f of files)
+      hash
+        .update(f)
+        .update('\0')
+        .update(await readFile(f))
+        .update('\0');
     return hash.digest('hex');
   }
 }

@@ -285,10 +285,7 @@ export function fromPluginDataUpdate(update: PluginDataUpdate): Record<string, u
   };
 }
 
-export function newAccessRequest(
-  id: string,
-  request: { user: string; roles: string[]; reason?: string; suggestedReviewers?: string[] },
-): Record<string, unknown> {
+export function newAccessRequest(id: string, request: { user: string; roles: string[]; reason?: string; suggestedReviewers?: string[] }): Record<string, unknown> {
   return {
     Kind: 'access_request',
     Version: 'v3',

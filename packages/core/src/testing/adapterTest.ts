@@ -46,7 +46,7 @@ export async function startAdapterTest<TConfig>(adapter: Adapter<TConfig>, confi
   });
   const settled = async (): Promise<void> => {
     // Events travel stream -> watcher -> dispatcher through promise turns; wait until all three are quiet.
-    for (let quiet = 0; quiet < 3; ) {
+    for (let quiet = 0; quiet < 3;) {
       await new Promise((resolve) => setImmediate(resolve));
       const before = teleport.streams.reduce((n, s) => n + s.pending, 0);
       await runtime.idle();

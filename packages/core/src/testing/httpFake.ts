@@ -77,7 +77,10 @@ export class HttpFake extends EventEmitter {
   private server: http.Server | undefined;
   private baseUrl = '';
 
-  constructor(name: string, private readonly tls?: { cert: string; key: string }) {
+  constructor(
+    name: string,
+    private readonly tls?: { cert: string; key: string },
+  ) {
     super();
     this.name = name;
     this.setMaxListeners(0);
@@ -123,9 +126,7 @@ export class HttpFake extends EventEmitter {
 
   /** Calls to one method and path (path exact or RegExp). */
   callsTo(method: string, path: string | RegExp): RecordedCall[] {
-    return this.calls.filter(
-      (c) => c.method === method.toUpperCase() && (typeof path === 'string' ? c.path === path : path.test(c.path)),
-    );
+    return this.calls.filter((c) => c.method === method.toUpperCase() && (typeof path === 'string' ? c.path === path : path.test(c.path)));
   }
 
   /** Resolves once `predicate(calls)` holds; rejects after `timeoutMs` with what was seen. */

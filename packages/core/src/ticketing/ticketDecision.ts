@@ -51,11 +51,7 @@ export async function applyTicketDecision(
     ctx.resync(input.requestId);
     return 'already';
   }
-  await ctx.teleport.setState(
-    input.requestId,
-    { state: input.decision, delegator: input.delegator, ...(input.reason ? { reason: input.reason } : {}) },
-    input.signal,
-  );
+  await ctx.teleport.setState(input.requestId, { state: input.decision, delegator: input.delegator, ...(input.reason ? { reason: input.reason } : {}) }, input.signal);
   log.info('request decided in the tracker', { decision: input.decision, delegator: input.delegator });
   return 'applied';
 }

@@ -10,8 +10,7 @@ import type { AccessRequest, AccessReview, PluginData } from '../teleport/types.
 export type TicketRef = Readonly<Record<string, string>>;
 
 export type TicketNote =
-  | { kind: 'review'; requestId: string; index: number; review: AccessReview }
-  | { kind: 'resolution'; requestId: string; resolution: Resolution; reason: string };
+  { kind: 'review'; requestId: string; index: number; review: AccessReview } | { kind: 'resolution'; requestId: string; resolution: Resolution; reason: string };
 
 export interface TicketOutcome {
   requestId: string;

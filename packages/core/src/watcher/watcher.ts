@@ -128,7 +128,7 @@ export class Watcher {
   }
 
   private async run(): Promise<void> {
-    const { logger, client } = this.options;
+    const { logger } = this.options;
     const signal = this.abort.signal;
     const backoff = new DecorrelatedBackoff(this.options.backoff ?? { baseMs: 20, capMs: 5000 });
     let failures = 0;

@@ -130,7 +130,7 @@ export class FakeMailgun {
     for (const required of ['from', 'to', 'subject']) {
       if (!fields.get(required)) return { status: 400, body: { message: `${required} parameter is missing` } };
     }
-    if (!fields.get('text') && !fields.get('html')) return { status: 400, body: { message: 'Need at least one of \'text\', \'html\', \'amp-html\' or \'template\' parameters specified' } };
+    if (!fields.get('text') && !fields.get('html')) return { status: 400, body: { message: "Need at least one of 'text', 'html', 'amp-html' or 'template' parameters specified" } };
     const to = fields.get('to') ?? '';
     if (!/^[^\s@<>]+@[^\s@<>]+$/.test(to.replace(/^.*<([^>]*)>\s*$/, '$1'))) {
       return { status: 400, body: { message: `to parameter is not a valid address. please check documentation` } };

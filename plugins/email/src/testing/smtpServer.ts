@@ -244,12 +244,7 @@ export class TestSmtpServer extends EventEmitter {
     await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  private async receive(
-    stream: Readable,
-    session: SessionLike,
-    callback: SmtpCallback,
-    simpleParser: (input: Buffer) => Promise<ParsedLike>,
-  ): Promise<void> {
+  private async receive(stream: Readable, session: SessionLike, callback: SmtpCallback, simpleParser: (input: Buffer) => Promise<ParsedLike>): Promise<void> {
     const dropping = this.takeFault((f) => f.kind === 'drop-during-data');
     const chunks: Buffer[] = [];
     try {
@@ -331,7 +326,10 @@ async function parseMail(raw: Buffer, session: SessionLike, simpleParser: (input
   const parsed = await simpleParser(raw);
   const headers: Record<string, string> = {};
   for (const { key, line } of parsed.headerLines) {
-    const value = line.slice(line.indexOf(':') + 1).replace(/\r?\n[ \t]+/g, ' ').trim();
+    const value = line
+      .slice(line.indexOf(':') + 1)
+      .replace(/\r?\n[ \t]+/g, ' ')
+      .trim();
     headers[key] = headers[key] === undefined ? value : `${headers[key]}, ${value}`;
   }
   const references = parsed.references === undefined ? [] : Array.isArray(parsed.references) ? parsed.references : [parsed.references];
@@ -364,9 +362,8 @@ async function loadPeer<T>(name: string): Promise<T> {
   try {
     return (await import(name)) as T;
   } catch (err) {
-    throw new Error(
-      `startSmtpServer needs the optional peer dependencies smtp-server and mailparser (npm install --save-dev smtp-server mailparser): cannot load ${name}`,
-      { cause: err },
-    );
+    throw new Error(`startSmtpServer needs the optional peer dependencies smtp-server and mailparser (npm install --save-dev smtp-server mailparser): cannot load ${name}`, {
+      cause: err,
+    });
   }
 }

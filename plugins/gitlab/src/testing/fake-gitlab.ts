@@ -95,6 +95,12 @@ export interface FakeHookDelivery {
   error: string | undefined;
 }
 
+/** One webhook call to make: what its delivery records, the raw body, and the headers. */
+interface HookCall extends Pick<FakeHookDelivery, 'hookId' | 'url' | 'event' | 'payload'> {
+  body: string;
+  headers: Record<string, string>;
+}
+
 export interface FakeGitLabOptions {
   /** The bot's token (default `glpat-teleport-test`), user `teleport-bot`, scopes `scopes`. */
   token?: string;
@@ -303,10 +309,17 @@ export class FakeGitLab {
     const body = options.rawBody ?? JSON.stringify(options.payload ?? {});
     const results = await Promise.all(
       targets.map((t) =>
-        this.post(t.hookId, t.url, options.event ?? 'Issue Hook', body, options.payload, {
-          'content-type': options.contentType ?? 'application/json',
-          'x-gitlab-token': t.token,
-          ...(options.headers ?? {}),
+        this.post({
+          hookId: t.hookId,
+          url: t.url,
+          event: options.event ?? 'Issue Hook',
+          body,
+          payload: options.payload,
+          headers: {
+            'content-type': options.contentType ?? 'application/json',
+            'x-gitlab-token': t.token,
+            ...(options.headers ?? {}),
+          },
         }),
       ),
     );
@@ -400,7 +413,14 @@ export class FakeGitLab {
     r('GET', '/projects/:id', (_c, p) => this.withProject(p, 'reporter', (project) => ({ body: this.projectJson(project) })));
     r('GET', '/projects/:id/labels', (c, p) => this.withProject(p, 'reporter', (project) => this.page(c, project.labels.map(labelJson))));
     r('POST', '/projects/:id/labels', (c, p) => this.withProject(p, 'reporter', (project) => this.createLabel(c, project)));
-    r('GET', '/projects/:id/hooks', (c, p) => this.withProject(p, 'maintainer', (project) => this.page(c, project.hooks.map((h) => this.hookJson(h)))));
+    r('GET', '/projects/:id/hooks', (c, p) =>
+      this.withProject(p, 'maintainer', (project) =>
+        this.page(
+          c,
+          project.hooks.map((h) => this.hookJson(h)),
+        ),
+      ),
+    );
     r('GET', '/projects/:id/hooks/:hook', (_c, p) => this.withHook(p, (_project, hook) => ({ body: this.hookJson(hook) })));
     r('POST', '/projects/:id/hooks', (c, p) => this.withProject(p, 'maintainer', (project) => this.createHook(c, project)));
     r('PUT', '/projects/:id/hooks/:hook', (c, p) => this.withHook(p, (_project, hook) => this.editHook(c, hook)));
@@ -498,19 +518,27 @@ export class FakeGitLab {
     if (search) {
       const fields = (q.get('in') ?? 'title,description').split(',').map((s) => s.trim());
       const needle = search.toLowerCase();
-      issues = issues.filter((i) => (fields.includes('title') && i.title.toLowerCase().includes(needle)) || (fields.includes('description') && i.description.toLowerCase().includes(needle)));
+      issues = issues.filter(
+        (i) => (fields.includes('title') && i.title.toLowerCase().includes(needle)) || (fields.includes('description') && i.description.toLowerCase().includes(needle)),
+      );
     }
     const state = q.get('state');
     if (state === 'opened' || state === 'closed') issues = issues.filter((i) => i.state === state);
     const labels = q.get('labels');
     if (labels) {
-      const wanted = labels.split(',').map((s) => s.trim()).filter(Boolean);
+      const wanted = labels
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
       issues = issues.filter((i) => wanted.every((w) => i.labels.some((l) => l.toLowerCase() === w.toLowerCase())));
     }
     const orderBy = q.get('order_by') === 'updated_at' ? 'updatedAt' : 'createdAt';
     const desc = (q.get('sort') ?? 'desc') !== 'asc';
     issues.sort((a, b) => (a[orderBy] === b[orderBy] ? a.id - b.id : a[orderBy] < b[orderBy] ? -1 : 1) * (desc ? -1 : 1));
-    return this.page(call, issues.map((i) => this.issueJson(project, i)));
+    return this.page(
+      call,
+      issues.map((i) => this.issueJson(project, i)),
+    );
   }
 
   private createIssue(call: RecordedCall, project: FakeGlProject, user: FakeGlUser): FakeReply {
@@ -553,7 +581,10 @@ export class FakeGitLab {
   private listNotes(call: RecordedCall, project: FakeGlProject, issue: FakeGlIssue): FakeReply {
     const desc = (call.query.get('sort') ?? 'desc') !== 'asc';
     const notes = issue.notes.slice().sort((a, b) => (a.id - b.id) * (desc ? -1 : 1));
-    return this.page(call, notes.map((n) => this.noteJson(project, issue, n)));
+    return this.page(
+      call,
+      notes.map((n) => this.noteJson(project, issue, n)),
+    );
   }
 
   private createNote(call: RecordedCall, project: FakeGlProject, issue: FakeGlIssue, user: FakeGlUser): FakeReply {
@@ -658,17 +689,18 @@ export class FakeGitLab {
     const hooks = project.hooks.filter((h) => h.issuesEvents);
     const body = JSON.stringify(payload);
     return Promise.all(
-      hooks.map((h) => this.post(h.id, h.url, 'Issue Hook', body, payload, { 'content-type': 'application/json', 'x-gitlab-token': h.token })),
+      hooks.map((h) => this.post({ hookId: h.id, url: h.url, event: 'Issue Hook', body, payload, headers: { 'content-type': 'application/json', 'x-gitlab-token': h.token } })),
     );
   }
 
   /** One webhook request, as GitLab's delivery worker sends it (basic auth from the URL). */
-  private post(hookId: number | undefined, rawUrl: string, event: string, body: string, payload: unknown, headers: Record<string, string>): Promise<FakeHookDelivery> {
+  private post({ hookId, url: rawUrl, event, body, payload, headers }: HookCall): Promise<FakeHookDelivery> {
     const run = async (): Promise<FakeHookDelivery> => {
       const delivery: FakeHookDelivery = { hookId, url: rawUrl, event, payload, status: 0, responseBody: '', error: undefined };
       try {
         const url = new URL(rawUrl);
-        const auth = url.username || url.password ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
+        const auth =
+          url.username || url.password ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString('base64')}` : undefined;
         url.username = '';
         url.password = '';
         const res = await fetch(url, {

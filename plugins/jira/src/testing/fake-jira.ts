@@ -168,7 +168,9 @@ export class FakeJira {
       .route('GET', `${api}/issue/:id/properties/:key`, (c, p) => this.authed(c, () => this.withIssue(p['id'], (i) => this.getProperty(i, p['key'] ?? ''))))
       .route('GET', `${api}/issue/:id/comment`, (c, p) => this.authed(c, () => this.withIssue(p['id'], (i) => this.listComments(c, i))))
       .route('POST', `${api}/issue/:id/comment`, (c, p) => this.authed(c, (me) => this.withIssue(p['id'], (i) => this.postComment(c, i, me))))
-      .route('GET', `${api}/issue/:id/transitions`, (c, p) => this.authed(c, () => this.withIssue(p['id'], (i) => ({ body: { expand: 'transitions', transitions: this.available(i) } }))))
+      .route('GET', `${api}/issue/:id/transitions`, (c, p) =>
+        this.authed(c, () => this.withIssue(p['id'], (i) => ({ body: { expand: 'transitions', transitions: this.available(i) } }))),
+      )
       .route('POST', `${api}/issue/:id/transitions`, (c, p) => this.authed(c, (me) => this.withIssue(p['id'], (i) => this.postTransition(c, i, me))))
       .route('GET', `${api}/search/jql`, (c) => this.authed(c, () => this.search(c, 'jql')))
       .route('GET', `${api}/search`, (c) => this.authed(c, () => this.search(c, 'legacy')));
@@ -246,12 +248,7 @@ export class FakeJira {
    * changes the status with a changelog entry, and delivers `jira:issue_updated` to every
    * registered webhook. Resolves with those deliveries.
    */
-  async transitionAs(
-    user: FakeJiraUser,
-    idOrKey: string,
-    status: string,
-    options: { comment?: string; deliver?: boolean } = {},
-  ): Promise<FakeJiraDelivery[]> {
+  async transitionAs(user: FakeJiraUser, idOrKey: string, status: string, options: { comment?: string; deliver?: boolean } = {}): Promise<FakeJiraDelivery[]> {
     const issue = this.mustIssue(idOrKey);
     if (options.comment !== undefined) this.commentAs(user, issue.id, options.comment);
     const transition = this.available(issue).find((t) => t.to.name.toLowerCase() === status.toLowerCase());
@@ -390,7 +387,10 @@ export class FakeJira {
     // Jira Cloud requires the list (it used to answer everything).
     if (!wanted) return { status: 400, body: { errorMessages: ['The permissions query parameter is required.'], errors: {} } };
     const permissions: Record<string, unknown> = {};
-    for (const key of wanted.split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const key of wanted
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       permissions[key] = { id: key, key, name: PERMISSION_NAMES[key] ?? key, type: 'PROJECT', description: '', havePermission: this.permissions[key] === true };
     }
     return { body: { permissions } };
@@ -458,7 +458,14 @@ export class FakeJira {
     const fieldsParam = call.query.getAll('fields').join(',');
     const wanted = fieldsParam ? new Set(fieldsParam.split(',').map((s) => s.trim())) : new Set(['*all']);
     const all = wanted.has('*all') || wanted.has('*navigable');
-    const expand = new Set(call.query.getAll('expand').join(',').split(',').map((s) => s.trim()).filter(Boolean));
+    const expand = new Set(
+      call.query
+        .getAll('expand')
+        .join(',')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
     const fields: Record<string, unknown> = {};
     const add = (name: string, value: () => unknown): void => {
       if (all || wanted.has(name)) fields[name] = value();
@@ -612,7 +619,12 @@ export class FakeJira {
     found.sort((a, b) => a.created.getTime() - b.created.getTime() || Number(a.id) - Number(b.id));
     if (descending) found = found.reverse();
     const maxResults = Math.min(100, Math.max(1, Number(call.query.get('maxResults') ?? '50') || 50));
-    const propKeys = call.query.getAll('properties').join(',').split(',').map((s) => s.trim()).filter(Boolean);
+    const propKeys = call.query
+      .getAll('properties')
+      .join(',')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
     const toJson = (i: FakeJiraIssue): Record<string, unknown> => {
       const out: Record<string, unknown> = { id: i.id, key: i.key, self: `${this.url}/rest/api/2/issue/${i.id}`, fields: { status: this.statusJson(i.status) } };
       if (propKeys.length > 0) {

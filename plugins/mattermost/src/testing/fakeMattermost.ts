@@ -130,7 +130,12 @@ export class FakeMattermost extends HttpFake {
   addUser(user: { email: string; username?: string; isBot?: boolean; isAdmin?: boolean; id?: string }): FakeMmUser {
     const created: FakeMmUser = {
       id: user.id ?? newMattermostId(),
-      username: user.username ?? user.email.split('@')[0]!.toLowerCase().replace(/[^a-z0-9._-]/g, '-'),
+      username:
+        user.username ??
+        user.email
+          .split('@')[0]!
+          .toLowerCase()
+          .replace(/[^a-z0-9._-]/g, '-'),
       email: user.email.toLowerCase(),
       isBot: user.isBot ?? false,
       isAdmin: user.isAdmin ?? false,
@@ -533,7 +538,11 @@ export class FakeMattermost extends HttpFake {
       return appError(403, 'api.context.permissions.app_error', 'You do not have the appropriate permissions.');
     }
     if (change.message !== undefined && [...change.message].length > this.maxMessageRunes) {
-      return appError(400, 'model.post.is_valid.message_length.app_error', `Message length is ${[...change.message].length} characters, more than the ${this.maxMessageRunes} allowed.`);
+      return appError(
+        400,
+        'model.post.is_valid.message_length.app_error',
+        `Message length is ${[...change.message].length} characters, more than the ${this.maxMessageRunes} allowed.`,
+      );
     }
     if (change.message !== undefined && change.message !== post.message) {
       post.history.push(post.message);

@@ -203,11 +203,7 @@ export class FakePagerDuty {
   private listOnCalls(call: RecordedCall): FakeReply {
     const userIds = call.query.getAll('user_ids[]');
     const policyIds = call.query.getAll('escalation_policy_ids[]');
-    const found = this.onCalls.filter(
-      (o) =>
-        (userIds.length === 0 || userIds.includes(o.userId)) &&
-        (policyIds.length === 0 || policyIds.includes(o.escalationPolicyId)),
-    );
+    const found = this.onCalls.filter((o) => (userIds.length === 0 || userIds.includes(o.userId)) && (policyIds.length === 0 || policyIds.includes(o.escalationPolicyId)));
     const { page, ...paging } = this.page(call, found);
     return {
       body: {
@@ -242,9 +238,7 @@ export class FakePagerDuty {
       return error(400, 2001, 'Invalid Input Provided', ['Service not found.']);
     }
     const key = typeof incident['incident_key'] === 'string' ? incident['incident_key'] : '';
-    const open = key
-      ? this.incidents.find((i) => i.incidentKey === key && i.serviceId === service.id && i.status !== 'resolved')
-      : undefined;
+    const open = key ? this.incidents.find((i) => i.incidentKey === key && i.serviceId === service.id && i.status !== 'resolved') : undefined;
     if (open) {
       if (this.options.dedup === 'return') return { status: 201, body: { incident: incidentJson(open) } };
       return error(400, 2001, 'Invalid Input Provided', ['Open incident with matching dedup key already exists on this service']);

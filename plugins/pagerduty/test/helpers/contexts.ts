@@ -72,7 +72,11 @@ export function makeReview(partial: Partial<AccessReview> = {}): AccessReview {
 }
 
 /** A request with the notify annotation (`access requests`) and the on-call services annotation. */
-export function annotated(services: string[] = ['Production', 'Databases', 'Databases'], notify: string[] = ['access requests'], partial: Partial<AccessRequest> = {}): AccessRequest {
+export function annotated(
+  services: string[] = ['Production', 'Databases', 'Databases'],
+  notify: string[] = ['access requests'],
+  partial: Partial<AccessRequest> = {},
+): AccessRequest {
   return makeRequest({ systemAnnotations: { pagerduty_notify_service: notify, pagerduty_services: services }, ...partial });
 }
 
