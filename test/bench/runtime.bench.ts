@@ -81,7 +81,7 @@ async function main(): Promise<void> {
   await pd.start();
   pd.addUser('bot@example.com', 'Bot');
   const service = pd.addService('Access Requests');
-  tp.addPluginUser(FakeTeleport.PLUGIN_USER, {});
+  tp.addPluginUser(FakeTeleport.PLUGIN_USER, { readAccessMonitoringRules: true });
 
   const dir = await mkdtemp(path.join(tmpdir(), 'tp-bench-'));
   const identity = await tp.writeIdentityFile(dir, { user: FakeTeleport.PLUGIN_USER });
