@@ -224,6 +224,36 @@ describe('messaging kit', () => {
     }
   });
 
+  it('a pending render that lands after the final one (a decision while it waited) is followed by the outcome again', async () => {
+    const bot = new MemoryChat(true);
+    const t = await start(bot, { roleToRecipients: { '*': ['#ops'] } });
+    try {
+      const r = t.teleport.put(newRequest());
+      await t.settled();
+      // While our pending render waits (a rate limit), the request is approved, and another
+      // instance renders the outcome and records the resolution before ours lands.
+      const update = bot.update.bind(bot);
+      let raced = false;
+      bot.update = async (thread, message, requesterCopy) => {
+        if (!raced && message.status === 'PENDING' && thread.channel === '#ops') {
+          raced = true;
+          const current = t.teleport.requests.get(r.id)!;
+          t.teleport.put({ ...current, state: 'APPROVED', resolveReason: 'ok' }, false);
+          bot.sent.push({ verb: 'update', to: '#ops', requestId: r.id, status: 'APPROVED', detail: 'another instance' });
+          t.teleport.setPluginData(r.id, 'chat', { ...t.data(r.id), resolution: 'APPROVED', resolve_reason: 'ok' });
+        }
+        return update(thread, message, requesterCopy);
+      };
+      t.teleport.review(r.id, 'bob', 'APPROVED', 'fine');
+      await t.settled();
+      assert.ok(raced);
+      const last = bot.sent.filter((s) => s.verb === 'update' && s.to === '#ops').at(-1);
+      assert.equal(last?.status, 'APPROVED', 'the message ends showing the outcome');
+    } finally {
+      await t.close();
+    }
+  });
+
   it('resolution: every message re-rendered to the final state, the requester told once', async () => {
     const bot = new MemoryChat(true);
     const t = await start(bot, { roleToRecipients: { '*': ['#ops'] } });

@@ -235,6 +235,13 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     });
     if (!current || current.state !== 'PENDING') return;
     await rerender(refs, messageFromRequest(current, ctx.cluster, parseLoginsByRole(ev.data)), ev);
+    // Decided while that render was on its way (a rate-limit wait can hold it for seconds): the
+    // final render, by this or another instance, may have landed before it. Rendered again from
+    // what Teleport holds now, the outcome is what stays; the resolution step repeats it anyway.
+    const after = await ctx.teleport.getRequest(request.id, ev.signal).catch(() => current);
+    if (after?.state === 'PENDING') return;
+    ev.logger.debug('decided while the pending render was sent; rendering the outcome', { state: after?.state ?? 'EXPIRED' });
+    await rerender(refs, after ? messageFromRequest(after, ctx.cluster, parseLoginsByRole(ev.data)) : messageFromData(request.id, ev.data, ctx.cluster, 'EXPIRED'), ev);
   }
 
   async function rerender(refs: readonly MessageRef[], message: RequestMessage, ev: EventContext): Promise<void> {
