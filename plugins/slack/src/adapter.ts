@@ -18,7 +18,7 @@ import { SlackReviewHandler } from './review.js';
 export interface SlackAdapterOptions {
   /** Core's outbound policy, tuned (tests use short backoffs). */
   policy?: Partial<OutboundPolicy>;
-  /** Per HTTP request timeout (default 10 s; tests shorten it). */
+  /** Per HTTP request outside a handler attempt (default 10 s; inside one, the attempt's deadline applies). */
   timeoutMs?: number;
 }
 

@@ -1,6 +1,5 @@
-import { Agent } from 'node:https';
-import { LogLevel, WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError, WebClient, type Logger as SlackLogger } from '@slack/web-api';
-import { PluginError, callService, httpFailure, networkFailure, refusal, type Logger, type OutboundCall, type OutboundPolicy } from '@teleport-plugin/core';
+import { LogLevel, WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError, type Logger as SlackLogger } from '@slack/web-api';
+import { PluginError, callService, httpFailure, networkFailure, refusal, retryAfterMs, type Logger, type OutboundCall, type OutboundPolicy } from '@teleport-plugin/core';
 import type { Block } from './render.js';
 
 export interface SlackClientOptions {
@@ -9,7 +8,7 @@ export interface SlackClientOptions {
   logger: Logger;
   /** Core's outbound policy, tuned (tests shorten the backoff). */
   policy?: Partial<OutboundPolicy>;
-  /** Per HTTP request (default 10 s, as upstream). */
+  /** Per HTTP request made outside a handler attempt, such as the start-up check (default 10 s, as upstream); inside one, the attempt's deadline applies. */
   timeoutMs?: number;
 }
 
@@ -69,28 +68,34 @@ export function isAuthError(err: unknown): boolean {
   return code !== undefined && AUTH_ERRORS.has(code);
 }
 
+const USER_AGENT = 'teleport-plugin-slack/0.1.0';
+
 /**
- * The Slack Web API calls the adapter makes, on @slack/web-api's WebClient with its own retries
- * off (they would repeat a chat.postMessage whose answer was lost, and cannot be cancelled): every
- * call goes through core's outbound policy instead. Connections are kept alive.
+ * The Slack Web API calls the adapter makes. Each is one HTTP POST (form-encoded, as Slack's own
+ * SDK sends them) under core's outbound policy: 429 waits for `Retry-After`, 5xx and network
+ * errors back off, and nothing is repeated whose outcome is unknown. It does not go through
+ * @slack/web-api's WebClient: its queue, its retries (which would repeat a chat.postMessage
+ * whose answer was lost) and its debug serialisation of every request and answer (done even
+ * when debug is off) cost about a fifth of the adapter's CPU per call and bought nothing here.
+ * Bolt, which receives button clicks, keeps the SDK. Connections are kept alive (fetch's pool).
  */
 export class SlackClient {
-  readonly web: WebClient;
   private readonly logger: Logger;
   private readonly policy: Partial<OutboundPolicy> | undefined;
+  private readonly apiUrl: string;
+  private readonly headers: Record<string, string>;
+  private readonly timeoutMs: number;
 
   constructor(options: SlackClientOptions) {
     this.logger = options.logger;
     this.policy = options.policy;
-    this.web = new WebClient(options.token, {
-      slackApiUrl: options.apiUrl,
-      retryConfig: { retries: 0 },
-      rejectRateLimitedCalls: true,
-      timeout: options.timeoutMs ?? 10_000,
-      logger: sdkLogger(options.logger),
-      logLevel: LogLevel.ERROR,
-      ...(options.apiUrl.startsWith('https:') ? { agent: new Agent({ keepAlive: true }) } : {}),
-    });
+    this.apiUrl = options.apiUrl.endsWith('/') ? options.apiUrl : `${options.apiUrl}/`;
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    this.headers = {
+      authorization: `Bearer ${options.token}`,
+      'content-type': 'application/x-www-form-urlencoded; charset=utf-8',
+      'user-agent': USER_AGENT,
+    };
   }
 
   async authTest(signal?: AbortSignal): Promise<AuthInfo> {
@@ -203,28 +208,80 @@ export class SlackClient {
   async call(method: string, args: Record<string, unknown>, idempotent: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const call: OutboundCall = { service: 'Slack', operation: method, idempotent };
     try {
-      return await callService(call, async () => (await this.web.apiCall(method, args)) as unknown as Record<string, unknown>, {
-        signal,
-        logger: this.logger,
-        policy: this.policy,
-        classify: classifySlackError,
-      });
+      return await callService(call, (attemptSignal) => this.send(call, method, args, attemptSignal), { signal, logger: this.logger, policy: this.policy });
     } catch (err) {
       throw laterRetryable(err);
     }
   }
+
+  /** One HTTP request. Inside a handler attempt its signal is the deadline; calls outside one (start-up checks) get their own. */
+  private async send(call: OutboundCall, method: string, args: Record<string, unknown>, signal: AbortSignal | undefined): Promise<Record<string, unknown>> {
+    const deadline = signal ? undefined : AbortSignal.timeout(this.timeoutMs);
+    let status: number;
+    let headers: Headers;
+    let text: string;
+    try {
+      const res = await fetch(this.apiUrl + method, { method: 'POST', headers: this.headers, body: formBody(args), signal: signal ?? deadline });
+      ({ status, headers } = res);
+      text = await res.text();
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      throw networkFailure(call, deadline?.aborted ? Object.assign(new Error('no answer in time'), { name: 'TimeoutError' }) : err);
+    }
+    const data = parseJson(text);
+    if (status === 429) throw httpFailure(call, { status, retryAfterMs: retryAfterMs(headers) });
+    if (status !== 200) throw httpFailure(call, { status, serviceCode: typeof data?.error === 'string' ? data.error : undefined });
+    if (!data)
+      throw new PluginError('SERVICE_ERROR', `Slack ${method} answered HTTP 200 without valid JSON`, {
+        service: { service: call.service, operation: call.operation, retryable: true, outcomeUnknown: !call.idempotent },
+      });
+    if (data.ok !== true) throw platformRefusal(call, String(data.error ?? 'unknown_error'));
+    const scopes = headers.get('x-oauth-scopes');
+    if (scopes !== null)
+      data.response_metadata = {
+        ...(data.response_metadata as object | undefined),
+        scopes: scopes
+          .split(',')
+          .map((x) => x.trim())
+          .filter(Boolean),
+      };
+    const warnings = (data.response_metadata as { warnings?: unknown } | undefined)?.warnings;
+    if (Array.isArray(warnings) && warnings.length > 0) this.logger.debug('Slack answered with warnings', { operation: method, warnings: warnings.map(String) });
+    return data;
+  }
 }
 
-/** Slack SDK errors as PluginErrors with service facts. */
+/** Web API arguments as Slack's form encoding: objects and arrays as JSON, nothing for undefined or null. */
+function formBody(args: Record<string, unknown>): string {
+  const form = new URLSearchParams();
+  for (const [key, value] of Object.entries(args)) {
+    if (value === undefined || value === null) continue;
+    form.append(key, typeof value === 'object' ? JSON.stringify(value) : String(value as string | number | boolean));
+  }
+  return form.toString();
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Slack's `{ok: false, error}`: final unless transient; a refused token says what to change. */
+function platformRefusal(call: OutboundCall, code: string, cause?: unknown): PluginError {
+  const auth = AUTH_ERRORS.has(code);
+  const e = refusal(call, code, { retryable: TRANSIENT_ERRORS.has(code), cause, userFacing: auth });
+  return auth ? new PluginError(e.code, `${e.message}: Slack rejected the bot token; update [slack] token`, { cause, userFacing: true, service: e.service }) : e;
+}
+
+/** Slack SDK errors (a WebClient's, for code that uses one) as PluginErrors with service facts. */
 export function classifySlackError(err: unknown, call: OutboundCall): PluginError {
   if (err instanceof PluginError) return err;
   if (err instanceof WebAPIRateLimitedError) return httpFailure(call, { status: 429, retryAfterMs: err.retryAfter * 1000, cause: err });
-  if (err instanceof WebAPIPlatformError) {
-    const code = String(err.data.error);
-    const auth = AUTH_ERRORS.has(code);
-    const e = refusal(call, code, { retryable: TRANSIENT_ERRORS.has(code), cause: err, userFacing: auth });
-    return auth ? new PluginError(e.code, `${e.message}: Slack rejected the bot token; update [slack] token`, { cause: err, userFacing: true, service: e.service }) : e;
-  }
+  if (err instanceof WebAPIPlatformError) return platformRefusal(call, String(err.data.error), err);
   if (err instanceof WebAPIHTTPError) return httpFailure(call, { status: err.statusCode, detail: err.statusMessage, cause: err });
   if (err instanceof WebAPIRequestError) return networkFailure(call, err.original);
   return networkFailure(call, err);

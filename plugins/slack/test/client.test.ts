@@ -104,6 +104,43 @@ describe('SlackClient against the fake', () => {
     assert.equal(await client().lookupByEmail('bob@example.com'), IDS.bob);
   });
 
+  it('sends arguments form-encoded as Slack expects, objects as JSON', async () => {
+    await client().postMessage({
+      channel: 'access-requests',
+      text: 'tagged & encoded',
+      blocks: [{ type: 'section', text: { type: 'mrkdwn', text: '*x*' } }],
+      tag: { requestId: 'req-form', kind: 'request' },
+    });
+    const call = fake.callsTo('POST', '/api/chat.postMessage').at(-1)!;
+    assert.match(String(call.headers['content-type']), /^application\/x-www-form-urlencoded/);
+    assert.equal(call.form?.get('text'), 'tagged & encoded');
+    assert.deepEqual(JSON.parse(call.form?.get('metadata') ?? 'null'), { event_type: 'teleport_access_request', event_payload: { request_id: 'req-form', kind: 'request' } });
+    assert.deepEqual(JSON.parse(call.form?.get('blocks') ?? 'null'), [{ type: 'section', text: { type: 'mrkdwn', text: '*x*' } }]);
+    assert.equal(call.form?.has('thread_ts'), false);
+  });
+
+  it('treats a post answered with something other than JSON as possibly made, and a read as worth repeating', async () => {
+    fake.fail({ path: '/api/chat.postMessage', status: 200, body: '<html>proxy error</html>', afterEffect: true });
+    await assert.rejects(
+      client().postMessage({ channel: 'access-requests', text: 'html answer' }),
+      (err) => isPluginError(err, 'SERVICE_ERROR') && isOutcomeUnknown(err) && /without valid JSON/.test(err.message),
+    );
+    assert.equal(fake.rootMessages(IDS.access).filter((m) => m.text === 'html answer').length, 1);
+    fake.fail({ path: '/api/users.lookupByEmail', status: 200, body: '<html>proxy error</html>' });
+    assert.equal(await client().lookupByEmail('bob@example.com'), IDS.bob);
+  });
+
+  it('times out on its own outside a handler attempt, and on the attempt signal inside one', async () => {
+    fake.slowDownPosts(1, 1_000);
+    await assert.rejects(client({ timeoutMs: 150 }).postMessage({ channel: 'access-requests', text: 'slow 1' }), (err) => isPluginError(err, 'TIMEOUT') && isOutcomeUnknown(err));
+    fake.slowDownPosts(1, 1_000);
+    await assert.rejects(
+      client({ timeoutMs: 60_000 }).postMessage({ channel: 'access-requests', text: 'slow 2' }, AbortSignal.timeout(150)),
+      (err) => isPluginError(err, 'TIMEOUT') && isOutcomeUnknown(err),
+    );
+    await fake.waitFor(() => fake.rootMessages(IDS.access).filter((m) => m.text.startsWith('slow ')).length === 2);
+  });
+
   it('stops waiting for a retry when the caller aborts', async () => {
     fake.fail({ path: '/api/auth.test', status: 503 });
     const abort = new AbortController();

@@ -91,11 +91,12 @@ describe('onPending', () => {
   });
 
   it('finds a post Slack made but did not answer in time, instead of posting it again', async () => {
-    const t = await suite.open({ roleToRecipients: { '*': ['access-requests'] } }, { adapter: { policy: { baseMs: 5, capMs: 20 }, timeoutMs: 250 } });
+    const t = await suite.open({ roleToRecipients: { '*': ['access-requests'] } }, { adapter: { policy: { baseMs: 5, capMs: 20 } } });
     const request = t.newRequest({ user: 'someone' });
     // Slack receives the post but answers after our timeout: the message exists, we never learn its ts.
+    // The handler attempt's deadline (the dispatcher's handler timeout) ends the wait.
     suite.fake.slowDownPosts(1, 600);
-    await assert.rejects(t.h.onPending!(request, await t.event(request.id)), (err) => isRetryable(err));
+    await assert.rejects(t.h.onPending!(request, await t.event(request.id, { signal: AbortSignal.timeout(250) })), (err) => isRetryable(err));
     // The outcome is unknown: the record stays "started" (it is neither cleared nor marked done).
     assert.match(t.data(request.id)!['fx/post/access-requests'] ?? '', /^run:test:\d+$/);
     await suite.fake.waitFor(() => messagesFor(request.id).length === 1);
@@ -204,13 +205,13 @@ describe('onReviewed', () => {
   });
 
   it('finds a review reply Slack made but did not answer in time, instead of replying again', async () => {
-    const t = await suite.open({ roleToRecipients: { '*': ['access-requests'] } }, { adapter: { policy: { baseMs: 5, capMs: 20 }, timeoutMs: 250 } });
+    const t = await suite.open({ roleToRecipients: { '*': ['access-requests'] } }, { adapter: { policy: { baseMs: 5, capMs: 20 } } });
     const request = t.newRequest({ user: 'someone' });
     await t.h.onPending!(request, await t.event(request.id));
     const [ref] = t.refs(request.id);
     request.reviews.push(makeReview('alice', 'APPROVED'));
     suite.fake.slowDownPosts(1, 600);
-    await assert.rejects(t.h.onReviewed!(request, request.reviews.slice(0), await t.event(request.id)), (err) => isRetryable(err));
+    await assert.rejects(t.h.onReviewed!(request, request.reviews.slice(0), await t.event(request.id, { signal: AbortSignal.timeout(250) })), (err) => isRetryable(err));
     await suite.fake.waitFor(() => suite.fake.replies(ref!.channel, ref!.id).length === 1);
     await t.h.onReviewed!(request, request.reviews.slice(0), await t.event(request.id, { attempt: 2 }));
     assert.equal(suite.fake.replies(ref!.channel, ref!.id).length, 1);
