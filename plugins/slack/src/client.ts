@@ -1,4 +1,5 @@
-import { LogLevel, WebAPIHTTPError, WebAPIPlatformError, WebAPIRateLimitedError, WebAPIRequestError, type Logger as SlackLogger } from '@slack/web-api';
+// Types only: the SDK (~19 MB resident) is loaded when Bolt is, for button clicks, not for these calls.
+import type { LogLevel, Logger as SlackLogger } from '@slack/web-api';
 import { PluginError, callService, httpFailure, networkFailure, refusal, retryAfterMs, type Logger, type OutboundCall, type OutboundPolicy } from '@teleport-plugin/core';
 import type { Block } from './render.js';
 
@@ -277,16 +278,6 @@ function platformRefusal(call: OutboundCall, code: string, cause?: unknown): Plu
   return auth ? new PluginError(e.code, `${e.message}: Slack rejected the bot token; update [slack] token`, { cause, userFacing: true, service: e.service }) : e;
 }
 
-/** Slack SDK errors (a WebClient's, for code that uses one) as PluginErrors with service facts. */
-export function classifySlackError(err: unknown, call: OutboundCall): PluginError {
-  if (err instanceof PluginError) return err;
-  if (err instanceof WebAPIRateLimitedError) return httpFailure(call, { status: 429, retryAfterMs: err.retryAfter * 1000, cause: err });
-  if (err instanceof WebAPIPlatformError) return platformRefusal(call, String(err.data.error), err);
-  if (err instanceof WebAPIHTTPError) return httpFailure(call, { status: err.statusCode, detail: err.statusMessage, cause: err });
-  if (err instanceof WebAPIRequestError) return networkFailure(call, err.original);
-  return networkFailure(call, err);
-}
-
 /**
  * A refused token (token_revoked, invalid_auth...) is not repeated within the call (the policy
  * has already given up on it), but it is retryable for whoever called: it is the credential that
@@ -316,7 +307,7 @@ function toHistoryMessage(value: unknown): HistoryMessage {
 
 /** The SDK logs through ours (its debug/info lines repeat every request body; ours say what matters). */
 export function sdkLogger(logger: Logger): SlackLogger {
-  let level = LogLevel.INFO;
+  let level = 'info' as LogLevel;
   return {
     debug: () => {},
     info: () => {},

@@ -6,7 +6,7 @@ export type { SlackAdapterOptions } from './adapter.js';
 export { checkSlack, REQUIRED_SCOPES } from './check.js';
 export { parseSlackConfig, exampleConfig, DEFAULT_API_URL } from './config.js';
 export type { SlackConfig, SlackReviewConfig } from './config.js';
-export { SlackClient, slackErrorCode, classifySlackError, METADATA_EVENT_TYPE } from './client.js';
+export { SlackClient, slackErrorCode, METADATA_EVENT_TYPE } from './client.js';
 export type { SlackClientOptions, MessageTag } from './client.js';
 export { SlackBot } from './bot.js';
 export * as render from './render.js';
