@@ -65,6 +65,12 @@ export interface ServiceFacts {
   outcomeUnknown: boolean;
   /** How long the service asked us to wait (429 Retry-After / ratelimit-reset). */
   retryAfterMs?: number;
+  /**
+   * The failure is the adapter's, not this call's: a refused token or login, an untrusted
+   * certificate. Every other call fails the same way until someone fixes it, so work is kept for
+   * later (never skipped as one bad destination would be) and the adapter reports itself unhealthy.
+   */
+  affectsEveryCall?: boolean;
 }
 
 export class PluginError extends Error {
@@ -97,6 +103,11 @@ export function isRetryable(err: unknown): boolean {
   if (err.service) return err.service.retryable;
   if (err.userFacing) return false;
   return !['NOT_FOUND', 'ACCESS_DENIED', 'BAD_PARAMETER', 'CONFIG', 'NOT_IMPLEMENTED', 'SHUTDOWN', 'ALREADY_EXISTS'].includes(err.code);
+}
+
+/** Whether a failure breaks every call of the adapter (see ServiceFacts.affectsEveryCall). */
+export function affectsEveryCall(err: unknown): boolean {
+  return isPluginError(err) && err.service?.affectsEveryCall === true;
 }
 
 export function isPluginError(err: unknown, code?: ErrorCode): err is PluginError {

@@ -1,5 +1,5 @@
 // Public entry of @teleport-plugin/core. Hand-picked exports only.
-export { PluginError, isPluginError, isAlreadyReviewed, isOutcomeUnknown, isRetryable, errorMessage, ALREADY_REVIEWED_SUFFIX } from './errors.js';
+export { PluginError, isPluginError, isAlreadyReviewed, isOutcomeUnknown, isRetryable, affectsEveryCall, errorMessage, ALREADY_REVIEWED_SUFFIX } from './errors.js';
 export type { ErrorCode, PluginErrorOptions, ServiceFacts } from './errors.js';
 // Outbound policy: every client's calls to its service (outbound/).
 export { callService } from './outbound/callService.js';

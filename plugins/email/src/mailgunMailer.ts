@@ -208,9 +208,11 @@ export class MailgunMailer implements Mailer {
       userFacing: status === 401 || status === 403 || status === 404,
     });
     const message = status === 429 || status >= 500 ? base.message : `${call.service} ${call.operation}: ${explanationText}`;
+    // A refused key or an unknown domain fails every mail alike (not this recipient's).
+    const everyCall = status === 401 || status === 403 || status === 404;
     return new PluginError(base.code, message, {
       userFacing: base.userFacing,
-      service: base.service,
+      service: everyCall && base.service ? { ...base.service, affectsEveryCall: true } : base.service,
       details: { explanation: explanationText, ...extra },
     });
   }

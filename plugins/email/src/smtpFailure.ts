@@ -68,7 +68,7 @@ export function smtpFailure(err: unknown, call: OutboundCall, ctx: SmtpFailureCo
   const make = (
     code: ErrorCode,
     explanation: string,
-    facts: { retryable: boolean; outcomeUnknown?: boolean },
+    facts: { retryable: boolean; outcomeUnknown?: boolean; affectsEveryCall?: boolean },
     extra: Record<string, unknown> = {},
     userFacing = false,
   ): PluginError =>
@@ -82,6 +82,7 @@ export function smtpFailure(err: unknown, call: OutboundCall, ctx: SmtpFailureCo
         serviceCode,
         retryable: facts.retryable,
         outcomeUnknown: facts.outcomeUnknown ?? false,
+        ...(facts.affectsEveryCall ? { affectsEveryCall: true } : {}),
       },
     });
 
@@ -90,7 +91,7 @@ export function smtpFailure(err: unknown, call: OutboundCall, ctx: SmtpFailureCo
     return make(
       'CERT_REFUSED',
       `the TLS certificate of ${where} is not trusted (${sysCode ?? oneLine(errorMessage(err))}): check smtp.host, or add the server's CA with NODE_EXTRA_CA_CERTS`,
-      { retryable: false },
+      { retryable: false, affectsEveryCall: true },
       {},
       true,
     );
@@ -101,7 +102,7 @@ export function smtpFailure(err: unknown, call: OutboundCall, ctx: SmtpFailureCo
     return make(
       'CONNECTION_PROBLEM',
       `${where} does not offer STARTTLS${said} and smtp.starttls_policy is "${ctx.startTlsPolicy}": use a server or port that offers it (465 for TLS from the start), or set smtp.starttls_policy = "opportunistic" to send unencrypted`,
-      { retryable: false },
+      { retryable: false, affectsEveryCall: true },
       {},
       true,
     );
@@ -112,13 +113,19 @@ export function smtpFailure(err: unknown, call: OutboundCall, ctx: SmtpFailureCo
       return make('CONNECTION_PROBLEM', `${where} could not check the login right now${said}`, { retryable: true });
     }
     if (reply === 538 || /starttls/i.test(replyText)) {
-      return make('ACCESS_DENIED', `${where} accepts the login only over TLS${said}: set smtp.starttls_policy to "mandatory" or "opportunistic"`, { retryable: false }, {}, true);
+      return make(
+        'ACCESS_DENIED',
+        `${where} accepts the login only over TLS${said}: set smtp.starttls_policy to "mandatory" or "opportunistic"`,
+        { retryable: false, affectsEveryCall: true },
+        {},
+        true,
+      );
     }
     if (e.code === 'EAUTH' || e.code === 'ENOAUTH') {
       return make(
         'ACCESS_DENIED',
         `${where} refused the login for user "${ctx.username}"${said}: check smtp.username and smtp.password (or smtp.password_file)`,
-        { retryable: false },
+        { retryable: false, affectsEveryCall: true },
         {},
         true,
       );

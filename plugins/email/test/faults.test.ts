@@ -86,6 +86,28 @@ describe('SMTP faults through the adapter', () => {
     assert.equal(mailsOf(e.server, r.id).length, 1);
   });
 
+  it('a login refused while running (password changed): the mail waits, the adapter shows unhealthy, sent once the login works', async () => {
+    const e = await env();
+    // Start-up logged in already; the next connection's AUTH is refused, for as long as it lasts.
+    e.server.fail({ kind: 'auth-refused', times: 1_000 });
+    const r = e.t.teleport.put(newRequest({ roles: ['ops'] }));
+    await e.t.settled();
+    assert.equal(mailsOf(e.server, r.id).length, 0);
+    assert.ok(
+      e.t.logger.entries.some((l) => l.level === 'warn' && /will retry/.test(l.message) && /refused the login/.test(String(l.fields['error']))),
+      'kept for later, not skipped',
+    );
+    assert.equal(e.t.runtime.readiness().ready, false);
+    assert.notEqual(e.t.data(r.id)?.['announced'], 'ok');
+
+    e.server.clearFaults();
+    await e.t.runtime.reconcile();
+    await e.t.settled();
+    assert.equal(mailsOf(e.server, r.id).length, 1);
+    assert.equal(e.t.data(r.id)?.['announced'], 'ok');
+    assert.equal(e.t.runtime.readiness().ready, true);
+  });
+
   it('a refused connection: retried under the policy, then by the runtime; sent once the server is back', async () => {
     const first = await startTlsSmtp();
     const port = first.port;

@@ -178,6 +178,61 @@ describe('rate limits and server errors (core outbound policy)', () => {
   });
 });
 
+describe('a token refused while running', () => {
+  it('fails the step instead of skipping the recipients; once the token works again the reconciliation posts each once', async () => {
+    const t = await startMattermost(fake, recipients());
+    try {
+      // The token is revoked (every post answers 401) while a request arrives.
+      fake.fail({
+        method: 'POST',
+        path: POSTS,
+        status: 401,
+        body: { id: 'api.context.session_expired.app_error', message: 'Invalid or expired session, please login again.', status_code: 401 },
+        times: 1_000,
+      });
+      const req = t.teleport.put(newRequest());
+      await t.settled();
+      assert.equal(rootsOf(fake, req.id).length, 0);
+      assert.ok(
+        t.logger.entries.some((e) => e.level === 'warn' && /will retry/.test(e.message)),
+        'the recipients are retried later, not skipped',
+      );
+      assert.equal(t.runtime.readiness().ready, false, 'readiness shows the refused token');
+      // A new token is in place: the next reconciliation delivers what is owed, once.
+      fake.clearFaults();
+      await t.runtime.reconcile();
+      await t.settled();
+      assert.equal(rootsOf(fake, req.id).length, 2);
+      assert.equal(t.runtime.readiness().ready, true);
+      await t.runtime.reconcile();
+      await t.settled();
+      assert.equal(rootsOf(fake, req.id).length, 2, 'nothing posted twice');
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('a channel the bot may not post in is skipped and reported without marking the adapter unhealthy', async () => {
+    const t = await startMattermost(fake, recipients());
+    try {
+      fake.fail({
+        method: 'POST',
+        path: POSTS,
+        status: 403,
+        body: { id: 'api.context.permissions.app_error', message: 'You do not have the appropriate permissions.', status_code: 403 },
+        times: 1,
+      });
+      const req = t.teleport.put(newRequest());
+      await t.settled();
+      assert.equal(rootsOf(fake, req.id).length, 1, 'the other recipient still got its post');
+      assert.ok(t.logger.entries.some((e) => e.level === 'error' && /skipped/.test(e.message)));
+      assert.equal(t.runtime.readiness().ready, true);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
 describe('crashes, restarts and replicas', () => {
   it('crash recovery: an announcement left running by a dead process, whose post Mattermost already holds, is adopted, not repeated', async () => {
     const teleport = new MemoryTeleport();

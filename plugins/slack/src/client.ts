@@ -274,7 +274,7 @@ function parseJson(text: string): Record<string, unknown> | undefined {
 /** Slack's `{ok: false, error}`: final unless transient; a refused token says what to change. */
 function platformRefusal(call: OutboundCall, code: string, cause?: unknown): PluginError {
   const auth = AUTH_ERRORS.has(code);
-  const e = refusal(call, code, { retryable: TRANSIENT_ERRORS.has(code), cause, userFacing: auth });
+  const e = refusal(call, code, { retryable: TRANSIENT_ERRORS.has(code), cause, userFacing: auth, affectsEveryCall: auth });
   return auth ? new PluginError(e.code, `${e.message}: Slack rejected the bot token; update [slack] token`, { cause, userFacing: true, service: e.service }) : e;
 }
 

@@ -1,5 +1,5 @@
 import type { AdapterContext, AdapterHandlers, EventContext } from '../adapter.js';
-import { PluginError, errorMessage, isPluginError, isRetryable } from '../errors.js';
+import { PluginError, affectsEveryCall, errorMessage, isPluginError, isRetryable } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessRequest, PluginData } from '../teleport/types.js';
 import type { ChatRecipient, MessagingBot } from './bot.js';
@@ -75,7 +75,8 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     let retry: Failure | undefined;
     for (const f of failures) {
       health.failed(f.err);
-      if (isPluginError(f.err, 'BUSY') || isRetryable(f.err)) {
+      // A refused token breaks every destination alike: keep the work for when it is replaced.
+      if (isPluginError(f.err, 'BUSY') || isRetryable(f.err) || affectsEveryCall(f.err)) {
         logger.warn(`${bot.service}: could not ${f.what}; will retry`, { recipient: f.label, error: errorMessage(f.err) });
         retry ??= f;
       } else {
@@ -368,8 +369,10 @@ function hasPostRecords(data: PluginData | undefined): boolean {
 }
 
 /**
- * A refused credential (401/403, Slack's invalid_auth...) breaks every later call too: show it on
- * /readyz and in `check` until a call succeeds again.
+ * A refused credential (HTTP 401, Slack's invalid_auth, an SMTP login...) breaks every later call
+ * too: show it on /readyz and in `check` until a call succeeds again. One destination refusing
+ * (a channel the bot may not post in) is logged with the recipient, not reported as the adapter's
+ * health, or readiness would flap with every request.
  */
 function healthTracker(ctx: AdapterContext<unknown>): { ok(): void; failed(err: unknown): void } {
   let unhealthy = false;
@@ -380,7 +383,7 @@ function healthTracker(ctx: AdapterContext<unknown>): { ok(): void; failed(err: 
       ctx.reportHealth(true);
     },
     failed(err) {
-      if (!isPluginError(err) || !err.userFacing) return;
+      if (!affectsEveryCall(err)) return;
       unhealthy = true;
       ctx.reportHealth(false, errorMessage(err));
     },

@@ -69,6 +69,7 @@ export function httpFailure(call: OutboundCall, input: HttpFailureInput): Plugin
       retryable: rateLimited || serverError,
       outcomeUnknown: serverError && !call.idempotent,
       retryAfterMs: input.retryAfterMs,
+      ...(status === 401 ? { affectsEveryCall: true } : {}),
     },
   });
 }
@@ -77,11 +78,22 @@ export function httpFailure(call: OutboundCall, input: HttpFailureInput): Plugin
  * A service answered "ok" at the HTTP level but refused the call (Slack's `{ok: false, error}`):
  * final unless the caller says the code is transient.
  */
-export function refusal(call: OutboundCall, serviceCode: string, options: { retryable?: boolean; cause?: unknown; userFacing?: boolean } = {}): PluginError {
+export function refusal(
+  call: OutboundCall,
+  serviceCode: string,
+  options: { retryable?: boolean; cause?: unknown; userFacing?: boolean; affectsEveryCall?: boolean } = {},
+): PluginError {
   return new PluginError('SERVICE_ERROR', `${call.service} ${call.operation}: ${serviceCode}`, {
     cause: options.cause,
     userFacing: options.userFacing ?? false,
-    service: { service: call.service, operation: call.operation, serviceCode, retryable: options.retryable ?? false, outcomeUnknown: false },
+    service: {
+      service: call.service,
+      operation: call.operation,
+      serviceCode,
+      retryable: options.retryable ?? false,
+      outcomeUnknown: false,
+      ...(options.affectsEveryCall ? { affectsEveryCall: true } : {}),
+    },
   });
 }
 

@@ -63,7 +63,9 @@ export type SmtpFault =
   /** Drop the connection in the middle of the message data; nothing is kept. */
   | { kind: 'drop-during-data'; times?: number }
   /** Answer AUTH with 454 (a temporary failure) instead of checking the password. */
-  | { kind: 'auth-temporary'; times?: number };
+  | { kind: 'auth-temporary'; times?: number }
+  /** Answer AUTH with 535 whatever the password (it was changed on the server). */
+  | { kind: 'auth-refused'; times?: number };
 
 export interface SmtpServerOptions {
   /** Offer STARTTLS (needs cert and key). Default true when a cert is given. */
@@ -205,7 +207,7 @@ export class TestSmtpServer extends EventEmitter {
           callback(replyError(454, 'Temporary authentication failure'));
           return;
         }
-        if (o.auth && user === o.auth.user && auth.password === o.auth.pass) {
+        if (o.auth && user === o.auth.user && auth.password === o.auth.pass && !this.takeFault((f) => f.kind === 'auth-refused')) {
           this.event({ type: 'auth-ok', session: session.id, detail: user });
           callback(null, { user });
           return;
