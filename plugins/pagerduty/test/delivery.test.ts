@@ -378,3 +378,20 @@ test('(g) a restart replays nothing: a second runtime over the same Teleport mak
     [],
   );
 });
+
+test('(h) an API key refused while running (401): the incident waits, /readyz shows the key, and once it works the incident is opened once', async (t) => {
+  const w = await world(t);
+  w.pd.fail({ method: 'POST', path: '/incidents', status: 401, body: { error: { message: 'Invalid Credentials', code: 2006 } }, times: 1_000 });
+  const req = w.teleport.put(annotated([]));
+  await w.t.settled();
+  assert.equal(w.incidentsOf(req.id).length, 0);
+  const readiness = w.t.runtime.readiness();
+  assert.equal(readiness.ready, false);
+  assert.match(Object.values(readiness.adapters)[0]?.reason ?? '', /HTTP 401/);
+
+  w.pd.http.clearFaults();
+  await w.t.runtime.reconcile();
+  await w.t.settled();
+  assert.equal(w.incidentsOf(req.id).length, 1);
+  assert.equal(w.t.runtime.readiness().ready, true);
+});

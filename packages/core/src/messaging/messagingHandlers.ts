@@ -1,5 +1,6 @@
 import type { AdapterContext, AdapterHandlers, EventContext } from '../adapter.js';
 import { PluginError, affectsEveryCall, errorMessage, isPluginError, isRetryable } from '../errors.js';
+import { healthTracker } from '../adapterHealth.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessRequest, PluginData } from '../teleport/types.js';
 import type { ChatRecipient, MessagingBot } from './bot.js';
@@ -366,26 +367,4 @@ function requesterRefs(data: PluginData | undefined): Set<string> {
 /** Whether this adapter's plugin data holds our own post records (else existing messages are a Go plugin's). */
 function hasPostRecords(data: PluginData | undefined): boolean {
   return data !== undefined && Object.keys(data).some((k) => k.startsWith('fx/post/'));
-}
-
-/**
- * A refused credential (HTTP 401, Slack's invalid_auth, an SMTP login...) breaks every later call
- * too: show it on /readyz and in `check` until a call succeeds again. One destination refusing
- * (a channel the bot may not post in) is logged with the recipient, not reported as the adapter's
- * health, or readiness would flap with every request.
- */
-function healthTracker(ctx: AdapterContext<unknown>): { ok(): void; failed(err: unknown): void } {
-  let unhealthy = false;
-  return {
-    ok() {
-      if (!unhealthy) return;
-      unhealthy = false;
-      ctx.reportHealth(true);
-    },
-    failed(err) {
-      if (!affectsEveryCall(err)) return;
-      unhealthy = true;
-      ctx.reportHealth(false, errorMessage(err));
-    },
-  };
 }

@@ -1,4 +1,5 @@
 import type { AdapterContext, AdapterHandlers, EventContext, Resolution } from '../adapter.js';
+import { healthTracker, watchedTracker } from '../adapterHealth.js';
 import { PluginError, errorMessage } from '../errors.js';
 import { followUpNote } from '../routing/types.js';
 import type { AccessRequest } from '../teleport/types.js';
@@ -21,8 +22,12 @@ type TicketingHandlers = Required<Pick<AdapterHandlers, 'onPending' | 'onReviewe
  *   (the Go layout) after, found again instead of opened twice; then `afterOpen`;
  * - reviews: one note per review, in order;
  * - resolution and expiry: one closing note, then the ticket brought to its final state.
+ * A failure that breaks every call (a refused token) fails the step, to be retried later, and
+ * marks the adapter unhealthy until a tracker call succeeds.
  */
-export function ticketHandlers(ctx: AdapterContext<unknown>, tracker: TicketTracker, options: TicketingOptions = {}): TicketingHandlers {
+export function ticketHandlers(ctx: AdapterContext<unknown>, service: TicketTracker, options: TicketingOptions = {}): TicketingHandlers {
+  // A refused token shows on /readyz until a tracker call succeeds again (the step is retried later).
+  const tracker = watchedTracker(service, healthTracker(ctx));
   async function note(ticket: TicketRef, n: TicketNote, name: string, ev: EventContext): Promise<void> {
     await ev.once(name, (signal) => tracker.note(ticket, n, signal), {
       ...(tracker.findNote && { find: async (signal, since) => ((await tracker.findNote!(ticket, n, signal, since)) ? 'found' : undefined) }),
