@@ -133,7 +133,9 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     adapters: options.adapters.map((a) => a.adapter.name),
     config: options.routing,
     serverVersion: cluster.serverVersion,
-    ...(options.automaticReviewWaitMs === undefined ? {} : { reviewWaitMs: options.automaticReviewWaitMs }),
+    ...(options.automaticReviewWaitMs === undefined && options.routing?.automaticReview === undefined
+      ? {}
+      : { reviewWaitMs: options.automaticReviewWaitMs ?? options.routing?.automaticReview?.waitMs }),
   });
 
   // Set once the dispatcher exists; adapters only call resync() from handlers and routes.

@@ -99,6 +99,19 @@ intgration = "x"
     );
   });
 
+  it('[automatic_review] wait: 10 s by default, from 0s to 1m', () => {
+    assert.equal(load('[automatic_review]\nintegration = "oncall"\n').routing.automaticReview?.waitMs, 10_000);
+    assert.equal(load('[automatic_review]\nintegration = "oncall"\nwait = "0s"\n').routing.automaticReview?.waitMs, 0);
+    assert.equal(load('[automatic_review]\nintegration = "oncall"\nwait = "45s"\n').routing.automaticReview?.waitMs, 45_000);
+    for (const bad of ['"2m"', '"soon"']) {
+      assert.throws(
+        () => load(`[automatic_review]\nintegration = "oncall"\nwait = ${bad}\n`),
+        (err: unknown) => isPluginError(err, 'CONFIG') && /\[automatic_review\] wait: .*(from "0s"|duration)/.test(err.message),
+        bad,
+      );
+    }
+  });
+
   it('"builtin" as the integration is allowed with a warning', () => {
     const { routing, config } = load('[automatic_review]\nintegration = "builtin"\n');
     assert.equal(routing.automaticReview?.integration, 'builtin');

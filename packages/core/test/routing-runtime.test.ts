@@ -176,6 +176,37 @@ describe('automatic review (runtime)', () => {
     }
   });
 
+  it('[automatic_review] wait = "0s": a request is announced at once and its decision follows as a resolution', async () => {
+    const tp = new MemoryTeleport();
+    tp.putRule(reviewRule('editors', 'contains(access_request.spec.roles, "editor")', 'APPROVED'), false);
+    // The review is slow to submit: with no wait, the announcement does not wait for it.
+    let release: () => void = () => undefined;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const submit = tp.submitAccessReview.bind(tp);
+    tp.submitAccessReview = async (requestId, review) => {
+      await released;
+      return submit(requestId, review);
+    };
+    const chat = new ChatService();
+    const t = await startRouted(tp, [chatAdapter('chat', chat, { '*': ['#access'] })], { automaticReview: { integration: 'oncall', waitMs: 0 } });
+    try {
+      tp.put(makeAccessRequest({ id: id(1), roles: ['editor'] }));
+      await eventually(() => chat.of('post', id(1)).length === 1, 'announced before the decision');
+      assert.deepEqual(
+        chat.of('post', id(1)).map((p) => [p.status, p.asks]),
+        [['PENDING', true]],
+      );
+      release();
+      await eventually(() => tp.pluginData(id(1), 'chat')?.['resolution'] === 'APPROVED', 'the decision delivered as the resolution');
+      assert.equal(tp.requests.get(id(1))?.state, 'APPROVED');
+    } finally {
+      release();
+      await t.stop();
+    }
+  });
+
   it("every adapter's entry exists before the review is submitted: a crash between the two still announces it, decided", async () => {
     const tp = new MemoryTeleport();
     tp.putRule(reviewRule('editors', 'contains(access_request.spec.roles, "editor")', 'APPROVED'), false);

@@ -16,8 +16,11 @@ export interface RoutingConfig {
   rules: boolean;
   /** Adapter names in order of preference: a person several of them would reach is reached by the first only. Empty: off. */
   dedupe: string[];
-  /** The automatic-review integration this runtime serves (rules whose automatic_review.integration equals it). */
-  automaticReview: { integration: string } | undefined;
+  /**
+   * The automatic-review integration this runtime serves (rules whose automatic_review.integration
+   * equals it), and how long a new request waits for its decision before adapters announce it anyway.
+   */
+  automaticReview: { integration: string; waitMs?: number } | undefined;
   /** Reminders and escalation per adapter name (absent: none for that adapter). */
   followUp: Record<string, FollowUpPlan>;
   /** Deny a request nobody reviewed within `afterMs`, with `reason`. */
@@ -27,6 +30,10 @@ export interface RoutingConfig {
 export const ROUTING_SECTIONS = ['routing', 'automatic_review', 'reminders'] as const;
 
 export const DEFAULT_REMIND_TIMES = 3;
+
+/** How long a new request waits for its automatic review before it is announced anyway. */
+export const DEFAULT_REVIEW_WAIT_MS = 10_000;
+const MAX_REVIEW_WAIT_MS = 60_000;
 
 export function emptyRoutingConfig(): RoutingConfig {
   return { rules: true, dedupe: [], automaticReview: undefined, followUp: {}, deadline: undefined };
@@ -42,6 +49,7 @@ export function emptyRoutingConfig(): RoutingConfig {
  *
  * [automatic_review]
  * integration = "oncall"             # serve rules whose automatic_review.integration is "oncall"
+ * wait = "10s"                       # a new request waits this long for its decision (0s-1m)
  *
  * [reminders]                        # every adapter; [<adapter>.reminders] overrides per adapter
  * every = "30m"                      # remind in the request's thread / ticket ...
@@ -70,7 +78,11 @@ export function parseRoutingConfig(root: { section(name: string): ConfigSection 
     if (integration === 'builtin') {
       review.warn('integration', '"builtin" is Teleport Enterprise\'s own integration: on such a cluster both would review the same requests; prefer a name of your own');
     }
-    out.automaticReview = { integration };
+    const waitMs = review.duration('wait', DEFAULT_REVIEW_WAIT_MS);
+    if (!(waitMs >= 0 && waitMs <= MAX_REVIEW_WAIT_MS)) {
+      throw review.error('wait', 'a duration from "0s" (announce at once, decide alongside) to "1m", e.g. "10s"');
+    }
+    out.automaticReview = { integration, waitMs };
   }
 
   const global = root.section('reminders');
