@@ -106,7 +106,8 @@ test('schedules are checked before the condition', () => {
   // Friday 16:59 in Los Angeles: outside, and the (unknown) traits are never read.
   const early = compiled.matches(buildConditionContext({ request: request({ created: new Date('2025-03-08T00:59:00Z') }) }));
   assert.equal(early.status, 'no-match');
-  assert.equal(early.reason, 'created at 2025-03-08T00:59:00.000Z, outside every schedule (evenings)');
+  // The explanation shows the shifts and the time it was in the schedule's zone.
+  assert.equal(early.reason, 'created at 2025-03-08T00:59:00.000Z, outside every schedule: "evenings" (America/Los_Angeles: friday 17:00-23:59; it was friday 16:59 there)');
   // Inside the schedule, the condition needs the traits: not known -> error, reported not thrown.
   const noTraits = compiled.matches(buildConditionContext({ request: request() }));
   assert.equal(noTraits.status, 'error');

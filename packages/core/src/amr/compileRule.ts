@@ -78,7 +78,7 @@ export function compileRule(rule: AccessMonitoringRule): CompileRuleResult {
         if (!ctx.creationTime) return outcome('error', 'the rule has schedules but the request creation time is not known');
         schedule = schedules.containing(ctx.creationTime);
         if (schedule === undefined) {
-          return outcome('no-match', `created at ${ctx.creationTime.toISOString()}, outside every schedule (${Object.keys(rule.schedules).sort().join(', ')})`);
+          return outcome('no-match', `created at ${ctx.creationTime.toISOString()}, outside every schedule: ${schedules.describe(ctx.creationTime)}`);
         }
       }
       const result = evaluateCondition(condition, ctx);

@@ -5,6 +5,8 @@ import { zonedClock, zoneFormatter } from './zonedClock.js';
 export interface CompiledSchedules {
   /** Name of the first schedule (by name) with a shift containing `at`; undefined when none does. */
   containing(at: Date): string | undefined;
+  /** For explanations: each schedule's shifts, and what time `at` was in its zone. */
+  describe(at: Date): string;
 }
 
 export type CompileSchedulesResult = { ok: true; schedules: CompiledSchedules } | { ok: false; error: string };
@@ -25,7 +27,7 @@ const WEEKDAY_NAMES = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', '
  * midnight (start must be before end), so "which day" is simply the weekday in the zone.
  */
 export function compileSchedules(schedules: Readonly<Record<string, AccessMonitoringSchedule>>): CompileSchedulesResult {
-  const compiled: Array<{ name: string; formatter: Intl.DateTimeFormat; shifts: Shift[] }> = [];
+  const compiled: Array<{ name: string; zone: string; formatter: Intl.DateTimeFormat; shifts: Shift[] }> = [];
   for (const name of Object.keys(schedules).sort()) {
     const schedule = schedules[name]!;
     const fail = (message: string): CompileSchedulesResult => ({ ok: false, error: `schedule "${name}": ${message}` });
@@ -44,7 +46,7 @@ export function compileSchedules(schedules: Readonly<Record<string, AccessMonito
       if (start >= end) return fail(`start time must be before end time (${shift.weekday} ${shift.start}-${shift.end})`);
       shifts.push({ weekday, start, end });
     }
-    compiled.push({ name, formatter, shifts });
+    compiled.push({ name, zone, formatter, shifts });
   }
   return {
     ok: true,
@@ -56,8 +58,21 @@ export function compileSchedules(schedules: Readonly<Record<string, AccessMonito
         }
         return undefined;
       },
+      describe(at: Date): string {
+        return compiled
+          .map(({ name, zone, formatter, shifts }) => {
+            const clock = zonedClock(at, formatter);
+            const list = shifts.map((s) => `${WEEKDAY_NAMES[s.weekday]} ${hhmm(s.start)}-${hhmm(s.end)}`).join(', ');
+            return `"${name}" (${zone}: ${list}; it was ${WEEKDAY_NAMES[clock.weekday]} ${hhmm(clock.minuteOfDay)} there)`;
+          })
+          .join('; ');
+      },
     },
   };
+}
+
+function hhmm(minuteOfDay: number): string {
+  return `${String(Math.floor(minuteOfDay / 60)).padStart(2, '0')}:${String(minuteOfDay % 60).padStart(2, '0')}`;
 }
 
 /** `HH:MM` (Go's "15:04": the hour may have one digit) -> minutes since midnight. */
