@@ -231,6 +231,22 @@ export interface DemoKit {
    * (routes are under `<url>/<adapter>/`). Absent with an older CLI: pick a port yourself.
    */
   readonly http?: { readonly listenAddr: string; readonly url: string };
+  /** The fake cluster, for demos that adjust it (roles, annotations) or read it. Absent with an older CLI. */
+  readonly cluster?: DemoCluster;
+}
+
+/** What a demo may do to the demo's fake Teleport (testkit's `demoCluster`). */
+export interface DemoCluster {
+  /** Adds `verbs` on `resource` to the plugin's roles (e.g. `access_request` `update`, to decide from a ticket). */
+  grantPlugin(resource: string, verbs: readonly string[]): void;
+  /** Adds request annotations to every role that may request roles (e.g. PagerDuty's service names). */
+  annotateRequesterRoles(annotations: Readonly<Record<string, string[]>>): void;
+  /** The names of the cluster's users that are email addresses. */
+  emailUsers(): string[];
+  /** A request's plugin data under `plugin`, as Teleport stores it. */
+  pluginData(requestId: string, plugin: string): Record<string, string> | undefined;
+  /** Resolves true once `predicate` holds (checked as the cluster changes), false after `timeoutMs`. */
+  waitFor(predicate: () => boolean, timeoutMs: number): Promise<boolean>;
 }
 
 export interface DemoService {

@@ -18,6 +18,7 @@ export type {
   AdapterHandlers,
   CheckItem,
   DemoKit,
+  DemoCluster,
   DemoProvider,
   DemoService,
   EffectOptions,
@@ -86,6 +87,7 @@ export { parseEffectRecord, effectKey, hasRunningEffects } from './ledger/effect
 export type { EffectRecord } from './ledger/effectRecord.js';
 export { KeyedQueue } from './dispatcher/keyedQueue.js';
 export { startHttpServer, parseListenAddr } from './http/server.js';
+export { freeLoopbackPort, demoHttpAddress } from './http/freePort.js';
 export type { HttpServerOptions, ReadinessReport, RuntimeHttpServer } from './http/server.js';
 export { createRuntimeMetrics } from './http/metrics.js';
 export type { RuntimeMetrics } from './http/metrics.js';

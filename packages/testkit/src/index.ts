@@ -6,6 +6,7 @@ export { writeIdentityFile, writeTlsTrio } from './identity-file.js';
 export type { WriteIdentityOptions, TlsTrioPaths } from './identity-file.js';
 export { buildSshCertificate, sshPublicKeyLine, sshPublicKeyBlob } from './ssh-cert.js';
 export { FakeTeleport } from './fake-teleport.js';
+export { demoCluster } from './demo-cluster.js';
 export type {
   FakeTeleportOptions,
   FakeTeleportAdmin,

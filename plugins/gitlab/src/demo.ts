@@ -1,4 +1,4 @@
-import * as net from 'node:net';
+import { demoHttpAddress } from '@teleport-plugin/core';
 import type { DemoKit, DemoProvider, DemoService } from '@teleport-plugin/core';
 import { decisionOfLabel, defaultLabelName, labelKey, type DecisionKey } from './labels.js';
 import type { FakeGitLab, FakeGlProject } from './testing/fake-gitlab.js';
@@ -9,27 +9,6 @@ export const DEMO_WEBHOOK_SECRET = 'demo-webhook-secret';
 
 /** The GitLab user who labels issues in the demo (not a Teleport user: GitLab decides as itself). */
 export const DEMO_GITLAB_REVIEWER = { username: 'erin', name: 'Erin (GitLab)', email: 'erin@example.com' };
-
-/** What the demo needs of the fake Teleport, looked up structurally (its own types are the testkit's). */
-interface RuleLike {
-  resources: string[];
-  verbs: string[];
-}
-interface RoleLike {
-  name: string;
-  rules?: RuleLike[];
-}
-interface ClusterLike {
-  roles: Map<string, RoleLike>;
-  upsertRole(role: RoleLike): void;
-}
-interface AdminLike {
-  pluginData(id: string, plugin: string): Record<string, string> | undefined;
-}
-interface FakeTeleportLike {
-  admin?: Partial<AdminLike>;
-  waitFor?(predicate: () => unknown, timeoutMs?: number, what?: string): Promise<unknown>;
-}
 
 /** One decision a demo reviewer made by labelling an issue. */
 interface LabelDecision {
@@ -58,34 +37,20 @@ export const gitlabDemo: DemoProvider = {
     await gitlab.start();
     const project = gitlab.addProject(DEMO_PROJECT);
     const reviewer = gitlab.addUser(DEMO_GITLAB_REVIEWER);
-    const http = kit.http ?? (await ownHttp());
+    const http = kit.http ?? (await demoHttpAddress());
     const decisions: LabelDecision[] = [];
 
     // The plugin sets requests' states from labels: its Teleport role needs access_request update.
-    const cluster = findCluster(kit.teleport);
-    if (cluster) {
-      for (const role of [...cluster.roles.values()]) {
-        const rules = role.rules ?? [];
-        if (!rules.some((r) => r.resources.includes('access_plugin_data'))) continue;
-        cluster.upsertRole({
-          ...role,
-          rules: rules.map((r) => (r.resources.includes('access_request') && !r.verbs.includes('update') ? { ...r, verbs: [...r.verbs, 'update'] } : r)),
-        });
-      }
-    } else {
-      kit.logger.warn("Fake Teleport does not expose its roles; give the plugin's role access_request update yourself");
-    }
+    if (kit.cluster) kit.cluster.grantPlugin('access_request', ['update']);
+    else kit.logger.warn("Fake Teleport does not expose its roles; give the plugin's role access_request update yourself");
 
-    const tp = kit.teleport as FakeTeleportLike | undefined;
     /** The request's issue once the plugin has recorded it (the webhook acts only on that issue). */
     const recordedIssue = async (requestId: string): Promise<number | undefined> => {
       const iid = (): number | undefined => {
-        const n = Number(tp?.admin?.pluginData?.(requestId, 'gitlab')?.['issue_iid'] ?? '');
+        const n = Number(kit.cluster?.pluginData(requestId, 'gitlab')?.['issue_iid'] ?? '');
         return Number.isSafeInteger(n) && n > 0 ? n : undefined;
       };
-      if (iid() === undefined && typeof tp?.waitFor === 'function') {
-        await tp.waitFor(() => iid() !== undefined, ISSUE_WAIT_MS).catch(() => undefined);
-      }
+      if (iid() === undefined) await kit.cluster?.waitFor(() => iid() !== undefined, ISSUE_WAIT_MS);
       return iid();
     };
     const decide = async (requestId: string, decision: DecisionKey): Promise<string | undefined> => {
@@ -128,31 +93,4 @@ function describeProject(gitlab: FakeGitLab, project: FakeGlProject, decisions: 
     for (const note of gitlab.notesOf(issue)) lines.push(`  note: ${note.body.trim().replace(/\n+/g, ' | ')}`);
   }
   return lines;
-}
-
-/** Without the demo's shared HTTP server (an older CLI): a port nobody listens on right now. */
-async function ownHttp(): Promise<{ listenAddr: string; url: string }> {
-  const port = await freePort();
-  return { listenAddr: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}` };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** The fake Teleport's cluster state, whether it is the object itself or its `state`/`cluster`. */
-function findCluster(teleport: unknown): ClusterLike | undefined {
-  const candidates = [teleport, (teleport as { state?: unknown } | undefined)?.state, (teleport as { cluster?: unknown } | undefined)?.cluster];
-  for (const c of candidates) {
-    const obj = c as Partial<ClusterLike> | undefined;
-    if (obj && obj.roles instanceof Map && typeof obj.upsertRole === 'function') return obj as ClusterLike;
-  }
-  return undefined;
 }

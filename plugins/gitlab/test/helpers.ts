@@ -1,36 +1,20 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccessRequest, AccessReview } from '@teleport-plugin/core';
+import { makeAccessRequest } from '@teleport-plugin/core/testing';
 
 export const REQUEST_ID = '3f1c2b7a-9d4e-4c21-8a5b-0e6f7d8c9b10';
 
-/** A request as the core hands it to adapters (only what the texts read is meaningful). */
+/** A request as the core hands it to adapters (core's fixture with the values these texts show). */
 export function makeRequest(partial: Partial<AccessRequest> = {}): AccessRequest {
-  return {
+  return makeAccessRequest({
     id: REQUEST_ID,
-    user: 'alice@example.com',
     roles: ['editor', 'auditor'],
-    state: 'PENDING',
     created: new Date(Date.UTC(2026, 10, 25, 9, 5, 0)),
-    accessExpires: undefined,
-    resourceExpires: undefined,
     requestReason: 'deploy hotfix',
-    resolveReason: '',
-    resolveAnnotations: {},
-    systemAnnotations: {},
-    thresholds: [],
-    reviews: [],
-    suggestedReviewers: [],
-    requestedResources: [],
-    loginHint: '',
-    dryRun: false,
-    maxDuration: undefined,
-    sessionTtl: undefined,
-    assumeStartTime: undefined,
-    promotedAccessList: undefined,
     requestKind: 'UNDEFINED',
     ...partial,
-  };
+  });
 }
 
 export function makeReview(partial: Partial<AccessReview> = {}): AccessReview {

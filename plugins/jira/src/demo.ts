@@ -1,5 +1,4 @@
-import * as net from 'node:net';
-import { sleep } from '@teleport-plugin/core';
+import { demoHttpAddress, sleep } from '@teleport-plugin/core';
 import type { DemoKit, DemoProvider, DemoService } from '@teleport-plugin/core';
 import type { FakeJira, FakeJiraDelivery, FakeJiraUser, FakeJiraWebhookTarget } from './testing/fake-jira.js';
 
@@ -10,16 +9,6 @@ export const DEMO_PROJECT = 'ACCESS';
 /** The Jira user who moves issues in the demo (not a Teleport user: Jira decides as itself). */
 export const DEMO_JIRA_REVIEWER = 'dana@example.com';
 export const DEMO_APPROVAL_REASON = 'approved from the Jira board';
-
-/** What the demo needs of the fake Teleport's roles, looked up structurally (its own type is the testkit's). */
-interface RoleLike {
-  name: string;
-  rules?: Array<{ resources: string[]; verbs: string[] }>;
-}
-interface ClusterLike {
-  roles: Map<string, RoleLike>;
-  upsertRole(role: RoleLike): void;
-}
 
 /**
  * `teleport-plugin demo --plugin jira`: a fake Jira (project ACCESS with the Pending / Approved /
@@ -36,7 +25,7 @@ export const jiraDemo: DemoProvider = {
     await jira.start();
     const reviewer = jira.addUser(DEMO_JIRA_REVIEWER, { displayName: 'Dana (Jira)' });
     // The demo's shared HTTP server (GitLab's webhook may be on it too), or a port of our own.
-    const http = kit.http ?? (await ownHttp());
+    const http = kit.http ?? (await demoHttpAddress());
     const webhook: FakeJiraWebhookTarget = { url: `${http.url}/jira/`, secret: DEMO_WEBHOOK_SECRET };
     jira.addWebhook(webhook);
     allowSetState(kit);
@@ -95,46 +84,8 @@ function describeIssues(jira: FakeJira): string[] {
   return lines;
 }
 
-/** Without the demo's shared HTTP server (an older CLI): a port nobody listens on right now (Jira must know the URL before the runtime starts). */
-async function ownHttp(): Promise<{ listenAddr: string; url: string }> {
-  const port = await freePort();
-  return { listenAddr: `127.0.0.1:${port}`, url: `http://127.0.0.1:${port}` };
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Adds `update` on access_request to the plugin's role in the fake Teleport (the role that may write plugin data). */
+/** Adds `update` on access_request to the plugin's role in the fake Teleport (what deciding from Jira needs). */
 function allowSetState(kit: DemoKit): void {
-  const cluster = findCluster(kit.teleport);
-  if (!cluster) {
-    kit.logger.warn('Fake Teleport does not expose its roles; give the plugin role access_request update yourself');
-    return;
-  }
-  for (const role of [...cluster.roles.values()]) {
-    const rules = role.rules ?? [];
-    if (!rules.some((r) => r.resources.includes('access_plugin_data'))) continue;
-    cluster.upsertRole({
-      ...role,
-      rules: rules.map((r) => (r.resources.includes('access_request') && !r.verbs.includes('update') ? { ...r, verbs: [...r.verbs, 'update'] } : r)),
-    });
-  }
-}
-
-/** The fake Teleport's cluster state, whether it is the object itself or its `state`/`cluster`. */
-function findCluster(teleport: unknown): ClusterLike | undefined {
-  const candidates = [teleport, (teleport as { state?: unknown } | undefined)?.state, (teleport as { cluster?: unknown } | undefined)?.cluster];
-  for (const c of candidates) {
-    const obj = c as Partial<ClusterLike> | undefined;
-    if (obj && obj.roles instanceof Map && typeof obj.upsertRole === 'function') return obj as ClusterLike;
-  }
-  return undefined;
+  if (kit.cluster) kit.cluster.grantPlugin('access_request', ['update']);
+  else kit.logger.warn('Fake Teleport does not expose its roles; give the plugin role access_request update yourself');
 }

@@ -7,18 +7,6 @@ export const DEMO_SERVICE = 'Teleport Access Requests';
 /** On call in the demo unless the fake Teleport has email-named users of its own. */
 export const DEMO_REQUESTER = 'alice@example.com';
 
-/** What the demo needs of the fake Teleport, looked up structurally (its own type is the testkit's). */
-interface RoleLike {
-  name: string;
-  requestRoles?: string[];
-  requestAnnotations?: Record<string, string[]>;
-}
-interface ClusterLike {
-  roles: Map<string, RoleLike>;
-  users?: Map<string, { name: string }>;
-  upsertRole(role: RoleLike): void;
-}
-
 /**
  * `teleport-plugin demo --plugin pagerduty`: a fake PagerDuty with one service, its escalation
  * policy, and the demo requesters on call for it; every role that may request roles gets the
@@ -34,23 +22,11 @@ export const pagerDutyDemo: DemoProvider = {
     const service = pd.addService(DEMO_SERVICE, policy);
     pd.addUser(DEMO_BOT_EMAIL, 'Teleport Bot');
 
-    const cluster = findCluster(kit.teleport);
-    const requesters = new Set([DEMO_REQUESTER]);
-    for (const user of cluster?.users?.values() ?? []) if (user.name.includes('@')) requesters.add(user.name);
+    const requesters = new Set([DEMO_REQUESTER, ...(kit.cluster?.emailUsers() ?? [])]);
     for (const email of requesters) pd.addOnCall(pd.addUser(email, email.split('@')[0]), policy, 1);
 
-    if (cluster) {
-      for (const role of [...cluster.roles.values()]) {
-        if (!role.requestRoles || role.requestRoles.length === 0) continue;
-        cluster.upsertRole({
-          ...role,
-          requestAnnotations: {
-            ...(role.requestAnnotations ?? {}),
-            pagerduty_notify_service: [service.name],
-            pagerduty_services: [service.name],
-          },
-        });
-      }
+    if (kit.cluster) {
+      kit.cluster.annotateRequesterRoles({ pagerduty_notify_service: [service.name], pagerduty_services: [service.name] });
     } else {
       kit.logger.warn('Fake Teleport does not expose its roles; set the PagerDuty annotations on the requester role yourself', {
         annotations: ['pagerduty_notify_service', 'pagerduty_services'],
@@ -74,14 +50,4 @@ function describeIncidents(pd: FakePagerDuty): string[] {
     for (const note of incident.notes) lines.push(`  note: ${note.content.trim().replace(/\n+/g, ' | ')}`);
   }
   return lines;
-}
-
-/** The fake Teleport's cluster state, whether it is the object itself or its `state`/`cluster`. */
-function findCluster(teleport: unknown): ClusterLike | undefined {
-  const candidates = [teleport, (teleport as { state?: unknown } | undefined)?.state, (teleport as { cluster?: unknown } | undefined)?.cluster];
-  for (const c of candidates) {
-    const obj = c as Partial<ClusterLike> | undefined;
-    if (obj && obj.roles instanceof Map && typeof obj.upsertRole === 'function') return obj as ClusterLike;
-  }
-  return undefined;
 }

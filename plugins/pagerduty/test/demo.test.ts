@@ -9,7 +9,7 @@ import { parsePagerDutyConfig } from '../src/config.js';
 test('demo: the fake PagerDuty, role annotations and an on-call requester make a request auto-approved', async () => {
   const tp = await FakeTeleport.start({ advancedWorkflows: true });
   tp.addRequester('alice@example.com', { requestRoles: ['editor'] });
-  const service = await pagerDutyAdapter.demo!.start({ testkit, teleport: tp, logger: createCaptureLogger() });
+  const service = await pagerDutyAdapter.demo!.start({ testkit, teleport: tp, cluster: testkit.demoCluster(tp), logger: createCaptureLogger() });
   let harness: Awaited<ReturnType<typeof startHarness>> | undefined;
   try {
     assert.deepEqual(tp.state.roles.get('alice@example.com-requester')?.requestAnnotations, {

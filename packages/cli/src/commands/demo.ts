@@ -1,12 +1,12 @@
 import * as fsSync from 'node:fs';
 import * as fs from 'node:fs/promises';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   createLogger,
   createTeleportClient,
   errorMessage,
+  freeLoopbackPort,
   PluginError,
   startRuntime,
   toToml,
@@ -139,7 +139,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
 
     // One HTTP server for every adapter that takes webhooks (Jira and GitLab share it, as in
     // production), in plain HTTP on 127.0.0.1: the demo never leaves this machine.
-    const httpPort = await freePort();
+    const httpPort = await freeLoopbackPort();
     const http = { listenAddr: `127.0.0.1:${httpPort}`, url: `http://127.0.0.1:${httpPort}` };
 
     // Adapters' fakes start after the users exist: some read them (PagerDuty puts requesters on call).
@@ -147,7 +147,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
     const sections: Record<string, unknown> = {};
     for (const adapter of candidates) {
       try {
-        const service = await adapter.demo!.start({ testkit, teleport: tp, logger: logger.child({ adapter: adapter.name }), http });
+        const service = await adapter.demo!.start({ testkit, teleport: tp, cluster: testkit.demoCluster(tp), logger: logger.child({ adapter: adapter.name }), http });
         running.push({ name: adapter.name, adapter, service });
         sections[adapter.name] = service.section;
         for (const [k, v] of Object.entries(service.topLevel ?? {})) {
@@ -362,18 +362,6 @@ function describeFake(name: string, service: DemoService): string {
   const smtp = service.topLevel?.['smtp'];
   if (isPlainObject(smtp) && typeof smtp['host'] === 'string') return `a real SMTP server at ${smtp['host']}:${String(smtp['port'])}, in this process (loopback, so no STARTTLS)`;
   return `fake ${SERVICE[name] ?? name} API${urls.length > 0 ? ` at ${urls[0]}` : ''}`;
-}
-
-/** A port nobody listens on right now, for the demo's HTTP server (webhook URLs must be known first). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
