@@ -4,6 +4,7 @@ import type { Adapter, AdapterContext, AdapterHandlers } from './adapter.js';
 import { Dispatcher, type DispatchTarget, type RetryPolicy } from './dispatcher/dispatcher.js';
 import { Reconciler, type ReconcileReport } from './dispatcher/reconciler.js';
 import { PluginError, errorMessage, isPluginError } from './errors.js';
+import { withDeadline } from './deadline.js';
 import { createRuntimeMetrics, type RuntimeMetrics } from './http/metrics.js';
 import { startHttpServer, type ReadinessReport, type RuntimeHttpServer } from './http/server.js';
 import { DEFAULT_LISTEN_ADDR, type HttpServerConfig } from './http/types.js';
@@ -439,19 +440,5 @@ async function runClose(entry: LoadedAdapter): Promise<void> {
     } catch (err) {
       entry.logger.warn('onClose callback failed', { error: errorMessage(err) });
     }
-  }
-}
-
-/** Resolves or rejects with `work`, or rejects once `ms` have passed (the work is abandoned). */
-async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new PluginError('TIMEOUT', `${what} did not finish within ${ms} ms`)), ms);
-    timer.unref();
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -56,6 +56,7 @@ export type { LoadAdapterOptions, LoadedAdapter } from './adapter-loader.js';
 export { startRuntime } from './host.js';
 export type { Runtime, RuntimeOptions } from './host.js';
 export { DecorrelatedBackoff, sleep } from './backoff.js';
+export { withDeadline } from './deadline.js';
 export type { BackoffOptions } from './backoff.js';
 export { createPluginDataStore } from './ledger/pluginDataStore.js';
 export type { PluginDataStoreOptions } from './ledger/pluginDataStore.js';

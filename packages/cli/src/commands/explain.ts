@@ -13,6 +13,7 @@ import {
   loadConfig,
   parseRoutingConfig,
   selectPlugins,
+  withDeadline,
   type Adapter,
   type AdapterContext,
   type AdapterHandlers,
@@ -125,7 +126,7 @@ export async function runExplain(args: string[], env: NodeJS.ProcessEnv): Promis
         routing: router.forAdapter(name),
       };
       try {
-        const handlers: AdapterHandlers = await withTimeout(p.adapter.setup(ctx), SETUP_TIMEOUT_MS, `${name} setup`);
+        const handlers: AdapterHandlers = await withDeadline(p.adapter.setup(ctx), SETUP_TIMEOUT_MS, `${name} setup`);
         closers.push(() => handlers.stop?.());
       } catch (err) {
         setupNotes.push(`[${name}] could not be set up (${errorMessage(err)}): its static recipients and facts are not known below`);
@@ -157,19 +158,5 @@ export async function runExplain(args: string[], env: NodeJS.ProcessEnv): Promis
         .catch(() => undefined);
     await teleport?.close().catch(() => undefined);
     await logger.close();
-  }
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
 }

@@ -3,6 +3,7 @@ import type { CompiledRule, RuleOutcome } from '../amr/compileRule.js';
 import { TtlCache } from '../cache/ttlCache.js';
 import { AUTO_REVIEW_KEY } from '../dispatcher/lifecycle.js';
 import { errorMessage, isPluginError } from '../errors.js';
+import { withDeadline } from '../deadline.js';
 import type { Logger } from '../log/logger.js';
 import { isEmail } from '../messaging/recipients.js';
 import type { AccessRequest, Traits } from '../teleport/types.js';
@@ -224,7 +225,7 @@ export class Router {
     await Promise.all(
       [...byProvider].map(async ([provider, { adapter, names }]) => {
         try {
-          const values = await withTimeout(provider.facts(request, signal), this.options.factsTimeoutMs ?? 10_000, `facts from ${adapter}`);
+          const values = await withDeadline(provider.facts(request, signal), this.options.factsTimeoutMs ?? 10_000, `facts from ${adapter}`);
           for (const name of provider.names) {
             if (names.includes(name) || values[name] !== undefined) facts[name] = [...(values[name] ?? [])];
           }
@@ -337,19 +338,4 @@ function withoutRequester(request: AccessRequest, plan: RecipientPlan): Recipien
     else kept.push(r);
   }
   return { ...plan, recipients: kept, dropped };
-}
-
-async function withTimeout<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      work,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-        timer.unref();
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
