@@ -77,7 +77,7 @@ const USER_AGENT = 'teleport-plugin-slack/0.1.0';
  * errors back off, and nothing is repeated whose outcome is unknown. It does not go through
  * @slack/web-api's WebClient: its queue, its retries (which would repeat a chat.postMessage
  * whose answer was lost) and its debug serialisation of every request and answer (done even
- * when debug is off) cost about a fifth of the adapter's CPU per call and bought nothing here.
+ * when debug is off) cost about 7 % of the runtime's CPU in `npm run bench` and bought nothing here.
  * Bolt, which receives button clicks, keeps the SDK. Connections are kept alive (fetch's pool).
  */
 export class SlackClient {
