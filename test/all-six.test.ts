@@ -8,9 +8,9 @@
 //      mails in the threads, the GitLab issue closed with the outcome, the incident resolved;
 //   3. PagerDuty answering 503 for a while and Mattermost answering slowly delay nobody else,
 //      then catch up without a duplicate; a GitLab label denies that request everywhere.
+import { freeLoopbackPort } from '@teleport-plugin/core';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -37,14 +37,6 @@ const JIRA_SECRET = 'all-six-jira-webhook-secret';
 const GITLAB_SECRET = 'all-six gitlab webhook secret';
 const ADAPTERS = ['slack', 'mattermost', 'email', 'jira', 'gitlab', 'pagerduty'] as const;
 type AdapterName = (typeof ADAPTERS)[number];
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('all six adapters in one process (end to end)', { timeout: 90_000 }, () => {
   let tp: FakeTeleport;
@@ -126,7 +118,7 @@ describe('all six adapters in one process (end to end)', { timeout: 90_000 }, ()
     pd.addUser('teleport-bot@example.com', 'Teleport Bot');
     pd.addService('Access Requests');
 
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     // Jira's admin webhook, signed with its secret, at the adapter's route on the shared server.
     jira.addWebhook({ url: `http://127.0.0.1:${port}/jira/`, secret: JIRA_SECRET });
 

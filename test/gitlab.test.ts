@@ -3,9 +3,9 @@
 // GitLab, which calls the plugin's webhook as GitLab does. A request is announced as an issue,
 // reviewed (a note), resolved in Teleport; another is approved by a label in GitLab; a third
 // expires. Then `check`, and a restart that must not add a second hook.
+import { freeLoopbackPort } from '@teleport-plugin/core';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,14 +20,6 @@ const testDir = path.resolve(here, '..');
 const PLUGIN_USER = FakeTeleport.PLUGIN_USER;
 const REQUESTER = 'alice@example.com';
 const SECRET = 'e2e webhook passphrase';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('gitlab through the CLI (end to end)', { timeout: 90_000 }, () => {
   let tp: FakeTeleport;
@@ -69,7 +61,7 @@ describe('gitlab through the CLI (end to end)', { timeout: 90_000 }, () => {
     const identity = await tp.writeIdentityFile(dir, { user: PLUGIN_USER });
     const tokenFile = path.join(dir, 'gitlab-token');
     await writeFile(tokenFile, `${gl.token}\n`, { mode: 0o600 });
-    port = await freePort();
+    port = await freeLoopbackPort();
     configFile = path.join(dir, 'teleport-gitlab.toml');
     // Upstream's example config, pointed at the fakes (and without its TLS files: --insecure-no-tls).
     await writeFile(

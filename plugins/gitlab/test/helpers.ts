@@ -64,10 +64,5 @@ export class HookReceiver {
 }
 
 /** A port nobody listens on right now (the plugin's webhook server in runtime tests). */
-export async function freePort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/** A loopback port nobody listens on right now (core's). */
+export { freeLoopbackPort as freePort } from '@teleport-plugin/core';

@@ -208,11 +208,8 @@ export class SlackClient {
   /** One Web API method under the outbound policy; failures carry Slack's error code as service facts. */
   async call(method: string, args: Record<string, unknown>, idempotent: boolean, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const call: OutboundCall = { service: 'Slack', operation: method, idempotent };
-    try {
-      return await callService(call, (attemptSignal) => this.send(call, method, args, attemptSignal), { signal, logger: this.logger, policy: this.policy });
-    } catch (err) {
-      throw laterRetryable(err);
-    }
+    // A refused token (invalid_auth...) carries affectsEveryCall: the messaging kit keeps the work for later.
+    return callService(call, (attemptSignal) => this.send(call, method, args, attemptSignal), { signal, logger: this.logger, policy: this.policy });
   }
 
   /** One HTTP request. Inside a handler attempt its signal is the deadline; calls outside one (start-up checks) get their own. */
@@ -276,20 +273,6 @@ function platformRefusal(call: OutboundCall, code: string, cause?: unknown): Plu
   const auth = AUTH_ERRORS.has(code);
   const e = refusal(call, code, { retryable: TRANSIENT_ERRORS.has(code), cause, userFacing: auth, affectsEveryCall: auth });
   return auth ? new PluginError(e.code, `${e.message}: Slack rejected the bot token; update [slack] token`, { cause, userFacing: true, service: e.service }) : e;
-}
-
-/**
- * A refused token (token_revoked, invalid_auth...) is not repeated within the call (the policy
- * has already given up on it), but it is retryable for whoever called: it is the credential that
- * failed, not the channel or the message. The messaging kit skips a recipient whose failure is
- * final and records the step as done, so a final auth error would record every request seen
- * during a token outage as announced (or resolved) with nothing posted (or updated), and nothing
- * would ever try again. Retryable, it fails the step: the dispatcher retries it, and the
- * reconciliation picks it up once the token works. Message and userFacing are kept (health).
- */
-function laterRetryable(err: unknown): unknown {
-  if (!isAuthError(err) || !(err instanceof PluginError) || !err.service || err.service.retryable) return err;
-  return new PluginError(err.code, err.message, { cause: err.cause, userFacing: err.userFacing, details: err.details, service: { ...err.service, retryable: true } });
 }
 
 function toChannel(value: unknown): SlackChannel | undefined {

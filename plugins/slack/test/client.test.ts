@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { PluginError, createCaptureLogger, isOutcomeUnknown, isPluginError, isRetryable } from '@teleport-plugin/core';
+import { PluginError, affectsEveryCall, createCaptureLogger, isOutcomeUnknown, isPluginError, isRetryable } from '@teleport-plugin/core';
 import { SlackClient, slackErrorCode } from '../src/client.js';
 import { FAST_POLICY, IDS, startFakeSlack, type FakeSlack } from './helpers.js';
 
@@ -23,12 +23,12 @@ describe('SlackClient against the fake', () => {
 
   it('reports Slack errors by their code', async () => {
     await assert.rejects(client({ token: 'xoxb-wrong' }).authTest(), (err) => slackErrorCode(err) === 'invalid_auth');
-    // A refused token is tried once per call, but is retryable for the caller (the handler step
-    // is retried, not skipped), and user-facing (health shows it).
+    // A refused token is tried once per call, breaks every call (the kit keeps the handler step
+    // for later instead of skipping), and is user-facing (health shows it).
     const before = fake.callsTo('POST', '/api/chat.postMessage').length;
     await assert.rejects(
       client({ token: 'xoxb-wrong' }).postMessage({ channel: 'access-requests', text: 'x' }),
-      (err) => slackErrorCode(err) === 'invalid_auth' && isRetryable(err) && isPluginError(err) && err.userFacing && !isOutcomeUnknown(err),
+      (err) => slackErrorCode(err) === 'invalid_auth' && affectsEveryCall(err) && isPluginError(err) && err.userFacing && !isOutcomeUnknown(err),
     );
     assert.equal(fake.callsTo('POST', '/api/chat.postMessage').length - before, 1);
     // A channel that does not exist stays final.
