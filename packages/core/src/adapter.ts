@@ -5,6 +5,7 @@ import type { PluginDataStore } from './ledger/pluginDataStoreTypes.js';
 import type { AccessRequest, AccessReview, ClusterInfo, PluginData, ReviewSubmission, RoleInfo, StateChange, UserInfo } from './teleport/types.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { AdapterRouting, FollowUpStep } from './routing/types.js';
+import type { AccessListReminderSender } from './accesslists/reminderJob.js';
 
 /**
  * The adapter contract. One shape for notifiers (Slack, email), reviewers (PagerDuty on-call
@@ -155,6 +156,11 @@ export interface AdapterHandlers {
    * Recorded as done (`followup/<step id>` in plugin data) once this returns.
    */
   onFollowUp?(request: AccessRequest, step: FollowUpStep, ev: EventContext): Promise<void>;
+  /**
+   * Access List review reminders: how this adapter reaches an owner (the messaging kit builds it).
+   * The runtime decides when and whom, and keeps the record in plugin data (kind `access_list`).
+   */
+  accessListReminders?: AccessListReminderSender;
   /** Served by the shared HTTP server under `/<adapter name>/`. */
   routes?: readonly WebhookRoute[];
   /** Called once the watch stream is initialised (background work may start here). */

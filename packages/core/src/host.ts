@@ -14,6 +14,7 @@ import { upperResolutionTag } from './ledger/fields.js';
 import { createPluginDataStore } from './ledger/pluginDataStore.js';
 import type { ClusterInfo, TeleportClient } from './teleport/types.js';
 import { Watcher } from './watcher/watcher.js';
+import { AccessListReminderJob, type ReminderTickReport } from './accesslists/reminderJob.js';
 import { teleportActions } from './teleport/actions.js';
 import type { RoutingConfig } from './routing/config.js';
 import type { Explanation } from './routing/explain.js';
@@ -58,6 +59,8 @@ export interface RuntimeOptions {
   routing?: RoutingConfig;
   /** How long a new pending request waits for its automatic review before it is announced anyway (default 10 s). */
   automaticReviewWaitMs?: number;
+  /** Access List review reminder timing (tests): first run (default 30 s), then every 3 h; lease of another instance's reminder (5 min). */
+  accessListReminders?: { firstDelayMs?: number; intervalMs?: number; leaseMs?: number };
 }
 
 export interface Runtime {
@@ -75,6 +78,8 @@ export interface Runtime {
   idle(): Promise<void>;
   /** Compare Teleport with every adapter's plugin data now and deliver what is owed. */
   reconcile(): Promise<ReconcileReport | undefined>;
+  /** Run the Access List review reminders now (undefined when no adapter sends them). */
+  remindAccessListOwners(): Promise<ReminderTickReport | undefined>;
   /** This instance's name in write-ahead records. */
   readonly instanceId: string;
   /** What routing and follow-up do for a request (`teleport-plugin explain`, `/debug/requests/<id>`). */
@@ -227,6 +232,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     onListed: (requests) => routing.onListed(requests),
   });
   const retries = new RetryTimers((requestId) => resync(requestId));
+  const listReminders = accessListReminderJob(options, loaded, { cluster, instanceId: dispatcher.owner });
   resync = (requestId) => {
     void teleport
       .getAccessRequest(requestId)
@@ -238,6 +244,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const startAdapters = async (): Promise<void> => {
     if (started) return;
     started = true;
+    listReminders?.start();
     for (const entry of loaded) {
       if (!entry.handlers.start) continue;
       try {
@@ -348,6 +355,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       routing.stop();
       await watcher.stop();
       const drained = await dispatcher.stop(Math.max(0, deadline - Date.now()));
+      await listReminders?.stop();
       if (!drained) logger.warn('shutdown budget spent before every handler finished');
       shutdown.abort(new PluginError('SHUTDOWN', 'runtime stopped'));
       // Adapter cleanup gets what is left of the budget (at least 2 s each): a hanging stop() or
@@ -388,10 +396,34 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
       await dispatcher.idle();
     },
     reconcile: () => reconciler.request(),
+    remindAccessListOwners: async () => listReminders?.runOnce(),
     instanceId: dispatcher.owner,
     explain: (requestId, signal) => routing.explain(requestId, targets, signal),
     stop,
   };
+}
+
+/** The Access List reminder job over the adapters that send reminders and are switched on, if any. */
+function accessListReminderJob(
+  options: RuntimeOptions,
+  loaded: readonly LoadedAdapter[],
+  context: { cluster: ClusterInfo; instanceId: string },
+): AccessListReminderJob | undefined {
+  const config = options.routing?.accessListReminders ?? { enabled: true, adapters: undefined };
+  if (!config.enabled) return undefined;
+  const senders = loaded
+    .filter((e) => e.handlers.accessListReminders && (config.adapters === undefined || config.adapters.includes(e.name)))
+    .map((e) => ({ adapter: e.name, sender: e.handlers.accessListReminders!, logger: e.logger }));
+  if (senders.length === 0) return undefined;
+  const timing = options.accessListReminders ?? {};
+  return new AccessListReminderJob({
+    client: options.teleport,
+    senders,
+    cluster: context.cluster,
+    logger: options.logger.child({ component: 'access-list-reminders' }),
+    instanceId: context.instanceId,
+    ...timing,
+  });
 }
 
 /**

@@ -168,3 +168,15 @@ export { explainRequest, formatExplanation } from './routing/explain.js';
 export type { Explanation, ExplainDeps, AdapterExplanation } from './routing/explain.js';
 export { FollowUpScheduler } from './followup/scheduler.js';
 export { dueSteps, followUpKey, isStepDone } from './followup/schedule.js';
+
+// Access List review reminders (accesslists/): which lists are due, the Go Slack plugin's texts
+// and plugin-data layout, and the job that sends one reminder per owner and window.
+export { AccessListReminderJob, DEFAULT_FIRST_DELAY_MS, DEFAULT_REMINDER_INTERVAL_MS } from './accesslists/reminderJob.js';
+export type { AccessListReminderSender, AccessListReminderJobOptions, ReminderDestination, ReminderTickReport } from './accesslists/reminderJob.js';
+export { reminderText, reminderSubject } from './accesslists/reminderText.js';
+export type { AccessListReminder, DueAccessList, ReminderTextStyle } from './accesslists/reminderText.js';
+export { reviewWindow, DEFAULT_NOTIFY_BEFORE_MS } from './accesslists/reviewWindow.js';
+export type { ReviewWindow } from './accesslists/reviewWindow.js';
+export { readReminderRecord, writeReminderRecord, goTime, USER_NOTIFICATIONS_KEY, IN_FLIGHT_KEY } from './accesslists/reminderData.js';
+export type { ReminderRecord, InFlightReminder } from './accesslists/reminderData.js';
+export { accessListWebLink } from './teleport/links.js';

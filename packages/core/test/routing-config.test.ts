@@ -19,8 +19,25 @@ function load(text: string, adapters = ['slack', 'email']) {
 describe('routing config', () => {
   it('defaults: rules on, no dedupe, no integration, no follow-ups', () => {
     const { routing, unknown } = load('');
-    assert.deepEqual(routing, { rules: true, dedupe: [], automaticReview: undefined, followUp: {}, deadline: undefined });
+    assert.deepEqual(routing, {
+      rules: true,
+      dedupe: [],
+      automaticReview: undefined,
+      followUp: {},
+      deadline: undefined,
+      accessListReminders: { enabled: true, adapters: undefined },
+    });
     assert.deepEqual(unknown, []);
+  });
+
+  it('[access_list_reminders]: enabled and plugins, an adapter not running is named and ignored', () => {
+    const { routing, config } = load('[access_list_reminders]\nenabled = false\nplugins = ["slack", "jira"]\n');
+    assert.deepEqual(routing.accessListReminders, { enabled: false, adapters: ['slack', 'jira'] });
+    assert.ok(
+      config.warnings.some((w) => /access_list_reminders.*plugins.*"jira"/.test(w)),
+      config.warnings.join('\n'),
+    );
+    assert.throws(() => load('[access_list_reminders]\nenabled = "yes"\n'), /access_list_reminders.*enabled/);
   });
 
   it('reads every key; adapter tables override the global one key by key', () => {

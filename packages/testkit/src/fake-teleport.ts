@@ -42,6 +42,7 @@ import type {
   WatchRequestIn,
 } from './wire-requests.js';
 import { ACCESS_MONITORING_RULE_KIND, type AccessMonitoringRuleRecord } from './validate-access-monitoring-rule.js';
+import { AccessListStore, type AccessListInput, type AccessListRecord } from './access-lists.js';
 
 export interface FakeTeleportOptions {
   /** Default `example.com`. */
@@ -63,6 +64,13 @@ export interface FakeTeleportOptions {
    * watch kind is unknown (v15 and older). Default: version >= 16.
    */
   accessMonitoringRulesImplemented?: boolean;
+  /**
+   * false: teleport.accesslist.v1 answers UNIMPLEMENTED (open-source clusters, servers before
+   * Access Lists). Default true.
+   */
+  accessListsImplemented?: boolean;
+  /** false: GetAccessListOwners answers UNIMPLEMENTED (servers before v17). Default: version >= 17. */
+  accessListOwnersImplemented?: boolean;
   /** Key suite for CAs and default identities. Default `ecdsa`. */
   keyType?: KeyType;
   /**
@@ -137,6 +145,8 @@ export interface PluginUserOptions {
   readRolesAndUsers?: boolean;
   /** Grant access_monitoring_rule read/list (routing by rules). Default false, as a fresh plugin role. */
   readAccessMonitoringRules?: boolean;
+  /** Grant access_list read/list (Access List review reminders). Default false, as a fresh plugin role. */
+  readAccessLists?: boolean;
 }
 
 export interface CreateRequestOptions {
@@ -177,6 +187,10 @@ export interface FakeTeleportAdmin {
   getAccessMonitoringRule(name: string): AccessMonitoringRuleRecord | undefined;
   /** Every rule, by name. */
   listAccessMonitoringRules(): AccessMonitoringRuleRecord[];
+  /** Creates or replaces an Access List (no watch event: plugins poll lists). */
+  upsertAccessList(list: AccessListInput): AccessListRecord;
+  /** NotFound when absent. */
+  deleteAccessList(name: string): void;
 }
 
 interface OpenWatch {
@@ -271,6 +285,10 @@ export class FakeTeleport {
   private readonly rejectOldClients: boolean;
   /** Whether this server version has Access Monitoring Rules (service and watch kind). */
   readonly accessMonitoringRulesImplemented: boolean;
+  /** The cluster's Access Lists (served by teleport.accesslist.v1.AccessListService). */
+  readonly accessLists = new AccessListStore();
+  private readonly accessListsImplemented: boolean;
+  private readonly accessListOwnersImplemented: boolean;
 
   private constructor(
     readonly pki: TestPki,
@@ -286,6 +304,8 @@ export class FakeTeleport {
     this.listRolesImplemented = opts.listRolesImplemented ?? true;
     this.rejectOldClients = opts.rejectOldClients ?? versionAtLeast(this.version, 18);
     this.accessMonitoringRulesImplemented = opts.accessMonitoringRulesImplemented ?? versionAtLeast(this.version, 16);
+    this.accessListsImplemented = opts.accessListsImplemented ?? true;
+    this.accessListOwnersImplemented = opts.accessListOwnersImplemented ?? versionAtLeast(this.version, 17);
     this.faults = new FaultInjector((code, message) => this.endWatches(code, message));
     this.admin = this.buildAdmin();
     this.state.upsertRole({ name: 'admin', rules: [{ resources: ['*'], verbs: ['*'] }], reviewRoles: ['*'], allowLogins: ['root'] });
@@ -373,6 +393,7 @@ export class FakeTeleport {
     ];
     if (opts.readRolesAndUsers ?? true) rules.push({ resources: ['role', 'user'], verbs: ['list', 'read'] });
     if (opts.readAccessMonitoringRules) rules.push({ resources: [ACCESS_MONITORING_RULE_KIND], verbs: ['list', 'read'] });
+    if (opts.readAccessLists) rules.push({ resources: ['access_list'], verbs: ['list', 'read'] });
     const reviewRoles = opts.canReview === true ? ['*'] : Array.isArray(opts.canReview) ? opts.canReview : [];
     this.state.upsertRole({ name, rules, reviewRoles });
     this.state.upsertUser({ name, roles: [name] });
@@ -525,6 +546,8 @@ export class FakeTeleport {
         return rule ? structuredClone(rule) : undefined;
       },
       listAccessMonitoringRules: () => st.listAccessMonitoringRulesPage(0, '').rules.map((r) => structuredClone(r)),
+      upsertAccessList: (list) => this.accessLists.upsert(list),
+      deleteAccessList: (name) => this.accessLists.delete(name),
     };
   }
 
@@ -867,6 +890,7 @@ export class FakeTeleport {
     };
     this.server.addService(authService, impl);
     this.registerAccessMonitoringRules(grpcObject);
+    this.registerAccessLists(grpcObject);
 
     if (usersService) {
       const usersPkg = ((grpcObject['teleport'] as grpc.GrpcObject)['users'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject;
@@ -938,6 +962,33 @@ export class FakeTeleport {
           automaticReviewName: String(req?.automatic_review_name ?? ''),
         }),
       ),
+    });
+  }
+
+  /**
+   * teleport.accesslist.v1.AccessListService: the two RPCs review reminders use. Always
+   * registered so calls are recorded; "without" it every RPC answers UNIMPLEMENTED as grpc-go does
+   * for an unknown service. RBAC: read+list on `access_list` to list, read for the owners.
+   */
+  private registerAccessLists(grpcObject: grpc.GrpcObject): void {
+    const pkg = ((grpcObject['teleport'] as grpc.GrpcObject)['accesslist'] as grpc.GrpcObject)['v1'] as grpc.GrpcObject;
+    const svc = (pkg['AccessListService'] as grpc.ServiceClientConstructor).service;
+    const call = <Req>(method: string, verbs: string[], fn: (req: Req) => unknown): grpc.handleUnaryCall<unknown, unknown> =>
+      this.unary(`AccessListService.${method}`, (caller, req: Req) => {
+        if (!this.accessListsImplemented) throw notImplemented('unknown service teleport.accesslist.v1.AccessListService');
+        this.requireRule(caller, 'access_list', verbs);
+        return fn(req);
+      });
+    this.server.addService(svc, {
+      ListAccessLists: call('ListAccessLists', ['read', 'list'], (req: { page_size?: number; next_token?: string } | null) => {
+        const page = this.accessLists.page(Number(req?.page_size ?? 0), String(req?.next_token ?? ''));
+        return { access_lists: page.lists.map(wire.accessList), next_token: page.nextToken };
+      }),
+      GetAccessListOwners: call('GetAccessListOwners', ['read'], (req: { access_list?: string } | null) => {
+        if (!this.accessListOwnersImplemented) throw notImplemented('unknown method GetAccessListOwners for service teleport.accesslist.v1.AccessListService');
+        const owners = this.accessLists.owners(String(req?.access_list ?? ''));
+        return { owners: owners.map((name) => ({ name, description: '', ineligible_status: 'INELIGIBLE_STATUS_ELIGIBLE', membership_kind: 'MEMBERSHIP_KIND_USER' })) };
+      }),
     });
   }
 

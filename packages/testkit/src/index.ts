@@ -31,6 +31,7 @@ export type { ClientHelloResult } from './client-hello.js';
 export { rawTeleportClient } from './raw-client.js';
 export type { RawTeleportClient } from './raw-client.js';
 export { GO_ZERO_TIME } from './wire.js';
+export type { AccessListInput, AccessListRecord } from './access-lists.js';
 export { startHarness } from './harness.js';
 export type { Harness, HarnessOptions } from './harness.js';
 export { accessRequestFixture, accessReviewFixture } from './fixtures.js';

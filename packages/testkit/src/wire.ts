@@ -1,3 +1,4 @@
+import type { AccessListRecord } from './access-lists.js';
 import type { PluginDataRecord, RequestRecord, ReviewRecord, RoleSpec, Traits, UserSpec } from './cluster-state.js';
 import type { AccessMonitoringRuleCandidate, AccessMonitoringRuleRecord } from './validate-access-monitoring-rule.js';
 import type { AccessMonitoringRuleIn } from './wire-requests.js';
@@ -223,5 +224,43 @@ export function accessMonitoringRuleCandidate(wire: AccessMonitoringRuleIn | nul
           schedules,
         }
       : null,
+  };
+}
+
+// ---- access lists (snake_case: teleport.accesslist.v1) -----------------------------------------
+
+/** A google.protobuf.Duration from milliseconds. */
+function duration(ms: number): { seconds: string; nanos: number } {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds: String(seconds), nanos: (ms - seconds * 1000) * 1_000_000 };
+}
+
+/**
+ * An AccessList as a real server sends it: audit with recurrence and notifications always set,
+ * a missing review date as no timestamp, status only where the record has a member count.
+ */
+export function accessList(list: AccessListRecord): object {
+  return {
+    header: {
+      kind: 'access_list',
+      sub_kind: '',
+      version: 'v1',
+      metadata: { name: list.name, namespace: 'default', description: '', labels: {}, expires: null, revision: '' },
+    },
+    spec: {
+      description: '',
+      title: list.title,
+      type: list.type,
+      owners: [
+        ...list.owners.map((name) => ({ name, description: '', ineligible_status: 'INELIGIBLE_STATUS_ELIGIBLE', membership_kind: 'MEMBERSHIP_KIND_USER' })),
+        ...list.ownerLists.map((name) => ({ name, description: '', ineligible_status: 'INELIGIBLE_STATUS_ELIGIBLE', membership_kind: 'MEMBERSHIP_KIND_LIST' })),
+      ],
+      audit: {
+        next_audit_date: list.nextAuditDate ? ts(list.nextAuditDate) : null,
+        recurrence: { frequency: 'REVIEW_FREQUENCY_SIX_MONTHS', day_of_month: 'REVIEW_DAY_OF_MONTH_FIRST' },
+        notifications: list.notifyBeforeMs !== undefined ? { start: duration(list.notifyBeforeMs) } : null,
+      },
+    },
+    status: list.memberCount !== undefined ? { member_count: list.memberCount, member_list_count: 0, owner_of: [], member_of: [] } : null,
   };
 }

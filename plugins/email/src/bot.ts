@@ -1,12 +1,12 @@
 import { sleep } from '@teleport-plugin/core';
 import { followUpText } from '@teleport-plugin/core';
-import type { ChatRecipient, FollowUpNote, Logger, MessageRef, MessagingBot, RequestMessage, ReviewReply } from '@teleport-plugin/core';
+import type { AccessListReminder, ChatRecipient, FollowUpNote, Logger, MessageRef, MessagingBot, RequestMessage, ReviewReply } from '@teleport-plugin/core';
 import { isEmail } from './address.js';
 import type { Mailer, OutgoingMail } from './client.js';
 import { mailMessageId, reviewKind } from './messageId.js';
 import type { MailKind } from './messageId.js';
 import { isEncodableThread, threadTimestamp } from './pluginData.js';
-import { followUpMail, newRequestMail, requesterOutcomeMail, resolutionMail, reviewReplyMail } from './render.js';
+import { accessListReminderMail, followUpMail, newRequestMail, requesterOutcomeMail, resolutionMail, reviewReplyMail } from './render.js';
 import type { MailCluster, MailRequestFields, MailResolution, RenderedMail } from './render.js';
 
 export interface EmailBotOptions {
@@ -45,6 +45,7 @@ export class EmailBot implements MessagingBot {
   readonly findOutcome?: (thread: MessageRef, message: RequestMessage, signal?: AbortSignal) => Promise<boolean>;
   readonly findRequesterNotice?: (message: RequestMessage, signal?: AbortSignal) => Promise<boolean>;
   readonly findReminder?: (thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal) => Promise<boolean>;
+  readonly findListOwnerReminder?: (to: ChatRecipient, reminder: Pick<AccessListReminder, 'id' | 'owner'>, signal?: AbortSignal) => Promise<boolean>;
   private readonly now: () => Date;
   private readonly findRetryDelaysMs: readonly number[];
 
@@ -64,6 +65,7 @@ export class EmailBot implements MessagingBot {
       this.findOutcome = (thread, message, signal) => this.wasSent(this.idOf(message.id, 'outcome', thread.channel), signal);
       this.findReminder = (thread, note, message, signal) => this.wasSent(this.idOf(message.id, followUpKind(note), thread.channel), signal);
       this.findRequesterNotice = async (message, signal) => !isEmail(message.user) || (await this.wasSent(this.idOf(message.id, 'requester', message.user), signal));
+      this.findListOwnerReminder = (to, reminder, signal) => this.wasSent(this.idOf(reminder.id, 'access-list-reminder', to.id), signal);
     }
   }
 
@@ -124,6 +126,15 @@ export class EmailBot implements MessagingBot {
     const messageId = this.idOf(message.id, 'requester', message.user);
     const rendered = requesterOutcomeMail(fields(message), cluster(message), resolution, { html: this.options.html });
     await this.send(message.user, rendered, { messageId, requestId: message.id }, signal);
+  }
+
+  /**
+   * An Access List review reminder to one owner. Its Message-ID comes from the reminder's id, so
+   * the same reminder sent again after a crash is the same mail to receivers that de-duplicate.
+   */
+  async remindListOwner(to: ChatRecipient, reminder: AccessListReminder, signal?: AbortSignal): Promise<void> {
+    const messageId = this.idOf(reminder.id, 'access-list-reminder', to.id);
+    await this.send(to.id, accessListReminderMail(reminder, this.options.html), { messageId }, signal);
   }
 
   private idOf(requestId: string, kind: MailKind, recipient: string): string {

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
  * the order the request lists its reviews), the decision or expiry reply, or the requester's own
  * outcome mail.
  */
-export type MailKind = 'first' | `review-${number}` | 'outcome' | 'requester' | `reminder-${number}` | 'escalation';
+export type MailKind = 'first' | `review-${number}` | 'outcome' | 'requester' | `reminder-${number}` | 'escalation' | 'access-list-reminder';
 
 export function reviewKind(n: number): MailKind {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`review number must be a positive integer, got ${n}`);

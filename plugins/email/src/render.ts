@@ -1,5 +1,5 @@
-import { goRfc822 } from '@teleport-plugin/core';
-import type { AccessReview, RequestState } from '@teleport-plugin/core';
+import { goRfc822, reminderSubject, reminderText } from '@teleport-plugin/core';
+import type { AccessListReminder, AccessReview, RequestState } from '@teleport-plugin/core';
 
 /*
  * Texts of the email plugin. Subject, bodies and the review reply are the Go plugin's, line for
@@ -151,6 +151,12 @@ export function textToHtml(text: string): string {
     lines.join('<br>\n') +
     '</div></body></html>\n'
   );
+}
+
+/** An Access List review reminder: the Go Slack plugin's wording, plain, with the link on its own line. */
+export function accessListReminderMail(reminder: AccessListReminder, html?: boolean): RenderedMail {
+  const text = reminderText(reminder, { bold: (s) => s });
+  return { subject: reminderSubject(reminder), text, html: html ? textToHtml(text) : undefined };
 }
 
 function mail(clusterName: string, requestId: string, text: string, html: boolean | undefined): RenderedMail {

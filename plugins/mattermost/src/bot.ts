@@ -4,6 +4,8 @@ import {
   followUpText,
   isEmail,
   isPluginError,
+  reminderText,
+  type AccessListReminder,
   type ChatRecipient,
   type FollowUpNote,
   type Logger,
@@ -105,6 +107,17 @@ export class MattermostBot implements MessagingBot {
 
   async findReminder(thread: MessageRef, note: FollowUpNote, message: RequestMessage, signal?: AbortSignal): Promise<boolean> {
     return (await this.client.findPost(thread.channel, { requestId: message.id, kind: followUpKind(note), rootId: thread.id }, signal)) !== undefined;
+  }
+
+  /** An Access List review reminder in the DM with the owner (Markdown: the title in bold). */
+  async remindListOwner(to: ChatRecipient, reminder: AccessListReminder, signal?: AbortSignal): Promise<void> {
+    const message = reminderText(reminder, { bold: (s) => `**${s}**` });
+    await this.client.createPost({ channelId: to.id, message, requestId: reminder.id, kind: 'access-list-reminder' }, signal);
+  }
+
+  async findListOwnerReminder(to: ChatRecipient, reminder: Pick<AccessListReminder, 'id'>, signal?: AbortSignal, since?: number): Promise<boolean> {
+    const query = { requestId: reminder.id, kind: 'access-list-reminder' as const, ...(since !== undefined && { since: since - 60_000 }) };
+    return (await this.client.findPost(to.id, query, signal)) !== undefined;
   }
 
   async update(thread: MessageRef, message: RequestMessage, _requesterCopy: boolean, signal?: AbortSignal): Promise<void> {

@@ -13,9 +13,10 @@ export const KIND_PROP = 'teleport_kind';
  * - `request`: the request's root post in one channel;
  * - `review:<n>`: the reply for the request's n-th review (0-based, in Teleport's order);
  * - `requester-notice:<TAG>`: the direct message telling the requester the outcome;
- * - `reminder:<n>`, `escalation`: follow-up replies in the request's thread (`[reminders]`).
+ * - `reminder:<n>`, `escalation`: follow-up replies in the request's thread (`[reminders]`);
+ * - `access-list-reminder`: an Access List review reminder to an owner (the request id is the reminder's id).
  */
-export type PostKind = 'request' | `review:${number}` | `requester-notice:${Resolution}` | `reminder:${number}` | 'escalation';
+export type PostKind = 'request' | `review:${number}` | `requester-notice:${Resolution}` | `reminder:${number}` | 'escalation' | 'access-list-reminder';
 
 /** Which effect a post is. */
 export interface PostEffect {
@@ -23,7 +24,7 @@ export interface PostEffect {
   kind: PostKind;
 }
 
-const KIND = /^(request|review:(0|[1-9]\d*)|requester-notice:(APPROVED|DENIED|PROMOTED|EXPIRED)|reminder:[1-9]\d*|escalation)$/;
+const KIND = /^(request|review:(0|[1-9]\d*)|requester-notice:(APPROVED|DENIED|PROMOTED|EXPIRED)|reminder:[1-9]\d*|escalation|access-list-reminder)$/;
 
 export function isPostKind(value: unknown): value is PostKind {
   return typeof value === 'string' && KIND.test(value);

@@ -1,4 +1,15 @@
-import { TtlCache, isEmail, type ChatRecipient, type FollowUpNote, type MessageRef, type MessagingBot, type RequestMessage, type ReviewReply } from '@teleport-plugin/core';
+import {
+  TtlCache,
+  isEmail,
+  reminderText,
+  type AccessListReminder,
+  type ChatRecipient,
+  type FollowUpNote,
+  type MessageRef,
+  type MessagingBot,
+  type RequestMessage,
+  type ReviewReply,
+} from '@teleport-plugin/core';
 import type { HistoryMessage, MessageTag, SlackClient } from './client.js';
 import { followUpReply, messageBlocks, messageFallbackText, requesterUpdateText, reviewReply } from './render.js';
 
@@ -100,6 +111,21 @@ export class SlackBot implements MessagingBot {
     return (await this.client.history(channel, oldest(since), signal)).some((m: HistoryMessage) => matches(m.tag, message.id, `notice:${message.status}`));
   }
 
+  /** An Access List review reminder in the owner's DM: the Go plugin's text, one section block, tagged with the reminder's id. */
+  async remindListOwner(to: ChatRecipient, reminder: AccessListReminder, signal?: AbortSignal): Promise<void> {
+    const text = listReminderText(reminder);
+    await this.client.postMessage(
+      { channel: to.id, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }], tag: { requestId: reminder.id, kind: LIST_REMINDER_KIND } },
+      signal,
+    );
+  }
+
+  async findListOwnerReminder(to: ChatRecipient, reminder: Pick<AccessListReminder, 'id'>, signal?: AbortSignal, since?: number): Promise<boolean> {
+    const channel = await this.channelIdOf(to.id, signal);
+    if (!channel) return false;
+    return (await this.client.history(channel, oldest(since), signal)).some((m) => matches(m.tag, reminder.id, LIST_REMINDER_KIND));
+  }
+
   private blocks(message: RequestMessage, requesterCopy: boolean): ReturnType<typeof messageBlocks> {
     // Long-term access is refused from Slack (as upstream), so such messages get no buttons, and
     // nobody reviews their own request.
@@ -113,6 +139,16 @@ export class SlackBot implements MessagingBot {
     const name = address.replace(/^#/, '');
     return this.channels.get(name, async () => (await this.client.listConversations(signal)).find((c) => c.name === name)?.id);
   }
+}
+
+/** Metadata kind of an Access List review reminder (its request_id is the reminder's id). */
+const LIST_REMINDER_KIND = 'access_list_reminder';
+/** A section block's text limit. */
+const SECTION_LIMIT = 3000;
+
+function listReminderText(reminder: AccessListReminder): string {
+  const text = reminderText(reminder, { bold: (s) => `*${s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;')}*` });
+  return text.length <= SECTION_LIMIT ? text : `${text.slice(0, SECTION_LIMIT - ' (truncated)'.length)} (truncated)`;
 }
 
 /** Slack's `oldest` (unix seconds): a minute before the effect started, for clock skew; 0 = everything. */

@@ -1,3 +1,4 @@
+import type { AccessListReminder } from '../accesslists/reminderText.js';
 import type { FollowUpNote } from '../routing/types.js';
 import type { AccessReview } from '../teleport/types.js';
 import type { MessageRef } from './messageLayout.js';
@@ -60,4 +61,11 @@ export interface MessagingBot {
   /** Tell the requester the final state (APPROVED, DENIED, EXPIRED), once. */
   notifyRequester?(message: RequestMessage, signal?: AbortSignal): Promise<void>;
   findRequesterNotice?(message: RequestMessage, signal?: AbortSignal, since?: number): Promise<boolean>;
+  /**
+   * An Access List review reminder to one owner (resolved with resolveRecipient from their user
+   * name, an email address). Without it the adapter sends no such reminders.
+   */
+  remindListOwner?(to: ChatRecipient, reminder: AccessListReminder, signal?: AbortSignal): Promise<void>;
+  /** Whether the reminder with `reminder.id` reached `to` since `since` (ms). */
+  findListOwnerReminder?(to: ChatRecipient, reminder: Pick<AccessListReminder, 'id' | 'owner'>, signal?: AbortSignal, since?: number): Promise<boolean>;
 }

@@ -4,6 +4,8 @@ import { healthTracker } from '../adapterHealth.js';
 import type { Logger } from '../log/logger.js';
 import type { AccessRequest, PluginData } from '../teleport/types.js';
 import type { ChatRecipient, MessagingBot } from './bot.js';
+import type { AccessListReminderSender, ReminderDestination } from '../accesslists/reminderJob.js';
+import type { AccessListReminder } from '../accesslists/reminderText.js';
 import { LoginsByRole } from './loginsByRole.js';
 import { goMessagesLayout, type MessageLayout, type MessageRef } from './messageLayout.js';
 import { isEmail, rawRecipients } from './recipients.js';
@@ -25,7 +27,7 @@ export interface MessagingOptions {
   redoUnknown?: boolean;
 }
 
-type MessagingHandlers = Required<Pick<AdapterHandlers, 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired' | 'onFollowUp'>>;
+type MessagingHandlers = Required<Pick<AdapterHandlers, 'onPending' | 'onReviewed' | 'onResolved' | 'onExpired' | 'onFollowUp'>> & Pick<AdapterHandlers, 'accessListReminders'>;
 
 /** A step's failures per destination: permanent ones are logged and skipped, the rest retried. */
 interface Failure {
@@ -344,6 +346,27 @@ export function messagingHandlers(ctx: AdapterContext<unknown>, bot: MessagingBo
     onReviewed: (request, added, ev) => replies(request, added, ev),
     onResolved: (request, ev) => finish(messageFromRequest(request, ctx.cluster, parseLoginsByRole(ev.data)), ev),
     onExpired: (requestId, ev) => finish(messageFromData(requestId, ev.data, ctx.cluster, 'EXPIRED'), ev),
+    ...(bot.remindListOwner ? { accessListReminders: listOwnerReminders(bot, options.redoUnknown === true) } : {}),
+  };
+}
+
+/**
+ * Access List review reminders through a bot: an owner whose user name is an email address is
+ * reached as that person (the Go Slack plugin's rule); other names are not guessed at.
+ */
+function listOwnerReminders(bot: MessagingBot, repeatable: boolean): AccessListReminderSender {
+  const remind = bot.remindListOwner!.bind(bot);
+  const find = bot.findListOwnerReminder?.bind(bot);
+  return {
+    resolveOwner: async (owner, signal) => (isEmail(owner) ? bot.resolveRecipient(owner, signal) : undefined),
+    send: (to, reminder, signal) => remind(to as ChatRecipient, reminder, signal),
+    repeatable,
+    ...(find
+      ? {
+          find: (to: ReminderDestination, reminder: Pick<AccessListReminder, 'id' | 'owner'>, signal?: AbortSignal, since?: number) =>
+            find(to as ChatRecipient, reminder, signal, since),
+        }
+      : {}),
   };
 }
 

@@ -25,9 +25,14 @@ export interface RoutingConfig {
   followUp: Record<string, FollowUpPlan>;
   /** Deny a request nobody reviewed within `afterMs`, with `reason`. */
   deadline: { afterMs: number; reason: string } | undefined;
+  /**
+   * Access List review reminders (`[access_list_reminders]`): off, or on for `adapters` (undefined:
+   * every loaded adapter that can send them).
+   */
+  accessListReminders: { enabled: boolean; adapters: string[] | undefined };
 }
 
-export const ROUTING_SECTIONS = ['routing', 'automatic_review', 'reminders'] as const;
+export const ROUTING_SECTIONS = ['routing', 'automatic_review', 'reminders', 'access_list_reminders'] as const;
 
 export const DEFAULT_REMIND_TIMES = 3;
 
@@ -36,7 +41,7 @@ export const DEFAULT_REVIEW_WAIT_MS = 10_000;
 const MAX_REVIEW_WAIT_MS = 60_000;
 
 export function emptyRoutingConfig(): RoutingConfig {
-  return { rules: true, dedupe: [], automaticReview: undefined, followUp: {}, deadline: undefined };
+  return { rules: true, dedupe: [], automaticReview: undefined, followUp: {}, deadline: undefined, accessListReminders: { enabled: true, adapters: undefined } };
 }
 
 /**
@@ -58,6 +63,10 @@ export function emptyRoutingConfig(): RoutingConfig {
  * escalate_to = ["sre-leads"]
  * deny_after = "8h"                  # deny a request nobody reviewed (global only)
  * deny_reason = "Nobody reviewed this request within 8 hours"
+ *
+ * [access_list_reminders]            # owners of Access Lists due for review get a direct message
+ * enabled = true                     # default true
+ * plugins = ["slack", "email"]       # default: every loaded adapter that can send them
  * ```
  */
 export function parseRoutingConfig(root: { section(name: string): ConfigSection }, adapters: readonly string[]): RoutingConfig {
@@ -84,6 +93,16 @@ export function parseRoutingConfig(root: { section(name: string): ConfigSection 
     }
     out.automaticReview = { integration, waitMs };
   }
+
+  const lists = root.section('access_list_reminders');
+  const only = lists
+    .stringList('plugins')
+    ?.map((s) => s.trim())
+    .filter((s) => s !== '');
+  for (const name of only ?? []) {
+    if (!adapters.includes(name)) lists.warn('plugins', `names "${name}", which is not running; it is ignored`);
+  }
+  out.accessListReminders = { enabled: lists.bool('enabled', true), adapters: only };
 
   const global = root.section('reminders');
   const base = readPlan(global);

@@ -17,6 +17,7 @@ import {
   fromStateChange,
   fromWatchFilter,
   newAccessRequest,
+  toAccessList,
   toAccessMonitoringRule,
   toAccessRequest,
   toClusterInfo,
@@ -25,9 +26,10 @@ import {
   toRoleInfo,
   toUserInfo,
 } from './mapping.js';
-import { AMR_SERVICE, AUTH_SERVICE, USERS_SERVICE, loadTeleportProto } from './proto.js';
+import { ACCESS_LIST_SERVICE, AMR_SERVICE, AUTH_SERVICE, USERS_SERVICE, loadTeleportProto } from './proto.js';
 import { compareSemver, parseSemver } from './semver.js';
 import type {
+  AccessList,
   AccessMonitoringRule,
   AccessMonitoringRuleFilter,
   AccessRequest,
@@ -46,6 +48,8 @@ import type {
 } from './types.js';
 import { GrpcWatchStream } from './watchStream.js';
 import type {
+  WireGetAccessListOwnersResponse,
+  WireListAccessListsResponse,
   WireAccessRequest,
   WireEvent,
   WireListAccessMonitoringRulesResponse,
@@ -151,7 +155,7 @@ interface Connection {
   id: number;
 }
 
-type ServiceName = typeof AUTH_SERVICE | typeof USERS_SERVICE | typeof AMR_SERVICE;
+type ServiceName = typeof AUTH_SERVICE | typeof USERS_SERVICE | typeof AMR_SERVICE | typeof ACCESS_LIST_SERVICE;
 
 class GrpcTeleportClient implements ConnectedTeleportClient {
   private conn: Connection;
@@ -185,6 +189,7 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
       [AUTH_SERVICE]: definition[AUTH_SERVICE] as ServiceDefinition,
       [USERS_SERVICE]: definition[USERS_SERVICE] as ServiceDefinition,
       [AMR_SERVICE]: definition[AMR_SERVICE] as ServiceDefinition,
+      [ACCESS_LIST_SERVICE]: definition[ACCESS_LIST_SERVICE] as ServiceDefinition,
     };
     this.callTimeoutMs = options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS;
     this.listPageSize = Math.max(1, options.listPageSize ?? LIST_PAGE_SIZE);
@@ -379,6 +384,24 @@ class GrpcTeleportClient implements ConnectedTeleportClient {
       if (!page.next_page_token || page.next_page_token === pageToken) return out;
       pageToken = page.next_page_token;
     }
+  }
+
+  async listAccessLists(signal?: AbortSignal): Promise<AccessList[]> {
+    const out: AccessList[] = [];
+    let token = '';
+    for (;;) {
+      // Page size 0 = the server's default, as the Go plugin asks.
+      const page = await this.unary<WireListAccessListsResponse>(ACCESS_LIST_SERVICE, 'ListAccessLists', { page_size: 0, next_token: token }, signal);
+      out.push(...page.access_lists.map(toAccessList));
+      // A server that hands back the token it was given would loop forever; stop instead.
+      if (!page.next_token || page.next_token === token) return out;
+      token = page.next_token;
+    }
+  }
+
+  async getAccessListOwners(name: string, signal?: AbortSignal): Promise<string[]> {
+    const res = await this.unary<WireGetAccessListOwnersResponse>(ACCESS_LIST_SERVICE, 'GetAccessListOwners', { access_list: name }, signal);
+    return [...new Set(res.owners.map((o) => o.name).filter(Boolean))];
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import type {
+  AccessList,
   AccessMonitoringRule,
   AccessMonitoringRuleFilter,
   AccessMonitoringSchedule,
@@ -19,6 +20,7 @@ import type {
   WatchEvent,
 } from './types.js';
 import type {
+  WireAccessList,
   WireAccessMonitoringRule,
   WireAccessRequest,
   WireAccessReview,
@@ -297,5 +299,35 @@ export function newAccessRequest(id: string, request: { user: string; roles: str
       RequestReason: request.reason ?? '',
       SuggestedReviewers: request.suggestedReviewers ?? [],
     },
+  };
+}
+
+/** A google.protobuf.Duration (same shape as a Timestamp) in milliseconds; undefined when unset. */
+function durationMs(d: WireTimestamp | null | undefined): number | undefined {
+  if (!d) return undefined;
+  const ms = Number(d.seconds) * 1000 + Math.floor(Number(d.nanos ?? 0) / 1e6);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
+}
+
+export function toAccessList(wire: WireAccessList): AccessList {
+  const spec = wire.spec;
+  const name = wire.header?.metadata?.name ?? '';
+  const members =
+    wire.status && (wire.status.member_count != null || wire.status.member_list_count != null)
+      ? Number(wire.status.member_count ?? 0) + Number(wire.status.member_list_count ?? 0)
+      : undefined;
+  const nextAuditDate = toDate(spec?.audit?.next_audit_date);
+  const notifyBeforeMs = durationMs(spec?.audit?.notifications?.start);
+  return {
+    name,
+    title: spec?.title || name,
+    type: spec?.type ?? '',
+    owners: (spec?.owners ?? [])
+      .filter((o) => o.membership_kind !== 'MEMBERSHIP_KIND_LIST')
+      .map((o) => o.name)
+      .filter(Boolean),
+    ...(nextAuditDate ? { nextAuditDate } : {}),
+    ...(notifyBeforeMs !== undefined ? { notifyBeforeMs } : {}),
+    ...(members !== undefined ? { memberCount: members } : {}),
   };
 }

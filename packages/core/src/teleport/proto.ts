@@ -13,6 +13,7 @@ export const PROTO_FILES = [
   'teleport/legacy/client/proto/authservice.proto',
   'teleport/users/v1/users_service.proto',
   'teleport/accessmonitoringrules/v1/access_monitoring_rules_service.proto',
+  'teleport/accesslist/v1/accesslist_service.proto',
 ] as const;
 
 export const LOADER_OPTIONS: protoLoader.Options = {
@@ -50,3 +51,4 @@ export function loadTeleportProto(): { definition: protoLoader.PackageDefinition
 export const AUTH_SERVICE = 'proto.AuthService';
 export const USERS_SERVICE = 'teleport.users.v1.UsersService';
 export const AMR_SERVICE = 'teleport.accessmonitoringrules.v1.AccessMonitoringRulesService';
+export const ACCESS_LIST_SERVICE = 'teleport.accesslist.v1.AccessListService';

@@ -125,6 +125,27 @@ export interface AccessMonitoringRule {
   schedules: Record<string, AccessMonitoringSchedule>;
 }
 
+/**
+ * An Access List (teleport.accesslist.v1) as review reminders use it. Fields a server does not
+ * send read as empty: `type` '' is the ordinary, reviewable kind.
+ */
+export interface AccessList {
+  /** metadata.name (the id in links and plugin data). */
+  name: string;
+  /** spec.title (what people see); falls back to the name when empty. */
+  title: string;
+  /** '' or 'dynamic': reviewed periodically; 'static' (managed as code) and 'scim' are not. */
+  type: string;
+  /** The owners named in the list itself (not those of nested owner lists). */
+  owners: string[];
+  /** spec.audit.next_audit_date; undefined when the list has no review date. */
+  nextAuditDate?: Date;
+  /** spec.audit.notifications.start: how long before the date reminders begin (undefined: unset). */
+  notifyBeforeMs?: number;
+  /** Members plus member lists, when the server reports them (status, v15+). */
+  memberCount?: number;
+}
+
 export interface AccessMonitoringSchedule {
   /** IANA zone name; '' means UTC. */
   timezone: string;
@@ -258,6 +279,17 @@ export interface TeleportClient {
    * NOT_IMPLEMENTED on servers without the service. Optional so test doubles need not offer it.
    */
   listAccessMonitoringRules?(filter: AccessMonitoringRuleFilter, signal?: AbortSignal): Promise<AccessMonitoringRule[]>;
+  /**
+   * Every Access List (teleport.accesslist.v1 ListAccessLists, all pages). Needs
+   * `access_list: [list, read]`: PluginError ACCESS_DENIED without it, NOT_IMPLEMENTED on clusters
+   * without Access Lists. Optional so test doubles need not offer it.
+   */
+  listAccessLists?(signal?: AbortSignal): Promise<AccessList[]>;
+  /**
+   * The owners of a list, nested owner lists flattened (GetAccessListOwners, v17+:
+   * NOT_IMPLEMENTED before). Optional as listAccessLists.
+   */
+  getAccessListOwners?(name: string, signal?: AbortSignal): Promise<string[]>;
   close(): Promise<void>;
   /** Opens a fresh connection for new calls (the watchdog's rebuild). Optional for test doubles. */
   reconnect?(): void;

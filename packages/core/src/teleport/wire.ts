@@ -193,3 +193,30 @@ export interface WireListAccessRequestsResponse {
   AccessRequests: WireAccessRequest[];
   NextKey: string;
 }
+
+/** teleport.accesslist.v1.AccessList (snake_case: a modern proto). */
+export interface WireAccessList {
+  header: { kind?: string; version?: string; metadata: WireHeaderMetadata | null } | null;
+  spec: {
+    title?: string;
+    type?: string;
+    owners?: WireAccessListOwner[];
+    audit: { next_audit_date: WireTimestamp | null; notifications: { start: WireTimestamp | null } | null } | null;
+  } | null;
+  status: { member_count?: number | null; member_list_count?: number | null } | null;
+}
+
+export interface WireAccessListOwner {
+  name: string;
+  /** MEMBERSHIP_KIND_LIST: an owner list (its members own this list), not a user. */
+  membership_kind?: string;
+}
+
+export interface WireListAccessListsResponse {
+  access_lists: WireAccessList[];
+  next_token: string;
+}
+
+export interface WireGetAccessListOwnersResponse {
+  owners: WireAccessListOwner[];
+}
