@@ -163,6 +163,18 @@ describe('npm packages', () => {
     });
   });
 
+  test('the installed command runs Node with a 4 MB young generation, unless NODE_OPTIONS chooses one', async () => {
+    const bin = path.join(app, 'node_modules/.bin/teleport-plugin');
+    const probe = path.join(app, 'print-node-args.cjs');
+    await writeFile(probe, "process.stderr.write('NODE ARGS ' + JSON.stringify(process.execArgv) + '\\n');\n");
+    const args = async (nodeOptions: string): Promise<string[]> => {
+      const { stderr } = await run(bin, ['version'], { cwd: app, timeout: 30_000, env: { ...process.env, NODE_OPTIONS: nodeOptions } });
+      return JSON.parse(/NODE ARGS (.*)/.exec(stderr)?.[1] ?? 'null') as string[];
+    };
+    assert.deepEqual(await args(`--require=${probe}`), ['--max-semi-space-size=4']);
+    assert.deepEqual(await args(`--require=${probe} --max-semi-space-size=16`), [], 'the one in NODE_OPTIONS wins');
+  });
+
   test('every export of the installed packages imports, and core finds its own proto files', async () => {
     await importsEveryExport(app, INSTALLED);
   });

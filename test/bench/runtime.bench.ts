@@ -2,7 +2,7 @@
 // process) against local fakes, beside a bare client making the same remote calls (bare.ts), and
 // a restart with every request still pending. Prints figures; asserts nothing (no timed tests).
 //   node test/dist/bench/runtime.bench.js [--requests N=1000] [--rate R=50] [--burst M=2000]
-//     [--node-args '...' (node flags for the runtime only)] [--bare no (skip the bare client)]
+//     [--node-args '...' (node flags for the runtime only; default: the command's own)] [--bare no (skip the bare client)]
 //     [--settle-ms S=30000 (time at rest before the 'idle' RSS, 2 s after start-up the 'start' one,
 //     and after the burst before the 'after' one)]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,7 +14,7 @@ import { FakePagerDuty } from '@teleport-plugin/pagerduty/testing';
 import { FakeSlack, type FakeSlackMessage } from '@teleport-plugin/slack/testing';
 import type { RecordedCall } from '@teleport-plugin/core/testing';
 import { FakeTeleport } from '@teleport-plugin/testkit';
-import { CLI_BIN } from '../lib/cli-process.js';
+import { CLI_BIN, CLI_COMMAND } from '../lib/cli-process.js';
 
 const args = new Map<string, string>();
 for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.replace(/^--/, ''), process.argv[i + 1] ?? '');
@@ -61,6 +61,8 @@ interface RunResult {
   latencyMs: { p50: number; p99: number };
   burstPerSecond: number;
   rssMb: { started: number; idle: number; peak: number; after: number };
+  /** Service calls between the spawn and the first request (the start-up checks), as `METHOD path`. */
+  startServiceCalls: string[];
 }
 
 async function main(): Promise<void> {
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
   await pd.start();
   pd.addUser('bot@example.com', 'Bot');
   const service = pd.addService('Access Requests');
-  tp.addPluginUser(FakeTeleport.PLUGIN_USER, { readAccessMonitoringRules: true });
+  tp.addPluginUser(FakeTeleport.PLUGIN_USER, { readAccessMonitoringRules: true, readAccessLists: true });
 
   const dir = await mkdtemp(path.join(tmpdir(), 'tp-bench-'));
   const identity = await tp.writeIdentityFile(dir, { user: FakeTeleport.PLUGIN_USER });
@@ -181,13 +183,15 @@ async function main(): Promise<void> {
     return { created, ms, peak, cpuMs };
   };
 
-  const measure = async (label: string, child: ChildProcess, warmUp: boolean): Promise<RunResult> => {
+  const serviceCalls = (since: { s: number; p: number }): string[] => [...slack.calls.slice(since.s), ...pd.calls.slice(since.p)].map((c) => `${c.method} ${c.path}`);
+  const measure = async (label: string, child: ChildProcess, warmUp: boolean, spawned: { s: number; p: number }): Promise<RunResult> => {
     const pid = child.pid!;
     await wait(2_000);
     const started = (await sample(pid)).rssMb;
     // Idle: at rest as long as after the burst (V8's memory reducer runs once allocation is quiet).
     await wait(Math.max(0, SETTLE_MS - 2_000));
     const idle = (await sample(pid)).rssMb;
+    const startServiceCalls = serviceCalls(spawned);
     if (warmUp) await drive(REQUESTERS, 0, pid); // caches (requesters' Slack ids, the PagerDuty service)
     const calls0 = { t: tp.calls.length, s: slack.calls.length, p: pd.calls.length };
     const steady = await drive(N, RATE, pid);
@@ -209,13 +213,17 @@ async function main(): Promise<void> {
       latencyMs: { p50: pct(latencies, 50), p99: pct(latencies, 99) },
       burstPerSecond: BURST / (burst.ms / 1000),
       rssMb: { started, idle, peak: Math.max(steady.peak, burst.peak), after },
+      startServiceCalls,
     };
   };
 
+  // As users run it: the installed command (its Node flags included); with --node-args, Node
+  // with exactly those flags instead.
+  const startArgs = ['start', '-c', configFile, '--plugin', 'slack', '--plugin', 'pagerduty'];
   const spawnRuntime = (): ChildProcess =>
-    spawn(process.execPath, [...RUNTIME_NODE_ARGS, CLI_BIN, 'start', '-c', configFile, '--plugin', 'slack', '--plugin', 'pagerduty'], {
-      stdio: ['ignore', RUNTIME_NODE_ARGS.length > 0 ? 'inherit' : 'ignore', 'inherit'],
-    });
+    RUNTIME_NODE_ARGS.length > 0
+      ? spawn(process.execPath, [...RUNTIME_NODE_ARGS, CLI_BIN, ...startArgs], { stdio: ['ignore', 'inherit', 'inherit'] })
+      : spawn(CLI_COMMAND, startArgs, { stdio: ['ignore', 'ignore', 'inherit'] });
   const watching = async (before: number): Promise<void> => {
     await tp.waitFor(() => watches() > before && tp.openWatchCount > 0, 30_000, 'a watch');
   };
@@ -228,9 +236,10 @@ async function main(): Promise<void> {
   process.stdout.write(`bench: ${N} requests at ${RATE}/s, then a burst of ${BURST}; slack (2 recipients + requester) + pagerduty\n`);
   // 1. The runtime.
   let w = watches();
+  const spawned = { s: slack.calls.length, p: pd.calls.length };
   let runtime = spawnRuntime();
   await watching(w);
-  const rt = await measure('runtime', runtime, true);
+  const rt = await measure('runtime', runtime, true, spawned);
   await stop(runtime);
 
   // 2. A restart with every request still pending (all were announced above).
@@ -251,17 +260,24 @@ async function main(): Promise<void> {
     }
   }
   const restartTeleport = tp.calls.slice(callsBefore.t).filter((c) => c.caller === FakeTeleport.PLUGIN_USER).length;
-  const restartServiceCalls = [...slack.calls.slice(callsBefore.s), ...pd.calls.slice(callsBefore.p)].map((c) => `${c.method} ${c.path}`);
-  const restartService = restartServiceCalls.length;
+  const restartServiceCalls = serviceCalls(callsBefore);
+  // What the pending requests cost the services: the restart's calls beyond those the first start
+  // made with nothing pending (its start-up checks), matched call for call.
+  const forPending = [...restartServiceCalls];
+  for (const call of rt.startServiceCalls) {
+    const i = forPending.indexOf(call);
+    if (i >= 0) forPending.splice(i, 1);
+  }
   await stop(runtime);
 
   // 3. The bare client.
   let br: RunResult | undefined;
   if (WITH_BARE) {
     w = watches();
+    const bareSpawned = { s: slack.calls.length, p: pd.calls.length };
     const bare = spawn(process.execPath, [path.join(here, 'bare.js'), bareConfig], { stdio: ['ignore', 'ignore', 'inherit'] });
     await watching(w);
-    br = await measure('bare client', bare, true);
+    br = await measure('bare client', bare, true, bareSpawned);
     await stop(bare);
   }
 
@@ -288,7 +304,10 @@ async function main(): Promise<void> {
     );
   process.stdout.write(
     `restart    ${pending} pending: watch open ${watchAt - spawnedAt} ms after spawn, idle ${Math.max(0, last - watchAt)} ms after the watch, ` +
-      `${restartTeleport} Teleport calls (aim < 50), ${restartService} service calls (aim 0)${restartService ? `: ${restartServiceCalls.join(', ')}` : ''}\n`,
+      `${restartTeleport} Teleport calls (aim < 50); service calls for the pending requests ${forPending.length} (aim 0)${forPending.length ? `: ${forPending.join(', ')}` : ''}\n`,
+  );
+  process.stdout.write(
+    `start-up   ${restartServiceCalls.length - forPending.length} service calls at every start, pending or not (a start with nothing pending made ${rt.startServiceCalls.length}: ${rt.startServiceCalls.join(', ') || 'none'})\n`,
   );
   process.stdout.write(`aims       <= 12 calls/request; idle RSS <= 90 MB; <= 150 MB after a 2000-request burst\n`);
 

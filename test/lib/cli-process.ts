@@ -5,6 +5,8 @@ import type { FakeTeleport } from '@teleport-plugin/testkit';
 
 /** The built CLI entry point (this file runs from test/dist/lib). */
 export const CLI_BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'packages', 'cli', 'dist', 'src', 'bin.js');
+/** The `teleport-plugin` command as installed (bin/teleport-plugin.js: starts Node with the CLI's flags). */
+export const CLI_COMMAND = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'packages', 'cli', 'bin', 'teleport-plugin.js');
 
 export interface CliProcessOptions {
   /** Where `--plugin <name>` resolves from; the test's own cwd if unset. */
