@@ -3,6 +3,9 @@
 // adapters against their fakes (real HTTP, a real SMTP server). Each run is triggered by the test
 // (Runtime.remindAccessListOwners) instead of the 3-hour timer; windows are computed from now.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { createCaptureLogger, goTime, parseConfig, parseRoutingConfig, type Adapter } from '@teleport-plugin/core';
 import { FakeTeleport, startHarness, type Harness } from '@teleport-plugin/testkit';
@@ -12,6 +15,7 @@ import email from '@teleport-plugin/email';
 import { FakeSlack, type FakeSlackMessage } from '@teleport-plugin/slack/testing';
 import { FakeMattermost, type FakeMmUser } from '@teleport-plugin/mattermost/testing';
 import { startSmtpServer, type TestSmtpServer } from '@teleport-plugin/email/testing';
+import { CliProcess } from './lib/cli-process.js';
 
 const DAY = 24 * 3600_000;
 const PROXY_LINK = 'https://teleport.example.com/web/accesslists';
@@ -331,6 +335,31 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
     assert.equal(await h.runtime.remindAccessListOwners(), undefined);
     assert.equal(listed(), before, 'Access Lists are not even read');
     assert.equal(record('off'), undefined);
+  });
+
+  it('`teleport-plugin check` says whether the lists can be read and how many are in a review window', async () => {
+    list('check-me', { owners: [mail('alice')], nextAuditDate: dueIn(3) });
+    list('check-later', { owners: [mail('alice')], nextAuditDate: dueIn(60) });
+    tp.addPluginUser(FakeTeleport.PLUGIN_USER, { readAccessLists: true });
+    tp.addPluginUser('notify-only');
+    const dir = await mkdtemp(path.join(tmpdir(), 'alr-check-'));
+    try {
+      const configFor = async (user: string): Promise<string> => {
+        const identity = await tp.writeIdentityFile(dir, { user });
+        const file = path.join(dir, `${user}.toml`);
+        const toml = ['[teleport]', `addr = "${tp.addr}"`, `identity = "${identity}"`, '[slack]', `token = "${fakeSlack.token}"`, `api_url = "${fakeSlack.apiUrl}"`];
+        await writeFile(file, [...toml, '[role_to_recipients]', '"*" = ["alice@example.com"]', ''].join('\n'));
+        return file;
+      };
+      let check = new CliProcess(['check', '-c', await configFor(FakeTeleport.PLUGIN_USER), '--plugin', 'slack']);
+      assert.equal(await check.exited, 0, check.output);
+      assert.match(check.output, /access list reminders\s+OK\s+slack remind owners; 2 Access List\(s\), 1 in a review window now/);
+      check = new CliProcess(['check', '-c', await configFor('notify-only'), '--plugin', 'slack']);
+      assert.equal(await check.exited, 0, check.output);
+      assert.match(check.output, /access list reminders\s+WARN\s+the plugin's role may not list Access Lists.*access_list: \[list, read\]/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('explains itself on clusters without Access Lists, without permission, or before nested owners (v16)', async () => {

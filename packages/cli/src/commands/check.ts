@@ -9,6 +9,7 @@ import {
   loadConfig,
   parseRoutingConfig,
   PluginError,
+  reviewWindow,
   selectPlugins,
   type Adapter,
   type AdapterContext,
@@ -124,12 +125,18 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
         ),
       );
 
+    const reminders = routing?.accessListReminders;
+    const remindingAdapters: string[] = [];
     for (const p of parsed) {
-      for (const item of await checkAdapter(p, teleport, cluster, logger)) {
+      const remindsOwners = (): void => {
+        if (reminders?.enabled && (reminders.adapters === undefined || reminders.adapters.includes(p.name))) remindingAdapters.push(p.name);
+      };
+      for (const item of await checkAdapter(p, teleport, cluster, logger, remindsOwners)) {
         if (item.ok && item.warning) rows.push({ check: `${p.name}: ${item.name}`, result: 'WARN', detail: item.detail ?? '' });
         else add(`${p.name}: ${item.name}`, item.ok, item.detail ?? '');
       }
     }
+    if (remindingAdapters.length > 0) rows.push(await checkAccessLists(teleport, remindingAdapters));
     return finish();
   } finally {
     await teleport?.close().catch(() => undefined);
@@ -142,6 +149,8 @@ async function checkAdapter(
   teleport: TeleportClient,
   cluster: ClusterInfo,
   logger: Logger,
+  /** Called when the adapter sends Access List review reminders. */
+  onReminders: () => void,
 ): Promise<CheckItem[]> {
   const abort = new AbortController();
   const closers: Array<() => Promise<void> | void> = [];
@@ -169,6 +178,7 @@ async function checkAdapter(
   try {
     handlers = await p.adapter.setup(ctx);
     items.push({ name: 'setup', ok: true, detail: 'client built' });
+    if (handlers?.accessListReminders) onReminders();
     if (typeof handlers?.check === 'function') {
       items.push(...(await handlers.check(AbortSignal.any([abort.signal, AbortSignal.timeout(CHECK_TIMEOUT_MS)]))));
     } else {
@@ -210,6 +220,23 @@ async function checkRules(teleport: TeleportClient, adapters: readonly string[],
         : errorMessage(err);
     // Not being allowed to look is a valid setup (static routing): said, not failed nor warned.
     return { check: 'access monitoring rules', result: 'OK', detail: `not used: ${why}` };
+  }
+}
+
+/** Whether the plugin may read Access Lists for review reminders, and how many are due now. */
+async function checkAccessLists(teleport: TeleportClient, adapters: readonly string[]): Promise<Row> {
+  const check = 'access list reminders';
+  try {
+    const lists = await teleport.listAccessLists!(AbortSignal.timeout(CHECK_TIMEOUT_MS));
+    const now = Date.now();
+    const due = lists.filter((list) => reviewWindow(list, now).due).length;
+    return { check, result: 'OK', detail: `${adapters.join(', ')} remind owners; ${lists.length} Access List(s), ${due} in a review window now` };
+  } catch (err) {
+    if (isPluginError(err, 'NOT_IMPLEMENTED')) return { check, result: 'OK', detail: 'not used: this cluster has no Access Lists (open source, or older)' };
+    const why = isPluginError(err, 'ACCESS_DENIED')
+      ? "the plugin's role may not list Access Lists, so owners get no review reminders: add access_list: [list, read], or set [access_list_reminders] enabled = false"
+      : `cannot list Access Lists: ${errorMessage(err)}`;
+    return { check, result: 'WARN', detail: why };
   }
 }
 
