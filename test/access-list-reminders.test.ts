@@ -24,7 +24,7 @@ const KIND = 'access_list';
 const TELEPORT = ['[teleport]', 'addr = "127.0.0.1:3025"', 'identity = "identity"'];
 
 /** Slack users (id shape as real ids: the bot tells users from channels by it). */
-const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy'] as const;
+const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy', 'trent'] as const;
 const slackId = (name: string): string => `U0${name.toUpperCase().padEnd(7, 'X')}`;
 const mail = (name: string): string => `${name}@example.com`;
 const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
@@ -164,6 +164,26 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
     assert.deepEqual(await h.runtime.remindAccessListOwners(), { dueLists: 1, sent: { slack: 0 }, settled: 0 });
     assert.equal(dmTo('alice').length, 1);
     assert.equal(tp.calls.filter((c) => c.method === 'UpdatePluginData').length, writes);
+  });
+
+  it('runs by itself once the watch is up, then at every interval', async () => {
+    list('timed', { owners: [mail('trent')], nextAuditDate: dueIn(2) });
+    const listed = (): number => tp.calls.filter((c) => c.method === 'AccessListService.ListAccessLists').length;
+    const before = listed();
+    const dmsBefore = dmTo('trent').length;
+    const config = parseConfig(
+      [...TELEPORT, '[slack]', `token = "${fakeSlack.token}"`, `api_url = "${fakeSlack.apiUrl}"`, '[role_to_recipients]', '"*" = ["ops@example.com"]'].join('\n'),
+      'p.toml',
+    );
+    const h = await startHarness({
+      teleport: tp,
+      pluginUser: { readAccessLists: true },
+      adapters: [{ adapter: slack, config: slackOnly(config) }],
+      runtimeOptions: { accessListReminders: { firstDelayMs: 50, intervalMs: 100 } },
+    });
+    harnesses.push(h);
+    await tp.waitFor(() => dmTo('trent').length > dmsBefore && listed() >= before + 3, 10_000, 'a reminder and three runs');
+    assert.equal(dmTo('trent').length, dmsBefore + 1, 'one reminder however many runs');
   });
 
   it('puts every due list of an owner in one message, earliest first, with the overdue wording', async () => {
