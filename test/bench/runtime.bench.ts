@@ -2,7 +2,7 @@
 // process) against local fakes, beside a bare client making the same remote calls (bare.ts), and
 // a restart with every request still pending. Prints figures; asserts nothing (no timed tests).
 //   node test/dist/bench/runtime.bench.js [--requests N=1000] [--rate R=50] [--burst M=2000]
-//     [--node-args '...' (node flags for the runtime only; default: the command's own)] [--bare no (skip the bare client)]
+//     [--node-args '...' (node flags for the runtime only; default: the command's own; none: no flag)] [--bare no (skip the bare client)]
 //     [--settle-ms S=30000 (time at rest before the 'idle' RSS, 2 s after start-up the 'start' one,
 //     and after the burst before the 'after' one)]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -21,7 +21,9 @@ for (let i = 2; i < process.argv.length; i += 2) args.set(process.argv[i]!.repla
 const N = Number(args.get('requests') ?? 1000);
 const RATE = Number(args.get('rate') ?? 50);
 const BURST = Number(args.get('burst') ?? 2000);
-const RUNTIME_NODE_ARGS = (args.get('node-args') ?? '').split(' ').filter(Boolean);
+// Unset: the installed command (with its own Node flags); `none`: Node without any flag.
+const NODE_ARGS = args.get('node-args');
+const RUNTIME_NODE_ARGS = NODE_ARGS === undefined || NODE_ARGS === 'none' ? [] : NODE_ARGS.split(' ').filter(Boolean);
 const WITH_BARE = args.get('bare') !== 'no';
 const SETTLE_MS = Number(args.get('settle-ms') ?? 30_000);
 const REQUESTERS = 25;
@@ -221,7 +223,7 @@ async function main(): Promise<void> {
   // with exactly those flags instead.
   const startArgs = ['start', '-c', configFile, '--plugin', 'slack', '--plugin', 'pagerduty'];
   const spawnRuntime = (): ChildProcess =>
-    RUNTIME_NODE_ARGS.length > 0
+    NODE_ARGS !== undefined
       ? spawn(process.execPath, [...RUNTIME_NODE_ARGS, CLI_BIN, ...startArgs], { stdio: ['ignore', 'inherit', 'inherit'] })
       : spawn(CLI_COMMAND, startArgs, { stdio: ['ignore', 'ignore', 'inherit'] });
   const watching = async (before: number): Promise<void> => {
