@@ -42,7 +42,7 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
   const lists: string[] = [];
 
   /** The runtime with the given adapters, built from a TOML text as the CLI would. */
-  async function runtime(plugins: Array<'slack' | 'mattermost' | 'email'>, extra: string[] = [], teleport = tp): Promise<Harness> {
+  async function runtime(plugins: Array<'slack' | 'mattermost' | 'email'>, extra: string[] = [], teleport = tp, instanceName?: string): Promise<Harness> {
     const toml = [
       ...TELEPORT,
       '[slack]',
@@ -74,6 +74,7 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
         routing: parseRoutingConfig(config, plugins),
         // The timer stays out of the way: every run is the test's.
         accessListReminders: { firstDelayMs: 3_600_000, leaseMs: 5 * 60_000 },
+        ...(instanceName ? { instanceName } : {}),
       },
     });
     harnesses.push(h);
@@ -293,6 +294,27 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
     assert.match(bobMails[0]!.messageId!, /^<teleport-smtp-cut-access-list-reminder-[0-9a-f]{16}@example\.com>$/);
     assert.equal(record('crash-mm-mail', 'mattermost')?.['reminder_in_flight'], undefined);
     assert.equal(record('crash-mm-mail', 'email')?.['reminder_in_flight'], undefined);
+  });
+
+  it('a shutdown in the middle of a send leaves the record, and the next process finds the message instead of sending it twice', async () => {
+    list('shutdown', { owners: [mail('olivia')], nextAuditDate: dueIn(2) });
+    const before = dmTo('olivia').length;
+    // A stable instance name (a pod's): the restarted process knows the record is its predecessor's.
+    const first = await runtime(['slack'], [], tp, 'pod-0');
+    fakeSlack.slowDownPosts(1, 1_000);
+    const received = new Promise((resolve) => fakeSlack.once('post-received', resolve));
+    const running = first.runtime.remindAccessListOwners();
+    await received;
+    await first.stop(); // while Slack holds the post: the answer never comes back
+    await running.catch(() => undefined);
+    await tp.waitFor(() => dmTo('olivia').length === before + 1, 5_000, 'Slack to store the post it held');
+    assert.ok(record('shutdown')?.['reminder_in_flight'], 'the reminder stays recorded as started');
+
+    const second = await runtime(['slack'], [], tp, 'pod-0');
+    const report = await second.runtime.remindAccessListOwners();
+    assert.deepEqual(report, { dueLists: 1, sent: { slack: 0 }, settled: 1 });
+    assert.equal(dmTo('olivia').length, before + 1, 'found in the DM, not sent again');
+    assert.ok(notified('shutdown')[mail('olivia')]);
   });
 
   it('two replicas send each reminder once', async () => {

@@ -342,8 +342,9 @@ export class AccessListReminderJob {
       try {
         await sender.send(to, reminder, signal);
       } catch (err) {
-        if (isOutcomeUnknown(err)) {
-          // It may have arrived: the records stay, and the next run asks the service first.
+        if (isOutcomeUnknown(err) || signal.aborted) {
+          // It may have arrived (no answer, or cut off by shutdown): the records stay, and the next
+          // run (of this process or the next) asks the service first.
           logger.warn('An Access List reminder may or may not have been sent; the next run checks before sending again', { owner, error: errorMessage(err) });
         } else {
           logger.warn('Could not send an Access List reminder; tried again at the next run', { owner, error: errorMessage(err) });
