@@ -24,7 +24,7 @@ const KIND = 'access_list';
 const TELEPORT = ['[teleport]', 'addr = "127.0.0.1:3025"', 'identity = "identity"'];
 
 /** Slack users (id shape as real ids: the bot tells users from channels by it). */
-const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy', 'trent'] as const;
+const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy', 'trent', 'victor'] as const;
 const slackId = (name: string): string => `U0${name.toUpperCase().padEnd(7, 'X')}`;
 const mail = (name: string): string => `${name}@example.com`;
 const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
@@ -297,8 +297,8 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
   });
 
   it('a shutdown in the middle of a send leaves the record, and the next process finds the message instead of sending it twice', async () => {
-    list('shutdown', { owners: [mail('olivia')], nextAuditDate: dueIn(2) });
-    const before = dmTo('olivia').length;
+    list('shutdown', { owners: [mail('victor')], nextAuditDate: dueIn(2) });
+    const before = dmTo('victor').length;
     // A stable instance name (a pod's): the restarted process knows the record is its predecessor's.
     const first = await runtime(['slack'], [], tp, 'pod-0');
     fakeSlack.slowDownPosts(1, 1_000);
@@ -307,14 +307,14 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
     await received;
     await first.stop(); // while Slack holds the post: the answer never comes back
     await running.catch(() => undefined);
-    await tp.waitFor(() => dmTo('olivia').length === before + 1, 5_000, 'Slack to store the post it held');
+    await tp.waitFor(() => dmTo('victor').length === before + 1, 5_000, 'Slack to store the post it held');
     assert.ok(record('shutdown')?.['reminder_in_flight'], 'the reminder stays recorded as started');
 
     const second = await runtime(['slack'], [], tp, 'pod-0');
     const report = await second.runtime.remindAccessListOwners();
     assert.deepEqual(report, { dueLists: 1, sent: { slack: 0 }, settled: 1 });
-    assert.equal(dmTo('olivia').length, before + 1, 'found in the DM, not sent again');
-    assert.ok(notified('shutdown')[mail('olivia')]);
+    assert.equal(dmTo('victor').length, before + 1, 'found in the DM, not sent again');
+    assert.ok(notified('shutdown')[mail('victor')]);
   });
 
   it('two replicas send each reminder once', async () => {
