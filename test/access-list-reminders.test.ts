@@ -336,6 +336,9 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
     assert.equal(record('flaky')?.['reminder_in_flight'], undefined, 'nothing left in flight: Slack said no');
     assert.deepEqual(await h.runtime.remindAccessListOwners(), { dueLists: 1, sent: { slack: 1 }, settled: 0 });
     assert.equal(dmTo('peggy').length, 1);
+    const metrics = await h.runtime.metrics.registry.getSingleMetricAsString('teleport_plugin_access_list_reminders_total');
+    assert.match(metrics, /teleport_plugin_access_list_reminders_total\{adapter="slack",outcome="failed"\} 1/);
+    assert.match(metrics, /teleport_plugin_access_list_reminders_total\{adapter="slack",outcome="sent"\} 1/);
   });
 
   it('Mattermost and email remind too, each with its own record; [access_list_reminders] chooses which', async () => {

@@ -14,7 +14,7 @@ import { upperResolutionTag } from './ledger/fields.js';
 import { createPluginDataStore } from './ledger/pluginDataStore.js';
 import type { ClusterInfo, TeleportClient } from './teleport/types.js';
 import { Watcher } from './watcher/watcher.js';
-import { AccessListReminderJob, type ReminderTickReport } from './accesslists/reminderJob.js';
+import { AccessListReminderJob, type AccessListReminderJobOptions, type ReminderTickReport } from './accesslists/reminderJob.js';
 import { teleportActions } from './teleport/actions.js';
 import type { RoutingConfig } from './routing/config.js';
 import type { Explanation } from './routing/explain.js';
@@ -232,7 +232,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     onListed: (requests) => routing.onListed(requests),
   });
   const retries = new RetryTimers((requestId) => resync(requestId));
-  const listReminders = accessListReminderJob(options, loaded, { cluster, instanceId: dispatcher.owner });
+  const listReminders = accessListReminderJob(options, loaded, {
+    cluster,
+    instanceId: dispatcher.owner,
+    onOutcome: (adapter, outcome) => metrics.accessListReminders.inc({ adapter, outcome }),
+  });
   resync = (requestId) => {
     void teleport
       .getAccessRequest(requestId)
@@ -407,7 +411,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 function accessListReminderJob(
   options: RuntimeOptions,
   loaded: readonly LoadedAdapter[],
-  context: { cluster: ClusterInfo; instanceId: string },
+  context: Pick<AccessListReminderJobOptions, 'cluster' | 'instanceId' | 'onOutcome'>,
 ): AccessListReminderJob | undefined {
   const config = options.routing?.accessListReminders ?? { enabled: true, adapters: undefined };
   if (!config.enabled) return undefined;
@@ -419,9 +423,8 @@ function accessListReminderJob(
   return new AccessListReminderJob({
     client: options.teleport,
     senders,
-    cluster: context.cluster,
     logger: options.logger.child({ component: 'access-list-reminders' }),
-    instanceId: context.instanceId,
+    ...context,
     ...timing,
   });
 }

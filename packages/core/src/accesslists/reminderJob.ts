@@ -53,6 +53,8 @@ export interface AccessListReminderJobOptions {
   leaseMs?: number;
   now?: () => number;
   random?: () => number;
+  /** Each reminder's outcome, for metrics: sent, failed (sent again next run), unknown (asked about next run). */
+  onOutcome?: (adapter: string, outcome: 'sent' | 'failed' | 'unknown') => void;
 }
 
 export interface ReminderTickReport {
@@ -342,7 +344,9 @@ export class AccessListReminderJob {
       try {
         await sender.send(to, reminder, signal);
       } catch (err) {
-        if (isOutcomeUnknown(err) || signal.aborted) {
+        const unknown = isOutcomeUnknown(err) || signal.aborted;
+        this.options.onOutcome?.(target.adapter, unknown ? 'unknown' : 'failed');
+        if (unknown) {
           // It may have arrived (no answer, or cut off by shutdown): the records stay, and the next
           // run (of this process or the next) asks the service first.
           logger.warn('An Access List reminder may or may not have been sent; the next run checks before sending again', { owner, error: errorMessage(err) });
@@ -355,6 +359,7 @@ export class AccessListReminderJob {
         this.sending.delete(id);
       }
       sent += 1;
+      this.options.onOutcome?.(target.adapter, 'sent');
       logger.info('Reminded an Access List owner of a review', { owner, accessLists: claimed.map((c) => c.list.name).join(',') });
       // After: the owner was reminded now (owners no longer on a list are dropped, as upstream).
       await this.finish(run, claimed, owner, flight, true);

@@ -15,6 +15,8 @@ export interface RuntimeMetrics {
   readonly pluginDataConflicts: Counter<'adapter'>;
   readonly ready: Gauge;
   readonly queued: Gauge<'adapter'>;
+  /** Access List review reminders by adapter and outcome: sent, failed (tried again next run), unknown (asked about next run). */
+  readonly accessListReminders: Counter<'adapter' | 'outcome'>;
 }
 
 export function createRuntimeMetrics(registry: Registry = new Registry()): RuntimeMetrics {
@@ -50,5 +52,11 @@ export function createRuntimeMetrics(registry: Registry = new Registry()): Runti
     }),
     ready: new Gauge({ name: 'teleport_plugin_ready', help: '1 when connected, watching and every adapter is healthy', registers }),
     queued: new Gauge({ name: 'teleport_plugin_queued_events', help: 'Events waiting per adapter', labelNames: ['adapter'], registers }),
+    accessListReminders: new Counter({
+      name: 'teleport_plugin_access_list_reminders_total',
+      help: 'Access List review reminders by adapter and outcome (sent, failed, unknown)',
+      labelNames: ['adapter', 'outcome'],
+      registers,
+    }),
   };
 }
