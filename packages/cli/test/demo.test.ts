@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { runCli } from './helpers.js';
 
 // The README's first command: the real runtime, all six adapters, local fakes (a real SMTP server).
-test('demo runs all six adapters through the four-request story and shuts down cleanly', async () => {
+test('demo runs all six adapters through the four-request story and an Access List reminder, and shuts down cleanly', async () => {
   // --pending-deprecation makes Node 20 print what Node 22+ prints anyway (DEP0040 from pdjs's
   // fetch stack), so "no warnings" below holds for the Node the image ships too.
   const r = await runCli(['demo'], { timeoutMs: 60_000, env: { NODE_OPTIONS: '--pending-deprecation' } });
@@ -18,8 +18,8 @@ test('demo runs all six adapters through the four-request story and shuts down c
   const everyone =
     /announced by: slack \(a Slack message\), mattermost \(a Mattermost post\), email \(mails\), jira \(a Jira issue\), gitlab \(a GitLab issue\), pagerduty \(a PagerDuty incident\)\n/;
   const story = out.split(/^(?=\d\. )/m).slice(1);
-  assert.equal(story.length, 4, out);
-  for (const step of story) {
+  assert.equal(story.length, 5, out);
+  for (const step of story.slice(0, 4)) {
     assert.match(step, everyone, step);
     assert.match(step, /(outcome|expiry) recorded by: all 6\n/, step);
   }
@@ -36,6 +36,14 @@ test('demo runs all six adapters through the four-request story and shuts down c
     /^3\. alice@example\.com requests role editor: .*\(to be auto-approved: the requester is on call in PagerDuty\)\n(.*\n)*? {3}-> nobody acts: the pagerduty adapter finds her on call and approves it\n {3}state: APPROVED \(Access requested by user alice/,
   );
   assert.match(story[3]!, /^4\. bob requests role editor: .*\(to be left to expire\)\n(.*\n)*? {3}state: deleted \(expired\)/);
+  // 5: an Access List due for review: its owner is reminded by every notifier, once.
+  assert.match(
+    story[4]!,
+    /^5\. Access List "Production access" \(owner alice@example\.com\) is due for its review on \d{4}-\d\d-\d\d\n {3}-> its owner is reminded by: slack, mattermost, email /,
+  );
+  assert.match(story[4]!, /slack plugin data \(kind access_list\): user_notifications=\{"alice@example\.com":"[^"]+"\}/);
+  assert.match(out, /in DM with alice: Access List \*Production access\* is due for a review by \d{4}-\d\d-\d\d\. Please review it soon!/);
+  assert.match(out, /mail to alice@example\.com: "Access List Production access is due for review by \d{4}-\d\d-\d\d"/);
   assert.ok(!/did not (record|announce)/.test(out), out);
   // What each adapter did: the Jira approval reached every other adapter.
   assert.match(out, /\[slack\]\n {4}message \S+ in #access-requests \(updated 1x\)/);

@@ -131,7 +131,7 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
   let rootLogger: Awaited<ReturnType<typeof prepare>>['logger'] | undefined;
   try {
     out(`* Fake Teleport "${tp.clusterName}" (v${tp.version}) listening on ${tp.addr}`);
-    tp.addPluginUser(PLUGIN_USER, { canReview: true, readAccessMonitoringRules: true });
+    tp.addPluginUser(PLUGIN_USER, { canReview: true, readAccessMonitoringRules: true, readAccessLists: true });
     tp.addRequester(REQUESTER_ON_CALL, { requestRoles: ['editor'] });
     tp.addRequester(REQUESTER, { requestRoles: ['editor', 'dba'] });
     tp.addReviewer(REVIEWER, { reviewRoles: ['editor', 'dba'] });
@@ -319,6 +319,20 @@ export async function runDemo(flags: CommonFlags, env: NodeJS.ProcessEnv): Promi
       report(id, late, expired ? 'expiry' : 'outcome');
       out();
     }
+
+    // Access List review reminders: run once now (the runtime's timer would wait 30 s).
+    const due = new Date(Date.now() + 5 * 24 * 3600_000 + 3600_000);
+    tp.admin.upsertAccessList({ name: 'prod-access', title: 'Production access', owners: [REQUESTER_ON_CALL], nextAuditDate: due, memberCount: 2 });
+    out(`${scenarios.length + 1}. Access List "Production access" (owner ${REQUESTER_ON_CALL}) is due for its review on ${due.toISOString().slice(0, 10)}`);
+    const reminded = await rt.remindAccessListOwners();
+    if (reminded === undefined) {
+      out('   -> no adapter here sends Access List reminders (Slack, Mattermost and email do)');
+    } else {
+      const by = Object.entries(reminded.sent).filter(([, n]) => n > 0);
+      out(`   -> its owner is reminded by: ${by.map(([n]) => n).join(', ') || 'nobody'} (a direct message or a mail, once per window)`);
+      for (const [name] of by) out(`   ${name} plugin data (kind access_list): ${formatData(tp.admin.pluginData('prod-access', name, 'access_list') ?? {})}`);
+    }
+    out();
 
     out('What each adapter did (as its fake service recorded it):');
     for (const r of running) {
