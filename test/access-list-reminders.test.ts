@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { after, afterEach, before, describe, it } from 'node:test';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { createCaptureLogger, goTime, parseConfig, parseRoutingConfig, type Adapter } from '@teleport-plugin/core';
 import { FakeTeleport, startHarness, type Harness } from '@teleport-plugin/testkit';
 import slack from '@teleport-plugin/slack';
@@ -23,10 +23,6 @@ const KIND = 'access_list';
 /** What a config file needs; the harness connects with its own identity. */
 const TELEPORT = ['[teleport]', 'addr = "127.0.0.1:3025"', 'identity = "identity"'];
 
-/** Slack users (id shape as real ids: the bot tells users from channels by it). */
-const PEOPLE = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy', 'trent', 'victor'] as const;
-const slackId = (name: string): string => `U0${name.toUpperCase().padEnd(7, 'X')}`;
-const mail = (name: string): string => `${name}@example.com`;
 const day = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
 
 /** A review date `days` from now, an hour off the window edges. */
@@ -37,7 +33,22 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
   let fakeSlack: FakeSlack;
   let mm: FakeMattermost;
   let smtp: TestSmtpServer;
-  const mmUsers = new Map<string, FakeMmUser>();
+  /** People exist in both chat fakes; each test has its own (alice of one test is not alice of the next). */
+  const people = new Map<string, { email: string; slackId: string; mm: FakeMmUser }>();
+  let round = 0;
+  function person(name: string): { email: string; slackId: string; mm: FakeMmUser } {
+    const email = `${name}.${round}@example.com`;
+    let known = people.get(email);
+    if (!known) {
+      // Real ids' shape: the bot tells users (U…) from channels by it.
+      const slackId = `U0${name.toUpperCase()}${round}`;
+      fakeSlack.addUser({ id: slackId, name: `${name}${round}`, email });
+      known = { email, slackId, mm: mm.addUser({ email }) };
+      people.set(email, known);
+    }
+    return known;
+  }
+  const mail = (name: string): string => person(name).email;
   const harnesses: Harness[] = [];
   const lists: string[] = [];
 
@@ -88,7 +99,7 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
   }
 
   const slackOnly = (config: ReturnType<typeof parseConfig>): unknown => slack.parseConfig(config.section('slack'), config.context);
-  const dmTo = (name: string): FakeSlackMessage[] => fakeSlack.rootMessages(fakeSlack.imChannel(slackId(name)));
+  const dmTo = (name: string): FakeSlackMessage[] => fakeSlack.rootMessages(fakeSlack.imChannel(person(name).slackId));
   const reminderId = (m: FakeSlackMessage): unknown => (m.metadata?.event_payload['kind'] === 'access_list_reminder' ? m.metadata.event_payload['request_id'] : undefined);
   const record = (listName: string, plugin = 'slack'): Record<string, string> | undefined => tp.admin.pluginData(listName, plugin, KIND);
   const notified = (listName: string, plugin = 'slack'): Record<string, string> => JSON.parse(record(listName, plugin)?.['user_notifications'] ?? '{}') as Record<string, string>;
@@ -104,7 +115,7 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
       method: 'POST',
       headers: { authorization: `Bearer ${fakeSlack.token}`, 'content-type': 'application/json; charset=utf-8' },
       body: JSON.stringify({
-        channel: slackId(name),
+        channel: person(name).slackId,
         text: 'earlier',
         metadata: { event_type: 'teleport_access_request', event_payload: { request_id: id, kind: 'access_list_reminder' } },
       }),
@@ -115,12 +126,14 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
   before(async () => {
     tp = await FakeTeleport.start();
     fakeSlack = new FakeSlack();
-    for (const name of PEOPLE) fakeSlack.addUser({ id: slackId(name), name, email: mail(name) });
     await fakeSlack.start();
     mm = new FakeMattermost({ token: 'mm-token' });
-    for (const name of PEOPLE) mmUsers.set(name, mm.addUser({ email: mail(name) }));
     await mm.start();
     smtp = await startSmtpServer({ auth: { user: 'teleport', pass: 'smtp-test-password' } });
+  });
+
+  beforeEach(() => {
+    round += 1;
   });
 
   afterEach(async () => {
@@ -269,7 +282,7 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
       method: 'POST',
       headers: { authorization: `Bearer ${mm.token}`, 'content-type': 'application/json' },
       body: JSON.stringify({
-        channel_id: mm.directChannelFor(mm.bot, mmUsers.get('bob')!).id,
+        channel_id: mm.directChannelFor(mm.bot, person('bob').mm).id,
         message: 'earlier',
         props: { teleport_request_id: 'mm-arrived', teleport_kind: 'access-list-reminder' },
       }),
@@ -286,7 +299,7 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
     const report = await h.runtime.remindAccessListOwners();
     assert.deepEqual(report, { dueLists: 1, sent: { mattermost: 1, email: 2 }, settled: 3 });
 
-    const posts = (name: string): unknown[] => mm.postsIn(mm.directChannelFor(mm.bot, mmUsers.get(name)!).id).map((p) => p.props['teleport_request_id']);
+    const posts = (name: string): unknown[] => mm.postsIn(mm.directChannelFor(mm.bot, person(name).mm).id).map((p) => p.props['teleport_request_id']);
     assert.deepEqual(posts('bob'), ['mm-arrived'], 'found, not posted twice');
     assert.deepEqual(posts('carol'), ['mm-lost'], 'sent again under its id');
     const bobMails = smtp.mailsTo(mail('bob')).filter((m) => /access-list-reminder/.test(m.messageId ?? ''));
@@ -349,7 +362,7 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
     assert.deepEqual(await h.runtime.remindAccessListOwners(), { dueLists: 1, sent: { mattermost: 1, email: 1 }, settled: 0 });
     assert.equal(dmTo('alice').length, slackBefore, 'Slack is not among the plugins');
 
-    const dm = mm.directChannelFor(mm.bot, mmUsers.get('alice')!);
+    const dm = mm.directChannelFor(mm.bot, person('alice').mm);
     const [post, ...more] = mm.rootPosts(dm.id);
     assert.equal(more.length, 0);
     assert.equal(
