@@ -38,6 +38,9 @@ describe('routing config', () => {
       config.warnings.join('\n'),
     );
     assert.throws(() => load('[access_list_reminders]\nenabled = "yes"\n'), /access_list_reminders.*enabled/);
+    // A core table, not a plugin: a file that chooses its plugins by their tables still means [slack] only.
+    const alone = parseConfig(`${TELEPORT}[slack]\ntoken = "x"\n[access_list_reminders]\nenabled = false\n`, 'plugin.toml', { env: {} });
+    assert.deepEqual(alone.pluginSections, ['slack']);
   });
 
   it('reads every key; adapter tables override the global one key by key', () => {
