@@ -38,6 +38,7 @@ export type * from './teleport/types.js';
 export { loadConfig, parseConfig, CORE_SECTIONS } from './config/load-config.js';
 export type { LoadedConfig, LoadConfigOptions } from './config/load-config.js';
 export { selectPlugins } from './config/select-plugins.js';
+export { readInstances, INSTANCES_SECTION } from './config/instances.js';
 export { checkHttpTls } from './config/http-section.js';
 export { parseDuration } from './config/duration.js';
 export { toToml } from './config/to-toml.js';

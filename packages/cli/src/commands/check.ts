@@ -9,6 +9,7 @@ import {
   loadConfig,
   parseRoutingConfig,
   PluginError,
+  readInstances,
   reviewWindow,
   selectPlugins,
   type Adapter,
@@ -23,7 +24,7 @@ import {
   type TeleportActions,
   type TeleportClient,
 } from '@teleport-plugin/core';
-import { loadAdapter, tableOwners } from '../adapters.js';
+import { BUILTIN_ADAPTERS, loadAdapter, tableOwners } from '../adapters.js';
 import type { CommonFlags } from '../main.js';
 
 const CHECK_TIMEOUT_MS = 20_000;
@@ -65,8 +66,10 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
   let teleport: ConnectedTeleportClient | undefined;
   try {
     let names: string[];
+    let instances: Map<string, string>;
     try {
       names = selectPlugins(flags.plugins, config, env);
+      instances = readInstances(config, BUILTIN_ADAPTERS);
     } catch (err) {
       add('config', false, errorMessage(err));
       return finish();
@@ -76,7 +79,7 @@ export async function runCheck(flags: CommonFlags, env: NodeJS.ProcessEnv): Prom
     let configOk = true;
     for (const name of names) {
       try {
-        const { adapter } = await loadAdapter(name);
+        const { adapter } = await loadAdapter(name, instances);
         parsed.push({ name: adapter.name, adapter, config: adapter.parseConfig(config.section(adapter.name), config.context) });
       } catch (err) {
         configOk = false;

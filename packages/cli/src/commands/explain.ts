@@ -12,6 +12,7 @@ import {
   formatExplanation,
   loadConfig,
   parseRoutingConfig,
+  readInstances,
   selectPlugins,
   withDeadline,
   type Adapter,
@@ -19,7 +20,7 @@ import {
   type AdapterHandlers,
   type ConnectedTeleportClient,
 } from '@teleport-plugin/core';
-import { loadAdapter, tableOwners } from '../adapters.js';
+import { BUILTIN_ADAPTERS, loadAdapter, tableOwners } from '../adapters.js';
 import { usageError } from '../fatal.js';
 import { DEFAULT_CONFIG } from '../main.js';
 import { readOnlyActions } from './check.js';
@@ -84,9 +85,10 @@ export async function runExplain(args: string[], env: NodeJS.ProcessEnv): Promis
   const abort = new AbortController();
   try {
     const names = selectPlugins(flags.plugins, config, env);
+    const instances = readInstances(config, BUILTIN_ADAPTERS);
     const parsed: Array<{ adapter: Adapter<unknown>; config: unknown }> = [];
     for (const name of names) {
-      const { adapter } = await loadAdapter(name);
+      const { adapter } = await loadAdapter(name, instances);
       parsed.push({ adapter, config: adapter.parseConfig(config.section(adapter.name), config.context) });
     }
     const routingConfig = parseRoutingConfig(

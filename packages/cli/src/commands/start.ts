@@ -5,6 +5,7 @@ import {
   errorMessage,
   loadConfig,
   parseRoutingConfig,
+  readInstances,
   selectPlugins,
   startRuntime,
   type Adapter,
@@ -14,7 +15,7 @@ import {
   type Runtime,
   type TeleportClient,
 } from '@teleport-plugin/core';
-import { loadAdapters, tableOwners } from '../adapters.js';
+import { BUILTIN_ADAPTERS, loadAdapters, tableOwners } from '../adapters.js';
 import { printFatal } from '../fatal.js';
 import { runtimeEnv } from '../runtimeEnv.js';
 import type { CommonFlags } from '../main.js';
@@ -37,7 +38,7 @@ export async function prepare(configFile: string, flags: Pick<CommonFlags, 'plug
   try {
     config.useLogger(logger);
     const names = selectPlugins(flags.plugins, config, env);
-    const loaded = await loadAdapters(names);
+    const loaded = await loadAdapters(names, readInstances(config, BUILTIN_ADAPTERS));
     const adapters = loaded.map(({ adapter }) => ({
       adapter,
       config: adapter.parseConfig(config.section(adapter.name), config.context),

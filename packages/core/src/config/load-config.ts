@@ -14,7 +14,7 @@ import { parseTeleportSection } from './teleport-section.js';
 import { configError, isTable, TomlSection } from './toml-section.js';
 
 /** Top-level tables the core reads itself. */
-export const CORE_SECTIONS = ['teleport', 'log', 'http', 'role_to_recipients', 'routing', 'automatic_review', 'reminders', 'access_list_reminders'] as const;
+export const CORE_SECTIONS = ['teleport', 'log', 'http', 'role_to_recipients', 'routing', 'automatic_review', 'reminders', 'access_list_reminders', 'instances'] as const;
 
 export interface LoadConfigOptions {
   env?: NodeJS.ProcessEnv;
