@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { test } from 'node:test';
-import { loadAdapter, loadConfig, parseRoutingConfig } from '@teleport-plugin/core';
+import { loadAdapter, loadConfig, parseRoutingConfig, readInstances } from '@teleport-plugin/core';
 import { tableOwners } from '../src/adapters.js';
 import { mergeExampleConfigs, splitTables } from '../src/commands/mergeExamples.js';
 import { ROOT, runCli } from './helpers.js';
@@ -38,7 +38,7 @@ test('configure with all six adapters prints one [http] and one [role_to_recipie
     // The routing examples at the end, uncommented, are part of the file that must load.
     const footer = text.indexOf('# ---- Beyond the Go plugins');
     assert.ok(footer > 0, 'the routing examples close the file');
-    const uncommented = text.slice(0, footer) + text.slice(footer).replace(/^# (\[|[a-z_]+ = )/gm, '$1');
+    const uncommented = text.slice(0, footer) + text.slice(footer).replace(/^# (\[|[a-z_-]+ = )/gm, '$1');
     assert.match(uncommented, /^\[reminders\]\nevery = "30m"$/m);
     const rebased = uncommented.split('"/var/lib/teleport/').join(`"${root}/var/lib/teleport/`);
     for (const [, file] of rebased.matchAll(/"([^"]*\/var\/lib\/teleport\/[^"]+)"/g)) {
@@ -57,6 +57,8 @@ test('configure with all six adapters prints one [http] and one [role_to_recipie
     const routing = parseRoutingConfig(cfg, SIX);
     assert.deepEqual(routing.dedupe, ['slack', 'email']);
     assert.equal(routing.automaticReview?.integration, 'oncall');
+    assert.deepEqual(routing.accessListReminders, { enabled: true, adapters: ['slack', 'email'] });
+    assert.deepEqual([...readInstances(cfg, SIX)], [['slack-partners', 'slack']]);
     assert.deepEqual(cfg.reportUnknownKeys(), []);
     assert.deepEqual(parsed['slack']?.roleToRecipients?.['*'], ['access-requests']);
     assert.deepEqual(parsed['mattermost']?.roleToRecipients?.['*'], ['my-team/access-requests']);

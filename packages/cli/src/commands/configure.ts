@@ -51,6 +51,16 @@ export const ROUTING_FOOTER = `
 # escalate_to = ["sre-leads", "lead@example.com"]
 # deny_after = "8h"
 # deny_reason = "Nobody reviewed this request within 8 hours"
+#
+# # Access List review reminders to list owners (Slack, Mattermost, email; on by default; the
+# # role needs access_list [list, read]).
+# [access_list_reminders]
+# enabled = true
+# plugins = ["slack", "email"]
+#
+# # The same adapter again under another name (its own table, plugin data and messages).
+# [instances]
+# slack-partners = "slack"
 `;
 
 /** `teleport-plugin configure --plugin NAME...`: print an example config on stdout. */
