@@ -6,11 +6,11 @@
 // expires. Then `check` and `demo` as a user runs them.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { freeLoopbackPort } from '@teleport-plugin/core';
 import { FakeTeleport, TestPki } from '@teleport-plugin/testkit';
 import { FakeJira, type FakeJiraUser, type FakeJiraWebhookTarget } from '@teleport-plugin/jira/testing';
 import { CliProcess, startWatching } from './lib/cli-process.js';
@@ -22,17 +22,6 @@ const PLUGIN_USER = FakeTeleport.PLUGIN_USER;
 const REQUESTER = 'requester1@example.com';
 const WEBHOOK_USER = 'jira';
 const WEBHOOK_PASSWORD = 'jira-webhook-password';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('jira end to end (Go plugin TOML, real CLI)', { timeout: 90_000 }, () => {
   let tp: FakeTeleport;
@@ -79,7 +68,7 @@ describe('jira end to end (Go plugin TOML, real CLI)', { timeout: 90_000 }, () =
     const identity = await tp.writeIdentityFile(dir, { user: PLUGIN_USER });
     const tokenFile = path.join(dir, 'jira-api-token');
     await writeFile(tokenFile, 'jira-api-token\n', { mode: 0o600 });
-    const port = await freePort();
+    const port = await freeLoopbackPort();
     configFile = path.join(dir, 'teleport-jira.toml');
     // Upstream's example_config.toml, filled in, plus the Helm chart's basic auth.
     await writeFile(
