@@ -14,7 +14,7 @@ import mattermost from '@teleport-plugin/mattermost';
 import email from '@teleport-plugin/email';
 import { FakeSlack, type FakeSlackMessage } from '@teleport-plugin/slack/testing';
 import { FakeMattermost, type FakeMmUser } from '@teleport-plugin/mattermost/testing';
-import { startSmtpServer, type TestSmtpServer } from '@teleport-plugin/email/testing';
+import { FakeMailgun, startSmtpServer, type TestSmtpServer } from '@teleport-plugin/email/testing';
 import { CliProcess } from './lib/cli-process.js';
 
 const DAY = 24 * 3600_000;
@@ -328,6 +328,47 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
     assert.deepEqual(report, { dueLists: 1, sent: { slack: 0 }, settled: 1 });
     assert.equal(dmTo('victor').length, before + 1, 'found in the DM, not sent again');
     assert.ok(notified('shutdown')[mail('victor')]);
+  });
+
+  it('Mailgun: an answer lost after Mailgun took the mail is settled by its events, not sent twice', async () => {
+    const mailgun = new FakeMailgun({ apiKey: 'key-reminders' });
+    await mailgun.start();
+    try {
+      list('mailgun', { title: 'Mailgun list', owners: [mail('walter')], nextAuditDate: dueIn(3) });
+      const toml = [
+        ...TELEPORT,
+        '[mailgun]',
+        'domain = "mg.example.com"',
+        'private_key = "key-reminders"',
+        `api_base = "${mailgun.apiBase}"`,
+        '[delivery]',
+        'sender = "teleport@mg.example.com"',
+        '[role_to_recipients]',
+        '"*" = ["ops@example.com"]',
+      ].join('\n');
+      const config = parseConfig(toml, 'mailgun.toml');
+      const h = await startHarness({
+        teleport: tp,
+        pluginUser: { readAccessLists: true },
+        adapters: [{ adapter: email, config: email.parseConfig(config.section('email'), config.context) }],
+        runtimeOptions: { accessListReminders: { firstDelayMs: 3_600_000 } },
+      });
+      harnesses.push(h);
+      // Mailgun queues the mail, and the answer never arrives.
+      mailgun.fail({ method: 'POST', path: /\/messages$/, afterEffect: true, drop: true });
+      const first = await h.runtime.remindAccessListOwners();
+      assert.equal(first!.sent['email'], 0);
+      assert.equal(mailgun.messagesTo(mail('walter')).length, 1, 'Mailgun has it');
+      assert.ok(record('mailgun', 'email')?.['reminder_in_flight'], 'recorded as started, not as sent');
+      // The next run asks Mailgun's events before sending anything again.
+      const second = await h.runtime.remindAccessListOwners();
+      assert.deepEqual(second, { dueLists: 1, sent: { email: 0 }, settled: 1 });
+      assert.equal(mailgun.messagesTo(mail('walter')).length, 1, 'not sent twice');
+      assert.ok(notified('mailgun', 'email')[mail('walter')]);
+      assert.equal(record('mailgun', 'email')?.['reminder_in_flight'], undefined);
+    } finally {
+      await mailgun.close();
+    }
   });
 
   it('two replicas send each reminder once', async () => {
