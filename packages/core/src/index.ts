@@ -6,7 +6,7 @@ export { callService } from './outbound/callService.js';
 export type { CallServiceOptions } from './outbound/callService.js';
 export { DEFAULT_OUTBOUND_POLICY } from './outbound/policy.js';
 export type { OutboundCall, OutboundPolicy } from './outbound/policy.js';
-export { httpFailure, networkFailure, refusal, certainlyNotSent, networkCode } from './outbound/serviceFailure.js';
+export { API_FETCH_INIT, httpFailure, networkFailure, refusal, certainlyNotSent, networkCode } from './outbound/serviceFailure.js';
 export type { HttpFailureInput } from './outbound/serviceFailure.js';
 export { fetchFailure } from './outbound/fetchFailure.js';
 export { retryAfterMs, headerSource } from './outbound/retryAfter.js';

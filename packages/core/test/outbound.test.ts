@@ -7,7 +7,7 @@ import { callService } from '../src/outbound/callService.js';
 import { fetchFailure } from '../src/outbound/fetchFailure.js';
 import type { OutboundCall } from '../src/outbound/policy.js';
 import { retryAfterMs, headerSource } from '../src/outbound/retryAfter.js';
-import { networkFailure } from '../src/outbound/serviceFailure.js';
+import { API_FETCH_INIT, networkFailure } from '../src/outbound/serviceFailure.js';
 
 /** A real HTTP server whose answers the test scripts; it counts what it received. */
 class ScriptedServer {
@@ -136,6 +136,33 @@ describe('outbound policy', () => {
     assert.equal(tries, 4);
     assert.equal(err.code, 'UNREACHABLE');
     assert.equal(isOutcomeUnknown(err), false);
+  });
+
+  it('a redirect is a configuration error with API_FETCH_INIT: sent once, not replayed as a GET, nothing done', async () => {
+    const before = server.received.length;
+    server.answer = (_n, res) => {
+      res.statusCode = 301;
+      res.setHeader('location', 'https://elsewhere.invalid/things');
+      res.end();
+    };
+    const err = (await callService(
+      POST,
+      async (s) => {
+        try {
+          return await fetch(server.url + '/things', { ...API_FETCH_INIT, method: 'POST', body: '{}', signal: s });
+        } catch (e) {
+          throw networkFailure(POST, e);
+        }
+      },
+      { policy: FAST },
+    ).catch((e: unknown) => e)) as PluginError;
+    assert.equal(server.received.length - before, 1, 'one request, not retried');
+    assert.equal(err.code, 'CONFIG');
+    assert.match(err.message, /^Svc POST \/things: the service answered with a redirect: the configured URL is not its API address/);
+    assert.equal(isRetryable(err), false);
+    assert.equal(isOutcomeUnknown(err), false);
+    assert.equal(err.userFacing, true);
+    server.answer = (_n, res) => res.end('{}');
   });
 
   it('a final 4xx is not retried and carries the service code', async () => {

@@ -1,4 +1,4 @@
-import { PluginError, callService, httpFailure, isPluginError, networkFailure, registerSecret, retryAfterMs } from '@teleport-plugin/core';
+import { API_FETCH_INIT, PluginError, callService, httpFailure, isPluginError, networkFailure, registerSecret, retryAfterMs } from '@teleport-plugin/core';
 import type { CheckItem, Logger, OutboundCall, OutboundPolicy } from '@teleport-plugin/core';
 import { mailboxAddress } from './address.js';
 import type { Mailer, MailerOptions, OutgoingMail, SentMail } from './client.js';
@@ -155,6 +155,7 @@ export class MailgunMailer implements Mailer {
         let res: Response;
         try {
           res = await fetch(url, {
+            ...API_FETCH_INIT,
             method,
             headers: {
               authorization: this.authorization,

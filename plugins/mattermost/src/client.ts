@@ -3,7 +3,7 @@ import type { ServerChannel } from '@mattermost/types/channels';
 import type { Post, PostList } from '@mattermost/types/posts';
 import type { Team } from '@mattermost/types/teams';
 import type { UserProfile } from '@mattermost/types/users';
-import { PluginError, callService, httpFailure, networkFailure, retryAfterMs, type Logger, type OutboundCall, type OutboundPolicy } from '@teleport-plugin/core';
+import { API_FETCH_INIT, PluginError, callService, httpFailure, networkFailure, retryAfterMs, type Logger, type OutboundCall, type OutboundPolicy } from '@teleport-plugin/core';
 import { effectProps, postEffect, type PostKind } from './postEffect.js';
 
 // A CommonJS package: under ESM its named exports exist only on the default import
@@ -394,7 +394,7 @@ export class MattermostClient {
     let res: Response;
     let text: string;
     try {
-      res = await fetch(spec.url, { method: init.method, headers: init.headers, body: init.body as string | undefined, signal: attemptSignal });
+      res = await fetch(spec.url, { ...API_FETCH_INIT, method: init.method, headers: init.headers, body: init.body as string | undefined, signal: attemptSignal });
       text = await res.text();
     } catch (err) {
       throw networkFailure(call, err);

@@ -2,6 +2,7 @@ import {
   PluginError,
   defineAdapter,
   errorMessage,
+  isPluginError,
   messagingHandlers,
   type AdapterContext,
   type AdapterHandlers,
@@ -33,6 +34,9 @@ export async function setupSlack(ctx: AdapterContext<SlackConfig>, options: Slac
     auth = await client.authTest(ctx.signal);
   } catch (err) {
     if (slackErrorCode(err) === undefined) {
+      // A redirect says the address is wrong (CONFIG); anything else, that Slack is out of reach.
+      if (isPluginError(err, 'CONFIG'))
+        throw new PluginError('CONFIG', `wrong Slack address ${config.apiUrl} ([slack] api_url): ${errorMessage(err)}`, { cause: err, userFacing: true });
       throw new PluginError('UNREACHABLE', `cannot reach Slack at ${config.apiUrl} ([slack] api_url): ${errorMessage(err)}`, { cause: err });
     }
     throw new PluginError('CONFIG', `Slack rejected the bot token ([slack] token): ${tokenProblem(err)}`, { cause: err, userFacing: isAuthError(err) });

@@ -1,6 +1,17 @@
 // Types only: the SDK (~19 MB resident) is loaded when Bolt is, for button clicks, not for these calls.
 import type { LogLevel, Logger as SlackLogger } from '@slack/web-api';
-import { PluginError, callService, httpFailure, networkFailure, refusal, retryAfterMs, type Logger, type OutboundCall, type OutboundPolicy } from '@teleport-plugin/core';
+import {
+  API_FETCH_INIT,
+  PluginError,
+  callService,
+  httpFailure,
+  networkFailure,
+  refusal,
+  retryAfterMs,
+  type Logger,
+  type OutboundCall,
+  type OutboundPolicy,
+} from '@teleport-plugin/core';
 import type { Block } from './render.js';
 
 export interface SlackClientOptions {
@@ -219,7 +230,7 @@ export class SlackClient {
     let headers: Headers;
     let text: string;
     try {
-      const res = await fetch(this.apiUrl + method, { method: 'POST', headers: this.headers, body: formBody(args), signal: signal ?? deadline });
+      const res = await fetch(this.apiUrl + method, { ...API_FETCH_INIT, method: 'POST', headers: this.headers, body: formBody(args), signal: signal ?? deadline });
       ({ status, headers } = res);
       text = await res.text();
     } catch (err) {

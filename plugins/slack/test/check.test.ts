@@ -67,5 +67,15 @@ describe('check', () => {
     const down = adapterContext('slack', { ...baseConfig(fake), apiUrl: 'http://127.0.0.1:1/api/' });
     await assert.rejects(setupSlack(down.ctx, { policy: { attempts: 1 } }), (err) => isPluginError(err, 'UNREACHABLE') && /\[slack\] api_url/.test(err.message));
     await down.close();
+    // An address that redirects (http for https, a wrong path): said once, not retried, not followed.
+    const calls = fake.calls.length;
+    fake.fail({ path: '/api/auth.test', status: 301, headers: { location: 'https://slack.com/api/auth.test' } });
+    const moved = adapterContext('slack', baseConfig(fake));
+    await assert.rejects(
+      setupSlack(moved.ctx),
+      (err) => isPluginError(err, 'CONFIG') && err.userFacing && /\[slack\] api_url\): Slack auth\.test: the service answered with a redirect/.test(err.message),
+    );
+    assert.equal(fake.calls.length - calls, 1);
+    await moved.close();
   });
 });

@@ -98,10 +98,35 @@ export function refusal(
 }
 
 /**
+ * What every service API call passes to fetch: an API never redirects, so a redirect is an error
+ * (networkFailure says which setting to fix) rather than a POST silently replayed as a GET; and
+ * with no redirect to follow, undici sends the request as built instead of cloning its body first
+ * (about a fifth of fetch's own CPU per call).
+ */
+export const API_FETCH_INIT = { redirect: 'error', window: null } as const satisfies RequestInit;
+
+/** Undici's cause when a redirect meets `redirect: 'error'`. */
+function isRedirectRefused(err: unknown): boolean {
+  return err instanceof Error && err.message === 'fetch failed' && err.cause instanceof Error && err.cause.message === 'unexpected redirect';
+}
+
+/**
  * The call failed without an answer. If it certainly never left this host it is safe to repeat;
- * otherwise only an idempotent call is, and a write's outcome is unknown.
+ * otherwise only an idempotent call is, and a write's outcome is unknown. A redirect (see
+ * API_FETCH_INIT) is an answer: the configured address is not the API's, final and nothing done.
  */
 export function networkFailure(call: OutboundCall, err: unknown): PluginError {
+  if (isRedirectRefused(err)) {
+    return new PluginError(
+      'CONFIG',
+      `${call.service} ${call.operation}: the service answered with a redirect: the configured URL is not its API address (https instead of http? a missing or extra path?)`,
+      {
+        cause: err,
+        userFacing: true,
+        service: { service: call.service, operation: call.operation, retryable: false, outcomeUnknown: false, affectsEveryCall: true },
+      },
+    );
+  }
   const notSent = certainlyNotSent(err);
   const code = networkCode(err);
   const timedOut = err instanceof Error && (err.name === 'TimeoutError' || code === 'ETIMEDOUT' || code === 'ECONNABORTED' || code === 'UND_ERR_HEADERS_TIMEOUT');
