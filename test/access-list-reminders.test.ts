@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { createCaptureLogger, goTime, parseConfig, parseRoutingConfig, type Adapter } from '@teleport-plugin/core';
+import { createCaptureLogger, parseConfig, rfc3339Nano, parseRoutingConfig, type Adapter } from '@teleport-plugin/core';
 import { FakeTeleport, startHarness, type Harness } from '@teleport-plugin/testkit';
 import slack from '@teleport-plugin/slack';
 import mattermost from '@teleport-plugin/mattermost';
@@ -268,7 +268,7 @@ describe('Access List review reminders', { timeout: 120_000 }, () => {
     assert.deepEqual(dmTo('judy').map(reminderId), ['rem-lost'], 'sent again, under the id it had');
     assert.equal(dmTo('mallory').length, 0, 'another live instance holds it');
     const times = notified('crash');
-    assert.equal(times[mail('ivan')], goTime(tenMinutesAgo), 'recorded at the time it was sent');
+    assert.equal(times[mail('ivan')], rfc3339Nano(new Date(tenMinutesAgo)), 'recorded at the time it was sent');
     assert.ok(times[mail('judy')]);
     assert.deepEqual(Object.keys(JSON.parse(record('crash')!['reminder_in_flight']!) as object), [mail('mallory')]);
   });

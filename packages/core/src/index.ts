@@ -74,6 +74,7 @@ export {
   lowerResolutionTag,
   resourceIdString,
   goJson,
+  rfc3339Nano,
 } from './ledger/fields.js';
 export { Watcher, isConnectionProblem } from './watcher/watcher.js';
 export type { WatcherEvent, WatcherOptions } from './watcher/watcher.js';
@@ -178,6 +179,6 @@ export { reminderText, reminderSubject } from './accesslists/reminderText.js';
 export type { AccessListReminder, DueAccessList, ReminderTextStyle } from './accesslists/reminderText.js';
 export { reviewWindow, DEFAULT_NOTIFY_BEFORE_MS } from './accesslists/reviewWindow.js';
 export type { ReviewWindow } from './accesslists/reviewWindow.js';
-export { readReminderRecord, writeReminderRecord, goTime, USER_NOTIFICATIONS_KEY, IN_FLIGHT_KEY } from './accesslists/reminderData.js';
+export { readReminderRecord, writeReminderRecord, USER_NOTIFICATIONS_KEY, IN_FLIGHT_KEY } from './accesslists/reminderData.js';
 export type { ReminderRecord, InFlightReminder } from './accesslists/reminderData.js';
 export { accessListWebLink } from './teleport/links.js';

@@ -10,7 +10,8 @@ import type { WireGetAccessListOwnersResponse, WireListAccessListsResponse } fro
 import { accessListWebLink } from '../src/teleport/links.js';
 import { reviewWindow, DEFAULT_NOTIFY_BEFORE_MS } from '../src/accesslists/reviewWindow.js';
 import { reminderSubject, reminderText, type AccessListReminder } from '../src/accesslists/reminderText.js';
-import { goTime, readReminderRecord, writeReminderRecord } from '../src/accesslists/reminderData.js';
+import { readReminderRecord, writeReminderRecord } from '../src/accesslists/reminderData.js';
+import { rfc3339Nano } from '../src/ledger/fields.js';
 import type { AccessList } from '../src/teleport/types.js';
 import { bytesField, msg, readFields, str, ts, vint } from './protobuf-bytes.js';
 
@@ -162,8 +163,8 @@ describe('plugin data (kind access_list), the Go layout', () => {
   });
 
   it("writes Go's RFC 3339 form with sorted keys, and deletes emptied keys", () => {
-    assert.equal(goTime(Date.parse('2026-12-03T10:00:00.000Z')), '2026-12-03T10:00:00Z');
-    assert.equal(goTime(Date.parse('2026-12-03T10:00:00.120Z')), '2026-12-03T10:00:00.12Z');
+    assert.equal(rfc3339Nano(new Date('2026-12-03T10:00:00.000Z')), '2026-12-03T10:00:00Z');
+    assert.equal(rfc3339Nano(new Date('2026-12-03T10:00:00.120Z')), '2026-12-03T10:00:00.12Z');
     const notified = new Map([
       ['z@example.com', Date.parse('2026-12-03T10:00:00.5Z')],
       ['a@example.com', Date.parse('2026-12-03T09:00:00Z')],

@@ -1,3 +1,4 @@
+import { rfc3339Nano } from '../ledger/fields.js';
 import type { PluginData } from '../teleport/types.js';
 
 /**
@@ -48,7 +49,7 @@ export function readReminderRecord(data: PluginData | undefined): ReminderRecord
 /** The plugin data for `record` (on top of `base`, whose other keys are kept); "" deletes a key. */
 export function writeReminderRecord(base: PluginData | undefined, record: ReminderRecord): PluginData {
   const notified: Record<string, string> = {};
-  for (const owner of [...record.notified.keys()].sort()) notified[owner] = goTime(record.notified.get(owner)!);
+  for (const owner of [...record.notified.keys()].sort()) notified[owner] = rfc3339Nano(new Date(record.notified.get(owner)!));
   const inFlight: Record<string, InFlightReminder> = {};
   for (const owner of [...record.inFlight.keys()].sort()) inFlight[owner] = record.inFlight.get(owner)!;
   return {
@@ -56,11 +57,6 @@ export function writeReminderRecord(base: PluginData | undefined, record: Remind
     [USER_NOTIFICATIONS_KEY]: record.notified.size > 0 ? JSON.stringify(notified) : '',
     [IN_FLIGHT_KEY]: record.inFlight.size > 0 ? JSON.stringify(inFlight) : '',
   };
-}
-
-/** Go's time.RFC3339Nano in UTC: fraction without trailing zeros, none for whole seconds. */
-export function goTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d*?)0*Z$/, (_m, digits: string) => (digits ? `.${digits}Z` : 'Z'));
 }
 
 function parseObject(raw: string | undefined): Record<string, unknown> {

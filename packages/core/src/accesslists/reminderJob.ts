@@ -228,7 +228,7 @@ export class AccessListReminderJob {
   private store(adapter: string): CasPluginDataStore {
     let store = this.stores.get(adapter);
     if (!store) {
-      store = createPluginDataStore(this.options.client as TeleportClient, adapter, { kind: 'access_list' });
+      store = createPluginDataStore(this.options.client, adapter, { kind: 'access_list' });
       this.stores.set(adapter, store);
     }
     return store;

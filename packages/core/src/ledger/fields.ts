@@ -70,3 +70,11 @@ function sortKeys(value: unknown): unknown {
 export function rfc3339(date: Date): string {
   return date.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+/**
+ * Go's `time.RFC3339Nano` of a UTC time: the fraction without trailing zeros, none for whole
+ * seconds (how the Go plugins' JSON holds a `time.Time`).
+ */
+export function rfc3339Nano(date: Date): string {
+  return date.toISOString().replace(/\.(\d*?)0*Z$/, (_m, digits: string) => (digits ? `.${digits}Z` : 'Z'));
+}

@@ -27,7 +27,11 @@ export interface CasPluginDataStore extends PluginDataStore {
  * Plugin data with the Go plugins' compare-and-swap semantics (`integrations/lib/plugindata/cas.go`).
  * Every write carries a non-empty Expect map, because an empty one means "no check" to Teleport.
  */
-export function createPluginDataStore(client: TeleportClient, plugin: string, options: PluginDataStoreOptions = {}): CasPluginDataStore {
+export function createPluginDataStore(
+  client: Pick<TeleportClient, 'getPluginData' | 'updatePluginData' | 'listPluginData'>,
+  plugin: string,
+  options: PluginDataStoreOptions = {},
+): CasPluginDataStore {
   const kind = options.kind ?? 'access_request';
   const maxAttempts = options.maxAttempts ?? 20;
   const backoffOptions = options.backoff ?? { baseMs: 1, capMs: 1000 };
